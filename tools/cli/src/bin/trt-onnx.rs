@@ -1,0 +1,506 @@
+//! `trt-onnx`: prepare ONNX models for TensorRT without TensorRT — fuse re-parameterizable blocks,
+//! convert to FP16, inspect, verify numerically and benchmark on the CPU executor.
+#![forbid(unsafe_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+use trt_tools::{exit, is_broken_pipe, print_json, print_out};
+use yolo_onnx::exec::{check_supported_ops, ExecOptions, Executor, IoSpec};
+use yolo_onnx::fp16::{self, Fp16Options, Fp16Report};
+use yolo_onnx::passes::{self, lint::LintWarning, FuseOptions, FuseReport};
+use yolo_onnx::verify::{self, VerifyOptions, VerifyReport};
+use yolo_onnx::Model;
+
+/// Prepare ONNX models for TensorRT on any machine: re-parameterize (fuse), convert to FP16, inspect,
+/// verify and benchmark on a pure-Rust CPU executor (tract).
+#[derive(Debug, Parser)]
+#[command(name = "trt-onnx", version, after_help = exit::HELP)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Fuse Conv+BN, RepConv branches and YOLOv7 implicit layers; verifies the result on CPU unless --no-verify.
+    Fuse {
+        /// Input model.
+        input: PathBuf,
+        /// Output model (written atomically; nothing is written if fusion or verification fails).
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Verify the fused model against the input on the CPU executor (the default).
+        #[arg(long, overrides_with = "no_verify")]
+        verify: bool,
+        /// Skip the numerical verification.
+        #[arg(long)]
+        no_verify: bool,
+        /// Absolute tolerance of the verification (elements fail beyond atol + rtol·|x|).
+        #[arg(long, default_value_t = 1e-4)]
+        tol: f64,
+        /// Relative tolerance of the verification.
+        #[arg(long, default_value_t = 1e-4)]
+        rtol: f64,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Convert to FP16 compute, keeping FP32 where FP16 breaks (ranges, reductions, YOLO decode).
+    Fp16 {
+        /// Input model.
+        input: PathBuf,
+        /// Output model.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Make graph inputs and outputs FLOAT16 too.
+        #[arg(long)]
+        io_fp16: bool,
+        /// Keep nodes whose name or op type matches this glob in FP32 (repeatable).
+        #[arg(long = "keep-fp32", value_name = "PATTERN", num_args = 1..)]
+        keep_fp32: Vec<String>,
+        /// Convert the YOLO decode tail to FP16 as well (coordinates lose precision).
+        #[arg(long)]
+        decode_fp16: bool,
+        /// Do not run the model on CPU to find activations that overflow FP16.
+        #[arg(long)]
+        no_probe: bool,
+        /// Do not compare the FP16 model with the input on CPU.
+        #[arg(long)]
+        no_verify: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show op histogram, inputs/outputs, fusible patterns and lint warnings.
+    Inspect {
+        /// Model to inspect.
+        input: PathBuf,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run two models on the same random and image-like inputs; exit 1 beyond tolerance.
+    Verify {
+        /// Reference model.
+        a: PathBuf,
+        /// Model to check.
+        b: PathBuf,
+        /// Absolute tolerance (elements fail beyond tol + rtol·|a|).
+        #[arg(long, default_value_t = 1e-4)]
+        tol: f64,
+        /// Relative tolerance.
+        #[arg(long, default_value_t = 1e-4)]
+        rtol: f64,
+        /// Runs per input kind (random, image-like).
+        #[arg(long, default_value_t = 1)]
+        runs: usize,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// CPU latency of one model, or two side by side with their ratio (a CPU ratio, not a GPU one).
+    Bench {
+        /// First model.
+        a: PathBuf,
+        /// Optional second model.
+        b: Option<PathBuf>,
+        /// Timed iterations per model.
+        #[arg(long, default_value_t = 20)]
+        iterations: usize,
+        /// Untimed warm-up iterations per model.
+        #[arg(long, default_value_t = 3)]
+        warmup: usize,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a generated YOLO-style test model.
+    Sample {
+        /// Output model.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Kind of model.
+        #[arg(long, default_value = "repconv", value_parser = clap::builder::PossibleValuesParser::new(yolo_onnx::testgen::SAMPLE_KINDS))]
+        kind: String,
+        /// Seed of the random weights.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+}
+
+fn load(path: &Path) -> anyhow::Result<Model> {
+    // Flatten to one message: yolo-onnx errors already include their source's text.
+    Model::load(path).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+fn save(model: &Model, path: &Path) -> anyhow::Result<()> {
+    model
+        .save(path)
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+#[derive(Serialize)]
+struct FuseOutput<'a> {
+    input: &'a Path,
+    output: &'a Path,
+    report: &'a FuseReport,
+    verification: Option<&'a VerifyReport>,
+}
+
+#[derive(Serialize)]
+struct Fp16Output<'a> {
+    input: &'a Path,
+    output: &'a Path,
+    report: &'a Fp16Report,
+    verification: Option<&'a VerifyReport>,
+}
+
+#[derive(Serialize)]
+struct InspectOutput<'a> {
+    file: &'a Path,
+    opset: i64,
+    nodes: usize,
+    inputs: Vec<IoSpec>,
+    outputs: Vec<IoSpec>,
+    op_histogram: &'a std::collections::BTreeMap<String, usize>,
+    params: u64,
+    flops: Option<u64>,
+    patterns: &'a FuseReport,
+    lint: &'a [LintWarning],
+    cpu_executor: Option<String>,
+}
+
+fn io_specs(model: &Model, outputs: bool) -> Vec<IoSpec> {
+    use yolo_onnx::graph::{value_info_dims, value_info_elem_type};
+    let list = if outputs {
+        model.graph().outputs().iter().collect::<Vec<_>>()
+    } else {
+        model.graph().inputs()
+    };
+    list.into_iter()
+        .map(|vi| {
+            let declared = value_info_dims(vi).unwrap_or_default();
+            IoSpec {
+                name: vi.name.clone(),
+                data_type: value_info_elem_type(vi).unwrap_or(0),
+                shape: declared.iter().map(|d| d.unwrap_or(0) as usize).collect(),
+                declared,
+            }
+        })
+        .collect()
+}
+
+fn dims_text(s: &IoSpec) -> String {
+    let d: Vec<String> = s
+        .declared
+        .iter()
+        .map(|d| d.map_or("?".into(), |v| v.to_string()))
+        .collect();
+    format!("{} {} [{}]", s.name, s.dtype_name(), d.join(", "))
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Fuse {
+            input,
+            output,
+            verify: _,
+            no_verify,
+            tol,
+            rtol,
+            json,
+        } => {
+            let original = load(&input)?;
+            let mut fused = original.clone();
+            let report = passes::fuse(&mut fused, &FuseOptions::default())?;
+            fused.set_source_name(format!("{} (fused)", input.display()));
+            let verification = if no_verify {
+                None
+            } else {
+                let opts = VerifyOptions {
+                    atol: tol,
+                    rtol,
+                    ..Default::default()
+                };
+                Some(
+                    verify::verify(&original, &fused, &opts)
+                        .context("verifying the fused model (use --no-verify to skip)")?,
+                )
+            };
+            if let Some(v) = verification.as_ref().filter(|v| !v.passed) {
+                if !json {
+                    print_out(&v.to_text())?;
+                }
+                let worst = v
+                    .worst
+                    .iter()
+                    .map(|w| format!("{} max_abs {:.3e}", w.name, w.max_abs))
+                    .collect::<Vec<_>>();
+                bail!(
+                    "{}: fused model differs from the input beyond tolerance ({}); nothing written to {}",
+                    input.display(),
+                    worst.join(", "),
+                    output.display()
+                );
+            }
+            save(&fused, &output)?;
+            if json {
+                print_json(&FuseOutput {
+                    input: &input,
+                    output: &output,
+                    report: &report,
+                    verification: verification.as_ref(),
+                })?;
+            } else {
+                let mut s = report.to_string();
+                if let Some(v) = &verification {
+                    s.push_str("verification:\n");
+                    s.push_str(&v.to_text());
+                }
+                s.push_str(&format!("wrote {}\n", output.display()));
+                print_out(&s)?;
+            }
+        }
+        Command::Fp16 {
+            input,
+            output,
+            io_fp16,
+            keep_fp32,
+            decode_fp16,
+            no_probe,
+            no_verify,
+            json,
+        } => {
+            let original = load(&input)?;
+            let mut half = original.clone();
+            let opts = Fp16Options {
+                io_fp16,
+                keep_fp32,
+                decode_fp16,
+                range_probe: !no_probe,
+            };
+            let report = fp16::convert(&mut half, &opts)
+                .context("converting to FP16 (--no-probe skips the CPU range probe)")?;
+            half.set_source_name(format!("{} (fp16)", input.display()));
+            let verification = if no_verify || io_fp16 {
+                None
+            } else {
+                // FP16 is not exact: report the differences; fail only on overflow (non-finite) or a
+                // broken output (cosine < 0.99).
+                let v = verify::verify(
+                    &original,
+                    &half,
+                    &VerifyOptions {
+                        atol: f64::INFINITY,
+                        ..Default::default()
+                    },
+                )
+                .context("checking the FP16 model on CPU (use --no-verify to skip)")?;
+                if let Some(w) = v
+                    .worst
+                    .iter()
+                    .find(|w| w.nonfinite_mismatches > 0 || w.cosine < 0.99)
+                {
+                    bail!(
+                        "{}: FP16 model output '{}' is broken (cosine {:.4}, {} non-finite mismatches); keep more nodes in FP32 \
+                         with --keep-fp32; nothing written to {}",
+                        input.display(),
+                        w.name,
+                        w.cosine,
+                        w.nonfinite_mismatches,
+                        output.display()
+                    );
+                }
+                Some(v)
+            };
+            save(&half, &output)?;
+            if json {
+                print_json(&Fp16Output {
+                    input: &input,
+                    output: &output,
+                    report: &report,
+                    verification: verification.as_ref(),
+                })?;
+            } else {
+                let mut s = report.to_text();
+                if let Some(v) = &verification {
+                    s.push_str("difference to FP32 (informational):\n");
+                    for w in &v.worst {
+                        s.push_str(&format!(
+                            "  {}: max_abs {:.3e}  cosine {:.6}\n",
+                            w.name, w.max_abs, w.cosine
+                        ));
+                    }
+                }
+                s.push_str(&format!("wrote {}\n", output.display()));
+                print_out(&s)?;
+            }
+        }
+        Command::Inspect { input, json } => {
+            let model = load(&input)?;
+            let report = passes::analyze(&model, &FuseOptions::default())?;
+            let lint = passes::lint::lint(&model);
+            let cpu = check_supported_ops(&model).err().map(|e| e.to_string());
+            let out = InspectOutput {
+                file: &input,
+                opset: model.opset(),
+                nodes: model.graph().nodes().len(),
+                inputs: io_specs(&model, false),
+                outputs: io_specs(&model, true),
+                op_histogram: &report.before.op_histogram,
+                params: report.before.params,
+                flops: report.before.flops,
+                patterns: &report,
+                lint: &lint,
+                cpu_executor: cpu,
+            };
+            if json {
+                print_json(&out)?;
+            } else {
+                let mut s = format!(
+                    "{}: opset {}, {} nodes, {} parameters\n",
+                    input.display(),
+                    out.opset,
+                    out.nodes,
+                    out.params
+                );
+                for i in &out.inputs {
+                    s.push_str(&format!("input  {}\n", dims_text(i)));
+                }
+                for o in &out.outputs {
+                    s.push_str(&format!("output {}\n", dims_text(o)));
+                }
+                s.push_str("ops:\n");
+                for (op, n) in out.op_histogram {
+                    s.push_str(&format!("  {op:<24} {n}\n"));
+                }
+                s.push_str("fusion (what `trt-onnx fuse` would do):\n");
+                s.push_str(&report.to_string());
+                if lint.is_empty() {
+                    s.push_str("lint: no warnings\n");
+                } else {
+                    s.push_str("lint:\n");
+                    for w in &lint {
+                        s.push_str(&format!("  {w}\n"));
+                    }
+                }
+                if let Some(c) = &out.cpu_executor {
+                    s.push_str(&format!("cpu executor: {c}\n"));
+                }
+                print_out(&s)?;
+            }
+        }
+        Command::Verify {
+            a,
+            b,
+            tol,
+            rtol,
+            runs,
+            json,
+        } => {
+            let (ma, mb) = (load(&a)?, load(&b)?);
+            let opts = VerifyOptions {
+                atol: tol,
+                rtol,
+                random_runs: runs,
+                image_runs: runs,
+                ..Default::default()
+            };
+            let r = verify::verify(&ma, &mb, &opts)?;
+            if json {
+                print_json(&r)?;
+            } else {
+                print_out(&r.to_text())?;
+            }
+            if !r.passed {
+                let worst = r
+                    .worst
+                    .iter()
+                    .filter(|w| w.violations > 0)
+                    .map(|w| format!("'{}' max_abs {:.3e}", w.name, w.max_abs));
+                bail!(
+                    "{} differs from {} beyond tolerance: {}",
+                    b.display(),
+                    a.display(),
+                    worst.collect::<Vec<_>>().join(", ")
+                );
+            }
+        }
+        Command::Bench {
+            a,
+            b,
+            iterations,
+            warmup,
+            json,
+        } => {
+            let ma = load(&a)?;
+            let mb = b.as_deref().map(load).transpose()?;
+            let r = verify::bench(&ma, mb.as_ref(), iterations, warmup)?;
+            if json {
+                print_json(&r)?;
+            } else {
+                print_out(&r.to_text())?;
+            }
+        }
+        Command::Sample { output, kind, seed } => {
+            let model = yolo_onnx::testgen::sample(&kind, seed)?;
+            // Generated models must run on the CPU executor (cheap check; the big one is skipped).
+            if kind != "yolov7-sized" {
+                Executor::new(&model, &ExecOptions::default())
+                    .context("internal: generated model does not load")?;
+            }
+            save(&model, &output)?;
+            print_out(&format!(
+                "wrote {} ({kind}, seed {seed})\n",
+                output.display()
+            ))?;
+        }
+    }
+    Ok(ExitCode::from(exit::OK))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) if is_broken_pipe(&e) => ExitCode::from(exit::OK),
+        Err(e) => ExitCode::from(exit::report("trt-onnx", &e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn keep_fp32_takes_several_patterns() {
+        let c = Cli::try_parse_from([
+            "trt-onnx",
+            "fp16",
+            "a.onnx",
+            "-o",
+            "b.onnx",
+            "--keep-fp32",
+            "Sigmoid",
+            "model.1*",
+        ])
+        .unwrap();
+        match c.command {
+            Command::Fp16 { keep_fp32, .. } => assert_eq!(keep_fp32, vec!["Sigmoid", "model.1*"]),
+            other => panic!("{other:?}"),
+        }
+        assert!(Cli::try_parse_from(["trt-onnx", "sample", "-o", "x", "--kind", "nope"]).is_err());
+    }
+}

@@ -1,0 +1,381 @@
+//! The TensorRT part of `trt-build`: network, parser, builder config, profiles, build, engine + sidecar.
+//!
+//! Only reached when `trt-inspect system`'s probe says building is possible (shim compiled, full libnvinfer, parser,
+//! usable GPU). Every TensorRT call goes through the safe `trt` crate; the engine and its sidecar are written with
+//! [`trt::sidecar::write_engine`] (atomic as a pair).
+
+use anyhow::{bail, Context, Result};
+use trt::builder::{
+    BuilderFlag, CalibrationAlgorithm, DeviceType, HardwareCompatibility, MemoryPool,
+    ProfilingVerbosity, ProgressMonitor,
+};
+use trt::sidecar::{
+    self, GpuInfo, IoTensorInfo, ProfileInfo, ProfileShapes, Sidecar, SourceInfo, TensorMode,
+    TensorRtInfo,
+};
+
+use super::config::{BuildConfig, TimingCache};
+use super::options;
+use super::pipeline::LoadedModel;
+use super::progress::Progress;
+use super::release::{self, LayerPrecision, MemPool, PrecisionConstraints};
+use super::run::BuildReport;
+use crate::inspect::system::SystemReport;
+
+/// Feeds TensorRT's progress monitor (≥ 10.0) into the progress bar.
+struct BarMonitor {
+    bar: indicatif::ProgressBar,
+}
+
+impl ProgressMonitor for BarMonitor {
+    fn phase_start(&mut self, phase: &str, parent: Option<&str>, steps: i32) {
+        tracing::debug!(phase, parent, steps, "TensorRT phase start");
+        if parent.is_none() {
+            self.bar.set_message(phase.to_string());
+            self.bar.set_length(u64::try_from(steps).unwrap_or(0));
+            self.bar.set_position(0);
+        }
+    }
+
+    fn step_complete(&mut self, phase: &str, step: i32) -> bool {
+        if self.bar.message() == phase {
+            self.bar.set_position(u64::try_from(step).unwrap_or(0) + 1);
+        }
+        true
+    }
+
+    fn phase_finish(&mut self, phase: &str) {
+        tracing::debug!(phase, "TensorRT phase finish");
+    }
+}
+
+/// Serves a TensorRT calibration cache to the builder (≤ 10.x): no batches, only the cache.
+struct CacheCalibrator {
+    cache: Vec<u8>,
+}
+
+impl trt::builder::Calibrator for CacheCalibrator {
+    fn batch_size(&self) -> i32 {
+        1
+    }
+
+    fn next_batch(&mut self, _names: &[String], _bindings: &mut [usize]) -> bool {
+        false
+    }
+
+    fn read_cache(&mut self) -> Option<Vec<u8>> {
+        Some(self.cache.clone())
+    }
+
+    fn write_cache(&mut self, _data: &[u8]) {}
+}
+
+/// The calibrator algorithm a cache was written by, from its `TRT-<version>-<Algorithm>` header line.
+pub fn cache_algorithm(cache: &[u8]) -> Result<CalibrationAlgorithm> {
+    let header = cache.split(|&b| b == b'\n').next().unwrap_or_default();
+    let header = String::from_utf8_lossy(header);
+    if !header.starts_with("TRT-") {
+        bail!("not a TensorRT calibration cache: the first line `{header}` does not start with TRT-<version>-<Algorithm>");
+    }
+    if header.contains("EntropyCalibration2") {
+        Ok(CalibrationAlgorithm::Entropy2)
+    } else if header.contains("MinMaxCalibration") {
+        Ok(CalibrationAlgorithm::MinMax)
+    } else {
+        bail!("calibration cache header `{header}`: only EntropyCalibration2 and MinMaxCalibration caches are supported")
+    }
+}
+
+fn pool(p: MemPool) -> MemoryPool {
+    match p {
+        MemPool::Workspace => MemoryPool::Workspace,
+        MemPool::DlaSram => MemoryPool::DlaManagedSram,
+        MemPool::DlaLocalDram => MemoryPool::DlaLocalDram,
+        MemPool::DlaGlobalDram => MemoryPool::DlaGlobalDram,
+        MemPool::TacticSharedMem => MemoryPool::TacticSharedMemory,
+    }
+}
+
+/// Parses `model` with TensorRT, builds the engine and writes it with its sidecar (atomically).
+pub fn build(
+    cfg: &BuildConfig,
+    model: &yolo_onnx::Model,
+    source: &LoadedModel,
+    report: &mut BuildReport,
+    probe: &SystemReport,
+) -> Result<()> {
+    let Some(plan) = report.precision_plan.clone() else {
+        bail!("internal: no precision plan although TensorRT is loaded");
+    };
+    if !cfg.plugins.is_empty() {
+        let list: Vec<String> = cfg
+            .plugins
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        bail!(
+            "--plugins {}: loading custom plugin libraries is not supported by this build (TensorRT's standard \
+             plugins from libnvinfer_plugin are registered automatically)",
+            list.join(", ")
+        );
+    }
+    let lib = trt::Library::load_with(trt::LoadOptions {
+        logger: trt::Logger::new(if cfg.verbose {
+            trt::Severity::Info
+        } else {
+            trt::Severity::Warning
+        }),
+        init_plugins: probe.plugins.found,
+        ..Default::default()
+    })
+    .context("loading TensorRT")?;
+    let progress = Progress::new(plan.progress_monitor, cfg.quiet || cfg.json);
+
+    progress.phase("parse");
+    let mut builder = lib.builder().context("creating the TensorRT builder")?;
+    let network = builder
+        .create_network(plan.strongly_typed)
+        .context("creating the network")?;
+    let mut parser = lib
+        .onnx_parser(network)
+        .context("creating the ONNX parser")?;
+    let bytes = model
+        .to_bytes()
+        .map_err(|e| anyhow::anyhow!("serializing the ONNX for TensorRT: {e}"))?;
+    parser
+        .parse(&bytes, Some(&cfg.model))
+        .with_context(|| format!("TensorRT could not parse {}", cfg.model.display()))?;
+
+    progress.phase("optimize");
+    // Layer precisions (builder path, ≤ 10.x): globs on layer names.
+    if !plan.layer_precisions.is_empty() {
+        let layers = parser.network().layers()?;
+        for (pattern, lp) in &plan.layer_precisions {
+            let dt = match lp {
+                LayerPrecision::Fp32 => trt_sys::shim::DataType::Float,
+                LayerPrecision::Fp16 => trt_sys::shim::DataType::Half,
+                LayerPrecision::Int8 => trt_sys::shim::DataType::Int8,
+            };
+            let matching: Vec<usize> = layers
+                .iter()
+                .filter(|l| yolo_onnx::fp16::glob_match(pattern, &l.name))
+                .map(|l| l.index)
+                .collect();
+            if matching.is_empty() {
+                bail!("--layer-precisions/--keep-fp32 `{pattern}` matches no layer of the network");
+            }
+            for i in matching {
+                parser.network_mut().set_layer_precision(i, dt)?;
+            }
+        }
+    }
+    let mut config = builder.create_config()?;
+    for (p, bytes) in &cfg.pools {
+        config.set_memory_pool_limit(pool(*p), *bytes)?;
+    }
+    if plan.builder_fp16 {
+        config.set_flag(BuilderFlag::Fp16, true)?;
+    }
+    if plan.builder_int8 {
+        config.set_flag(BuilderFlag::Int8, true)?;
+    }
+    if !cfg.tf32 {
+        config.set_flag(BuilderFlag::Tf32, false)?;
+    }
+    match plan.precision_constraints {
+        Some(PrecisionConstraints::Obey) => {
+            config.set_flag(BuilderFlag::ObeyPrecisionConstraints, true)?
+        }
+        Some(PrecisionConstraints::Prefer) => {
+            config.set_flag(BuilderFlag::PreferPrecisionConstraints, true)?
+        }
+        _ => {}
+    }
+    if let Some(core) = cfg.dla_core {
+        let cores = builder.num_dla_cores();
+        if i64::from(core) >= i64::from(cores) {
+            bail!("--dla-core {core}: this device has {cores} DLA core(s)");
+        }
+        config.set_default_device_type(DeviceType::Dla)?;
+        config.set_dla_core(core as i32)?;
+        if cfg.allow_gpu_fallback {
+            config.set_flag(BuilderFlag::GpuFallback, true)?;
+        }
+    }
+    if cfg.version_compatible {
+        config.set_flag(BuilderFlag::VersionCompatible, true)?;
+    }
+    let hw = match cfg.hardware_compat {
+        Some(release::HardwareCompat::AmperePlus) => HardwareCompatibility::AmperePlus,
+        Some(release::HardwareCompat::SameComputeCapability) => {
+            HardwareCompatibility::SameComputeCapability
+        }
+        _ => HardwareCompatibility::None,
+    };
+    if hw != HardwareCompatibility::None {
+        config.set_hardware_compatibility(hw)?;
+    }
+    if let Some(level) = cfg.opt_level {
+        config.set_builder_optimization_level(i32::from(level))?;
+    }
+    if let Some(v) = cfg.profiling_verbosity {
+        config.set_profiling_verbosity(match v {
+            options::ProfilingVerbosity::LayerNamesOnly => ProfilingVerbosity::LayerNamesOnly,
+            options::ProfilingVerbosity::None => ProfilingVerbosity::None,
+            options::ProfilingVerbosity::Detailed => ProfilingVerbosity::Detailed,
+        })?;
+    }
+    for p in &report.profiles {
+        let mut profile = builder.create_optimization_profile()?;
+        for r in &p.inputs {
+            profile.set_shapes(&r.name, &r.min, &r.opt, &r.max)?;
+        }
+        config.add_optimization_profile(&profile)?;
+    }
+    if plan.calibrator_from_cache {
+        let path = cfg
+            .calib_cache
+            .as_ref()
+            .context("internal: calibrator planned without --calib-cache")?;
+        let cache = std::fs::read(path)
+            .with_context(|| format!("--calib-cache {}: cannot read", path.display()))?;
+        let algorithm =
+            cache_algorithm(&cache).with_context(|| format!("--calib-cache {}", path.display()))?;
+        config.set_int8_calibrator(Box::new(CacheCalibrator { cache }), algorithm)?;
+    }
+    let timing_cache = match &report.builder.timing_cache {
+        TimingCache::File(p) => Some(p.clone()),
+        _ => None,
+    };
+    if let Some(p) = &timing_cache {
+        let blob = match std::fs::read(p) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => {
+                return Err(anyhow::anyhow!(
+                    "timing cache {}: cannot read: {e}",
+                    p.display()
+                ))
+            }
+        };
+        let cache = config.create_timing_cache(&blob)?;
+        config.set_timing_cache(cache, false)?;
+    }
+    if plan.progress_monitor {
+        config.set_progress_monitor(Box::new(BarMonitor {
+            bar: progress.bar(),
+        }))?;
+    }
+
+    progress.phase("build");
+    let engine = builder
+        .build_serialized_network(parser.network(), &config)
+        .context("building the engine")?;
+    let engine_bytes = engine.as_bytes();
+
+    progress.phase("serialize");
+    if let Some(p) = &timing_cache {
+        let blob = config.serialize_timing_cache()?;
+        if let Err(e) = crate::atomic_write(p, blob.as_bytes()) {
+            tracing::warn!("timing cache {} not saved: {e}", p.display());
+        }
+    }
+    let device = lib.device();
+    let mut sc = Sidecar::new(
+        TensorRtInfo {
+            version: lib.tensorrt_version(),
+            version_compatible: cfg.version_compatible,
+            hardware_compatibility: trt::builder::sidecar_hardware_compatibility(hw),
+            exclude_lean_runtime: false,
+        },
+        GpuInfo {
+            name: device.name().to_string(),
+            compute_capability: device.compute_capability(),
+        },
+        match cfg.precision {
+            release::Precision::Fp32 => sidecar::Precision::Fp32,
+            release::Precision::Fp16 => sidecar::Precision::Fp16,
+            release::Precision::Int8 | release::Precision::Best => sidecar::Precision::Int8,
+        },
+    );
+    let net = parser.network();
+    for (mode, list) in [
+        (TensorMode::Input, net.inputs()),
+        (TensorMode::Output, net.outputs()),
+    ] {
+        for t in list {
+            sc.io.push(IoTensorInfo {
+                name: t.name,
+                mode,
+                dtype: t.data_type.into(),
+                shape: t.shape,
+                format: "linear".into(),
+            });
+        }
+    }
+    sc.profiles = report
+        .profiles
+        .iter()
+        .map(|p| ProfileInfo {
+            inputs: p
+                .inputs
+                .iter()
+                .map(|r| ProfileShapes {
+                    name: r.name.clone(),
+                    min: r.min.clone(),
+                    opt: r.opt.clone(),
+                    max: r.max.clone(),
+                })
+                .collect(),
+        })
+        .collect();
+    sc.source = SourceInfo {
+        onnx_file: source
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned()),
+        onnx_sha256: Some(source.sha256.clone()),
+    };
+    sc.pipeline = report.pipeline.iter().map(|s| s.name.clone()).collect();
+    sc.tool = sidecar::ToolInfo {
+        name: "trt-build".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    };
+    sidecar::write_engine(&report.output, engine_bytes, &mut sc)
+        .with_context(|| format!("writing {}", report.output.display()))?;
+    progress.finish();
+    if !cfg.quiet && !cfg.json {
+        progress.println(&format!(
+            "trt-build: built {} ({} bytes) in {:.1} s",
+            report.output.display(),
+            engine_bytes.len(),
+            progress.elapsed().as_secs_f64()
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_headers() {
+        assert!(matches!(
+            cache_algorithm(b"TRT-8503-EntropyCalibration2\nimages: 3c010a14\n"),
+            Ok(CalibrationAlgorithm::Entropy2)
+        ));
+        assert!(matches!(
+            cache_algorithm(b"TRT-100300-MinMaxCalibration\n"),
+            Ok(CalibrationAlgorithm::MinMax)
+        ));
+        assert!(cache_algorithm(b"TRT-8503-LegacyCalibration\n")
+            .unwrap_err()
+            .to_string()
+            .contains("LegacyCalibration"));
+        assert!(cache_algorithm(b"\x00\x01binary")
+            .unwrap_err()
+            .to_string()
+            .contains("not a TensorRT calibration cache"));
+    }
+}

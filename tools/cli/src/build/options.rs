@@ -1,0 +1,493 @@
+//! `trt-build` command line: clap options with trtexec's spellings accepted as aliases.
+
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+
+use super::release::PrecisionConstraints;
+
+/// What `--generate` writes to stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Generate {
+    /// A man page (roff).
+    Man,
+    /// Bash completions.
+    Bash,
+    /// Zsh completions.
+    Zsh,
+    /// Fish completions.
+    Fish,
+    /// Elvish completions.
+    Elvish,
+    /// PowerShell completions.
+    Powershell,
+}
+
+/// `--calib-algo`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CalibAlgo {
+    /// Per-tensor min/max (default; about 1% mAP cost on YOLO).
+    Minmax,
+    /// KL-divergence threshold, like TensorRT's EntropyCalibration2.
+    Entropy,
+    /// A percentile of |x| (99.99 by default).
+    Percentile,
+}
+
+/// `--profiling-verbosity` (trtexec `--profilingVerbosity`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProfilingVerbosity {
+    /// Layer names only (TensorRT's default).
+    #[value(alias = "layer-names-only", alias = "default")]
+    LayerNamesOnly,
+    /// No layer information.
+    None,
+    /// Layer names and parameters; needed for `trt-inspect --layers`.
+    #[value(alias = "verbose")]
+    Detailed,
+}
+
+const AFTER_HELP: &str = "\
+trtexec spellings are accepted too: --onnx=FILE, --saveEngine=FILE, --minShapes/--optShapes/--maxShapes=name:1x3x640x640,
+--memPoolSize=workspace:1024M,dlaSRAM:1M, --workspace=MiB, --useDLACore=N, --allowGPUFallback, --timingCacheFile=FILE,
+--builderOptimizationLevel=N, --versionCompatible, --hardwareCompatibilityLevel=ampere+, --layerPrecisions=name:fp32,
+--precisionConstraints=obey, --profilingVerbosity=detailed, --staticPlugins/--plugins=LIB, --calibCache=FILE, --noTF32.
+
+Several optimization profiles: repeat the --min-shapes/--opt-shapes/--max-shapes triple, one triple per profile.
+
+Exit codes: 0 ok, 1 failed build or invalid input (including an option the TensorRT release cannot honor),
+2 usage error, 3 TensorRT, CUDA or a usable GPU missing on this machine (`trt-inspect system` says what).";
+
+/// Build a TensorRT engine (and its provenance sidecar) from an ONNX model.
+///
+/// Runs the ONNX pipeline first (re-parameterization, lint, FP16 or INT8 Q/DQ pass where the TensorRT release
+/// needs it, numerical verification on the CPU), then parses and builds with TensorRT.
+#[derive(Debug, Parser)]
+#[command(name = "trt-build", version, after_long_help = AFTER_HELP, after_help = crate::exit::HELP)]
+pub struct Cli {
+    /// The ONNX model (trtexec: --onnx=FILE). Optional with --recipe.
+    #[arg(value_name = "MODEL.onnx")]
+    pub model: Option<PathBuf>,
+
+    /// trtexec's --onnx=FILE.
+    #[arg(
+        long = "onnx",
+        value_name = "FILE",
+        hide = true,
+        conflicts_with = "model"
+    )]
+    pub onnx: Option<PathBuf>,
+
+    /// Build from a recipe (engines/<model>.<target>.toml); options given here override it.
+    #[arg(long, value_name = "FILE")]
+    pub recipe: Option<PathBuf>,
+
+    /// Engine path [default: engines/out/<stem>.<precision>.<gpu>.engine]; the sidecar is <engine>.json.
+    #[arg(short = 'o', long, value_name = "FILE", alias = "saveEngine")]
+    pub output: Option<PathBuf>,
+
+    /// Build in FP16 (builder flag on TensorRT ≤ 10.x, FP16 ONNX pass + strongly typed on 11.x).
+    #[arg(long, help_heading = "Precision")]
+    pub fp16: bool,
+
+    /// Build in INT8 (calibrator on ≤ 10.x, Q/DQ ONNX pass + strongly typed on 11.x). Needs --calib or --calib-cache.
+    #[arg(long, help_heading = "Precision")]
+    pub int8: bool,
+
+    /// Enable every reduced precision (FP16 and INT8).
+    #[arg(long, help_heading = "Precision")]
+    pub best: bool,
+
+    /// On TensorRT ≤ 10.x use the ONNX passes and a strongly typed network instead of builder flags (always on 11.x).
+    #[arg(long, help_heading = "Precision")]
+    pub explicit: bool,
+
+    /// INT8 calibration data: a directory of images (jpg, png, bmp) or .npy tensors.
+    #[arg(long, value_name = "DIR", help_heading = "Precision")]
+    pub calib: Option<PathBuf>,
+
+    /// TensorRT calibration cache to read (or to write when --calib is given).
+    #[arg(
+        long = "calib-cache",
+        value_name = "FILE",
+        alias = "calibCache",
+        help_heading = "Precision"
+    )]
+    pub calib_cache: Option<PathBuf>,
+
+    /// Calibration algorithm [default: minmax].
+    #[arg(
+        long = "calib-algo",
+        value_enum,
+        value_name = "ALGO",
+        help_heading = "Precision"
+    )]
+    pub calib_algo: Option<CalibAlgo>,
+
+    /// Number of calibration batches.
+    #[arg(long = "calib-batches", value_name = "N", value_parser = clap::value_parser!(u32).range(1..), help_heading = "Precision")]
+    pub calib_batches: Option<u32>,
+
+    /// Layers to build in a given precision: name:fp32|fp16|int8[,…] (`*` wildcards allowed in names).
+    #[arg(
+        long = "layer-precisions",
+        value_name = "SPEC",
+        alias = "layerPrecisions",
+        help_heading = "Precision"
+    )]
+    pub layer_precisions: Vec<String>,
+
+    /// Keep layers/nodes whose name matches PATTERN (`*` wildcards) in FP32; repeatable.
+    #[arg(long = "keep-fp32", value_name = "PATTERN", help_heading = "Precision")]
+    pub keep_fp32: Vec<String>,
+
+    /// How strictly layer precisions are enforced (≤ 10.x builder path).
+    #[arg(
+        long = "precision-constraints",
+        value_enum,
+        alias = "precisionConstraints",
+        help_heading = "Precision"
+    )]
+    pub precision_constraints: Option<PrecisionConstraints>,
+
+    /// Disable TF32 for FP32 layers.
+    #[arg(long = "no-tf32", alias = "noTF32", help_heading = "Precision")]
+    pub no_tf32: bool,
+
+    /// Static shapes (one profile with min = opt = max): name:1x3x640x640[,…].
+    #[arg(long, value_name = "SPEC", help_heading = "Shapes")]
+    pub shapes: Option<String>,
+
+    /// Minimum shapes of a profile: name:1x3x320x320[,…]; repeat the triple for more profiles.
+    #[arg(
+        long = "min-shapes",
+        value_name = "SPEC",
+        alias = "minShapes",
+        help_heading = "Shapes"
+    )]
+    pub min_shapes: Vec<String>,
+
+    /// Optimum shapes of a profile.
+    #[arg(
+        long = "opt-shapes",
+        value_name = "SPEC",
+        alias = "optShapes",
+        help_heading = "Shapes"
+    )]
+    pub opt_shapes: Vec<String>,
+
+    /// Maximum shapes of a profile.
+    #[arg(
+        long = "max-shapes",
+        value_name = "SPEC",
+        alias = "maxShapes",
+        help_heading = "Shapes"
+    )]
+    pub max_shapes: Vec<String>,
+
+    /// Builder workspace limit: a size like 2G, 512M, 1024K; a plain number is MiB (trtexec --workspace).
+    #[arg(long, value_name = "SIZE", help_heading = "Builder")]
+    pub workspace: Option<String>,
+
+    /// Memory pool limits, trtexec syntax: pool:size[,…], pools workspace, dlaSRAM, dlaLocalDRAM, dlaGlobalDRAM,
+    /// tacticSharedMem.
+    #[arg(
+        long = "mem-pool-size",
+        value_name = "SPEC",
+        alias = "memPoolSize",
+        help_heading = "Builder"
+    )]
+    pub mem_pool_size: Vec<String>,
+
+    /// Run on DLA core N (Jetson; TensorRT ≤ 10.x).
+    #[arg(
+        long = "dla-core",
+        value_name = "N",
+        alias = "useDLACore",
+        help_heading = "Builder"
+    )]
+    pub dla_core: Option<u32>,
+
+    /// Let layers the DLA cannot run fall back to the GPU.
+    #[arg(
+        long = "allow-gpu-fallback",
+        alias = "allowGPUFallback",
+        help_heading = "Builder"
+    )]
+    pub allow_gpu_fallback: bool,
+
+    /// Timing cache file [default: one per GPU + TensorRT version under the user cache directory].
+    #[arg(
+        long = "timing-cache",
+        value_name = "FILE",
+        alias = "timingCacheFile",
+        help_heading = "Builder"
+    )]
+    pub timing_cache: Option<PathBuf>,
+
+    /// Do not read or write a timing cache.
+    #[arg(
+        long = "no-timing-cache",
+        conflicts_with = "timing_cache",
+        help_heading = "Builder"
+    )]
+    pub no_timing_cache: bool,
+
+    /// Builder optimization level 0..5 (TensorRT ≥ 8.6; default 3).
+    #[arg(long = "opt-level", value_name = "N", alias = "builderOptimizationLevel",
+          value_parser = clap::value_parser!(u8).range(0..=5), help_heading = "Builder")]
+    pub opt_level: Option<u8>,
+
+    /// Build a version-compatible engine (runs on later TensorRT of the same major; ≥ 8.6).
+    #[arg(long = "version-compatible", aliases = ["versionCompatible", "vc"], help_heading = "Builder")]
+    pub version_compatible: bool,
+
+    /// Hardware compatibility: none, ampere+ or same-compute-capability (≥ 8.6; the last after 10.3).
+    #[arg(long = "hardware-compatibility", value_name = "LEVEL", alias = "hardwareCompatibilityLevel",
+          value_parser = parse_hw_compat, help_heading = "Builder")]
+    pub hardware_compatibility: Option<super::release::HardwareCompat>,
+
+    /// Plugin library to load (and record in the sidecar); repeatable.
+    #[arg(long, value_name = "LIB", aliases = ["staticPlugins", "dynamicPlugins"], help_heading = "Builder")]
+    pub plugins: Vec<PathBuf>,
+
+    /// Layer information kept in the engine (detailed enables `trt-inspect --layers`).
+    #[arg(
+        long = "profiling-verbosity",
+        value_enum,
+        value_name = "LEVEL",
+        alias = "profilingVerbosity",
+        help_heading = "Builder"
+    )]
+    pub profiling_verbosity: Option<ProfilingVerbosity>,
+
+    /// Plan for this TensorRT release (e.g. 10.3) when none is installed (--dry-run); must match the loaded one.
+    #[arg(long = "trt-release", value_name = "X.Y[.Z]", value_parser = parse_release, help_heading = "Pipeline")]
+    pub trt_release: Option<trt_sys::loader::TrtVersion>,
+
+    /// Skip re-parameterization (RepConv / BN folding) of the ONNX model.
+    #[arg(long = "no-reparam", help_heading = "Pipeline")]
+    pub no_reparam: bool,
+
+    /// Skip the numerical check of each ONNX pass on the CPU executor.
+    #[arg(long = "no-verify", help_heading = "Pipeline")]
+    pub no_verify: bool,
+
+    /// Write the ONNX that TensorRT will parse to PATH.
+    #[arg(long = "emit-onnx", value_name = "PATH", help_heading = "Pipeline")]
+    pub emit_onnx: Option<PathBuf>,
+
+    /// Run everything that needs no TensorRT and print the plan; write no engine.
+    #[arg(long = "dry-run", help_heading = "Pipeline")]
+    pub dry_run: bool,
+
+    /// Show TensorRT's log and debug details.
+    #[arg(short, long, conflicts_with = "quiet", help_heading = "Output")]
+    pub verbose: bool,
+
+    /// Print errors only; no progress.
+    #[arg(short, long, help_heading = "Output")]
+    pub quiet: bool,
+
+    /// Print one machine-readable JSON report on stdout (no progress).
+    #[arg(long, help_heading = "Output")]
+    pub json: bool,
+
+    /// Generate a man page or shell completions on stdout.
+    #[arg(long, value_enum, value_name = "WHAT", hide = true, exclusive = true)]
+    pub generate: Option<Generate>,
+}
+
+impl Cli {
+    /// The model path from the positional argument or `--onnx`.
+    pub fn model_path(&self) -> Option<&PathBuf> {
+        self.model.as_ref().or(self.onnx.as_ref())
+    }
+}
+
+fn parse_hw_compat(s: &str) -> Result<super::release::HardwareCompat, String> {
+    super::release::HardwareCompat::parse(s)
+}
+
+/// Parses `10.3`, `10.3.0`, `8.5.2`.
+pub fn parse_release(s: &str) -> Result<trt_sys::loader::TrtVersion, String> {
+    let parts: Vec<&str> = s.trim().split('.').collect();
+    let bad = || {
+        format!(
+            "`{s}` is not a TensorRT release; write major.minor or major.minor.patch, e.g. 10.3"
+        )
+    };
+    if !(2..=3).contains(&parts.len()) {
+        return Err(bad());
+    }
+    let nums: Result<Vec<u32>, _> = parts.iter().map(|p| p.parse::<u32>()).collect();
+    let nums = nums.map_err(|_| bad())?;
+    if nums[0] < 8 {
+        return Err(format!(
+            "TensorRT {s} is not supported; this tool supports 8.5 and later"
+        ));
+    }
+    Ok(trt_sys::loader::TrtVersion::new(
+        nums[0],
+        nums[1],
+        nums.get(2).copied().unwrap_or(0),
+    ))
+}
+
+/// Parses a size: `2G`, `512M`, `1024K`, `0.5G`, `1073741824B`; a plain number is MiB (trtexec's unit).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let bad = || format!("`{s}` is not a size; write e.g. 2G, 512M, 1024K or a number of MiB");
+    let (num, mult) = match t.chars().last() {
+        Some('G' | 'g') => (&t[..t.len() - 1], 1u64 << 30),
+        Some('M' | 'm') => (&t[..t.len() - 1], 1u64 << 20),
+        Some('K' | 'k') => (&t[..t.len() - 1], 1u64 << 10),
+        Some('B' | 'b') => (&t[..t.len() - 1], 1u64),
+        Some(c) if c.is_ascii_digit() || c == '.' => (t, 1u64 << 20),
+        _ => return Err(bad()),
+    };
+    let v: f64 = num.trim().parse().map_err(|_| bad())?;
+    if !v.is_finite() || v <= 0.0 {
+        return Err(format!("size `{s}` must be positive"));
+    }
+    let bytes = v * mult as f64;
+    if bytes > u64::MAX as f64 / 2.0 {
+        return Err(format!("size `{s}` is too large"));
+    }
+    Ok(bytes.round() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_debug_assert() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn trtexec_aliases_parse() {
+        let cli = Cli::try_parse_from([
+            "trt-build",
+            "--onnx=m.onnx",
+            "--saveEngine=m.engine",
+            "--fp16",
+            "--minShapes=images:1x3x320x320",
+            "--optShapes=images:1x3x640x640",
+            "--maxShapes=images:1x3x1280x1280",
+            "--memPoolSize=workspace:1024M",
+            "--useDLACore=1",
+            "--allowGPUFallback",
+            "--timingCacheFile=t.cache",
+            "--builderOptimizationLevel=4",
+            "--versionCompatible",
+            "--hardwareCompatibilityLevel=ampere+",
+            "--layerPrecisions=head*:fp32",
+            "--precisionConstraints=obey",
+            "--profilingVerbosity=detailed",
+            "--staticPlugins=libplug.so",
+            "--calibCache=c.cache",
+            "--noTF32",
+        ])
+        .unwrap();
+        assert_eq!(cli.model_path().unwrap(), &PathBuf::from("m.onnx"));
+        assert_eq!(
+            cli.output.as_deref(),
+            Some(std::path::Path::new("m.engine"))
+        );
+        assert!(cli.fp16 && cli.allow_gpu_fallback && cli.version_compatible && cli.no_tf32);
+        assert_eq!(cli.min_shapes, vec!["images:1x3x320x320"]);
+        assert_eq!(cli.max_shapes, vec!["images:1x3x1280x1280"]);
+        assert_eq!(cli.mem_pool_size, vec!["workspace:1024M"]);
+        assert_eq!(cli.dla_core, Some(1));
+        assert_eq!(cli.opt_level, Some(4));
+        assert_eq!(
+            cli.hardware_compatibility,
+            Some(super::super::release::HardwareCompat::AmperePlus)
+        );
+        assert_eq!(cli.profiling_verbosity, Some(ProfilingVerbosity::Detailed));
+        assert_eq!(cli.plugins, vec![PathBuf::from("libplug.so")]);
+        assert_eq!(cli.precision_constraints, Some(PrecisionConstraints::Obey));
+        assert_eq!(cli.calib_cache, Some(PathBuf::from("c.cache")));
+    }
+
+    #[test]
+    fn repeated_triples_keep_their_order() {
+        let cli = Cli::try_parse_from([
+            "trt-build",
+            "m.onnx",
+            "--min-shapes",
+            "x:1",
+            "--opt-shapes",
+            "x:2",
+            "--max-shapes",
+            "x:4",
+            "--minShapes=x:8",
+            "--optShapes=x:8",
+            "--maxShapes=x:16",
+        ])
+        .unwrap();
+        assert_eq!(cli.min_shapes, vec!["x:1", "x:8"]);
+        assert_eq!(cli.max_shapes, vec!["x:4", "x:16"]);
+    }
+
+    #[test]
+    fn usage_errors() {
+        use clap::error::ErrorKind;
+        let kind = |args: &[&str]| Cli::try_parse_from(args).unwrap_err().kind();
+        assert_eq!(
+            kind(&["trt-build", "m.onnx", "--opt-level", "6"]),
+            ErrorKind::ValueValidation
+        );
+        assert_eq!(
+            kind(&["trt-build", "m.onnx", "--bogus"]),
+            ErrorKind::UnknownArgument
+        );
+        assert_eq!(
+            kind(&["trt-build", "m.onnx", "--onnx", "n.onnx"]),
+            ErrorKind::ArgumentConflict
+        );
+        assert_eq!(
+            kind(&["trt-build", "m.onnx", "-v", "-q"]),
+            ErrorKind::ArgumentConflict
+        );
+        assert_eq!(
+            kind(&["trt-build", "m.onnx", "--hardware-compatibility", "turing"]),
+            ErrorKind::ValueValidation
+        );
+        assert_eq!(
+            kind(&["trt-build", "m.onnx", "--trt-release", "ten"]),
+            ErrorKind::ValueValidation
+        );
+        assert_eq!(
+            kind(&["trt-build", "m.onnx", "--calib-batches", "0"]),
+            ErrorKind::ValueValidation
+        );
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1024M").unwrap(), 1 << 30);
+        assert_eq!(parse_size("2G").unwrap(), 2 << 30);
+        assert_eq!(parse_size("512").unwrap(), 512 << 20);
+        assert_eq!(parse_size("0.5G").unwrap(), 1 << 29);
+        assert_eq!(parse_size("64K").unwrap(), 64 << 10);
+        assert!(parse_size("-1G").is_err());
+        assert!(parse_size("lots").unwrap_err().contains("`lots`"));
+        assert!(parse_size("").is_err());
+    }
+
+    #[test]
+    fn releases() {
+        let v = parse_release("10.3").unwrap();
+        assert_eq!((v.major, v.minor, v.patch), (10, 3, 0));
+        let v = parse_release("8.5.2").unwrap();
+        assert_eq!((v.major, v.minor, v.patch), (8, 5, 2));
+        assert!(parse_release("7.1").unwrap_err().contains("8.5 and later"));
+        assert!(parse_release("10").is_err());
+    }
+}

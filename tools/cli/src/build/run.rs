@@ -1,0 +1,491 @@
+//! `trt-build` from start to end: options → model → shapes → release plan → ONNX pipeline → TensorRT → engine.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Result};
+use serde::Serialize;
+use trt_sys::loader::TrtVersion;
+
+use super::calib::{self, CalibRequest};
+use super::config::{gpu_token, BuildConfig, TimingCache};
+use super::options::Cli;
+use super::pipeline::{self, StepReport};
+use super::release::{self, ReleasePlan};
+use super::shapes::{self, Profile};
+use crate::exit;
+use crate::inspect::system::{self, SystemReport};
+
+/// Where the release the plan is for came from.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReleaseChoice {
+    /// `10.3.0`, or `None` when no release is known.
+    pub version: Option<String>,
+    /// `loaded library`, `--trt-release`, `recipe`, `compiled headers` or `unknown`.
+    pub source: &'static str,
+}
+
+/// The report `trt-build` prints (text) or writes as JSON: the plan, and what happened.
+#[derive(Debug, Clone, Serialize)]
+pub struct BuildReport {
+    /// `planned` (dry run), `built`, or `missing-tensorrt`.
+    pub status: &'static str,
+    /// Source model.
+    pub model: PathBuf,
+    /// Its SHA-256.
+    pub model_sha256: String,
+    /// Recipe used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recipe: Option<PathBuf>,
+    /// Recipe description.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// TensorRT release planned for.
+    pub tensorrt: ReleaseChoice,
+    /// Precision path (absent when no release is known).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub precision_plan: Option<ReleasePlan>,
+    /// Precision asked for.
+    pub precision: release::Precision,
+    /// Optimization profiles.
+    pub profiles: Vec<Profile>,
+    /// ONNX passes that ran.
+    pub pipeline: Vec<StepReport>,
+    /// Lint warnings.
+    pub lint: Vec<String>,
+    /// `--emit-onnx` path written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub emitted_onnx: Option<PathBuf>,
+    /// Engine path.
+    pub output: PathBuf,
+    /// Sidecar path.
+    pub sidecar: PathBuf,
+    /// Builder settings.
+    pub builder: BuilderSettings,
+    /// Notes (release notes, defaults taken).
+    pub notes: Vec<String>,
+    /// What is missing (status `missing-tensorrt`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub missing: Option<String>,
+}
+
+/// Builder settings in the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct BuilderSettings {
+    /// Memory pools, trtexec names, bytes.
+    pub memory_pools: Vec<(String, u64)>,
+    /// Optimization level.
+    pub opt_level: Option<u8>,
+    /// DLA core.
+    pub dla_core: Option<u32>,
+    /// GPU fallback.
+    pub allow_gpu_fallback: bool,
+    /// TF32.
+    pub tf32: bool,
+    /// Version compatible.
+    pub version_compatible: bool,
+    /// Hardware compatibility.
+    pub hardware_compatibility: Option<&'static str>,
+    /// Timing cache.
+    pub timing_cache: TimingCache,
+    /// Plugins.
+    pub plugins: Vec<PathBuf>,
+    /// Profiling verbosity.
+    pub profiling_verbosity: Option<super::options::ProfilingVerbosity>,
+}
+
+/// Runs `trt-build`; returns the exit code.
+pub fn run(cli: &Cli) -> Result<u8> {
+    if let Some(what) = cli.generate {
+        use clap::CommandFactory;
+        super::generate(Cli::command(), what)?;
+        return Ok(exit::OK);
+    }
+    let cfg = BuildConfig::from_cli(cli)?;
+    let loaded = pipeline::load(&cfg.model)?;
+    let profiles = shapes::resolve(&loaded.inputs, &shapes::profiles(&cfg.shapes)?)?;
+
+    // The release: a dry run plans for what the user names; a build uses what is loaded.
+    let probe = if cfg.dry_run {
+        None
+    } else {
+        Some(system::probe())
+    };
+    let loaded_version = probe.as_ref().and_then(|p| p.loaded_version);
+    let (release_version, source) = choose_release(&cfg, loaded_version)?;
+    let mut notes = Vec::new();
+    let plan = match release_version {
+        Some(v) => Some(release::plan_for_release(
+            v,
+            &cfg.release_request(pipeline::has_qdq(&loaded.model)),
+        )?),
+        None => {
+            notes.push(
+                "no TensorRT release is known (none loaded, no --trt-release, no recipe): the precision path is not \
+                 planned and no precision pass ran; give --trt-release X.Y to plan for a release"
+                    .into(),
+            );
+            None
+        }
+    };
+    if let Some(p) = &plan {
+        notes.extend(p.notes.iter().cloned());
+    }
+
+    // ONNX pipeline.
+    let exec_shapes = pipeline::exec_shapes(&loaded.inputs, &profiles);
+    let mut model = loaded.model.clone();
+    let mut steps = Vec::new();
+    if cfg.reparam {
+        let (next, summary) = pipeline::reparameterize(&model, &exec_shapes)?;
+        let verification = if cfg.verify {
+            let v = pipeline::verify(&model, &next, &exec_shapes, 1e-3, 1e-3, 0.99999)?;
+            if !v.passed {
+                bail!(
+                    "verification of the re-parameterization failed: max |diff| {:.3e}, min cosine {:.6}; rerun with \
+                     --no-reparam and report the model",
+                    v.max_abs,
+                    v.min_cosine
+                );
+            }
+            Some(v)
+        } else {
+            None
+        };
+        steps.push(StepReport {
+            name: "reparameterize".into(),
+            summary,
+            verification,
+        });
+        model = next;
+    }
+    let lint = pipeline::lint_warnings(&model);
+    if !cfg.quiet && !cfg.json {
+        for w in &lint {
+            eprintln!("trt-build: warning: {w}");
+        }
+    }
+    if let Some(p) = &plan {
+        if p.run_calibration {
+            let data = cfg.calib_data.clone().unwrap_or_default();
+            let out = calib::calibrate(
+                &model,
+                &CalibRequest {
+                    data,
+                    cache_out: cfg.calib_cache.clone(),
+                    algo: cfg.calib_algo,
+                    batches: cfg.calib_batches,
+                    qdq: p.onnx_qdq_pass,
+                    exclude: p.fp16_pass_keep_fp32.clone(),
+                },
+            )?;
+            if let Some(q) = out.qdq_model {
+                steps.push(StepReport {
+                    name: "int8-qdq".into(),
+                    summary: out.report.join("; "),
+                    verification: None,
+                });
+                model = q;
+            }
+        }
+        if p.onnx_fp16_pass {
+            let (next, summary) = pipeline::fp16_pass(&model, &p.fp16_pass_keep_fp32)?;
+            let verification = if cfg.verify {
+                // FP16 keeps ~3 significant digits: element-wise tolerances mean little on pixel-valued outputs, so the
+                // check is per-output cosine similarity ≥ 0.999 with every value finite (the yolo-onnx FP16 tolerance).
+                let v = pipeline::verify(&model, &next, &exec_shapes, f64::INFINITY, 0.0, 0.999)?;
+                if !v.passed {
+                    bail!(
+                        "verification of the FP16 pass failed: max |diff| {:.3e}, min cosine {:.6}; keep sensitive \
+                         layers in FP32 with --keep-fp32 PATTERN",
+                        v.max_abs,
+                        v.min_cosine
+                    );
+                }
+                Some(v)
+            } else {
+                None
+            };
+            steps.push(StepReport {
+                name: "fp16".into(),
+                summary,
+                verification,
+            });
+            model = next;
+        }
+    }
+    let emitted_onnx = match &cfg.emit_onnx {
+        Some(path) => {
+            let bytes = model
+                .to_bytes()
+                .map_err(|e| anyhow::anyhow!("--emit-onnx: {e}"))?;
+            crate::atomic_write(path, &bytes).map_err(|e| {
+                anyhow::anyhow!("--emit-onnx {}: cannot write: {e}", path.display())
+            })?;
+            Some(path.clone())
+        }
+        None => None,
+    };
+
+    // Output names.
+    let gpu = probe
+        .as_ref()
+        .and_then(|p| p.cuda.gpus.first())
+        .map(|g| gpu_token(&g.name));
+    let gpu = gpu
+        .or_else(|| cfg.target_gpu.clone())
+        .unwrap_or_else(|| "gpu".into());
+    let output = cfg
+        .output
+        .clone()
+        .unwrap_or_else(|| cfg.default_output(&gpu));
+    let sidecar = trt::sidecar::sidecar_path(&output);
+    let timing_cache = match (
+        &cfg.timing_cache,
+        release_version,
+        probe.as_ref().and_then(|p| p.cuda.gpus.first()),
+    ) {
+        (TimingCache::Default, Some(v), Some(g)) => {
+            let cc = super::recipe::parse_cc(&g.compute_capability).unwrap_or((0, 0));
+            match BuildConfig::default_timing_cache(&gpu, cc, v) {
+                Some(p) => TimingCache::File(p),
+                None => TimingCache::Disabled,
+            }
+        }
+        (other, _, _) => other.clone(),
+    };
+
+    let mut report = BuildReport {
+        status: "planned",
+        model: cfg.model.clone(),
+        model_sha256: loaded.sha256.clone(),
+        recipe: cfg.recipe.clone(),
+        description: cfg.description.clone(),
+        tensorrt: ReleaseChoice {
+            version: release_version.map(|v| v.to_string()),
+            source,
+        },
+        precision_plan: plan.clone(),
+        precision: cfg.precision,
+        profiles: profiles.clone(),
+        pipeline: steps,
+        lint,
+        emitted_onnx,
+        output,
+        sidecar,
+        builder: BuilderSettings {
+            memory_pools: cfg
+                .pools
+                .iter()
+                .map(|(p, b)| (p.trtexec_name().to_string(), *b))
+                .collect(),
+            opt_level: cfg.opt_level,
+            dla_core: cfg.dla_core,
+            allow_gpu_fallback: cfg.allow_gpu_fallback,
+            tf32: cfg.tf32,
+            version_compatible: cfg.version_compatible,
+            hardware_compatibility: cfg.hardware_compat.map(|h| h.as_str()),
+            timing_cache,
+            plugins: cfg.plugins.clone(),
+            profiling_verbosity: cfg.profiling_verbosity,
+        },
+        notes,
+        missing: None,
+    };
+
+    if cfg.dry_run {
+        emit(&cfg, &report)?;
+        return Ok(exit::OK);
+    }
+    let probe = probe.unwrap_or_else(system::probe);
+    if let Some(missing) = probe.missing_for_build() {
+        report.status = "missing-tensorrt";
+        report.missing = Some(missing.clone());
+        emit(&cfg, &report)?;
+        return Err(exit::missing(missing));
+    }
+    check_target(&cfg, &probe)?;
+    super::engine::build(&cfg, &model, &loaded, &mut report, &probe)?;
+    report.status = "built";
+    emit(&cfg, &report)?;
+    Ok(exit::OK)
+}
+
+/// Picks the release to plan for: the loaded library for a build (a different `--trt-release` / recipe release is an
+/// error), else `--trt-release`, the recipe's, the compiled headers'.
+pub fn choose_release(
+    cfg: &BuildConfig,
+    loaded: Option<TrtVersion>,
+) -> Result<(Option<TrtVersion>, &'static str)> {
+    let asked_source = if cfg.trt_release_from_recipe {
+        "recipe"
+    } else {
+        "--trt-release"
+    };
+    match (loaded, cfg.trt_release) {
+        (Some(l), Some(asked)) if (l.major, l.minor) != (asked.major, asked.minor) => {
+            let by = if cfg.trt_release_from_recipe {
+                "the recipe targets"
+            } else {
+                "--trt-release asks for"
+            };
+            bail!(
+                "{by} TensorRT {}.{}, but the loaded TensorRT is {l}; build on the target's TensorRT, or plan only \
+                 with --dry-run",
+                asked.major,
+                asked.minor
+            );
+        }
+        (Some(l), _) => Ok((Some(l), "loaded library")),
+        (None, Some(a)) => Ok((Some(a), asked_source)),
+        (None, None) => match trt_sys::loader::compiled_version() {
+            Some(c) => Ok((Some(c), "compiled headers")),
+            None => Ok((None, "unknown")),
+        },
+    }
+}
+
+/// A recipe's target compute capability must be the GPU's.
+fn check_target(cfg: &BuildConfig, probe: &SystemReport) -> Result<()> {
+    if let (Some((maj, min)), Some(g)) = (cfg.target_cc, probe.cuda.gpus.first()) {
+        if g.compute_capability != format!("{maj}.{min}") {
+            bail!(
+                "the recipe targets compute capability {maj}.{min} ({}), but this GPU is {} ({}); engines only run on \
+                 the compute capability they were built on: build on the target device",
+                cfg.target_gpu.as_deref().unwrap_or("?"),
+                g.name,
+                g.compute_capability
+            );
+        }
+    }
+    Ok(())
+}
+
+fn emit(cfg: &BuildConfig, report: &BuildReport) -> Result<()> {
+    if cfg.json {
+        return super::print_json(report);
+    }
+    if cfg.quiet {
+        return Ok(());
+    }
+    println!("{}", render(report));
+    Ok(())
+}
+
+/// The human-readable plan.
+pub fn render(r: &BuildReport) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let title = match r.status {
+        "planned" => "Build plan (dry run)",
+        "built" => "Built",
+        _ => "Build plan (TensorRT missing: not built)",
+    };
+    let _ = writeln!(s, "{title}");
+    if let Some(d) = &r.description {
+        let _ = writeln!(s, "  recipe      {d}");
+    }
+    let _ = writeln!(
+        s,
+        "  model       {} (sha256 {}…)",
+        r.model.display(),
+        &r.model_sha256[..12.min(r.model_sha256.len())]
+    );
+    let _ = writeln!(
+        s,
+        "  tensorrt    {} ({})",
+        r.tensorrt.version.as_deref().unwrap_or("unknown"),
+        r.tensorrt.source
+    );
+    let _ = write!(s, "  precision   {}", r.precision);
+    if let Some(p) = &r.precision_plan {
+        let mut how = Vec::new();
+        if p.onnx_fp16_pass {
+            how.push("FP16 ONNX pass");
+        }
+        if p.onnx_qdq_pass {
+            how.push("INT8 Q/DQ ONNX pass");
+        }
+        if p.builder_fp16 {
+            how.push("kFP16 flag");
+        }
+        if p.builder_int8 {
+            how.push("kINT8 flag");
+        }
+        if p.calibrator_from_cache {
+            how.push("calibrator (cache)");
+        }
+        if p.strongly_typed {
+            how.push("strongly typed");
+        }
+        let _ = write!(s, " via {} [{}]", p.path, how.join(", "));
+    }
+    s.push('\n');
+    if r.profiles.is_empty() {
+        let _ = writeln!(s, "  shapes      static (from the model)");
+    }
+    for (i, p) in r.profiles.iter().enumerate() {
+        for inp in &p.inputs {
+            let _ = writeln!(
+                s,
+                "  profile {i}   {}: min {} opt {} max {}",
+                inp.name,
+                shapes::dims_to_string(&inp.min),
+                shapes::dims_to_string(&inp.opt),
+                shapes::dims_to_string(&inp.max)
+            );
+        }
+    }
+    if r.pipeline.is_empty() {
+        let _ = writeln!(s, "  onnx        no passes");
+    }
+    for st in &r.pipeline {
+        let _ = write!(s, "  onnx        {}: {}", st.name, st.summary);
+        if let Some(v) = &st.verification {
+            let _ = write!(
+                s,
+                " (verified: max |diff| {:.2e}, cosine {:.6})",
+                v.max_abs, v.min_cosine
+            );
+        }
+        s.push('\n');
+    }
+    for w in &r.lint {
+        let _ = writeln!(s, "  lint        {w}");
+    }
+    if let Some(e) = &r.emitted_onnx {
+        let _ = writeln!(s, "  emitted     {}", e.display());
+    }
+    let _ = writeln!(s, "  engine      {}", r.output.display());
+    let _ = writeln!(s, "  sidecar     {}", r.sidecar.display());
+    let b = &r.builder;
+    for (pool, bytes) in &b.memory_pools {
+        let _ = writeln!(s, "  pool        {pool} {} MiB", bytes / (1 << 20));
+    }
+    if let Some(l) = b.opt_level {
+        let _ = writeln!(s, "  opt level   {l}");
+    }
+    if let Some(d) = b.dla_core {
+        let _ = writeln!(
+            s,
+            "  dla core    {d}{}",
+            if b.allow_gpu_fallback {
+                " (GPU fallback)"
+            } else {
+                ""
+            }
+        );
+    }
+    let _ = writeln!(
+        s,
+        "  timing      {}",
+        match &b.timing_cache {
+            TimingCache::Disabled => "no timing cache".to_string(),
+            TimingCache::Default => "default per-GPU cache (path known once a GPU is)".to_string(),
+            TimingCache::File(p) => p.display().to_string(),
+        }
+    );
+    for n in &r.notes {
+        let _ = writeln!(s, "  note        {n}");
+    }
+    s.trim_end().to_string()
+}

@@ -1,0 +1,255 @@
+//! `trt-inspect ENGINE`: the sidecar, compatibility with this machine, and (with TensorRT) IO, profiles, layers.
+
+use std::path::Path;
+
+use anyhow::Result;
+use serde::Serialize;
+use trt::sidecar::{self, ComputeCapability, DeviceFacts, RuntimeFacts, Sidecar, Version};
+
+use super::system::{self, SystemReport};
+use crate::exit;
+
+/// Compatibility of an engine with this machine.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Compatibility {
+    /// `compatible`, `incompatible` or `unknown` (nothing to compare against: no TensorRT / GPU here).
+    pub status: &'static str,
+    /// Why, and what to rebuild with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Serialize)]
+struct EngineReport<'a> {
+    kind: &'static str,
+    path: String,
+    bytes: u64,
+    sidecar: Option<&'a Sidecar>,
+    sidecar_error: Option<String>,
+    checksum: &'static str,
+    compatibility: Compatibility,
+}
+
+/// The facts of this machine that an engine is checked against, when TensorRT and a GPU are here.
+pub fn runtime_facts(report: &SystemReport) -> Option<RuntimeFacts> {
+    let v = report.loaded_version?;
+    let device = report.cuda.gpus.first().and_then(|g| {
+        let cc: ComputeCapability = g.compute_capability.parse().ok()?;
+        Some(DeviceFacts {
+            name: g.name.clone(),
+            compute_capability: cc,
+        })
+    });
+    Some(RuntimeFacts {
+        tensorrt: Version::new(v.major, v.minor, v.patch),
+        device,
+        plugins_initialized: report.plugins.found,
+    })
+}
+
+/// Checks a sidecar against this machine.
+pub fn compatibility(engine: &Path, sc: &Sidecar, report: &SystemReport) -> Compatibility {
+    match runtime_facts(report) {
+        None => Compatibility {
+            status: "unknown",
+            reason: Some("no TensorRT runtime is loaded here (see `trt-inspect system`)".into()),
+        },
+        Some(facts) if facts.device.is_none() => match sc.check_compatible(engine, &facts) {
+            Err(e) => Compatibility { status: "incompatible", reason: Some(e.to_string()) },
+            Ok(()) => Compatibility {
+                status: "unknown",
+                reason: Some(format!(
+                    "TensorRT {} matches, but no usable GPU to compare compute capability {} against",
+                    facts.tensorrt, sc.gpu.compute_capability
+                )),
+            },
+        },
+        Some(facts) => match sc.check_compatible(engine, &facts) {
+            Ok(()) => Compatibility { status: "compatible", reason: None },
+            Err(e) => Compatibility { status: "incompatible", reason: Some(e.to_string()) },
+        },
+    }
+}
+
+/// Inspects an engine file.
+pub fn inspect(path: &Path, layers: bool, json: bool) -> Result<u8> {
+    let bytes =
+        std::fs::read(path).map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))?;
+    let (sc, sidecar_error) = match sidecar::read_sidecar(path) {
+        Ok(s) => (Some(s), None),
+        Err(e) => (None, Some(e.to_string())),
+    };
+    let checksum = match &sc {
+        Some(s) => match s.check_engine_bytes(path, &bytes) {
+            Ok(()) => "ok",
+            Err(_) => "mismatch",
+        },
+        None => "unchecked",
+    };
+    let report = system::probe();
+    let compat = match &sc {
+        Some(s) if checksum == "ok" => compatibility(path, s, &report),
+        Some(s) => Compatibility {
+            status: "incompatible",
+            reason: Some(
+                s.check_engine_bytes(path, &bytes).err().map(|e| e.to_string()).unwrap_or_default(),
+            ),
+        },
+        None => Compatibility {
+            status: "unknown",
+            reason: Some("no valid sidecar: the engine's provenance cannot be checked; rebuild it with trt-build".into()),
+        },
+    };
+    if json {
+        crate::build::print_json(&EngineReport {
+            kind: "engine",
+            path: path.display().to_string(),
+            bytes: bytes.len() as u64,
+            sidecar: sc.as_ref(),
+            sidecar_error: sidecar_error.clone(),
+            checksum,
+            compatibility: compat.clone(),
+        })?;
+    } else {
+        println!("Engine {} ({} bytes)", path.display(), bytes.len());
+        match &sc {
+            Some(s) => print_sidecar(s),
+            None => println!(
+                "  sidecar   {}",
+                sidecar_error.as_deref().unwrap_or("missing")
+            ),
+        }
+        println!("  checksum  {checksum}");
+        println!(
+            "  here      {}{}",
+            compat.status,
+            compat
+                .reason
+                .as_ref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        );
+    }
+    if report.can_run && compat.status == "compatible" {
+        tensorrt_view(path, layers, json)?;
+    } else if layers {
+        return Err(exit::missing(format!(
+            "--layers needs TensorRT and a GPU that can run this engine here ({}); `trt-inspect system` says what is \
+             missing",
+            compat.reason.as_deref().unwrap_or("not compatible")
+        )));
+    } else if !json {
+        println!("  (IO tensors, profiles and layers from TensorRT need an engine-compatible TensorRT and GPU here)");
+    }
+    Ok(match (sidecar_error, compat.status) {
+        (Some(_), _) => exit::FAILURE,
+        (None, "incompatible") => exit::FAILURE,
+        _ => exit::OK,
+    })
+}
+
+fn print_sidecar(s: &Sidecar) {
+    println!(
+        "  built     TensorRT {} on {} (compute capability {}), {:?}, {}",
+        s.tensorrt.version, s.gpu.name, s.gpu.compute_capability, s.precision, s.created_at
+    );
+    if s.tensorrt.version_compatible || s.tensorrt.hardware_compatibility != Default::default() {
+        println!(
+            "  compat    version-compatible: {}, hardware: {}",
+            s.tensorrt.version_compatible, s.tensorrt.hardware_compatibility
+        );
+    }
+    for t in &s.io {
+        println!(
+            "  {:<8}  {} {} [{}] {}",
+            format!("{:?}", t.mode).to_lowercase(),
+            t.name,
+            t.dtype,
+            t.shape
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join("x"),
+            t.format
+        );
+    }
+    for (i, p) in s.profiles.iter().enumerate() {
+        for r in &p.inputs {
+            let d = |v: &[i64]| v.iter().map(i64::to_string).collect::<Vec<_>>().join("x");
+            println!(
+                "  profile {i} {}: min {} opt {} max {}",
+                r.name,
+                d(&r.min),
+                d(&r.opt),
+                d(&r.max)
+            );
+        }
+    }
+    if let Some(f) = &s.source.onnx_file {
+        println!(
+            "  source    {f} (sha256 {})",
+            s.source.onnx_sha256.as_deref().unwrap_or("?")
+        );
+    }
+    println!(
+        "  pipeline  {}",
+        if s.pipeline.is_empty() {
+            "(none)".into()
+        } else {
+            s.pipeline.join(" -> ")
+        }
+    );
+    if !s.plugins.is_empty() {
+        println!("  plugins   {}", s.plugins.join(", "));
+    }
+}
+
+/// IO tensors, profiles and (with `layers`) the layer table, from TensorRT itself. With `json`, goes to stderr as
+/// text is not wanted on stdout: the JSON report already holds the sidecar's IO description.
+fn tensorrt_view(path: &Path, layers: bool, json: bool) -> Result<()> {
+    let lib = trt::Library::load_with(trt::LoadOptions {
+        init_plugins: true,
+        ..Default::default()
+    })
+    .or_else(|_| trt::Library::load())?;
+    let engine = lib.runtime()?.load_engine(path)?;
+    let mut out = String::new();
+    for t in engine.io_tensors() {
+        out.push_str(&format!(
+            "  tensorrt  {:?} {} {} [{}] {:?}\n",
+            t.mode,
+            t.name,
+            t.dtype,
+            t.shape
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join("x"),
+            t.format
+        ));
+        for (i, p) in t.profiles.iter().enumerate() {
+            let d = |v: &[i64]| v.iter().map(i64::to_string).collect::<Vec<_>>().join("x");
+            out.push_str(&format!(
+                "            profile {i}: min {} opt {} max {}\n",
+                d(&p.min),
+                d(&p.opt),
+                d(&p.max)
+            ));
+        }
+    }
+    out.push_str(&format!(
+        "  tensorrt  {} profile(s), {} bytes of device memory\n",
+        engine.num_profiles(),
+        engine.device_memory_size()
+    ));
+    if layers {
+        out.push_str(&engine.layer_info_json()?);
+        out.push('\n');
+    }
+    if json {
+        eprint!("{out}");
+    } else {
+        print!("{out}");
+    }
+    Ok(())
+}

@@ -1,0 +1,114 @@
+//! Shared pieces of the command-line programs (exit codes, atomic writes, output helpers).
+#![forbid(unsafe_code)]
+
+pub mod build; // trt-build (helper cli-build)
+pub mod inspect; // trt-inspect (helper cli-build)
+
+pub mod exit {
+    //! Process exit codes shared by every program in this package (documented in each `--help`).
+
+    /// Success.
+    pub const OK: u8 = 0;
+    /// The operation failed: invalid input (missing/corrupt file, bad shapes, option the release cannot honor) or a
+    /// failed build.
+    pub const FAILURE: u8 = 1;
+    /// Command-line usage error (unknown flag, missing argument); clap's own exit code.
+    pub const USAGE: u8 = 2;
+    /// TensorRT, the CUDA runtime or a usable GPU is missing on this machine.
+    pub const MISSING_TENSORRT: u8 = 3;
+
+    /// The text appended to `--help` of every program.
+    pub const HELP: &str = "Exit codes: 0 ok, 1 failed build or invalid input, 2 usage error, \
+                            3 TensorRT, CUDA or a usable GPU missing on this machine.";
+
+    /// An error that carries the exit code the program should end with. Anything else maps to [`FAILURE`].
+    #[derive(Debug)]
+    pub struct ExitError {
+        /// Process exit code.
+        pub code: u8,
+        /// What went wrong and what to do about it.
+        pub message: String,
+    }
+
+    impl std::fmt::Display for ExitError {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(&self.message)
+        }
+    }
+
+    impl std::error::Error for ExitError {}
+
+    /// An [`ExitError`] with [`MISSING_TENSORRT`].
+    pub fn missing(message: impl Into<String>) -> anyhow::Error {
+        ExitError { code: MISSING_TENSORRT, message: message.into() }.into()
+    }
+
+    /// The exit code for an error returned by a program's `run`: the [`ExitError`] code found in its chain, else
+    /// [`FAILURE`].
+    pub fn code_of(err: &anyhow::Error) -> u8 {
+        err.chain().find_map(|e| e.downcast_ref::<ExitError>()).map_or(FAILURE, |e| e.code)
+    }
+
+    /// Prints `error: …` (the whole context chain on one line, `a: b: c`) to stderr and returns the exit code.
+    pub fn report(program: &str, err: &anyhow::Error) -> u8 {
+        eprintln!("{program}: error: {err:#}");
+        code_of(err)
+    }
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same directory is written, flushed and renamed over
+/// `path`, so a crash or kill leaves either the old file or the new one, never a partial file. Parent directories are
+/// created.
+pub fn atomic_write(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{}.", path.file_name().and_then(|n| n.to_str()).unwrap_or("out")))
+        .suffix(".tmp")
+        .tempfile_in(&dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    test_pause_before_rename();
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Test hook: environment variable holding milliseconds to sleep between writing an output's temporary file and
+/// renaming it into place, so tests can kill a program mid-write. Never set it in production.
+pub const TEST_PAUSE_ENV: &str = "TRT_TOOLS_TEST_PAUSE_BEFORE_RENAME_MS";
+
+/// Sleeps for [`TEST_PAUSE_ENV`] milliseconds when that variable is set (tests only).
+pub fn test_pause_before_rename() {
+    if let Some(ms) = std::env::var(TEST_PAUSE_ENV).ok().and_then(|v| v.parse::<u64>().ok()) {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
+}
+
+// ---- Output helpers (helper onnx-exec, used by trt-onnx) ----
+
+/// Whether `err`'s chain contains a broken-pipe I/O error (stdout closed early, e.g. `| head`), which programs
+/// treat as success.
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain()
+        .any(|e| e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+}
+
+/// Writes `text` to stdout (locked, flushed); I/O errors, including a broken pipe, are returned.
+pub fn print_out(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Writes `value` as pretty JSON plus a newline to stdout.
+pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    let mut s = serde_json::to_string_pretty(value)?;
+    s.push('\n');
+    print_out(&s)
+}

@@ -1,0 +1,723 @@
+//! `trt-build` end to end, without TensorRT: argument parsing, dry runs on generated YOLO-style models, recipes,
+//! bad inputs, exit codes, and atomic writes under SIGKILL. Tests named `reallib_` need the real TensorRT lean
+//! runtime and libcudart (`TRT_TEST_LEAN_LIB`, `TRT_TEST_CUDART_DIR`) and run with `-- --ignored reallib_`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_trt-build"))
+}
+
+/// A command with no TensorRT to find: TRT_LIBRARY names a missing file, so every probe fails the same way on any
+/// machine.
+fn cmd(dir: &Path) -> Command {
+    let mut c = Command::new(bin());
+    c.current_dir(dir)
+        .env("TRT_LIBRARY", dir.join("no-tensorrt-here/libnvinfer.so.10"))
+        .env("CUDA_LIB_DIR", dir.join("no-cuda-here"))
+        .env_remove("TRT_LIB_DIR")
+        .env_remove("RUST_LOG")
+        .env_remove(trt_tools::TEST_PAUSE_ENV);
+    c
+}
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    cmd(dir).args(args).output().expect("run trt-build")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn json(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&o.stdout),
+            stderr(o)
+        )
+    })
+}
+
+/// Asserts a failure: the exit code, one `trt-build: error:` line naming `needle`, no panic.
+fn assert_fails(o: &Output, code: i32, needle: &str) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(code), "stderr: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let lines: Vec<&str> = err.lines().filter(|l| l.contains("error")).collect();
+    assert_eq!(lines.len(), 1, "exactly one error line: {err}");
+    assert!(lines[0].starts_with("trt-build: error: "), "{err}");
+    assert!(lines[0].contains(needle), "`{needle}` not in: {err}");
+}
+
+fn sample(dir: &Path, kind: &str, name: &str) -> PathBuf {
+    let path = dir.join(name);
+    yolo_onnx::testgen::sample(kind, 3)
+        .unwrap()
+        .save(&path)
+        .unwrap();
+    path
+}
+
+#[test]
+fn help_documents_exit_codes_and_trtexec_spellings() {
+    let o = Command::new(bin()).arg("--help").output().unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let out = String::from_utf8_lossy(&o.stdout);
+    for needle in [
+        "Exit codes: 0 ok, 1",
+        "3 TensorRT",
+        "--saveEngine",
+        "--minShapes",
+        "--memPoolSize=workspace",
+    ] {
+        assert!(out.contains(needle), "{needle} missing from --help");
+    }
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["m.onnx", "--no-such-flag"][..],
+        &["m.onnx", "--opt-level", "9"],
+        &["m.onnx", "-v", "-q"],
+    ] {
+        let o = run(dir.path(), args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn dry_run_plans_each_release_on_a_generated_yolov7_tiny() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = sample(dir.path(), "yolov7-tiny", "v7tiny.onnx");
+    let source = yolo_onnx::Model::load(&m).unwrap();
+    let nodes_before = source.graph().nodes().len();
+
+    // TensorRT 10.3: builder flags, no FP16 pass; re-parameterization runs and is verified.
+    let o = run(
+        dir.path(),
+        &[
+            "v7tiny.onnx",
+            "--fp16",
+            "--dry-run",
+            "--json",
+            "--trt-release",
+            "10.3",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r = json(&o);
+    assert_eq!(r["status"], "planned");
+    assert_eq!(r["tensorrt"]["version"], "10.3.0");
+    assert_eq!(r["tensorrt"]["source"], "--trt-release");
+    assert_eq!(r["precision_plan"]["path"], "builder-flags");
+    assert_eq!(r["precision_plan"]["builder_fp16"], true);
+    assert_eq!(r["precision_plan"]["onnx_fp16_pass"], false);
+    assert_eq!(r["precision_plan"]["progress_monitor"], true);
+    let steps = r["pipeline"].as_array().unwrap();
+    assert_eq!(steps.len(), 1, "{steps:?}");
+    assert_eq!(steps[0]["name"], "reparameterize");
+    assert_eq!(steps[0]["verification"]["passed"], true);
+    assert!(
+        steps[0]["verification"]["min_cosine"].as_f64().unwrap() > 0.99999,
+        "{}",
+        steps[0]
+    );
+    // the summary reports the node count change, which must be a reduction on an unfused YOLOv7-tiny slice
+    let summary = steps[0]["summary"].as_str().unwrap();
+    assert!(
+        summary.contains(&format!("nodes {nodes_before} -> ")),
+        "{summary}"
+    );
+    assert_eq!(r["output"], "engines/out/v7tiny.fp16.gpu.engine");
+    assert_eq!(r["sidecar"], "engines/out/v7tiny.fp16.gpu.engine.json");
+    assert_eq!(r["model_sha256"].as_str().unwrap().len(), 64);
+    assert!(
+        !dir.path().join("engines").exists(),
+        "a dry run writes no engine"
+    );
+
+    // TensorRT 11.1: no FP16 flag; the FP16 ONNX pass runs after re-parameterization, verified, strongly typed.
+    let o = run(
+        dir.path(),
+        &[
+            "v7tiny.onnx",
+            "--fp16",
+            "--dry-run",
+            "--json",
+            "--trt-release",
+            "11.1",
+            "--emit-onnx",
+            "fp16.onnx",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r = json(&o);
+    assert_eq!(r["precision_plan"]["path"], "onnx-passes");
+    assert_eq!(r["precision_plan"]["strongly_typed"], true);
+    assert_eq!(r["precision_plan"]["builder_fp16"], false);
+    let names: Vec<&str> = r["pipeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["reparameterize", "fp16"]);
+    assert_eq!(r["pipeline"][1]["verification"]["passed"], true);
+    let emitted = yolo_onnx::Model::load(dir.path().join("fp16.onnx")).unwrap();
+    let fp16_inits = emitted
+        .graph()
+        .initializers()
+        .iter()
+        .filter(|t| t.data_type == 10)
+        .count();
+    assert!(fp16_inits > 0, "the emitted model holds FP16 weights");
+
+    // TensorRT 8.6: spinner (no progress monitor).
+    let o = run(
+        dir.path(),
+        &[
+            "v7tiny.onnx",
+            "--fp16",
+            "--dry-run",
+            "--json",
+            "--trt-release",
+            "8.6",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(json(&o)["precision_plan"]["progress_monitor"], false);
+}
+
+#[test]
+fn dry_run_text_plan_and_emitted_onnx_is_the_fused_model() {
+    let dir = tempfile::tempdir().unwrap();
+    sample(dir.path(), "yolov9", "v9.onnx");
+    let o = run(
+        dir.path(),
+        &[
+            "v9.onnx",
+            "--dry-run",
+            "--trt-release",
+            "10.3",
+            "--emit-onnx",
+            "out/v9.fused.onnx",
+            "-o",
+            "e/v9.engine",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("Build plan (dry run)"), "{text}");
+    assert!(text.contains("engine      e/v9.engine"), "{text}");
+    let emitted = yolo_onnx::Model::load(dir.path().join("out/v9.fused.onnx")).unwrap();
+    let original = yolo_onnx::Model::load(dir.path().join("v9.onnx")).unwrap();
+    assert!(
+        emitted.graph().nodes().len() < original.graph().nodes().len(),
+        "re-parameterization removed nodes"
+    );
+    // --no-reparam emits the model unchanged
+    let o = run(
+        dir.path(),
+        &[
+            "v9.onnx",
+            "--dry-run",
+            "--no-reparam",
+            "--emit-onnx",
+            "same.onnx",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let same = yolo_onnx::Model::load(dir.path().join("same.onnx")).unwrap();
+    assert_eq!(same.graph().nodes().len(), original.graph().nodes().len());
+}
+
+#[test]
+fn lint_warnings_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    sample(dir.path(), "repconv", "rep.onnx");
+    let o = run(
+        dir.path(),
+        &["rep.onnx", "--dry-run", "--no-reparam", "--json"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r = json(&o);
+    let lint: Vec<String> = r["lint"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    let expected: Vec<String> = yolo_onnx::passes::lint::lint(
+        &yolo_onnx::Model::load(dir.path().join("rep.onnx")).unwrap(),
+    )
+    .iter()
+    .map(|w| w.to_string())
+    .collect();
+    assert!(!expected.is_empty(), "an unfused RepConv model must lint");
+    assert_eq!(lint.len(), expected.len());
+    // after re-parameterization there is nothing left to warn about
+    let o = run(dir.path(), &["rep.onnx", "--dry-run", "--json"]);
+    let r = json(&o);
+    assert!(
+        r["lint"].as_array().unwrap().len() < expected.len(),
+        "{}",
+        r["lint"]
+    );
+}
+
+#[test]
+fn shapes_and_profiles_are_checked_against_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    sample(dir.path(), "yolov7-tiny", "m.onnx");
+    let o = run(
+        dir.path(),
+        &["m.onnx", "--dry-run", "--shapes", "imgs:1x3x128x128"],
+    );
+    assert_fails(&o, 1, "unknown tensor `imgs`");
+    let o = run(
+        dir.path(),
+        &["m.onnx", "--dry-run", "--shapes", "images:1x3x640x640"],
+    );
+    assert_fails(&o, 1, "dimension 2 is fixed to 128");
+    let o = run(
+        dir.path(),
+        &[
+            "m.onnx",
+            "--dry-run",
+            "--minShapes=images:1x3x128x256",
+            "--optShapes=images:1x3x128x128",
+            "--maxShapes=images:1x3x128x128",
+        ],
+    );
+    assert_fails(&o, 1, "min 256 > max 128");
+    let o = run(
+        dir.path(),
+        &[
+            "m.onnx",
+            "--dry-run",
+            "--shapes",
+            "images:1x3x128x128",
+            "--json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        json(&o)["profiles"][0]["inputs"][0]["max"],
+        serde_json::json!([1, 3, 128, 128])
+    );
+}
+
+#[test]
+fn bad_model_files_fail_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = sample(dir.path(), "conv-bn", "good.onnx");
+    let bytes = std::fs::read(&good).unwrap();
+    std::fs::write(dir.path().join("truncated.onnx"), &bytes[..bytes.len() / 2]).unwrap();
+    let mut noise = Vec::with_capacity(4096);
+    let mut x: u32 = 0x1234_5678;
+    for _ in 0..4096 {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        noise.push((x >> 24) as u8);
+    }
+    std::fs::write(dir.path().join("random.onnx"), &noise).unwrap();
+    std::fs::write(dir.path().join("empty.onnx"), b"").unwrap();
+
+    assert_fails(
+        &run(dir.path(), &["missing.onnx", "--dry-run"]),
+        1,
+        "missing.onnx",
+    );
+    assert_fails(
+        &run(dir.path(), &["truncated.onnx", "--dry-run"]),
+        1,
+        "truncated.onnx",
+    );
+    assert_fails(
+        &run(dir.path(), &["random.onnx", "--dry-run"]),
+        1,
+        "random.onnx",
+    );
+    assert_fails(&run(dir.path(), &["empty.onnx", "--dry-run"]), 1, "empty");
+    assert_fails(&run(dir.path(), &[".", "--dry-run"]), 1, "directory");
+}
+
+#[test]
+fn options_the_release_cannot_honor_name_option_and_release() {
+    let dir = tempfile::tempdir().unwrap();
+    sample(dir.path(), "conv-bn", "m.onnx");
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--fp16", "--useDLACore=0", "--trt-release", "11.1"],
+            "--dla-core cannot be honored by TensorRT 11.1.0",
+        ),
+        (
+            &["--builderOptimizationLevel=5", "--trt-release", "8.5"],
+            "--opt-level cannot be honored by TensorRT 8.5.0",
+        ),
+        (
+            &["--versionCompatible", "--trt-release", "8.5"],
+            "--version-compatible cannot be honored by TensorRT 8.5.0",
+        ),
+        (
+            &["--memPoolSize=tacticSharedMem:1M", "--trt-release", "8.6"],
+            "tacticSharedMem cannot be honored by TensorRT 8.6.0",
+        ),
+        (
+            &[
+                "--fp16",
+                "--layerPrecisions=conv:fp16",
+                "--trt-release",
+                "11.1",
+            ],
+            "--layer-precisions conv:fp16 cannot be honored by TensorRT 11.1.0",
+        ),
+        (
+            &["--int8", "--trt-release", "10.3"],
+            "INT8 needs calibration data",
+        ),
+        (&["--memPoolSize=gpuRAM:1G"], "unknown pool `gpuRAM`"),
+        (&["--layerPrecisions=conv:fp8"], "`fp8`"),
+    ];
+    for (args, needle) in cases {
+        let mut a = vec!["m.onnx", "--dry-run"];
+        a.extend_from_slice(args);
+        assert_fails(&run(dir.path(), &a), 1, needle);
+    }
+}
+
+#[test]
+fn int8_calibration_fails_from_one_place_until_the_module_lands() {
+    let dir = tempfile::tempdir().unwrap();
+    sample(dir.path(), "conv-bn", "m.onnx");
+    std::fs::create_dir(dir.path().join("calib")).unwrap();
+    for release in ["8.5", "10.3", "11.1"] {
+        let o = run(
+            dir.path(),
+            &[
+                "m.onnx",
+                "--int8",
+                "--calib",
+                "calib",
+                "--dry-run",
+                "--trt-release",
+                release,
+            ],
+        );
+        assert_fails(&o, 1, trt_tools::build::calib::NOT_AVAILABLE);
+    }
+    // the options are validated first
+    assert_fails(
+        &run(
+            dir.path(),
+            &["m.onnx", "--int8", "--calib", "nope", "--dry-run"],
+        ),
+        1,
+        "no such directory",
+    );
+    // a calibration cache alone needs no calibration on <= 10.x, and is refused on 11.x
+    std::fs::write(dir.path().join("c.cache"), "TRT-8503-EntropyCalibration2\n").unwrap();
+    let o = run(
+        dir.path(),
+        &[
+            "m.onnx",
+            "--int8",
+            "--calib-cache",
+            "c.cache",
+            "--dry-run",
+            "--json",
+            "--trt-release",
+            "8.5",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(json(&o)["precision_plan"]["calibrator_from_cache"], true);
+    let o = run(
+        dir.path(),
+        &[
+            "m.onnx",
+            "--int8",
+            "--calib-cache",
+            "c.cache",
+            "--dry-run",
+            "--trt-release",
+            "11.1",
+        ],
+    );
+    assert_fails(&o, 1, "--calib-cache cannot be honored by TensorRT 11.1.0");
+}
+
+#[test]
+fn without_tensorrt_the_build_does_what_it_can_then_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    sample(dir.path(), "yolov7-tiny", "m.onnx");
+    let o = run(
+        dir.path(),
+        &[
+            "m.onnx",
+            "--fp16",
+            "--trt-release",
+            "10.3",
+            "--emit-onnx",
+            "tensorrt-input.onnx",
+            "--json",
+        ],
+    );
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        err.contains("TensorRT cannot build engines on this machine"),
+        "{err}"
+    );
+    assert!(err.contains("TRT_LIBRARY"), "names what to set: {err}");
+    let r = json(&o);
+    assert_eq!(r["status"], "missing-tensorrt");
+    assert_eq!(
+        r["pipeline"][0]["name"], "reparameterize",
+        "the ONNX pipeline ran first"
+    );
+    assert!(dir.path().join("tensorrt-input.onnx").exists());
+    assert!(
+        !dir.path().join("engines").exists(),
+        "no engine, no sidecar"
+    );
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+#[test]
+fn shipped_recipes_parse_and_resolve() {
+    let engines = repo_root().join("engines");
+    let mut names: Vec<PathBuf> = std::fs::read_dir(&engines)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    names.sort();
+    for model in ["yolov7-tiny", "yolov7", "yolov9-c"] {
+        for target in [
+            "t4-fp16",
+            "t4-int8",
+            "xavier-fp16",
+            "xavier-int8-dla",
+            "orin-fp16",
+        ] {
+            let p = engines.join(format!("{model}.{target}.toml"));
+            assert!(names.contains(&p), "missing recipe {}", p.display());
+        }
+    }
+    for p in &names {
+        let r = trt_tools::build::recipe::Recipe::load(p)
+            .unwrap_or_else(|e| panic!("{}: {e:#}", p.display()));
+        assert!(
+            r.source.onnx.starts_with(&engines),
+            "{}: paths resolve against the recipe dir",
+            p.display()
+        );
+        let stem = p.file_stem().unwrap().to_str().unwrap();
+        let target = stem.rsplit('.').next().unwrap();
+        let gpu = target.split('-').next().unwrap();
+        if stem.starts_with("yolov") {
+            assert_eq!(r.target.gpu, gpu, "{}", p.display());
+        }
+        // every recipe plans on its own release
+        let request = trt_tools::build::release::ReleaseRequest {
+            precision: r.build.precision.into(),
+            calib: if r.calibration.is_some() {
+                trt_tools::build::release::CalibSource::Data
+            } else {
+                trt_tools::build::release::CalibSource::None
+            },
+            dla_core: r.target.dla_core,
+            allow_gpu_fallback: r.target.allow_gpu_fallback,
+            opt_level: r.build.opt_level,
+            ..Default::default()
+        };
+        trt_tools::build::release::plan_for_release(r.tensorrt(), &request)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    }
+}
+
+/// Runs a shipped recipe on a generated stand-in model laid out like a user's checkout.
+#[test]
+fn recipes_dry_run_on_a_stand_in_model() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("engines")).unwrap();
+    std::fs::create_dir_all(dir.path().join("models")).unwrap();
+    std::fs::create_dir_all(dir.path().join("datasets/calib")).unwrap();
+    sample(
+        &dir.path().join("models"),
+        "yolov7-tiny",
+        "yolov7-tiny.onnx",
+    );
+    for target in ["t4-fp16", "xavier-fp16", "xavier-int8-dla", "t4-int8"] {
+        let name = format!("yolov7-tiny.{target}.toml");
+        std::fs::copy(
+            repo_root().join("engines").join(&name),
+            dir.path().join("engines").join(&name),
+        )
+        .unwrap();
+        let recipe = format!("engines/{name}");
+        let o = run(
+            dir.path(),
+            &[
+                "--recipe",
+                &recipe,
+                "--dry-run",
+                "--json",
+                "--shapes",
+                "images:1x3x128x128",
+            ],
+        );
+        if target.contains("int8") {
+            assert_fails(&o, 1, trt_tools::build::calib::NOT_AVAILABLE);
+            continue;
+        }
+        assert_eq!(o.status.code(), Some(0), "{target}: {}", stderr(&o));
+        let r = json(&o);
+        assert_eq!(r["tensorrt"]["source"], "recipe");
+        assert!(
+            r["output"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("engines/out/yolov7-tiny.{target}.engine")),
+            "{}",
+            r["output"]
+        );
+        assert_eq!(r["precision_plan"]["builder_fp16"], true, "{target}");
+    }
+}
+
+#[test]
+fn killed_mid_write_leaves_nothing_at_the_output_path() {
+    let dir = tempfile::tempdir().unwrap();
+    sample(dir.path(), "conv-bn", "m.onnx");
+    std::fs::create_dir(dir.path().join("out")).unwrap();
+    let mut child = cmd(dir.path())
+        .args([
+            "m.onnx",
+            "--dry-run",
+            "--quiet",
+            "--emit-onnx",
+            "out/parsed.onnx",
+        ])
+        .env(trt_tools::TEST_PAUSE_ENV, "20000")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait for the temporary file to be complete (the writer pauses after fsync, before the rename).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let tmp = loop {
+        let found = std::fs::read_dir(dir.path().join("out"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.file_name().unwrap().to_string_lossy().ends_with(".tmp"));
+        if let Some(t) = found {
+            break t;
+        }
+        assert!(Instant::now() < deadline, "the writer never started");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "trt-build exited before writing"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(
+        !dir.path().join("out/parsed.onnx").exists(),
+        "partial output at the output path"
+    );
+    assert!(
+        tmp.exists(),
+        "the temporary file is what a kill leaves behind"
+    );
+    // and without the pause the same command writes the file
+    let o = run(
+        dir.path(),
+        &[
+            "m.onnx",
+            "--dry-run",
+            "--quiet",
+            "--emit-onnx",
+            "out/parsed.onnx",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    yolo_onnx::Model::load(dir.path().join("out/parsed.onnx")).unwrap();
+}
+
+#[test]
+fn completions_and_man_page_generate() {
+    for what in ["bash", "zsh", "fish", "man"] {
+        let o = Command::new(bin())
+            .args(["--generate", what])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{what}");
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(out.contains("trt-build"), "{what}");
+        // roff escapes `-` as `\-`
+        assert!(
+            out.replace("\\-", "-").contains("min-shapes"),
+            "{what}: options listed"
+        );
+    }
+}
+
+// ---- real TensorRT lean runtime, no GPU --------------------------------------------------------------------------
+
+fn real_env(c: &mut Command) {
+    let lean = std::env::var("TRT_TEST_LEAN_LIB")
+        .expect("TRT_TEST_LEAN_LIB must name libnvinfer_lean.so.11");
+    let cudart = std::env::var("TRT_TEST_CUDART_DIR")
+        .expect("TRT_TEST_CUDART_DIR must name the libcudart directory");
+    assert!(
+        Path::new(&lean).is_file(),
+        "TRT_TEST_LEAN_LIB={lean} does not exist"
+    );
+    c.env("TRT_LIBRARY", lean).env("CUDA_LIB_DIR", cudart);
+}
+
+#[test]
+#[ignore = "needs TRT_TEST_* libraries"]
+fn reallib_build_with_the_lean_runtime_and_no_gpu_exits_3_saying_why() {
+    let dir = tempfile::tempdir().unwrap();
+    sample(dir.path(), "yolov7-tiny", "m.onnx");
+    let mut c = cmd(dir.path());
+    real_env(&mut c);
+    let o = c.args(["m.onnx", "--fp16", "--json"]).output().unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        err.contains("lean runtime"),
+        "says the lean runtime cannot build: {err}"
+    );
+    assert!(
+        err.contains("no usable CUDA device"),
+        "says there is no GPU: {err}"
+    );
+    let r = json(&o);
+    assert_eq!(r["tensorrt"]["version"], "11.4.0");
+    assert_eq!(r["tensorrt"]["source"], "loaded library");
+    assert_eq!(
+        r["precision_plan"]["path"], "onnx-passes",
+        "11.x runs the FP16 pass before saying what is missing"
+    );
+    assert_eq!(r["pipeline"][1]["name"], "fp16");
+    assert!(!dir.path().join("engines").exists());
+}

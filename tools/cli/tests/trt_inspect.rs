@@ -1,0 +1,273 @@
+//! `trt-inspect` end to end without TensorRT (and, for `reallib_` tests, with the real lean runtime and libcudart).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_trt-inspect"))
+}
+
+fn cmd(dir: &Path) -> Command {
+    let mut c = Command::new(bin());
+    c.current_dir(dir)
+        .env("TRT_LIBRARY", dir.join("no-tensorrt-here/libnvinfer.so.10"))
+        .env("CUDA_LIB_DIR", dir.join("no-cuda-here"))
+        .env_remove("TRT_LIB_DIR")
+        .env_remove("RUST_LOG");
+    c
+}
+
+fn json(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    })
+}
+
+#[test]
+fn debug_assert() {
+    use clap::CommandFactory;
+    trt_tools::inspect::Cli::command().debug_assert();
+}
+
+#[test]
+fn system_without_tensorrt_reports_why_and_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = cmd(dir.path()).args(["system", "--json"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(3));
+    let r = json(&o);
+    assert_eq!(r["tensorrt"]["found"], false);
+    assert!(
+        r["tensorrt"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("TRT_LIBRARY"),
+        "{}",
+        r["tensorrt"]
+    );
+    assert_eq!(r["can_build"], false);
+    assert_eq!(r["can_run"], false);
+    assert!(!r["build_blockers"].as_array().unwrap().is_empty());
+    // libcudart is searched for and every path tried is listed
+    assert_eq!(r["cudart"]["found"], false);
+    let tried = r["cudart"]["tried"].as_array().unwrap();
+    assert!(
+        tried
+            .iter()
+            .any(|p| p.as_str().unwrap().contains("no-cuda-here")),
+        "{tried:?}"
+    );
+    assert_eq!(
+        r["compiled_tensorrt"],
+        Value::Null,
+        "this build has no TensorRT headers"
+    );
+
+    let o = cmd(dir.path()).arg("system").output().unwrap();
+    assert_eq!(o.status.code(), Some(3));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("TensorRT headers (compiled in): not compiled"),
+        "{text}"
+    );
+    assert!(text.contains("Build engines here: no"), "{text}");
+    assert!(text.contains("Run engines here:   no"), "{text}");
+}
+
+#[test]
+fn onnx_model_io_opset_histogram_and_lint() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rep.onnx");
+    let model = yolo_onnx::testgen::sample("repconv", 5).unwrap();
+    model.save(&path).unwrap();
+    let o = cmd(dir.path())
+        .args(["rep.onnx", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let r = json(&o);
+    assert_eq!(r["kind"], "onnx");
+    assert_eq!(r["opset"], model.opset());
+    let g = model.graph();
+    assert_eq!(r["nodes"], g.nodes().len());
+    let conv = g.nodes().iter().filter(|n| n.op_type == "Conv").count();
+    assert!(conv > 0);
+    assert_eq!(r["ops"]["Conv"], conv);
+    let total: u64 = r["ops"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(total as usize, g.nodes().len());
+    assert_eq!(r["inputs"][0]["name"], g.inputs()[0].name.as_str());
+    assert!(
+        !r["lint"].as_array().unwrap().is_empty(),
+        "an unfused RepConv model lints"
+    );
+
+    let o = cmd(dir.path())
+        .args(["rep.onnx", "--layers"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("opset") && text.contains("Conv") && text.contains("warning"),
+        "{text}"
+    );
+}
+
+#[test]
+fn bad_targets_fail_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("junk.onnx"),
+        b"\x08\x07garbage that is not protobuf \xff\xff\xff",
+    )
+    .unwrap();
+    for (target, needle) in [("missing.onnx", "no such file"), ("junk.onnx", "junk.onnx")] {
+        let o = cmd(dir.path()).arg(target).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(
+            err.starts_with("trt-inspect: error: ") && err.contains(needle),
+            "{err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+}
+
+fn write_engine(dir: &Path, bytes: &[u8]) -> PathBuf {
+    use trt::sidecar::*;
+    let path = dir.join("m.engine");
+    let mut sc = Sidecar::new(
+        TensorRtInfo {
+            version: Version::new(10, 3, 0),
+            version_compatible: false,
+            hardware_compatibility: HardwareCompatibility::None,
+            exclude_lean_runtime: false,
+        },
+        GpuInfo {
+            name: "Tesla T4".into(),
+            compute_capability: ComputeCapability::new(7, 5),
+        },
+        Precision::Fp16,
+    );
+    sc.pipeline = vec!["reparameterize".into()];
+    write_engine(&path, bytes, &mut sc).unwrap();
+    path
+}
+
+#[test]
+fn engine_sidecar_checksum_and_compatibility() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes: Vec<u8> = (0..4096u32).map(|i| (i * 31 % 251) as u8).collect();
+    let engine = write_engine(dir.path(), &bytes);
+    let o = cmd(dir.path())
+        .args(["m.engine", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let r = json(&o);
+    assert_eq!(r["kind"], "engine");
+    assert_eq!(r["bytes"], 4096);
+    assert_eq!(r["checksum"], "ok");
+    assert_eq!(r["sidecar"]["gpu"]["name"], "Tesla T4");
+    assert_eq!(r["sidecar"]["tensorrt"]["version"], "10.3.0");
+    assert_eq!(
+        r["compatibility"]["status"], "unknown",
+        "no TensorRT here to compare with"
+    );
+
+    // a flipped byte is a checksum mismatch (exit 1)
+    let mut bad = bytes.clone();
+    bad[100] ^= 1;
+    std::fs::write(&engine, &bad).unwrap();
+    let o = cmd(dir.path())
+        .args(["m.engine", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let r = json(&o);
+    assert_eq!(r["checksum"], "mismatch");
+    assert_eq!(r["compatibility"]["status"], "incompatible");
+
+    // no sidecar
+    std::fs::remove_file(trt::sidecar::sidecar_path(&engine)).unwrap();
+    let o = cmd(dir.path()).arg("m.engine").output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("sidecar"), "{text}");
+}
+
+#[test]
+#[ignore = "needs TRT_TEST_* libraries"]
+fn reallib_system_reports_the_lean_runtime_and_no_gpu() {
+    let lean = std::env::var("TRT_TEST_LEAN_LIB")
+        .expect("TRT_TEST_LEAN_LIB must name libnvinfer_lean.so.11");
+    let cudart = std::env::var("TRT_TEST_CUDART_DIR")
+        .expect("TRT_TEST_CUDART_DIR must name the libcudart directory");
+    let dir = tempfile::tempdir().unwrap();
+    let o = cmd(dir.path())
+        .env("TRT_LIBRARY", &lean)
+        .env("CUDA_LIB_DIR", &cudart)
+        .args(["system", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let r = json(&o);
+    assert_eq!(r["tensorrt"]["found"], true);
+    assert_eq!(r["tensorrt"]["version"], "11.4.0");
+    assert_eq!(r["tensorrt"]["flavor"], "lean");
+    assert_eq!(r["cudart"]["found"], true);
+    assert_eq!(r["cuda"]["gpus"].as_array().unwrap().len(), 0);
+    assert!(
+        r["cuda"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("no usable CUDA device"),
+        "{}",
+        r["cuda"]
+    );
+    assert_eq!(r["can_build"], false);
+    assert_eq!(r["can_run"], false);
+    let blockers = r["build_blockers"].to_string();
+    assert!(
+        blockers.contains("lean runtime") && blockers.contains("cannot build"),
+        "{blockers}"
+    );
+
+    let o = cmd(dir.path())
+        .env("TRT_LIBRARY", &lean)
+        .env("CUDA_LIB_DIR", &cudart)
+        .arg("system")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("version 11.4.0") && text.contains("none usable"),
+        "{text}"
+    );
+}

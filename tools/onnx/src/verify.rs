@@ -1,0 +1,326 @@
+//! Numerical verification of one model against another on the CPU executor, and a CPU latency
+//! benchmark of one or two models (used by `trt-onnx verify` / `bench` and the fuse pipeline).
+//!
+//! Benchmark ratios are **CPU** ratios (tract, this machine): a fused RepConv graph is only a little
+//! faster on CPU; the larger gains reported for TensorRT are a GPU effect and are not predicted here.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::exec::{compare_outputs, make_inputs, ExecOptions, Executor, InputKind, OutputDiff};
+use crate::model::Model;
+
+/// Options of [`verify`].
+#[derive(Clone, Debug)]
+pub struct VerifyOptions {
+    /// Absolute tolerance: an element fails when `|a − b| > atol + rtol·|a|`.
+    pub atol: f64,
+    /// Relative tolerance (see `atol`).
+    pub rtol: f64,
+    /// Number of random-input runs (seeds `seed`, `seed + 1`, …).
+    pub random_runs: usize,
+    /// Number of image-like-input runs.
+    pub image_runs: usize,
+    /// First seed.
+    pub seed: u64,
+    /// Executor options (shapes of dynamic inputs).
+    pub exec: ExecOptions,
+}
+
+impl Default for VerifyOptions {
+    fn default() -> Self {
+        VerifyOptions {
+            atol: 1e-4,
+            rtol: 1e-4,
+            random_runs: 1,
+            image_runs: 1,
+            seed: 0,
+            exec: ExecOptions::default(),
+        }
+    }
+}
+
+/// Result of one verification run.
+#[derive(Clone, Debug, Serialize)]
+pub struct VerifyRun {
+    /// Input kind.
+    pub kind: InputKind,
+    /// Seed of the inputs.
+    pub seed: u64,
+    /// Per-output differences.
+    pub outputs: Vec<OutputDiff>,
+}
+
+/// Result of [`verify`].
+#[derive(Clone, Debug, Serialize)]
+pub struct VerifyReport {
+    /// Absolute tolerance used.
+    pub atol: f64,
+    /// Relative tolerance used.
+    pub rtol: f64,
+    /// Every run.
+    pub runs: Vec<VerifyRun>,
+    /// Worst difference per output over all runs.
+    pub worst: Vec<OutputDiff>,
+    /// Whether every element of every run is within tolerance.
+    pub passed: bool,
+}
+
+impl VerifyReport {
+    /// One line per output: `name: max_abs … max_rel … cosine … [ok|FAIL]`.
+    pub fn to_text(&self) -> String {
+        let mut s = String::new();
+        for o in &self.worst {
+            s.push_str(&format!(
+                "{}{:?}: max_abs {:.3e}  max_rel {:.3e}  cosine {:.9}  {}\n",
+                o.name,
+                o.shape,
+                o.max_abs,
+                o.max_rel,
+                o.cosine,
+                if o.violations == 0 { "ok" } else { "FAIL" }
+            ));
+        }
+        s.push_str(&format!(
+            "{} (atol {:.1e}, rtol {:.1e}, {} runs)\n",
+            if self.passed { "PASS" } else { "FAIL" },
+            self.atol,
+            self.rtol,
+            self.runs.len()
+        ));
+        s
+    }
+}
+
+/// Runs `a` (reference) and `b` on the same random and image-like inputs and compares every output.
+/// Both models must have the same input names/types and output names/shapes; otherwise it is an
+/// error naming the difference.
+pub fn verify(a: &Model, b: &Model, options: &VerifyOptions) -> Result<VerifyReport> {
+    let ea = Executor::new(a, &options.exec)?;
+    let eb = Executor::new(b, &options.exec)?;
+    let ctx = format!("verifying {} against {}", b.source_name(), a.source_name());
+    if ea
+        .inputs()
+        .iter()
+        .map(|s| (&s.name, s.data_type))
+        .ne(eb.inputs().iter().map(|s| (&s.name, s.data_type)))
+    {
+        let names = |e: &Executor| {
+            e.inputs()
+                .iter()
+                .map(|s| format!("{}:{}", s.name, s.dtype_name()))
+                .collect::<Vec<_>>()
+        };
+        return Err(Error::other(
+            ctx,
+            format!("inputs differ: {:?} vs {:?}", names(&ea), names(&eb)),
+        ));
+    }
+    let mut runs = Vec::new();
+    let kinds = std::iter::repeat_n(InputKind::Random, options.random_runs)
+        .chain(std::iter::repeat_n(InputKind::Image, options.image_runs));
+    for (i, kind) in kinds.enumerate() {
+        let seed = options.seed + i as u64;
+        let inputs = make_inputs(ea.inputs(), kind, seed)?;
+        let oa = ea.run(&inputs)?;
+        let ob = eb.run(&inputs)?;
+        let outputs = compare_outputs(&oa, &ob, options.atol, options.rtol)
+            .map_err(|e| Error::other(&ctx, e.to_string()))?;
+        runs.push(VerifyRun {
+            kind,
+            seed,
+            outputs,
+        });
+    }
+    let mut worst: Vec<OutputDiff> = Vec::new();
+    for r in &runs {
+        for o in &r.outputs {
+            match worst.iter_mut().find(|w| w.name == o.name) {
+                None => worst.push(o.clone()),
+                Some(w) => {
+                    w.max_abs = w.max_abs.max(o.max_abs);
+                    w.max_rel = w.max_rel.max(o.max_rel);
+                    w.mean_abs = w.mean_abs.max(o.mean_abs);
+                    w.cosine = w.cosine.min(o.cosine);
+                    w.nonfinite_mismatches += o.nonfinite_mismatches;
+                    w.violations += o.violations;
+                }
+            }
+        }
+    }
+    let passed = worst.iter().all(|w| w.violations == 0);
+    Ok(VerifyReport {
+        atol: options.atol,
+        rtol: options.rtol,
+        runs,
+        worst,
+        passed,
+    })
+}
+
+/// Latency statistics of one model.
+#[derive(Clone, Debug, Serialize)]
+pub struct Latency {
+    /// Model label.
+    pub model: String,
+    /// Timed iterations.
+    pub iterations: usize,
+    /// Median, milliseconds.
+    pub median_ms: f64,
+    /// Mean, milliseconds.
+    pub mean_ms: f64,
+    /// Fastest, milliseconds.
+    pub min_ms: f64,
+}
+
+/// Result of [`bench()`].
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchReport {
+    /// Always `"cpu"`: these are CPU (tract) timings, not GPU/TensorRT ones.
+    pub device: &'static str,
+    /// First model.
+    pub a: Latency,
+    /// Second model, if any.
+    pub b: Option<Latency>,
+    /// Median latency of A divided by that of B (> 1: B is faster).
+    pub speedup: Option<f64>,
+}
+
+impl BenchReport {
+    /// Human-readable summary, stating that the ratio is a CPU ratio.
+    pub fn to_text(&self) -> String {
+        let line = |l: &Latency| {
+            format!(
+                "{}: median {:.3} ms  mean {:.3} ms  min {:.3} ms  ({} iterations, CPU)\n",
+                l.model, l.median_ms, l.mean_ms, l.min_ms, l.iterations
+            )
+        };
+        let mut s = line(&self.a);
+        if let (Some(b), Some(r)) = (&self.b, self.speedup) {
+            s.push_str(&line(b));
+            s.push_str(&format!(
+                "speedup {}/{} = {r:.3}x (CPU ratio on tract; GPU/TensorRT gains differ and are not predicted by it)\n",
+                self.a.model, b.model
+            ));
+        }
+        s
+    }
+}
+
+fn latency(label: &str, mut t: Vec<Duration>) -> Latency {
+    t.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    Latency {
+        model: label.to_string(),
+        iterations: t.len(),
+        median_ms: ms(t[t.len() / 2]),
+        mean_ms: t.iter().map(|&d| ms(d)).sum::<f64>() / t.len() as f64,
+        min_ms: ms(t[0]),
+    }
+}
+
+/// Times `a` (and `b`) on the CPU executor with image-like inputs: `warmup` untimed runs each, then
+/// `iterations` timed runs each, alternating A and B so that load changes on a shared machine hit
+/// both alike. Reports medians and the ratio of medians A/B.
+pub fn bench(
+    a: &Model,
+    b: Option<&Model>,
+    iterations: usize,
+    warmup: usize,
+) -> Result<BenchReport> {
+    let ea = Executor::new(a, &ExecOptions::default())?;
+    let eb = b
+        .map(|m| Executor::new(m, &ExecOptions::default()))
+        .transpose()?;
+    let ia = make_inputs(ea.inputs(), InputKind::Image, 0)?;
+    let ib = eb
+        .as_ref()
+        .map(|e| make_inputs(e.inputs(), InputKind::Image, 0))
+        .transpose()?;
+    let time = |e: &Executor, i| -> Result<Duration> {
+        let s = Instant::now();
+        std::hint::black_box(e.run(i)?);
+        Ok(s.elapsed())
+    };
+    for _ in 0..warmup {
+        time(&ea, &ia)?;
+        if let (Some(e), Some(i)) = (&eb, &ib) {
+            time(e, i)?;
+        }
+    }
+    let (mut ta, mut tb) = (Vec::new(), Vec::new());
+    for _ in 0..iterations.max(1) {
+        ta.push(time(&ea, &ia)?);
+        if let (Some(e), Some(i)) = (&eb, &ib) {
+            tb.push(time(e, i)?);
+        }
+    }
+    let la = latency(a.source_name(), ta);
+    let lb = b.map(|m| latency(m.source_name(), tb));
+    let speedup = lb.as_ref().map(|l| la.median_ms / l.median_ms);
+    Ok(BenchReport {
+        device: "cpu",
+        a: la,
+        b: lb,
+        speedup,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::tensor_from_f32;
+    use crate::testgen;
+
+    #[test]
+    fn identical_passes_perturbed_fails() {
+        let a = testgen::repconv_model(8, 2, 1, true, 1);
+        let r = verify(&a, &a.clone(), &VerifyOptions::default()).unwrap();
+        assert!(r.passed && r.runs.len() == 2);
+        assert_eq!(r.worst[0].max_abs, 0.0);
+        // Perturb one conv weight by 1e-2.
+        let mut b = a.clone();
+        let w = b
+            .graph()
+            .nodes()
+            .iter()
+            .find(|n| n.op_type == "Conv")
+            .unwrap()
+            .input[1]
+            .clone();
+        let mut arr = b.graph().initializer_f32(&w).unwrap().unwrap();
+        arr[[0, 0, 1, 1]] += 1e-2;
+        b.graph_mut().set_initializer(tensor_from_f32(&w, &arr));
+        let r = verify(&a, &b, &VerifyOptions::default()).unwrap();
+        assert!(!r.passed);
+        assert!(r.worst[0].max_abs > 1e-4 && r.worst[0].violations > 0);
+        assert!(r.to_text().contains("FAIL"));
+        // A generous tolerance accepts it.
+        let loose = VerifyOptions {
+            atol: 1.0,
+            ..Default::default()
+        };
+        assert!(verify(&a, &b, &loose).unwrap().passed);
+    }
+
+    #[test]
+    fn mismatched_models_are_errors() {
+        let a = testgen::repconv_model(8, 1, 1, true, 1);
+        let b = testgen::repconv_model(4, 1, 1, true, 1);
+        let e = verify(&a, &b, &VerifyOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("shape") || e.contains("differ"), "{e}");
+    }
+
+    #[test]
+    fn bench_reports_cpu_ratio() {
+        let a = testgen::repconv_model(8, 1, 1, true, 1);
+        let r = bench(&a, Some(&a), 3, 1).unwrap();
+        assert_eq!(r.device, "cpu");
+        assert!(r.speedup.unwrap() > 0.0 && r.a.min_ms <= r.a.median_ms);
+        assert!(r.to_text().contains("CPU ratio"));
+    }
+}

@@ -1,0 +1,180 @@
+//! Pre/post-processing benchmarks against OpenCV, in one run:
+//! `cargo bench -p yolo-rt` (release). The OpenCV peer (`benches/opencv_peer.py`, single thread)
+//! runs on the same frames and output tensor when `python3` with `cv2` and `numpy` is available
+//! (`pip install opencv-python-headless numpy`); otherwise only our numbers are printed.
+//!
+//! Targets (issue 7): letterbox+normalize 1920x1080 BGR -> 640x640 CHW f32 >= 2x OpenCV;
+//! decode+NMS of an 8400x80 YOLOv9 output <= 0.5 ms and >= 3x the peer.
+
+use std::path::Path;
+use std::time::Instant;
+
+use half::f16;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use yolo_rt::{
+    DecodeConfig, Decoder, Image, Letterbox, LetterboxConfig, OutputInfo, PixelFormat, Tensor,
+};
+
+/// Median milliseconds per call over `repeats` runs of `iters` calls.
+fn median_ms(iters: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    let mut runs: Vec<f64> = (0..7)
+        .map(|_| {
+            let t = Instant::now();
+            for _ in 0..iters {
+                f();
+            }
+            t.elapsed().as_secs_f64() * 1e3 / iters as f64
+        })
+        .collect();
+    runs.sort_by(f64::total_cmp);
+    runs[runs.len() / 2]
+}
+
+fn frame(w: usize, h: usize, seed: u64) -> Image {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut data = Vec::with_capacity(w * h * 3);
+    for y in 0..h {
+        for x in 0..w {
+            for c in 0..3 {
+                let g = ((x * (c + 2) + y * 3) / 4 % 256) as i32 + rng.random_range(-20..=20);
+                data.push(g.clamp(0, 255) as u8);
+            }
+        }
+    }
+    Image::from_raw(data, w, h, PixelFormat::Bgr).unwrap()
+}
+
+/// A realistic YOLOv9 output [1, 84, 8400]: background class scores ~sigmoid(N(-7, 1.5)), 25
+/// objects each predicted by ~20 neighbouring anchors with jittered boxes and high scores.
+fn yolo_output(seed: u64) -> Vec<f32> {
+    let (c, n, nc) = (84usize, 8400usize, 80usize);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut d = vec![0f32; c * n];
+    // Anchor centres: 80x80, 40x40, 20x20 grids.
+    let mut centres = Vec::with_capacity(n);
+    for (g, s) in [(80usize, 8.0f32), (40, 16.0), (20, 32.0)] {
+        for i in 0..g {
+            for j in 0..g {
+                centres.push(((j as f32 + 0.5) * s, (i as f32 + 0.5) * s, s));
+            }
+        }
+    }
+    for (a, &(cx, cy, s)) in centres.iter().enumerate() {
+        d[a] = cx;
+        d[n + a] = cy;
+        d[2 * n + a] = s * rng.random_range(1.0..4.0);
+        d[3 * n + a] = s * rng.random_range(1.0..4.0);
+        for k in 0..nc {
+            let z: f32 = -7.0 + 1.5 * (rng.random::<f32>() + rng.random::<f32>() + rng.random::<f32>() - 1.5) * 2.0;
+            d[(4 + k) * n + a] = 1.0 / (1.0 + (-z).exp());
+        }
+    }
+    for _ in 0..25 {
+        let (ox, oy) = (rng.random_range(40.0..600.0f32), rng.random_range(140.0..500.0f32));
+        let (ow, oh) = (rng.random_range(20.0..200.0f32), rng.random_range(20.0..200.0f32));
+        let k = rng.random_range(0..nc);
+        for _ in 0..20 {
+            let a = rng.random_range(0..n);
+            d[a] = ox + rng.random_range(-4.0..4.0);
+            d[n + a] = oy + rng.random_range(-4.0..4.0);
+            d[2 * n + a] = ow * rng.random_range(0.9..1.1);
+            d[3 * n + a] = oh * rng.random_range(0.9..1.1);
+            d[(4 + k) * n + a] = rng.random_range(0.3..0.95);
+        }
+    }
+    d
+}
+
+fn write_f32(path: &Path, v: &[f32]) {
+    let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+    std::fs::write(path, bytes).unwrap();
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` runs this binary without it: keep that quick.
+    let quick = !std::env::args().any(|a| a == "--bench");
+    let iters = if quick { 1 } else { 50 };
+    let dir = tempfile::tempdir().unwrap();
+
+    // --- letterbox ---------------------------------------------------------------------------
+    let frames = [frame(1920, 1080, 1), frame(1000, 750, 2)];
+    let mut ours = Vec::new();
+    for f in &frames {
+        let mut lb = Letterbox::new(LetterboxConfig::square(640)).unwrap();
+        let mut out32 = vec![0f32; 3 * 640 * 640];
+        let mut out16 = vec![f16::ZERO; 3 * 640 * 640];
+        let t32 = median_ms(iters, || {
+            lb.run_into(&f.view(), &mut out32).unwrap();
+        });
+        let t16 = median_ms(iters, || {
+            lb.run_into(&f.view(), &mut out16).unwrap();
+        });
+        std::fs::write(dir.path().join(format!("{}x{}.bin", f.width, f.height)), &f.data).unwrap();
+        ours.push((f.width, f.height, t32, t16));
+    }
+
+    // --- decode + NMS ------------------------------------------------------------------------
+    let data = yolo_output(3);
+    write_f32(&dir.path().join("out.bin"), &data);
+    let t = LetterboxConfig::square(640).transform_for(1920, 1080).unwrap();
+    let out = Tensor::f32("output0", vec![1, 84, 8400], data).unwrap();
+    let info = [OutputInfo { name: "output0".into(), shape: vec![1, 84, 8400] }];
+    let mut dec = Decoder::new(DecodeConfig::default(), &info, (640, 640)).unwrap();
+    let views = [out.view()];
+    let mut dets = Vec::new();
+    let t_dec = median_ms(iters * 4, || {
+        dets.clear();
+        dec.decode_into(&views, 0, &t, &mut dets).unwrap();
+    });
+    dec.candidates(&views, 0).unwrap();
+    let n_cands = dec.last_candidates().len();
+
+    // --- peer ----------------------------------------------------------------------------------
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/opencv_peer.py");
+    let mut cmd = std::process::Command::new("python3");
+    cmd.arg(&script);
+    for f in &frames {
+        cmd.arg("--frame").arg(format!("{}:{}x{}", dir.path().join(format!("{}x{}.bin", f.width, f.height)).display(), f.width, f.height));
+    }
+    cmd.arg("--output").arg(dir.path().join("out.bin")).args(["--shape", "84x8400"]);
+    cmd.arg("--transform").arg(format!("{},{},{},{},{}", t.scale_x(), t.pad_left, t.pad_top, t.src_width, t.src_height));
+    cmd.args(["--iters", &iters.to_string()]);
+    let peer: Option<serde_json::Value> = match cmd.output() {
+        Ok(o) if o.status.success() => serde_json::from_slice(&o.stdout).ok(),
+        Ok(o) => {
+            eprintln!("OpenCV peer failed (pip install opencv-python-headless numpy): {}", String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or(""));
+            None
+        }
+        Err(e) => {
+            eprintln!("OpenCV peer not run: python3: {e}");
+            None
+        }
+    };
+    let peer_ms = |k: &str| peer.as_ref().and_then(|p| p[k].as_f64());
+
+    println!("yolo-rt pre/post-processing vs OpenCV (single thread){}", if quick { " [quick mode: 1 iteration, not a measurement]" } else { "" });
+    if let Some(p) = &peer {
+        println!("peer: OpenCV {} numpy {}", p["opencv"], p["numpy"]);
+    }
+    for (w, h, t32, t16) in &ours {
+        let key = format!("letterbox_{w}x{h}_ms");
+        match peer_ms(&key) {
+            Some(cv) => println!(
+                "letterbox+normalize {w}x{h} BGR -> 640x640 CHW f32: yolo-rt {t32:.3} ms, OpenCV {cv:.3} ms, speed-up {:.2}x (f16 out: {t16:.3} ms)",
+                cv / t32
+            ),
+            None => println!("letterbox+normalize {w}x{h} BGR -> 640x640 CHW f32: yolo-rt {t32:.3} ms (f16 out: {t16:.3} ms)"),
+        }
+    }
+    match peer_ms("decode_ms") {
+        Some(cv) => println!(
+            "decode+NMS 8400x80 ({n_cands} candidates > 0.25, {} kept): yolo-rt {t_dec:.3} ms, numpy+NMSBoxesBatched {cv:.3} ms ({} kept), speed-up {:.2}x",
+            dets.len(),
+            peer.as_ref().map_or(0, |p| p["decode_count"].as_u64().unwrap_or(0)),
+            cv / t_dec
+        ),
+        None => println!("decode+NMS 8400x80 ({n_cands} candidates, {} kept): yolo-rt {t_dec:.3} ms", dets.len()),
+    }
+}

@@ -1,0 +1,153 @@
+// CUDA runtime binding generator, shared by `scripts/gen-cuda-bindings.sh` (which writes the committed
+// `src/cuda/bindings.rs`) and by build.rs under the `regenerate-cuda-bindings` feature (which writes into
+// OUT_DIR). It is `include!`d by both, so it uses only `std` and `bindgen`.
+//
+// What it emits: declarations only (no header comments, no layout tests) for the functions, types and
+// constants listed below, as a dynamically loaded library struct `CudaRuntimeApi` whose function fields are
+// `Result<fn, libloading::Error>` (nothing links libcudart). C enums become newtypes (`cudaError(pub u32)`
+// with associated consts) so an unknown value returned by a newer runtime is representable.
+//
+// ABI notes (why this list is safe to use against libcudart 11.x, 12.x and 13.x although it is generated
+// from the CUDA 13 headers): see the module docs of `src/cuda/mod.rs`.
+
+/// Functions bound from `cuda_runtime_api.h`. Keep sorted by area; every name here must have the same
+/// symbol name and signature in libcudart 11.4+, 12.x and 13.x (checked by hand, see `src/cuda/mod.rs`).
+#[allow(dead_code)]
+const CUDA_FUNCTIONS: &[&str] = &[
+    // errors
+    "cudaGetErrorName",
+    "cudaGetErrorString",
+    "cudaGetLastError",
+    "cudaPeekAtLastError",
+    // versions and devices
+    "cudaDriverGetVersion",
+    "cudaRuntimeGetVersion",
+    "cudaGetDeviceCount",
+    "cudaGetDeviceProperties",
+    "cudaDeviceGetAttribute",
+    "cudaDeviceGetStreamPriorityRange",
+    "cudaSetDevice",
+    "cudaGetDevice",
+    "cudaDeviceSynchronize",
+    "cudaMemGetInfo",
+    // memory
+    "cudaMalloc",
+    "cudaFree",
+    "cudaMallocAsync",
+    "cudaFreeAsync",
+    "cudaHostAlloc",
+    "cudaFreeHost",
+    "cudaHostGetDevicePointer",
+    "cudaMemcpy",
+    "cudaMemcpyAsync",
+    "cudaMemset",
+    "cudaMemsetAsync",
+    // streams
+    "cudaStreamCreateWithFlags",
+    "cudaStreamCreateWithPriority",
+    "cudaStreamSynchronize",
+    "cudaStreamQuery",
+    "cudaStreamWaitEvent",
+    "cudaStreamDestroy",
+    "cudaStreamIsCapturing",
+    // events
+    "cudaEventCreateWithFlags",
+    "cudaEventRecord",
+    "cudaEventSynchronize",
+    "cudaEventQuery",
+    "cudaEventElapsedTime",
+    "cudaEventDestroy",
+    // capture and graphs
+    "cudaStreamBeginCapture",
+    "cudaStreamEndCapture",
+    "cudaGraphInstantiateWithFlags",
+    "cudaGraphLaunch",
+    "cudaGraphExecDestroy",
+    "cudaGraphDestroy",
+];
+
+/// `#define` constants bound (flags for the functions above).
+#[allow(dead_code)]
+const CUDA_VARS: &[&str] = &[
+    "CUDART_VERSION",
+    "cudaHostAllocDefault",
+    "cudaHostAllocPortable",
+    "cudaHostAllocMapped",
+    "cudaHostAllocWriteCombined",
+    "cudaStreamDefault",
+    "cudaStreamNonBlocking",
+    "cudaEventDefault",
+    "cudaEventBlockingSync",
+    "cudaEventDisableTiming",
+    "cudaEventInterprocess",
+];
+
+/// Reads `#define CUDART_VERSION <n>` from the header so the generated file can say what it came from.
+#[allow(dead_code)]
+fn cudart_header_version(header: &std::path::Path) -> Result<u32, String> {
+    let text = std::fs::read_to_string(header)
+        .map_err(|e| format!("cannot read {}: {e}", header.display()))?;
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix("#define CUDART_VERSION"))
+        .find_map(|rest| rest.trim().parse::<u32>().ok())
+        .ok_or_else(|| {
+            format!(
+                "{} has no `#define CUDART_VERSION <number>`",
+                header.display()
+            )
+        })
+}
+
+/// Generates the CUDA runtime bindings from `<include_dir>/cuda_runtime_api.h` and returns the Rust source.
+///
+/// `include_dir` is a CUDA include directory (e.g. `/usr/local/cuda/include`, or the `include` directory of
+/// the `nvidia-cuda-runtime` + `nvidia-cuda-crt` wheels). Requires libclang (`apt-get install libclang-dev`).
+#[allow(dead_code)]
+pub fn generate_cuda_bindings(include_dir: &std::path::Path) -> Result<String, String> {
+    let header = include_dir.join("cuda_runtime_api.h");
+    if !header.is_file() {
+        return Err(format!(
+            "{} not found: set CUDA_INCLUDE_DIR to a CUDA include directory that contains cuda_runtime_api.h",
+            header.display()
+        ));
+    }
+    let version = cudart_header_version(&header)?;
+    let mut builder = bindgen::Builder::default()
+        .header(header.to_string_lossy().into_owned())
+        // Parse as C: every function we bind is a plain C declaration; default arguments (`__dv`) vanish.
+        .clang_args(["-x", "c", "-std=c11"])
+        .clang_arg(format!("-I{}", include_dir.display()))
+        .dynamic_library_name("CudaRuntimeApi")
+        .dynamic_link_require_all(false)
+        .default_enum_style(bindgen::EnumVariation::NewType { is_bitfield: false, is_global: false })
+        .generate_comments(false)
+        .layout_tests(false)
+        .derive_default(true)
+        .derive_debug(true)
+        .prepend_enum_name(false)
+        .formatter(bindgen::Formatter::Prettyplease)
+        .raw_line(format!(
+            "// Generated by trt-sys/scripts/gen-cuda-bindings.sh (bindgen) from cuda_runtime_api.h, CUDART_VERSION {version}."
+        ))
+        .raw_line("// Do not edit: regenerate with CUDA_INCLUDE_DIR=<cuda include dir> trt-sys/scripts/gen-cuda-bindings.sh");
+    for f in CUDA_FUNCTIONS {
+        builder = builder.allowlist_function(format!("^{f}$"));
+    }
+    for v in CUDA_VARS {
+        builder = builder.allowlist_var(format!("^{v}$"));
+    }
+    let bindings = builder
+        .generate()
+        .map_err(|e| format!("bindgen failed on {}: {e}", header.display()))?;
+    let text = bindings.to_string();
+    // Every requested function must be present, otherwise the header changed under us.
+    for f in CUDA_FUNCTIONS {
+        if !text.contains(&format!("pub {f}:")) {
+            return Err(format!(
+                "{f} was not generated from {}: the header no longer declares it",
+                header.display()
+            ));
+        }
+    }
+    Ok(text)
+}

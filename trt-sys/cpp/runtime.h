@@ -1,0 +1,95 @@
+// Runtime area: IRuntime (deserialize), ICudaEngine (IO tensors, profiles, device memory, serialize),
+// IEngineInspector (layer information as JSON), IExecutionContext (shapes, addresses, events, enqueueV3) and
+// plugin-library initialisation.
+//
+// Thread safety (TensorRT developer guide, "Thread Safety"): IRuntime and ICudaEngine may be used from several
+// threads at once (deserialize; create contexts); an IExecutionContext must be used by one thread at a time.
+#pragma once
+
+#include "trt-sys/cpp/builder.h"
+
+namespace trtshim
+{
+struct TensorDesc;
+class ShimEngine;
+class ShimContext;
+
+class ShimRuntime
+{
+public:
+    ShimRuntime(nvinfer1::IRuntime* runtime, ShimLogger const& logger);
+    // Caller-owned IRuntime (delete); every engine it created must be deleted first.
+    std::unique_ptr<nvinfer1::IRuntime> runtime;
+    ShimLogger const* logger;
+
+    // IRuntime::deserializeCudaEngine(blob, size): caller owns the engine (delete, before the runtime); null when
+    // the blob is corrupt, from another TensorRT version/GPU, or needs an absent plugin (errors logged) -> throws.
+    std::unique_ptr<ShimEngine> deserialize(rust::Slice<std::uint8_t const> blob) const;
+};
+
+// createInferRuntime_INTERNAL(logger, NV_TENSORRT_VERSION) through the loader's address: caller owns the runtime
+// (delete); null on failure; the logger must outlive it. An error logged during creation fails the call even when
+// a pointer came back (TensorRT without a usable CUDA device logs and may still return an object); that pointer is
+// leaked on purpose.
+std::unique_ptr<ShimRuntime> new_runtime(ShimLogger const& logger, std::size_t create_fn);
+
+// initLibNvInferPlugins(logger, namespace) through the loader's address: registers the standard plugins in the
+// plugin registry of the library that exports it; false on failure -> throws. Nothing to delete.
+void init_plugins(ShimLogger const& logger, std::size_t init_fn, rust::Str namespace_);
+
+class ShimEngine
+{
+public:
+    ShimEngine(nvinfer1::ICudaEngine* engine, ShimLogger const& logger);
+    std::unique_ptr<nvinfer1::ICudaEngine> engine;
+    ShimLogger const* logger;
+
+    // ICudaEngine::getNbIOTensors. Never fails.
+    std::int32_t num_io_tensors() const;
+    // getIOTensorName(i) (null when out of range -> throws) + getTensorIOMode/DataType/Shape/Format/FormatDesc.
+    // Shapes carry -1 for dynamic dimensions.
+    TensorDesc io_tensor(std::int32_t index) const;
+    // ICudaEngine::getNbOptimizationProfiles. Never fails.
+    std::int32_t num_profiles() const;
+    // ICudaEngine::getProfileShape(name, profile, selector): nbDims == -1 for a bad name/index or a non-input -> throws.
+    rust::Vec<std::int64_t> profile_shape(rust::Str tensor, std::int32_t profile, ProfileSelector which) const;
+    // getDeviceMemorySize (8.x) / getDeviceMemorySizeV2 (>= 10; the only one in 11.x). Never fails.
+    std::int64_t device_memory_size() const;
+    // ICudaEngine::getNbLayers. Never fails.
+    std::int32_t num_layers() const;
+    // createEngineInspector (caller-owned, deleted here) + getEngineInformation(kJSON): the string is owned by the
+    // inspector and copied before it is deleted; null -> throws. Details need kDETAILED profiling verbosity at build.
+    rust::String layer_info_json() const;
+    // ICudaEngine::serialize: caller owns the IHostMemory; null -> throws.
+    std::unique_ptr<ShimHostMemory> serialize() const;
+    // ICudaEngine::createExecutionContext: caller owns the context (delete, before the engine); null when device
+    // memory cannot be allocated -> throws.
+    std::unique_ptr<ShimContext> create_context() const;
+};
+
+class ShimContext
+{
+public:
+    ShimContext(nvinfer1::IExecutionContext* context, ShimLogger const& logger);
+    std::unique_ptr<nvinfer1::IExecutionContext> context;
+    ShimLogger const* logger;
+
+    // IExecutionContext::setInputShape: false when the name is not an input or the shape is outside the profile.
+    void set_input_shape(rust::Str tensor, rust::Slice<std::int64_t const> dims) const;
+    // IExecutionContext::getTensorShape: nbDims == -1 for an unknown name -> throws; outputs may carry -1 until
+    // every input shape is set.
+    rust::Vec<std::int64_t> tensor_shape(rust::Str tensor) const;
+    // IExecutionContext::allInputDimensionsSpecified. Never fails.
+    bool all_input_dimensions_specified() const;
+    // IExecutionContext::setOptimizationProfileAsync(index, stream): false on a bad index -> throws.
+    void set_optimization_profile_async(std::int32_t profile, std::size_t stream) const;
+    // IExecutionContext::setTensorAddress(name, ptr): false for an unknown name or misaligned pointer -> throws.
+    // The memory must stay valid until enqueued work completes (the caller's responsibility: unsafe on the Rust side).
+    void set_tensor_address(rust::Str tensor, std::size_t address) const;
+    // IExecutionContext::setInputConsumedEvent(cudaEvent_t): false on failure -> throws; 0 clears it.
+    void set_input_consumed_event(std::size_t event) const;
+    // IExecutionContext::enqueueV3(cudaStream_t): false when the work could not be enqueued (shapes/addresses
+    // missing, CUDA error) -> throws. Asynchronous: completion is known only after the stream synchronises.
+    void enqueue_v3(std::size_t stream) const;
+};
+} // namespace trtshim

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Header matrix: builds and tests trt-sys with the TensorRT shim compiled against each TensorRT release's headers,
+# and proves that nothing links TensorRT (no undefined nvinfer/nvonnxparser symbol in the test binary).
+#
+#   trt-sys/scripts/header-matrix.sh [VERSION...]        (default: 8.5 8.6 10.3 10.16 11.1)
+#
+# Environment:
+#   TRT_HEADERS_ROOT  directory holding <version>/include for each release (default /work/ext/trt)
+#   CUDA_INCLUDE_DIR  CUDA include directory with cuda_runtime_api.h (default /work/ext/wh/nvidia/cu13/include)
+#   TRT_LEAN_LIB      real lean runtime; when it exists, the ignored lean-runtime test runs for the matching major
+#                     (default /work/ext/wh/tensorrt_lean_libs/libnvinfer_lean.so.11)
+#   CUDA_LIB_DIR      where libcudart lives for that test (default /work/ext/wh/nvidia/cu13/lib)
+# Each release builds in its own target directory (target/matrix-<version>) so switching releases never rebuilds.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+headers_root=${TRT_HEADERS_ROOT:-/work/ext/trt}
+export CUDA_INCLUDE_DIR=${CUDA_INCLUDE_DIR:-/work/ext/wh/nvidia/cu13/include}
+lean_lib=${TRT_LEAN_LIB:-/work/ext/wh/tensorrt_lean_libs/libnvinfer_lean.so.11}
+cuda_lib_dir=${CUDA_LIB_DIR:-/work/ext/wh/nvidia/cu13/lib}
+versions=("$@")
+[ ${#versions[@]} -gt 0 ] || versions=(8.5 8.6 10.3 10.16 11.1)
+
+cd "$root"
+declare -a summary
+status=0
+for v in "${versions[@]}"; do
+    inc="$headers_root/$v/include"
+    echo "=== TensorRT $v headers: $inc"
+    if [ ! -f "$inc/NvInfer.h" ]; then
+        echo "missing $inc/NvInfer.h" >&2
+        summary+=("$v: FAIL (no headers)")
+        status=1
+        continue
+    fi
+    export TENSORRT_INCLUDE_DIR="$inc"
+    export CARGO_TARGET_DIR="$root/target/matrix-$v"
+    result="ok"
+    if ! cargo build -p trt-sys --features require-tensorrt; then
+        summary+=("$v: FAIL (build)")
+        status=1
+        continue
+    fi
+    if ! test_out=$(cargo test -p trt-sys --features require-tensorrt 2>&1); then
+        echo "$test_out"
+        summary+=("$v: FAIL (tests)")
+        status=1
+        continue
+    fi
+    echo "$test_out" | grep -E "^test result|Running" || true
+    passed=$(echo "$test_out" | grep -Eo "[0-9]+ passed" | awk '{s+=$1} END {print s+0}')
+    bin=$(cargo test -p trt-sys --features require-tensorrt --lib --no-run 2>&1 |
+        grep -Eo "\(([^)]*/deps/trt_sys-[0-9a-f]+)\)" | tr -d '()' | tail -1)
+    if [ -z "$bin" ] || [ ! -x "$bin" ]; then
+        summary+=("$v: FAIL (test binary not found)")
+        status=1
+        continue
+    fi
+    # The shim must really be in the binary ...
+    if ! grep -q "trtshim::new_runtime" <(nm -C "$bin"); then
+        summary+=("$v: FAIL (shim not compiled into $bin)")
+        status=1
+        continue
+    fi
+    # ... and must not reference any TensorRT symbol: everything comes through dlopen/dlsym.
+    undefined=$(nm -u "$bin" | grep -Ei "nvinfer|nvonnxparser|createInfer|createNvOnnx|initLibNvInfer|getInferLibVersion|getPluginRegistry" || true)
+    if [ -n "$undefined" ]; then
+        echo "undefined TensorRT symbols in $bin:" >&2
+        echo "$undefined" >&2
+        summary+=("$v: FAIL (links TensorRT symbols)")
+        status=1
+        continue
+    fi
+    major=${v%%.*}
+    if [ -f "$lean_lib" ] && [[ "$(basename "$lean_lib")" == *".so.$major" ]]; then
+        if TRT_TEST_LEAN_LIB="$lean_lib" CUDA_LIB_DIR="$cuda_lib_dir" \
+            cargo test -p trt-sys --features require-tensorrt --lib -- --ignored --exact --nocapture shim::tests::with_headers::lean_runtime_without_gpu_fails_with_a_cuda_error >"$CARGO_TARGET_DIR/lean-test.log" 2>&1 &&
+            grep -q "test result: ok. 1 passed" "$CARGO_TARGET_DIR/lean-test.log"; then
+            result="$result, lean runtime test ok: $(grep -m1 '^runtime error: ' "$CARGO_TARGET_DIR/lean-test.log" || true)"
+        else
+            cat "$CARGO_TARGET_DIR/lean-test.log" >&2
+            summary+=("$v: FAIL (lean runtime test)")
+            status=1
+            continue
+        fi
+    fi
+    summary+=("$v: $result ($passed tests passed; nm -u: no nvinfer/nvonnxparser symbol in $(basename "$bin"))")
+done
+
+echo
+echo "=== header matrix"
+printf '%s\n' "${summary[@]}"
+exit $status

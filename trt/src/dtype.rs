@@ -1,0 +1,205 @@
+//! Tensor element types: the engine's [`DataType`] and the sealed [`Element`] trait for host types.
+//!
+//! Each IO tensor has its own element type; the safe API is generic over the element per call
+//! (`outputs.get::<f16>("scores")`, `Input::new("images", view_of_u8)`), so an engine with an `u8` image input, `f16`
+//! boxes and an `i32` count output is used with exactly those Rust types, and a mismatch is a
+//! [`DtypeMismatch`](crate::Error::DtypeMismatch) naming the tensor.
+
+use std::fmt;
+
+use half::f16;
+use serde::{Deserialize, Serialize};
+
+/// Element type of a TensorRT tensor (superset of what the host can hold through [`Element`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum DataType {
+    /// 32-bit float (`kFLOAT`).
+    F32,
+    /// 16-bit IEEE float (`kHALF`).
+    F16,
+    /// Signed 8-bit integer, quantized (`kINT8`).
+    I8,
+    /// 32-bit signed integer (`kINT32`).
+    I32,
+    /// Boolean, one byte holding 0 or 1 (`kBOOL`).
+    Bool,
+    /// Unsigned 8-bit integer (`kUINT8`).
+    U8,
+    /// 8-bit float E4M3 (`kFP8`); no host type.
+    Fp8,
+    /// bfloat16 (`kBF16`); no host type.
+    Bf16,
+    /// 64-bit signed integer (`kINT64`); no host type.
+    I64,
+    /// 4-bit signed integer, packed (`kINT4`); no host type.
+    I4,
+    /// 4-bit float (`kFP4`); no host type.
+    Fp4,
+    /// A type this crate does not know (e.g. `kE8M0`, or one added by a newer TensorRT).
+    Unknown,
+}
+
+impl DataType {
+    /// Bytes per element, `None` for sub-byte types.
+    pub fn size(self) -> Option<usize> {
+        match self {
+            DataType::F32 | DataType::I32 => Some(4),
+            DataType::F16 | DataType::Bf16 => Some(2),
+            DataType::I8 | DataType::Bool | DataType::U8 | DataType::Fp8 => Some(1),
+            DataType::I64 => Some(8),
+            DataType::I4 | DataType::Fp4 | DataType::Unknown => None,
+        }
+    }
+
+    /// `true` when a host [`Element`] type exists for it.
+    pub fn host_supported(self) -> bool {
+        matches!(self, DataType::F32 | DataType::F16 | DataType::I8 | DataType::I32 | DataType::Bool | DataType::U8)
+    }
+
+    /// Short lowercase name (`"f32"`, `"bool"` …), as written in sidecars.
+    pub fn name(self) -> &'static str {
+        match self {
+            DataType::F32 => "f32",
+            DataType::F16 => "f16",
+            DataType::I8 => "i8",
+            DataType::I32 => "i32",
+            DataType::Bool => "bool",
+            DataType::U8 => "u8",
+            DataType::Fp8 => "fp8",
+            DataType::Bf16 => "bf16",
+            DataType::I64 => "i64",
+            DataType::I4 => "i4",
+            DataType::Fp4 => "fp4",
+            DataType::Unknown => "unknown",
+        }
+    }
+}
+
+impl From<trt_sys::shim::DataType> for DataType {
+    fn from(d: trt_sys::shim::DataType) -> Self {
+        use trt_sys::shim::DataType as S;
+        match d {
+            S::Float => DataType::F32,
+            S::Half => DataType::F16,
+            S::Int8 => DataType::I8,
+            S::Int32 => DataType::I32,
+            S::Bool => DataType::Bool,
+            S::Uint8 => DataType::U8,
+            S::Fp8 => DataType::Fp8,
+            S::Bf16 => DataType::Bf16,
+            S::Int64 => DataType::I64,
+            S::Int4 => DataType::I4,
+            S::Fp4 => DataType::Fp4,
+            _ => DataType::Unknown,
+        }
+    }
+}
+
+impl fmt::Display for DataType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for half::f16 {}
+    impl Sealed for i8 {}
+    impl Sealed for i32 {}
+    impl Sealed for u8 {}
+    impl Sealed for bool {}
+}
+
+/// A host element type that can live in CUDA buffers and be exchanged with a TensorRT tensor.
+///
+/// Sealed: implemented for `f32`, [`half::f16`], `i8`, `i32`, `u8` and `bool` only.
+///
+/// # Safety
+/// Implementors are plain-old-data with no padding, `align_of <= 8`, and [`Element::first_invalid`] reports every
+/// byte pattern that is not a valid value (only `bool` has any), so bytes written by the GPU can be viewed as `Self`
+/// after that check.
+pub unsafe trait Element: sealed::Sealed + Copy + Send + Sync + Default + fmt::Debug + PartialEq + 'static {
+    /// The TensorRT data type with this host representation.
+    const DTYPE: DataType;
+    /// `true` when some byte patterns are not valid values and must be checked ([`Element::first_invalid`]).
+    const NEEDS_VALIDATION: bool = false;
+
+    /// Index of the first element whose bytes are not a valid value, scanning `bytes` (a multiple of the size).
+    fn first_invalid(bytes: &[u8]) -> Option<usize> {
+        let _ = bytes;
+        None
+    }
+}
+
+// SAFETY: f32 is POD, every bit pattern valid.
+unsafe impl Element for f32 {
+    const DTYPE: DataType = DataType::F32;
+}
+// SAFETY: f16 is a repr(transparent) u16, every bit pattern valid.
+unsafe impl Element for f16 {
+    const DTYPE: DataType = DataType::F16;
+}
+// SAFETY: POD, every bit pattern valid.
+unsafe impl Element for i8 {
+    const DTYPE: DataType = DataType::I8;
+}
+// SAFETY: POD, every bit pattern valid.
+unsafe impl Element for i32 {
+    const DTYPE: DataType = DataType::I32;
+}
+// SAFETY: POD, every bit pattern valid.
+unsafe impl Element for u8 {
+    const DTYPE: DataType = DataType::U8;
+}
+// SAFETY: one byte; only 0 and 1 are valid, which `first_invalid` checks.
+unsafe impl Element for bool {
+    const DTYPE: DataType = DataType::Bool;
+    const NEEDS_VALIDATION: bool = true;
+
+    fn first_invalid(bytes: &[u8]) -> Option<usize> {
+        bytes.iter().position(|&b| b > 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check<T: Element>() {
+        assert_eq!(T::DTYPE.size(), Some(std::mem::size_of::<T>()), "{}", T::DTYPE);
+        assert!(T::DTYPE.host_supported());
+        assert!(std::mem::align_of::<T>() <= 8);
+    }
+
+    #[test]
+    fn host_types_match_sizes() {
+        check::<f32>();
+        check::<f16>();
+        check::<i8>();
+        check::<i32>();
+        check::<u8>();
+        check::<bool>();
+        assert!(!DataType::Fp8.host_supported());
+        assert_eq!(DataType::I4.size(), None);
+    }
+
+    #[test]
+    fn bool_validation_finds_bad_byte() {
+        assert_eq!(bool::first_invalid(&[0, 1, 1, 0]), None);
+        assert_eq!(bool::first_invalid(&[0, 1, 2, 0]), Some(2));
+        assert_eq!(f32::first_invalid(&[0xff; 8]), None);
+    }
+
+    #[test]
+    fn serde_names_match_display() {
+        for dt in [DataType::F32, DataType::F16, DataType::Bool, DataType::U8, DataType::Bf16, DataType::I64] {
+            let json = serde_json::to_string(&dt).unwrap();
+            assert_eq!(json, format!("\"{}\"", dt.name()));
+            let back: DataType = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, dt);
+        }
+    }
+}

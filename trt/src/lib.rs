@@ -1,0 +1,45 @@
+//! Safe TensorRT runtime: engines, execution contexts, CUDA streams, events and buffers.
+//!
+//! The crate a Rust service embeds to run a TensorRT engine. NVIDIA libraries are opened at run time by `trt-sys`;
+//! without them (or without a GPU) every entry point returns a clear [`Error`] instead of crashing, and the crate and
+//! its documentation build with no NVIDIA software installed.
+//!
+//! # Layers
+//! * [`sidecar`] — the engine sidecar (provenance + integrity), pure Rust; checked before TensorRT sees a byte.
+//! * [`cuda`] — [`Device`](cuda::Device), [`Stream`](cuda::Stream), [`Event`](cuda::Event),
+//!   [`DeviceBuffer`](cuda::DeviceBuffer), [`PinnedBuffer`](cuda::PinnedBuffer), [`CudaGraph`](cuda::CudaGraph).
+//! * [`Library`], [`Runtime`], [`Engine`], [`ExecutionContext`], [`Session`] — the runtime over the TensorRT shim.
+//! * [`builder`] — the thin builder wrappers `trt-build` uses.
+//!
+//! # Async memory safety (DESIGN decision 7)
+//! No safe call lets the GPU read or write memory that Rust code can free, move or reuse before the work is known
+//! complete:
+//! * Every CUDA buffer remembers an event recorded after the last stream operation that touched it. Host access to a
+//!   pinned buffer ([`PinnedBuffer::as_slice`](cuda::PinnedBuffer::as_slice)) waits on that event first; an
+//!   operation on another stream makes that stream wait on it; `Drop` waits on it before freeing (and leaks the
+//!   allocation rather than freeing it if the wait fails). So forgetting or leaking any handle cannot create a
+//!   use-after-free: the guarantee is attached to the memory, not to a guard object.
+//! * [`Session`] owns its pinned and device buffers. [`Session::infer_async`] returns a [`PendingInference`] that
+//!   mutably borrows the session, so the session (and its buffers) cannot be used, mutated or dropped while the
+//!   inference may run. If the handle is leaked with `mem::forget`, the session's "in flight" flag stays set and the
+//!   next call on the session — and the session's `Drop` — synchronizes the stream before any buffer is touched.
+//! * Raw-pointer enqueue ([`ExecutionContext::enqueue`]) is `unsafe` with its contract documented.
+#![warn(missing_docs)]
+
+pub mod builder;
+pub mod cuda;
+pub mod dtype;
+pub mod error;
+mod logger;
+mod runtime;
+mod session;
+pub mod sidecar;
+
+pub use dtype::{DataType, Element};
+pub use error::{Error, Result, Shape};
+pub use logger::{LogMessage, Logger, Severity};
+pub use runtime::{
+    Engine, ExecutionContext, IoTensor, Library, LoadOptions, ProfileDims, Runtime, TensorFormat,
+};
+pub use session::{Input, Outputs, PendingInference, Session, SessionConfig};
+pub use sidecar::{ComputeCapability, Version};

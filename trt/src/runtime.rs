@@ -1,0 +1,500 @@
+//! Library, Runtime, Engine and ExecutionContext over the `trt-sys` shim.
+
+use std::cell::Cell;
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use trt_sys::loader::RuntimeFlavor;
+pub use trt_sys::shim::TensorFormat;
+use trt_sys::shim::{ProfileSelector, TensorIoMode};
+
+use crate::cuda::{CudaVersions, Device, Event, Stream};
+use crate::dtype::DataType;
+use crate::error::{Error, Result, Shape};
+use crate::logger::Logger;
+use crate::session::{Session, SessionConfig};
+use crate::sidecar::{self, DeviceFacts, RuntimeFacts, Sidecar, TensorMode, VerifiedEngine, Version};
+
+/// Options for [`Library::load_with`].
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// CUDA device ordinal (default 0).
+    pub device: usize,
+    /// Where TensorRT's messages go (default: warnings and errors into `tracing`).
+    pub logger: Logger,
+    /// Initialize the TensorRT plugin library (`libnvinfer_plugin`) right away.
+    pub init_plugins: bool,
+}
+
+/// The loaded TensorRT and CUDA libraries, the device and the logger. Cheap to clone.
+///
+/// Loading order: libcudart → libnvinfer (full, lean or dispatch) → a usable CUDA device (checked before any
+/// TensorRT factory runs) → the shim's logger. Each failure is a clear error; nothing crashes without a GPU.
+#[derive(Clone, Debug)]
+pub struct Library {
+    inner: Arc<LibraryInner>,
+}
+
+#[derive(Debug)]
+struct LibraryInner {
+    logger: Logger,
+    shim_logger: trt_sys::shim::Logger,
+    version: Version,
+    flavor: RuntimeFlavor,
+    path: PathBuf,
+    cuda: CudaVersions,
+    device: Device,
+    plugins: AtomicBool,
+}
+
+impl Library {
+    /// Loads with default [`LoadOptions`].
+    pub fn load() -> Result<Library> {
+        Self::load_with(LoadOptions::default())
+    }
+
+    /// Loads the libraries and opens the device (see the type docs for the order).
+    pub fn load_with(options: LoadOptions) -> Result<Library> {
+        let cuda = Device::versions()?;
+        let trt = trt_sys::loader::tensorrt()?;
+        let device = Device::new(options.device)?;
+        let shim_logger = options.logger.to_shim()?;
+        let lib = Library {
+            inner: Arc::new(LibraryInner {
+                logger: options.logger,
+                shim_logger,
+                version: trt.version.into(),
+                flavor: trt.flavor,
+                path: trt.nvinfer.path().to_owned(),
+                cuda,
+                device,
+                plugins: AtomicBool::new(false),
+            }),
+        };
+        if options.init_plugins {
+            lib.init_plugins()?;
+        }
+        Ok(lib)
+    }
+
+    /// The loaded TensorRT version.
+    pub fn tensorrt_version(&self) -> Version {
+        self.inner.version
+    }
+
+    /// Full, lean or dispatch runtime.
+    pub fn flavor(&self) -> RuntimeFlavor {
+        self.inner.flavor
+    }
+
+    /// Path of the loaded libnvinfer.
+    pub fn tensorrt_path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// CUDA driver and runtime versions.
+    pub fn cuda_versions(&self) -> &CudaVersions {
+        &self.inner.cuda
+    }
+
+    /// The device engines run on.
+    pub fn device(&self) -> &Device {
+        &self.inner.device
+    }
+
+    /// The logger.
+    pub fn logger(&self) -> &Logger {
+        &self.inner.logger
+    }
+
+    /// Registers TensorRT's standard plugins (idempotent).
+    pub fn init_plugins(&self) -> Result<()> {
+        if !self.inner.plugins.load(Ordering::Acquire) {
+            trt_sys::shim::init_plugins(&self.inner.shim_logger, "")?;
+            self.inner.plugins.store(true, Ordering::Release);
+        }
+        Ok(())
+    }
+
+    /// Whether [`Library::init_plugins`] has run.
+    pub fn plugins_initialized(&self) -> bool {
+        self.inner.plugins.load(Ordering::Acquire)
+    }
+
+    /// What an engine sidecar is checked against.
+    pub fn runtime_facts(&self) -> RuntimeFacts {
+        RuntimeFacts {
+            tensorrt: self.inner.version,
+            device: Some(DeviceFacts {
+                name: self.inner.device.name().to_owned(),
+                compute_capability: self.inner.device.compute_capability(),
+            }),
+            plugins_initialized: self.plugins_initialized(),
+        }
+    }
+
+    /// A runtime for deserializing engines.
+    pub fn runtime(&self) -> Result<Runtime> {
+        let shim = trt_sys::shim::Runtime::new(&self.inner.shim_logger)?;
+        Ok(Runtime { shim, library: self.clone() })
+    }
+
+    /// A builder (needs the full libnvinfer, not lean/dispatch).
+    pub fn builder(&self) -> Result<crate::builder::Builder> {
+        Ok(trt_sys::shim::Builder::new(&self.inner.shim_logger)?)
+    }
+
+    /// An ONNX parser filling `network`.
+    pub fn onnx_parser(&self, network: crate::builder::Network) -> Result<crate::builder::OnnxParser> {
+        Ok(trt_sys::shim::Parser::new(network)?)
+    }
+}
+
+/// Deserializes engines (`IRuntime`). `Send + Sync`.
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    shim: trt_sys::shim::Runtime,
+    library: Library,
+}
+
+impl Runtime {
+    /// Loads `path` after verifying it against its sidecar (see [`sidecar`]): TensorRT reads no byte of an engine
+    /// that is corrupt, truncated, built for another TensorRT or GPU, or needs uninitialized plugins.
+    pub fn load_engine(&self, path: impl AsRef<Path>) -> Result<Engine> {
+        let facts = self.library.runtime_facts();
+        sidecar::load_with(path.as_ref(), &facts, |verified| self.deserialize_verified(verified))
+    }
+
+    /// Deserializes bytes that [`sidecar::load_verified`] checked.
+    pub fn deserialize_verified(&self, verified: &VerifiedEngine) -> Result<Engine> {
+        let shim = self.shim.deserialize(&verified.bytes)?;
+        Engine::new(shim, self.library.clone(), Some(verified.sidecar.clone()), Some(verified.path.clone()))
+    }
+
+    /// Deserializes bytes without any sidecar check.
+    ///
+    /// # Safety
+    /// TensorRT trusts engine bytes: a crafted or damaged engine can make it read out of bounds, and version-
+    /// compatible engines carry host code that TensorRT executes. Only pass bytes from a trusted source (prefer
+    /// [`Runtime::load_engine`]).
+    pub unsafe fn deserialize_unverified(&self, bytes: &[u8]) -> Result<Engine> {
+        let shim = self.shim.deserialize(bytes)?;
+        Engine::new(shim, self.library.clone(), None, None)
+    }
+
+    /// The library.
+    pub fn library(&self) -> &Library {
+        &self.library
+    }
+}
+
+/// min/opt/max shapes of an input in one optimization profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileDims {
+    /// Smallest allowed shape.
+    pub min: Vec<i64>,
+    /// Shape TensorRT optimized for.
+    pub opt: Vec<i64>,
+    /// Largest allowed shape.
+    pub max: Vec<i64>,
+}
+
+/// One IO tensor of an engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IoTensor {
+    /// Name.
+    pub name: String,
+    /// Input or output.
+    pub mode: TensorMode,
+    /// Element type.
+    pub dtype: DataType,
+    /// Shape, `-1` for dynamic dimensions.
+    pub shape: Vec<i64>,
+    /// Memory format.
+    pub format: TensorFormat,
+    /// Per-profile min/opt/max (inputs with dynamic dimensions only; empty otherwise).
+    pub profiles: Vec<ProfileDims>,
+}
+
+impl IoTensor {
+    /// `true` for inputs.
+    pub fn is_input(&self) -> bool {
+        self.mode == TensorMode::Input
+    }
+}
+
+/// A deserialized engine (`ICudaEngine`). `Send + Sync`: share it between threads, create one
+/// [`ExecutionContext`]/[`Session`] per thread.
+#[derive(Debug)]
+pub struct Engine {
+    shim: trt_sys::shim::Engine,
+    io: Vec<IoTensor>,
+    library: Library,
+    sidecar: Option<Sidecar>,
+    path: Option<PathBuf>,
+}
+
+impl Engine {
+    fn new(shim: trt_sys::shim::Engine, library: Library, sidecar: Option<Sidecar>, path: Option<PathBuf>) -> Result<Engine> {
+        let mut io = Vec::new();
+        for d in shim.io_tensors()? {
+            let mode = match d.mode {
+                TensorIoMode::Input => TensorMode::Input,
+                TensorIoMode::Output => TensorMode::Output,
+                _ => continue,
+            };
+            let mut profiles = Vec::new();
+            if mode == TensorMode::Input && d.shape.iter().any(|&x| x < 0) {
+                for p in 0..shim.num_profiles() {
+                    profiles.push(ProfileDims {
+                        min: shim.profile_shape(&d.name, p, ProfileSelector::Min)?,
+                        opt: shim.profile_shape(&d.name, p, ProfileSelector::Opt)?,
+                        max: shim.profile_shape(&d.name, p, ProfileSelector::Max)?,
+                    });
+                }
+            }
+            io.push(IoTensor { name: d.name, mode, dtype: d.data_type.into(), shape: d.shape, format: d.format, profiles });
+        }
+        Ok(Engine { shim, io, library, sidecar, path })
+    }
+
+    /// Every IO tensor, in engine order.
+    pub fn io_tensors(&self) -> &[IoTensor] {
+        &self.io
+    }
+
+    /// Input tensors.
+    pub fn inputs(&self) -> impl Iterator<Item = &IoTensor> {
+        self.io.iter().filter(|t| t.is_input())
+    }
+
+    /// Output tensors.
+    pub fn outputs(&self) -> impl Iterator<Item = &IoTensor> {
+        self.io.iter().filter(|t| !t.is_input())
+    }
+
+    /// The IO tensor called `name` ([`Error::UnknownTensor`] lists the names that exist).
+    pub fn tensor(&self, name: &str) -> Result<&IoTensor> {
+        self.io.iter().find(|t| t.name == name).ok_or_else(|| Error::UnknownTensor {
+            name: name.to_owned(),
+            kind: "IO",
+            available: self.io.iter().map(|t| t.name.clone()).collect(),
+        })
+    }
+
+    /// Number of optimization profiles.
+    pub fn num_profiles(&self) -> usize {
+        self.shim.num_profiles()
+    }
+
+    /// Device memory a context needs (bytes).
+    pub fn device_memory_size(&self) -> u64 {
+        self.shim.device_memory_size()
+    }
+
+    /// The sidecar the engine was verified against (`None` for unverified loads).
+    pub fn sidecar(&self) -> Option<&Sidecar> {
+        self.sidecar.as_ref()
+    }
+
+    /// The engine file (`None` when loaded from bytes).
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// The library.
+    pub fn library(&self) -> &Library {
+        &self.library
+    }
+
+    /// Layer information as JSON (`IEngineInspector`).
+    pub fn layer_info_json(&self) -> Result<String> {
+        Ok(self.shim.layer_info_json()?)
+    }
+
+    /// A new execution context (allocates TensorRT's activation memory). The context borrows the engine.
+    pub fn create_context(&self) -> Result<ExecutionContext<'_>> {
+        self.library.device().activate()?;
+        let shim = self.shim.create_execution_context()?;
+        Ok(ExecutionContext { shim, engine: self, _not_sync: PhantomData })
+    }
+
+    /// A session owning a context, a stream and pinned + device buffers for every IO tensor (the common path).
+    /// Create several for concurrent inference on one engine (each has its own stream).
+    pub fn session(&self, config: SessionConfig) -> Result<Session<'_>> {
+        Session::new(self, config)
+    }
+}
+
+/// Per-inference state (`IExecutionContext`). Borrows its engine, so it cannot outlive it. `Send`, not `Sync`:
+/// TensorRT allows one thread at a time on a context.
+#[derive(Debug)]
+pub struct ExecutionContext<'engine> {
+    shim: trt_sys::shim::ExecutionContext,
+    engine: &'engine Engine,
+    /// `Cell` is `Send + !Sync`: keeps the context `!Sync` in every build.
+    _not_sync: PhantomData<Cell<()>>,
+}
+
+impl<'engine> ExecutionContext<'engine> {
+    /// The engine.
+    pub fn engine(&self) -> &'engine Engine {
+        self.engine
+    }
+
+    fn input(&self, name: &str) -> Result<&'engine IoTensor> {
+        let engine: &'engine Engine = self.engine;
+        engine.inputs().find(|t| t.name == name).ok_or_else(|| Error::UnknownTensor {
+            name: name.to_owned(),
+            kind: "input",
+            available: engine.inputs().map(|t| t.name.clone()).collect(),
+        })
+    }
+
+    /// Sets the shape of input `name`, checking rank, static dimensions and the profile's min/max first.
+    pub fn set_input_shape(&mut self, name: &str, dims: &[i64]) -> Result<()> {
+        let t = self.input(name)?;
+        check_shape_against(t, dims, 0)?;
+        Ok(self.shim.set_input_shape(name, dims)?)
+    }
+
+    /// The current shape of IO tensor `name` (outputs: after shape inference; `-1` while inputs are unset).
+    pub fn tensor_shape(&self, name: &str) -> Result<Vec<i64>> {
+        self.engine.tensor(name)?;
+        Ok(self.shim.tensor_shape(name)?)
+    }
+
+    /// Whether every input's dimensions are specified.
+    pub fn all_input_dimensions_specified(&self) -> bool {
+        self.shim.all_input_dimensions_specified()
+    }
+
+    /// Errors with the first input whose shape still has `-1` dimensions.
+    pub fn check_all_dims_specified(&self) -> Result<()> {
+        for t in self.engine.inputs() {
+            let shape = self.shim.tensor_shape(&t.name)?;
+            if shape.iter().any(|&d| d < 0) {
+                return Err(Error::UnspecifiedDims { tensor: t.name.clone(), shape: Shape(shape) });
+            }
+        }
+        if !self.shim.all_input_dimensions_specified() {
+            return Err(Error::InvalidArgument("TensorRT reports unspecified input dimensions".into()));
+        }
+        Ok(())
+    }
+
+    /// Selects optimization profile `profile` (work enqueued on `stream`).
+    pub fn set_optimization_profile(&mut self, profile: usize, stream: &Stream) -> Result<()> {
+        if profile >= self.engine.num_profiles().max(1) {
+            return Err(Error::InvalidArgument(format!(
+                "optimization profile {profile} does not exist; the engine has {}",
+                self.engine.num_profiles()
+            )));
+        }
+        // SAFETY: `stream` is a live stream of the library's device.
+        Ok(unsafe { self.shim.set_optimization_profile_async(profile, stream.as_raw()) }?)
+    }
+
+    /// Binds IO tensor `name` to device memory.
+    ///
+    /// # Safety
+    /// `address` must point to device memory (or mapped pinned memory) large enough for the tensor at every shape
+    /// used, aligned for its type, and stay valid and untouched by the host until every enqueue using it has
+    /// completed.
+    pub unsafe fn set_tensor_address(&mut self, name: &str, address: *mut std::ffi::c_void) -> Result<()> {
+        self.engine.tensor(name)?;
+        // SAFETY: forwarded contract.
+        Ok(unsafe { self.shim.set_tensor_address(name, address) }?)
+    }
+
+    /// Sets the event TensorRT records once inputs of the next enqueue may be overwritten.
+    ///
+    /// # Safety
+    /// `event` must outlive every enqueue that records it.
+    pub unsafe fn set_input_consumed_event(&mut self, event: &Event) -> Result<()> {
+        // SAFETY: forwarded contract.
+        Ok(unsafe { self.shim.set_input_consumed_event(event.as_raw()) }?)
+    }
+
+    /// Enqueues inference on `stream` (`enqueueV3`). Inputs may be reused after the input-consumed event, outputs
+    /// read after the stream is synchronized.
+    ///
+    /// # Safety
+    /// Every tensor address set on this context must satisfy [`ExecutionContext::set_tensor_address`] until the work
+    /// completes, and all input shapes must be set.
+    pub unsafe fn enqueue(&mut self, stream: &Stream) -> Result<()> {
+        self.engine.library.device().activate()?;
+        // SAFETY: forwarded contract.
+        Ok(unsafe { self.shim.enqueue_v3(stream.as_raw()) }?)
+    }
+}
+
+/// Checks `dims` against the tensor's rank, static dimensions and (for dynamic inputs) profile `profile`.
+pub(crate) fn check_shape_against(t: &IoTensor, dims: &[i64], profile: usize) -> Result<()> {
+    let mismatch = |hint: String| Error::ShapeMismatch {
+        tensor: t.name.clone(),
+        expected: Shape(t.shape.clone()),
+        actual: Shape(dims.to_vec()),
+        hint,
+    };
+    if dims.len() != t.shape.len() {
+        return Err(mismatch(format!("rank {} expected, got rank {}", t.shape.len(), dims.len())));
+    }
+    for (i, (&want, &got)) in t.shape.iter().zip(dims).enumerate() {
+        if got < 0 {
+            return Err(mismatch(format!("dimension {i} must be concrete")));
+        }
+        if want >= 0 && want != got {
+            return Err(mismatch(format!("dimension {i} is fixed to {want} in the engine")));
+        }
+    }
+    if let Some(p) = t.profiles.get(profile) {
+        for (i, &got) in dims.iter().enumerate() {
+            if got < p.min[i] || got > p.max[i] {
+                return Err(mismatch(format!(
+                    "dimension {i} must lie within the optimization profile: min {} max {} (rebuild the engine with a \
+                     wider profile to accept it)",
+                    Shape(p.min.clone()),
+                    Shape(p.max.clone())
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dynamic_input() -> IoTensor {
+        IoTensor {
+            name: "images".into(),
+            mode: TensorMode::Input,
+            dtype: DataType::F32,
+            shape: vec![1, 3, -1, -1],
+            format: TensorFormat::Linear,
+            profiles: vec![ProfileDims {
+                min: vec![1, 3, 320, 320],
+                opt: vec![1, 3, 640, 640],
+                max: vec![1, 3, 1280, 1280],
+            }],
+        }
+    }
+
+    #[test]
+    fn shape_checks_name_the_problem() {
+        let t = dynamic_input();
+        assert!(check_shape_against(&t, &[1, 3, 640, 480], 0).is_ok());
+        let e = check_shape_against(&t, &[1, 3, 640], 0).unwrap_err().to_string();
+        assert!(e.contains("`images`") && e.contains("rank 4 expected"), "{e}");
+        let e = check_shape_against(&t, &[1, 4, 640, 640], 0).unwrap_err().to_string();
+        assert!(e.contains("dimension 1 is fixed to 3"), "{e}");
+        let e = check_shape_against(&t, &[1, 3, 2000, 640], 0).unwrap_err().to_string();
+        assert!(e.contains("max [1, 3, 1280, 1280]") && e.contains("[1, 3, 2000, 640]"), "{e}");
+        let e = check_shape_against(&t, &[1, 3, -1, 640], 0).unwrap_err().to_string();
+        assert!(e.contains("dimension 2 must be concrete"), "{e}");
+    }
+}

@@ -1,0 +1,603 @@
+//! The common inference path: a [`Session`] owns an execution context, a stream and pinned + device buffers for
+//! every IO tensor.
+//!
+//! # Soundness
+//! The buffers are private to the session. [`Session::infer`] synchronizes before returning views of the outputs;
+//! [`Session::infer_async`] returns a [`PendingInference`] that holds `&mut Session`, so while work may be running
+//! the session cannot be used, mutated, moved or dropped. Dropping the handle synchronizes. Leaking it
+//! (`mem::forget`) leaves the session's `in_flight` flag set: the next call on the session, and the session's `Drop`,
+//! synchronize the stream before any buffer is touched or freed — and every buffer additionally waits on its own
+//! last-use event before it is freed (see [`crate::cuda`]).
+
+use std::borrow::Cow;
+
+use ndarray::{ArrayView, ArrayViewD, Dimension, IxDyn};
+
+use crate::cuda::{CudaGraph, DeviceBuffer, HostAllocFlags, PinnedBuffer, Stream};
+use crate::dtype::{DataType, Element};
+use crate::error::{Error, Result, Shape};
+use crate::runtime::{check_shape_against, Engine, ExecutionContext, IoTensor};
+use trt_sys::cuda::cudaMemcpyKind;
+
+/// How a [`Session`] is set up.
+#[derive(Debug, Clone, Default)]
+pub struct SessionConfig {
+    /// Capacity shapes for inputs with dynamic dimensions (default: the profile's max shape). Buffers are sized for
+    /// these; larger inputs are rejected with a [`ShapeMismatch`](Error::ShapeMismatch).
+    pub shapes: Vec<(String, Vec<i64>)>,
+    /// Optimization profile (default 0). Concurrent sessions on one engine may need distinct profiles on older
+    /// TensorRT releases.
+    pub profile: usize,
+    /// Capture the enqueue into a CUDA graph and replay it while the input shapes stay the same (opt-in). When
+    /// capture fails the session falls back to plain enqueues and logs a warning.
+    pub cuda_graph: bool,
+    /// Flags of the pinned host buffers. `mapped` makes TensorRT read and write the pinned memory directly
+    /// (zero-copy; for Jetson's integrated GPU), skipping device buffers and copies.
+    pub host_flags: HostAllocFlags,
+}
+
+impl SessionConfig {
+    /// Sets the capacity shape of a dynamic input.
+    pub fn with_shape(mut self, input: impl Into<String>, dims: &[i64]) -> Self {
+        self.shapes.push((input.into(), dims.to_vec()));
+        self
+    }
+
+    /// Enables or disables CUDA graph replay.
+    pub fn with_cuda_graph(mut self, on: bool) -> Self {
+        self.cuda_graph = on;
+        self
+    }
+
+    /// Selects the optimization profile.
+    pub fn with_profile(mut self, profile: usize) -> Self {
+        self.profile = profile;
+        self
+    }
+
+    /// Sets the host buffer flags.
+    pub fn with_host_flags(mut self, flags: HostAllocFlags) -> Self {
+        self.host_flags = flags;
+        self
+    }
+}
+
+/// One input of an inference call: a tensor name and a typed n-dimensional view. The element type is checked
+/// against the engine's tensor type ([`Error::DtypeMismatch`]).
+#[derive(Debug, Clone)]
+pub struct Input<'a> {
+    name: &'a str,
+    dtype: DataType,
+    shape: Vec<usize>,
+    bytes: Cow<'a, [u8]>,
+}
+
+fn as_bytes<T: Element>(s: &[T]) -> &[u8] {
+    // SAFETY: Element types are plain data without padding; any initialized `T` is valid as bytes.
+    unsafe { std::slice::from_raw_parts(s.as_ptr().cast::<u8>(), std::mem::size_of_val(s)) }
+}
+
+impl<'a> Input<'a> {
+    /// An input from an ndarray view (any layout; non-contiguous views are copied once).
+    pub fn new<T: Element, D: Dimension>(name: &'a str, data: ArrayView<'a, T, D>) -> Self {
+        let shape = data.shape().to_vec();
+        let bytes = match data.to_slice() {
+            Some(s) => Cow::Borrowed(as_bytes(s)),
+            None => {
+                let v: Vec<T> = data.iter().copied().collect();
+                Cow::Owned(as_bytes(&v).to_vec())
+            }
+        };
+        Input { name, dtype: T::DTYPE, shape, bytes }
+    }
+
+    /// An input from a flat slice in row-major order with `shape`.
+    pub fn from_slice<T: Element>(name: &'a str, shape: &[usize], data: &'a [T]) -> Result<Self> {
+        let n: usize = shape.iter().product();
+        if n != data.len() {
+            return Err(Error::LengthMismatch { operation: "Input::from_slice", destination: n, source_len: data.len() });
+        }
+        Ok(Input { name, dtype: T::DTYPE, shape: shape.to_vec(), bytes: Cow::Borrowed(as_bytes(data)) })
+    }
+
+    /// Tensor name.
+    pub fn name(&self) -> &str {
+        self.name
+    }
+
+    /// Shape.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+}
+
+#[derive(Debug)]
+struct Slot {
+    tensor: IoTensor,
+    elem: usize,
+    capacity: usize,
+    capacity_shape: Vec<i64>,
+    shape: Vec<i64>,
+    host: PinnedBuffer<u8>,
+    device: Option<DeviceBuffer<u8>>,
+}
+
+impl Slot {
+    fn bytes(&self) -> usize {
+        elements(&self.shape) * self.elem
+    }
+}
+
+fn elements(shape: &[i64]) -> usize {
+    shape.iter().map(|&d| usize::try_from(d).unwrap_or(0)).product()
+}
+
+#[derive(Debug)]
+enum GraphState {
+    Off,
+    /// Capture after the next successful plain run (TensorRT needs one enqueue before capture).
+    Armed,
+    /// Plain run done; capture on the next call.
+    Ready,
+    Captured(Vec<Vec<i64>>),
+    Failed,
+}
+
+/// An execution context with its own stream and buffers for every IO tensor (see the module docs).
+/// `Send`, not `Sync`. Create one per worker thread for concurrent inference on one [`Engine`].
+#[derive(Debug)]
+pub struct Session<'engine> {
+    graph: Option<CudaGraph>,
+    graph_state: GraphState,
+    context: ExecutionContext<'engine>,
+    slots: Vec<Slot>,
+    stream: Stream,
+    in_flight: bool,
+    zero_copy: bool,
+    profile: usize,
+}
+
+impl<'engine> Session<'engine> {
+    pub(crate) fn new(engine: &'engine Engine, config: SessionConfig) -> Result<Self> {
+        let device = engine.library().device().clone();
+        let stream = Stream::new(&device)?;
+        let mut context = engine.create_context()?;
+        if config.profile > 0 {
+            context.set_optimization_profile(config.profile, &stream)?;
+        }
+        for (name, _) in &config.shapes {
+            let t = engine.tensor(name)?;
+            if !t.is_input() || !t.shape.iter().any(|&d| d < 0) {
+                return Err(Error::InvalidArgument(format!(
+                    "SessionConfig gives a shape for `{name}`, which is not a dynamic input (engine shape {})",
+                    Shape(t.shape.clone())
+                )));
+            }
+        }
+        let mut shapes = Vec::new();
+        for t in engine.inputs() {
+            let dims = if t.shape.iter().all(|&d| d >= 0) {
+                t.shape.clone()
+            } else if let Some((_, d)) = config.shapes.iter().rev().find(|(n, _)| *n == t.name) {
+                d.clone()
+            } else if let Some(p) = t.profiles.get(config.profile) {
+                p.max.clone()
+            } else {
+                return Err(Error::UnspecifiedDims { tensor: t.name.clone(), shape: Shape(t.shape.clone()) });
+            };
+            check_shape_against(t, &dims, config.profile)?;
+            context.set_input_shape(&t.name, &dims)?;
+            shapes.push((t.clone(), dims));
+        }
+        context.check_all_dims_specified()?;
+        for t in engine.outputs() {
+            let dims = context.tensor_shape(&t.name)?;
+            if dims.iter().any(|&d| d < 0) {
+                return Err(Error::InvalidArgument(format!(
+                    "output `{}` has a data-dependent shape {}; Session needs outputs whose size follows from the \
+                     input shapes — use ExecutionContext directly",
+                    t.name,
+                    Shape(dims)
+                )));
+            }
+            shapes.push((t.clone(), dims));
+        }
+        let zero_copy = config.host_flags.mapped;
+        let mut slots = Vec::new();
+        for (tensor, dims) in shapes {
+            let elem = match tensor.dtype.size() {
+                Some(s) if tensor.dtype.host_supported() => s,
+                _ => {
+                    return Err(Error::UnsupportedDtype {
+                        tensor: tensor.name.clone(),
+                        dtype: tensor.dtype,
+                        reason: "Session buffers hold f32, f16, i8, i32, u8 and bool".into(),
+                    })
+                }
+            };
+            let capacity = elements(&dims);
+            // Never allocate 0 bytes: TensorRT rejects null tensor addresses.
+            let bytes = (capacity * elem).max(elem);
+            let host = PinnedBuffer::<u8>::new(&device, bytes, config.host_flags)?;
+            let (device_buf, address) = if zero_copy {
+                let p = host.mapped_device_ptr().ok_or_else(|| {
+                    Error::InvalidArgument("mapped host buffer has no device pointer".into())
+                })?;
+                (None, p)
+            } else {
+                let d = DeviceBuffer::<u8>::new(&device, bytes)?;
+                let p = d.as_raw_ptr();
+                (Some(d), p)
+            };
+            // SAFETY: `address` is an allocation of `bytes` (the tensor's capacity) owned by this session, which
+            // never frees it while work may run (module docs); page-aligned by the CUDA allocators.
+            unsafe { context.set_tensor_address(&tensor.name, address) }?;
+            slots.push(Slot {
+                tensor,
+                elem,
+                capacity,
+                capacity_shape: dims.clone(),
+                shape: dims,
+                host,
+                device: device_buf,
+            });
+        }
+        Ok(Session {
+            graph: None,
+            graph_state: if config.cuda_graph { GraphState::Armed } else { GraphState::Off },
+            context,
+            slots,
+            stream,
+            in_flight: false,
+            zero_copy,
+            profile: config.profile,
+        })
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &'engine Engine {
+        self.context.engine()
+    }
+
+    /// The session's stream.
+    pub fn stream(&self) -> &Stream {
+        &self.stream
+    }
+
+    /// Whether the last inference replayed a CUDA graph.
+    pub fn graph_active(&self) -> bool {
+        matches!(self.graph_state, GraphState::Captured(_)) && self.graph.is_some()
+    }
+
+    /// Capacity shape of tensor `name` (what its buffers were sized for).
+    pub fn capacity_shape(&self, name: &str) -> Result<&[i64]> {
+        Ok(&self.slot(name)?.capacity_shape)
+    }
+
+    fn slot(&self, name: &str) -> Result<&Slot> {
+        self.slots.iter().find(|s| s.tensor.name == name).ok_or_else(|| Error::UnknownTensor {
+            name: name.to_owned(),
+            kind: "IO",
+            available: self.slots.iter().map(|s| s.tensor.name.clone()).collect(),
+        })
+    }
+
+    /// Waits for work left by a leaked [`PendingInference`] and reports deferred errors.
+    fn settle(&mut self) -> Result<()> {
+        self.stream.device().activate()?;
+        if self.in_flight {
+            self.stream.synchronize()?;
+            self.in_flight = false;
+        }
+        Ok(())
+    }
+
+    /// Runs inference and waits for it; returns views of the outputs.
+    pub fn infer(&mut self, inputs: &[Input<'_>]) -> Result<Outputs<'_>> {
+        self.prepare(inputs)?;
+        self.launch()?;
+        self.stream.synchronize()?;
+        self.in_flight = false;
+        Ok(Outputs { slots: &self.slots })
+    }
+
+    /// Enqueues inference and returns a handle that borrows the session until [`PendingInference::wait`].
+    pub fn infer_async(&mut self, inputs: &[Input<'_>]) -> Result<PendingInference<'_, 'engine>> {
+        self.prepare(inputs)?;
+        self.launch()?;
+        Ok(PendingInference { session: Some(self) })
+    }
+
+    /// Views of the outputs of the last inference (waits for it if needed).
+    pub fn outputs(&mut self) -> Result<Outputs<'_>> {
+        self.settle()?;
+        Ok(Outputs { slots: &self.slots })
+    }
+
+    fn prepare(&mut self, inputs: &[Input<'_>]) -> Result<()> {
+        self.settle()?;
+        for inp in inputs {
+            if !self.slots.iter().any(|s| s.tensor.is_input() && s.tensor.name == inp.name) {
+                return Err(Error::UnknownTensor {
+                    name: inp.name.to_owned(),
+                    kind: "input",
+                    available: self.input_names(),
+                });
+            }
+            if inputs.iter().filter(|o| o.name == inp.name).count() > 1 {
+                return Err(Error::InvalidArgument(format!("input `{}` is given more than once", inp.name)));
+            }
+        }
+        let mut changed = false;
+        for i in 0..self.slots.len() {
+            if !self.slots[i].tensor.is_input() {
+                continue;
+            }
+            let name = self.slots[i].tensor.name.clone();
+            let Some(inp) = inputs.iter().find(|x| x.name == name) else {
+                return Err(Error::MissingInput { tensor: name, expected: self.input_names() });
+            };
+            let slot = &self.slots[i];
+            if inp.dtype != slot.tensor.dtype {
+                return Err(Error::DtypeMismatch { tensor: name, expected: slot.tensor.dtype, actual: inp.dtype });
+            }
+            let dims: Vec<i64> = inp.shape.iter().map(|&d| i64::try_from(d).unwrap_or(i64::MAX)).collect();
+            check_shape_against(&slot.tensor, &dims, self.profile)?;
+            if elements(&dims) > slot.capacity {
+                return Err(Error::ShapeMismatch {
+                    tensor: name,
+                    expected: Shape(slot.capacity_shape.clone()),
+                    actual: Shape(dims),
+                    hint: "larger than the session's buffers; create the session with a larger shape \
+                           (SessionConfig::with_shape)"
+                        .into(),
+                });
+            }
+            if dims != slot.shape {
+                self.context.set_input_shape(&name, &dims)?;
+                self.slots[i].shape = dims;
+                changed = true;
+            }
+            let slot = &mut self.slots[i];
+            let n = inp.bytes.len();
+            slot.host.as_mut_slice()?[..n].copy_from_slice(&inp.bytes);
+        }
+        if changed {
+            self.context.check_all_dims_specified()?;
+            for slot in self.slots.iter_mut().filter(|s| !s.tensor.is_input()) {
+                let dims = self.context.tensor_shape(&slot.tensor.name)?;
+                if dims.iter().any(|&d| d < 0) || elements(&dims) > slot.capacity {
+                    return Err(Error::ShapeMismatch {
+                        tensor: slot.tensor.name.clone(),
+                        expected: Shape(slot.capacity_shape.clone()),
+                        actual: Shape(dims),
+                        hint: "the output for these input shapes does not fit the session's buffers".into(),
+                    });
+                }
+                slot.shape = dims;
+            }
+        }
+        Ok(())
+    }
+
+    fn input_names(&self) -> Vec<String> {
+        self.slots.iter().filter(|s| s.tensor.is_input()).map(|s| s.tensor.name.clone()).collect()
+    }
+
+    fn current_shapes(&self) -> Vec<Vec<i64>> {
+        self.slots.iter().map(|s| s.shape.clone()).collect()
+    }
+
+    fn launch(&mut self) -> Result<()> {
+        for s in &self.slots {
+            s.host.begin_raw_use(&self.stream)?;
+            if let Some(d) = &s.device {
+                d.begin_raw_use(&self.stream)?;
+            }
+        }
+        // From here on work may be queued: mark the session busy before anything can fail.
+        self.in_flight = true;
+        let shapes = self.current_shapes();
+        let replay = matches!(&self.graph_state, GraphState::Captured(s) if *s == shapes) && self.graph.is_some();
+        if replay {
+            if let Some(g) = &self.graph {
+                // SAFETY: the graph uses only session-owned buffers, which live as long as the graph (field order),
+                // and the host reads them only after synchronizing (infer / wait / settle).
+                unsafe { g.launch(&self.stream) }?;
+            }
+        } else if matches!(self.graph_state, GraphState::Ready) || matches!(self.graph_state, GraphState::Captured(_)) {
+            self.capture_or_fallback(shapes)?;
+        } else {
+            // SAFETY: see enqueue_raw.
+            unsafe { enqueue_raw(&mut self.context, &self.slots, self.zero_copy, &self.stream) }?;
+            if matches!(self.graph_state, GraphState::Armed) {
+                self.graph_state = GraphState::Ready;
+            }
+        }
+        for s in &self.slots {
+            s.host.end_raw_use(&self.stream)?;
+            if let Some(d) = &s.device {
+                d.end_raw_use(&self.stream)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn capture_or_fallback(&mut self, shapes: Vec<Vec<i64>>) -> Result<()> {
+        self.graph = None;
+        let (context, slots, zero_copy) = (&mut self.context, &self.slots, self.zero_copy);
+        // SAFETY: the captured work only touches session-owned buffers that outlive the graph (the graph field is
+        // dropped first, after Drop synchronized), and no tracked operation runs inside the capture.
+        let captured = unsafe { self.stream.capture(|st| enqueue_raw(context, slots, zero_copy, st)) };
+        match captured {
+            Ok(g) => {
+                // SAFETY: as above.
+                unsafe { g.launch(&self.stream) }?;
+                self.graph = Some(g);
+                self.graph_state = GraphState::Captured(shapes);
+            }
+            Err(e) => {
+                tracing::warn!(target: "trt", "CUDA graph capture failed ({e}); falling back to plain enqueues");
+                self.graph_state = GraphState::Failed;
+                // SAFETY: see enqueue_raw.
+                unsafe { enqueue_raw(&mut self.context, &self.slots, self.zero_copy, &self.stream) }?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Enqueues copies in, the engine, copies out (untracked raw work; the caller brackets it).
+///
+/// # Safety
+/// `slots` are the session's buffers, bound to `context`, sized for the current shapes (checked in `prepare`).
+unsafe fn enqueue_raw(
+context: &mut ExecutionContext<'_>,
+slots: &[Slot],
+zero_copy: bool,
+stream: &Stream,
+) -> Result<()> {
+    if !zero_copy {
+        for s in slots.iter().filter(|s| s.tensor.is_input()) {
+            if let Some(d) = &s.device {
+                // SAFETY: both allocations hold at least `bytes()` (capacity checked); owned by the session.
+                unsafe {
+                    stream.copy_raw_async(
+                        d.as_raw_ptr(),
+                        s.host.raw_ptr(),
+                        s.bytes(),
+                        cudaMemcpyKind::cudaMemcpyHostToDevice,
+                    )
+                }?;
+            }
+        }
+    }
+    // SAFETY: every tensor address points to a session-owned buffer sized for the capacity shape; all input
+    // shapes are set (prepare/new).
+    unsafe { context.enqueue(stream) }?;
+    if !zero_copy {
+        for s in slots.iter().filter(|s| !s.tensor.is_input()) {
+            if let Some(d) = &s.device {
+                // SAFETY: as above.
+                unsafe {
+                    stream.copy_raw_async(
+                        s.host.raw_ptr(),
+                        d.as_raw_ptr(),
+                        s.bytes(),
+                        cudaMemcpyKind::cudaMemcpyDeviceToHost,
+                    )
+                }?;
+            }
+        }
+    }
+    Ok(())
+}
+
+
+impl Drop for Session<'_> {
+    fn drop(&mut self) {
+        if self.in_flight {
+            if let Err(e) = self.stream.synchronize() {
+                self.stream.device().record_drop_error(e);
+            }
+        }
+    }
+}
+
+/// An enqueued inference; borrows the session mutably until it is waited on. Dropping it waits too.
+#[derive(Debug)]
+#[must_use = "dropping the handle waits for the inference; call wait() to read the outputs"]
+pub struct PendingInference<'s, 'engine> {
+    session: Option<&'s mut Session<'engine>>,
+}
+
+impl<'s> PendingInference<'s, '_> {
+    /// `true` when the work has completed (non-blocking).
+    pub fn is_ready(&self) -> Result<bool> {
+        match &self.session {
+            Some(s) => s.stream.is_idle(),
+            None => Ok(true),
+        }
+    }
+
+    /// Waits for the inference and returns views of its outputs.
+    pub fn wait(mut self) -> Result<Outputs<'s>> {
+        let s = self.session.take().ok_or_else(|| Error::InvalidArgument("inference already waited on".into()))?;
+        s.stream.synchronize()?;
+        s.in_flight = false;
+        let s: &'s Session<'_> = s;
+        Ok(Outputs { slots: &s.slots })
+    }
+}
+
+impl Drop for PendingInference<'_, '_> {
+    fn drop(&mut self) {
+        if let Some(s) = self.session.take() {
+            match s.stream.synchronize() {
+                Ok(()) => s.in_flight = false,
+                Err(e) => s.stream.device().record_drop_error(e),
+            }
+        }
+    }
+}
+
+/// Views of a session's outputs after an inference (they borrow the session).
+#[derive(Debug, Clone, Copy)]
+pub struct Outputs<'s> {
+    slots: &'s [Slot],
+}
+
+impl<'s> Outputs<'s> {
+    fn slot(&self, name: &str) -> Result<&'s Slot> {
+        self.slots.iter().find(|s| !s.tensor.is_input() && s.tensor.name == name).ok_or_else(|| {
+            Error::UnknownTensor {
+                name: name.to_owned(),
+                kind: "output",
+                available: self.names().map(str::to_owned).collect(),
+            }
+        })
+    }
+
+    /// Output names.
+    pub fn names(&self) -> impl Iterator<Item = &'s str> {
+        self.slots.iter().filter(|s| !s.tensor.is_input()).map(|s| s.tensor.name.as_str())
+    }
+
+    /// Shape of output `name` for the last inference.
+    pub fn shape(&self, name: &str) -> Result<&'s [i64]> {
+        Ok(&self.slot(name)?.shape)
+    }
+
+    /// Element type of output `name`.
+    pub fn dtype(&self, name: &str) -> Result<DataType> {
+        Ok(self.slot(name)?.tensor.dtype)
+    }
+
+    /// Output `name` as an n-dimensional view of `T` (must be the tensor's type).
+    pub fn get<T: Element>(&self, name: &str) -> Result<ArrayViewD<'s, T>> {
+        let slot = self.slot(name)?;
+        if slot.tensor.dtype != T::DTYPE {
+            return Err(Error::DtypeMismatch { tensor: name.to_owned(), expected: slot.tensor.dtype, actual: T::DTYPE });
+        }
+        let n = elements(&slot.shape);
+        let bytes = &slot.host.as_slice()?[..n * slot.elem];
+        if T::NEEDS_VALIDATION {
+            if let Some(index) = T::first_invalid(bytes) {
+                return Err(Error::InvalidValue { dtype: T::DTYPE, index });
+            }
+        }
+        let data: &'s [T] = if n == 0 {
+            &[]
+        } else {
+            if bytes.as_ptr().align_offset(std::mem::align_of::<T>()) != 0 {
+                return Err(Error::InvalidArgument("output buffer is not aligned for its element type".into()));
+            }
+            // SAFETY: `n * size_of::<T>()` initialized, validated bytes, aligned for T, borrowed for 's from the
+            // session's pinned buffer whose last GPU use has completed (as_slice waited for it).
+            unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<T>(), n) }
+        };
+        let shape: Vec<usize> = slot.shape.iter().map(|&d| usize::try_from(d).unwrap_or(0)).collect();
+        ArrayViewD::from_shape(IxDyn(&shape), data)
+            .map_err(|e| Error::InvalidArgument(format!("output `{name}`: {e}")))
+    }
+}

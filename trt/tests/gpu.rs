@@ -1,0 +1,159 @@
+//! GPU tests: run on a machine with an NVIDIA GPU and libcudart (`TRT_TEST_CUDART_DIR`) with
+//! `cargo test -p trt --test gpu -- --ignored`. Without a GPU they fail loudly.
+
+mod common;
+
+use std::time::Duration;
+
+use half::f16;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use trt::cuda::{Device, DeviceBuffer, Event, HostAllocFlags, PinnedBuffer};
+use trt::Element;
+use trt_sys::cuda::cudaMemcpyKind;
+
+fn device() -> Device {
+    common::setup(None);
+    Device::new(0).expect("a CUDA device (this test needs a GPU)")
+}
+
+fn round_trip<T: Element>(dev: &Device, data: &[T]) {
+    let stream = dev.stream().unwrap();
+    // pinned -> device -> pinned
+    let src = PinnedBuffer::from_slice(dev, data).unwrap();
+    let mut d = DeviceBuffer::<T>::new(dev, data.len()).unwrap();
+    let mut back = PinnedBuffer::<T>::new(dev, data.len(), HostAllocFlags::default()).unwrap();
+    stream.copy_h2d(&src, &mut d).unwrap();
+    stream.copy_d2h(&d, &mut back).unwrap();
+    assert_eq!(back.as_slice().unwrap(), data, "pinned round trip of {} x {}", data.len(), T::DTYPE);
+    // pageable -> device -> device -> pageable
+    let d2 = DeviceBuffer::from_slice(&stream, data).unwrap();
+    let mut d3 = DeviceBuffer::<T>::new(dev, data.len()).unwrap();
+    stream.copy_d2d(&d2, &mut d3).unwrap();
+    assert_eq!(stream.copy_to_vec(&d3).unwrap(), data, "pageable round trip of {} x {}", data.len(), T::DTYPE);
+}
+
+#[test]
+#[ignore = "needs GPU"]
+fn copies_round_trip_exactly_for_every_dtype_and_size() {
+    let dev = device();
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    for len in [0usize, 1, 3, 4096, (1 << 20) + 7] {
+        round_trip::<f32>(&dev, &(0..len).map(|_| rng.random::<f32>() * 1e3 - 5e2).collect::<Vec<_>>());
+        round_trip::<f16>(&dev, &(0..len).map(|_| f16::from_bits(rng.random::<u16>() & 0x7bff)).collect::<Vec<_>>());
+        round_trip::<i8>(&dev, &(0..len).map(|_| rng.random::<i8>()).collect::<Vec<_>>());
+        round_trip::<i32>(&dev, &(0..len).map(|_| rng.random::<i32>()).collect::<Vec<_>>());
+        round_trip::<u8>(&dev, &(0..len).map(|_| rng.random::<u8>()).collect::<Vec<_>>());
+        round_trip::<bool>(&dev, &(0..len).map(|_| rng.random::<bool>()).collect::<Vec<_>>());
+    }
+}
+
+#[test]
+#[ignore = "needs GPU"]
+fn device_reports_properties_and_memory() {
+    let dev = device();
+    let p = dev.properties();
+    assert!(!p.name.is_empty());
+    assert!(p.compute_capability.major >= 5, "{}", p.compute_capability);
+    let m = dev.memory_info().unwrap();
+    assert!(m.free > 0 && m.free <= m.total && m.total <= p.total_memory + (1 << 30), "{m:?} vs {p:?}");
+}
+
+#[test]
+#[ignore = "needs GPU"]
+fn events_time_a_copy() {
+    let dev = device();
+    let stream = dev.stream().unwrap();
+    let n = 64 << 20; // 64 MiB
+    let src = PinnedBuffer::<u8>::new(&dev, n, HostAllocFlags::default()).unwrap();
+    let mut d = DeviceBuffer::<u8>::new(&dev, n).unwrap();
+    let (mut start, mut end) = (Event::new(&dev).unwrap(), Event::new(&dev).unwrap());
+    stream.record(&mut start).unwrap();
+    stream.copy_h2d(&src, &mut d).unwrap();
+    stream.record(&mut end).unwrap();
+    let t = start.elapsed(&end).unwrap();
+    assert!(t > Duration::ZERO && t < Duration::from_secs(5), "{t:?}");
+    // 64 MiB over PCIe/NVLink takes well over a microsecond and is not faster than 2 TB/s.
+    assert!(t > Duration::from_micros(30), "{t:?}");
+}
+
+#[test]
+#[ignore = "needs GPU"]
+fn streams_order_through_buffer_markers() {
+    let dev = device();
+    let (a, b) = (dev.stream().unwrap(), dev.stream().unwrap());
+    let n = 8 << 20;
+    let data: Vec<i32> = (0..n as i32).collect();
+    let src = PinnedBuffer::from_slice(&dev, &data).unwrap();
+    let mut d = DeviceBuffer::<i32>::new(&dev, n).unwrap();
+    let mut out = PinnedBuffer::<i32>::new(&dev, n, HostAllocFlags::default()).unwrap();
+    a.copy_h2d(&src, &mut d).unwrap(); // on stream a
+    b.copy_d2h(&d, &mut out).unwrap(); // stream b must wait for a through d's marker
+    assert_eq!(out.as_slice().unwrap(), &data[..]);
+    // Dropping a buffer right after enqueuing work on it waits instead of freeing memory in use.
+    let mut d2 = DeviceBuffer::<i32>::new(&dev, n).unwrap();
+    a.copy_h2d(&src, &mut d2).unwrap();
+    drop(d2);
+    drop(src);
+    dev.take_deferred_errors().unwrap();
+}
+
+#[test]
+#[ignore = "needs GPU"]
+fn graph_replays_captured_copies() {
+    let dev = device();
+    let stream = dev.stream().unwrap();
+    let n = 1 << 16;
+    let mut input = PinnedBuffer::<f32>::new(&dev, n, HostAllocFlags::default()).unwrap();
+    let d = DeviceBuffer::<f32>::new(&dev, n).unwrap();
+    let mut output = PinnedBuffer::<f32>::new(&dev, n, HostAllocFlags::default()).unwrap();
+    let (ip, dp, op, bytes) = (input.as_mut_slice().unwrap().as_mut_ptr(), d.as_raw_ptr(), output.as_mut_slice().unwrap().as_mut_ptr(), n * 4);
+    // SAFETY: the three buffers outlive the graph (dropped after it below) and the host touches them only after
+    // synchronizing the stream following each launch.
+    let graph = unsafe {
+        stream.capture(|s| {
+            s.copy_raw_async(dp, ip.cast(), bytes, cudaMemcpyKind::cudaMemcpyHostToDevice)?;
+            s.copy_raw_async(op.cast(), dp, bytes, cudaMemcpyKind::cudaMemcpyDeviceToHost)?;
+            Ok(())
+        })
+    }
+    .expect("capture copies");
+    for round in 0..3 {
+        let values: Vec<f32> = (0..n).map(|i| (i * (round + 1)) as f32 + 0.5).collect();
+        input.as_mut_slice().unwrap().copy_from_slice(&values);
+        // SAFETY: see above.
+        unsafe { graph.launch(&stream) }.unwrap();
+        stream.synchronize().unwrap();
+        assert_eq!(output.as_slice().unwrap(), &values[..], "round {round}");
+    }
+    drop(graph);
+}
+
+#[test]
+#[ignore = "needs GPU"]
+fn mapped_pinned_memory_has_a_device_pointer() {
+    let dev = device();
+    let b = PinnedBuffer::<f32>::new(&dev, 1024, HostAllocFlags::mapped()).unwrap();
+    assert!(b.mapped_device_ptr().is_some());
+    assert_eq!(b.as_slice().unwrap(), &[0.0f32; 1024][..], "pinned memory starts zeroed");
+}
+
+#[test]
+#[ignore = "needs GPU and TRT_TEST_LEAN_LIB (a shim compiled with TensorRT headers)"]
+fn lean_runtime_rejects_bogus_engines_without_crashing() {
+    common::setup(Some("TRT_TEST_LEAN_LIB"));
+    let lib = trt::Library::load().expect("library with a GPU");
+    let runtime = lib.runtime().expect("runtime");
+    let mut rng = ChaCha8Rng::seed_from_u64(99);
+    for len in [0usize, 1, 16, 1024, 65536] {
+        let bogus: Vec<u8> = (0..len).map(|_| rng.random()).collect();
+        // SAFETY: deliberately untrusted bytes; this test checks TensorRT's own header validation.
+        let r = unsafe { runtime.deserialize_unverified(&bogus) };
+        assert!(r.is_err(), "{len} bogus bytes were accepted");
+    }
+    // And through the sidecar path: a bogus engine without a sidecar never reaches TensorRT.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bogus.engine");
+    std::fs::write(&path, b"not an engine").unwrap();
+    assert!(matches!(runtime.load_engine(&path).unwrap_err(), trt::Error::SidecarMissing { .. }));
+}

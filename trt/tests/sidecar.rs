@@ -1,0 +1,368 @@
+//! Sidecar verification: good pairs load, and every corrupt or incompatible pair is rejected before the (mock)
+//! TensorRT deserializer is reached.
+
+use std::cell::Cell;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use trt::sidecar::{
+    self, ComputeCapability, DeviceFacts, GpuInfo, HardwareCompatibility, IoTensorInfo, Precision, ProfileInfo,
+    ProfileShapes, RuntimeFacts, Sidecar, SourceInfo, TensorMode, TensorRtInfo, Version,
+};
+use trt::{DataType, Error};
+
+const TRT: Version = Version::new(10, 3, 0);
+const T4: ComputeCapability = ComputeCapability::new(7, 5);
+
+fn sample_sidecar() -> Sidecar {
+    let mut s = Sidecar::new(
+        TensorRtInfo {
+            version: TRT,
+            version_compatible: false,
+            hardware_compatibility: HardwareCompatibility::None,
+            exclude_lean_runtime: false,
+        },
+        GpuInfo { name: "Tesla T4".into(), compute_capability: T4 },
+        Precision::Fp16,
+    );
+    s.io = vec![
+        IoTensorInfo {
+            name: "images".into(),
+            mode: TensorMode::Input,
+            dtype: DataType::F32,
+            shape: vec![1, 3, -1, -1],
+            format: "linear".into(),
+        },
+        IoTensorInfo {
+            name: "output0".into(),
+            mode: TensorMode::Output,
+            dtype: DataType::F16,
+            shape: vec![1, -1, 85],
+            format: "linear".into(),
+        },
+    ];
+    s.profiles = vec![ProfileInfo {
+        inputs: vec![ProfileShapes {
+            name: "images".into(),
+            min: vec![1, 3, 320, 320],
+            opt: vec![1, 3, 640, 640],
+            max: vec![1, 3, 1280, 1280],
+        }],
+    }];
+    s.source = SourceInfo { onnx_file: Some("yolov7.onnx".into()), onnx_sha256: Some(sidecar::sha256_hex(b"onnx")) };
+    s.pipeline = vec!["reparameterize".into(), "fp16".into()];
+    s
+}
+
+fn here() -> RuntimeFacts {
+    RuntimeFacts {
+        tensorrt: TRT,
+        device: Some(DeviceFacts { name: "Tesla T4".into(), compute_capability: T4 }),
+        plugins_initialized: false,
+    }
+}
+
+fn engine_bytes(rng: &mut ChaCha8Rng, len: usize) -> Vec<u8> {
+    (0..len).map(|_| rng.random()).collect()
+}
+
+/// Runs `load_with` with a mock deserializer that counts calls and checks it got exactly the written bytes.
+fn load_counting(engine: &Path, facts: &RuntimeFacts, calls: &Cell<u32>) -> Result<Vec<u8>, Error> {
+    sidecar::load_with(engine, facts, |v| {
+        calls.set(calls.get() + 1);
+        Ok(v.bytes.clone())
+    })
+}
+
+fn setup(dir: &Path, name: &str, bytes: &[u8], mut s: Sidecar) -> (PathBuf, Sidecar) {
+    let engine = dir.join(name);
+    sidecar::write_engine(&engine, bytes, &mut s).expect("write pair");
+    (engine, s)
+}
+
+#[test]
+fn good_pair_loads_and_reaches_deserializer_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let bytes = engine_bytes(&mut rng, 5000);
+    let (engine, written) = setup(dir.path(), "model.engine", &bytes, sample_sidecar());
+    assert!(dir.path().join("model.engine.json").exists());
+    let calls = Cell::new(0);
+    let got = load_counting(&engine, &here(), &calls).expect("good pair loads");
+    assert_eq!(got, bytes);
+    assert_eq!(calls.get(), 1);
+    // The sidecar on disk round-trips to what was written, with the engine digest filled in.
+    let read = sidecar::read_sidecar(&engine).unwrap();
+    assert_eq!(read, written);
+    assert_eq!(read.engine.bytes, 5000);
+    assert_eq!(read.engine.sha256, sidecar::sha256_hex(&bytes));
+    // No temporary files are left behind.
+    let names: Vec<String> =
+        fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+}
+
+#[test]
+fn rewrite_replaces_both_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, _) = setup(dir.path(), "m.engine", b"first engine", sample_sidecar());
+    let (_, _) = setup(dir.path(), "m.engine", b"second, longer engine", sample_sidecar());
+    let calls = Cell::new(0);
+    assert_eq!(load_counting(&engine, &here(), &calls).unwrap(), b"second, longer engine");
+}
+
+#[test]
+fn missing_sidecar_says_rebuild() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = dir.path().join("bare.engine");
+    fs::write(&engine, b"plan").unwrap();
+    let calls = Cell::new(0);
+    let err = load_counting(&engine, &here(), &calls).unwrap_err();
+    assert!(matches!(err, Error::SidecarMissing { .. }), "{err:?}");
+    assert!(err.to_string().contains("bare.engine.json"), "{err}");
+    assert!(err.to_string().contains("rebuild"), "{err}");
+    assert_eq!(calls.get(), 0);
+}
+
+#[derive(Default, Debug)]
+struct Tally {
+    cases: usize,
+    engine_checksum: usize,
+    engine_length: usize,
+    sidecar_corrupt: usize,
+    sidecar_format: usize,
+    version: usize,
+    gpu: usize,
+    plugins: usize,
+}
+
+impl Tally {
+    fn record(&mut self, err: &Error) {
+        self.cases += 1;
+        match err {
+            Error::EngineChecksum { .. } => self.engine_checksum += 1,
+            Error::EngineLength { .. } => self.engine_length += 1,
+            Error::SidecarCorrupt { .. } => self.sidecar_corrupt += 1,
+            Error::SidecarFormat { .. } => self.sidecar_format += 1,
+            Error::TensorRtVersion { .. } => self.version += 1,
+            Error::ComputeCapability { .. } => self.gpu += 1,
+            Error::PluginsNotInitialized { .. } => self.plugins += 1,
+            other => panic!("unexpected error kind: {other:?}"),
+        }
+    }
+}
+
+/// More than 1,000 generated corrupt or incompatible pairs; every one is rejected with the right error, and the mock
+/// deserializer is never called.
+#[test]
+fn generated_corrupt_cases_never_reach_tensorrt() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(0x5eed);
+    let bytes = engine_bytes(&mut rng, 3000);
+    let (engine, good) = setup(dir.path(), "m.engine", &bytes, sample_sidecar());
+    let side_path = sidecar::sidecar_path(&engine);
+    let good_side = fs::read(&side_path).unwrap();
+    let facts = here();
+    let calls = Cell::new(0);
+    let mut tally = Tally::default();
+
+    let check = |expect: &str, tally: &mut Tally| {
+        let err = match load_counting(&engine, &facts, &calls) {
+            Ok(_) => panic!("corrupt case accepted: {expect}"),
+            Err(e) => e,
+        };
+        tally.record(&err);
+        assert_eq!(calls.get(), 0, "deserializer reached for {expect}");
+    };
+
+    // 1. Engine bit flips (400): checksum catches them.
+    for _ in 0..400 {
+        let mut b = bytes.clone();
+        let i = rng.random_range(0..b.len());
+        b[i] ^= 1 << rng.random_range(0..8);
+        fs::write(&engine, &b).unwrap();
+        check("engine bit flip", &mut tally);
+    }
+    // 2. Engine truncations and extensions (200).
+    for k in 0..200 {
+        let b = if k % 4 == 0 {
+            let mut b = bytes.clone();
+            b.extend((0..rng.random_range(1..64)).map(|_| rng.random::<u8>()));
+            b
+        } else {
+            bytes[..rng.random_range(0..bytes.len())].to_vec()
+        };
+        fs::write(&engine, &b).unwrap();
+        check("engine length", &mut tally);
+    }
+    fs::write(&engine, &bytes).unwrap();
+    // 3. Sidecar bit flips (450) at random positions, plus every bit of the `version` and `compute_capability` lines.
+    for _ in 0..450 {
+        let mut s = good_side.clone();
+        let i = rng.random_range(0..s.len());
+        s[i] ^= 1 << rng.random_range(0..8);
+        fs::write(&side_path, &s).unwrap();
+        check("sidecar bit flip", &mut tally);
+    }
+    let text = String::from_utf8(good_side.clone()).unwrap();
+    for needle in ["\"10.3.0\"", "\"7.5\"", "\"bytes\": 3000"] {
+        let start = text.find(needle).expect(needle);
+        for i in start..start + needle.len() {
+            for bit in 0..8 {
+                let mut s = good_side.clone();
+                s[i] ^= 1 << bit;
+                fs::write(&side_path, &s).unwrap();
+                check("targeted sidecar bit flip", &mut tally);
+            }
+        }
+    }
+    // 4. Sidecar truncations (100).
+    for _ in 0..100 {
+        let cut = rng.random_range(0..good_side.len() - 1);
+        fs::write(&side_path, &good_side[..cut]).unwrap();
+        check("sidecar truncation", &mut tally);
+    }
+    // 5. Genuine (correctly sealed) sidecars for another TensorRT release or another GPU.
+    let write_variant = |f: &dyn Fn(&mut Sidecar)| {
+        let mut s = good.clone();
+        f(&mut s);
+        s.seal();
+        fs::write(&side_path, s.to_json()).unwrap();
+    };
+    let versions = [
+        (Version::new(10, 3, 1), false),
+        (Version::new(10, 4, 0), false),
+        (Version::new(10, 2, 0), false),
+        (Version::new(8, 6, 1), false),
+        (Version::new(11, 1, 0), false),
+        (Version::new(8, 6, 1), true),
+        (Version::new(10, 4, 0), true), // version-compatible but newer than the loaded 10.3.0
+        (Version::new(11, 0, 0), true),
+    ];
+    for (v, compat) in versions {
+        write_variant(&|s| {
+            s.tensorrt.version = v;
+            s.tensorrt.version_compatible = compat;
+        });
+        check("wrong TensorRT version", &mut tally);
+    }
+    for (cc, hw) in [
+        (ComputeCapability::new(8, 7), HardwareCompatibility::None),
+        (ComputeCapability::new(7, 2), HardwareCompatibility::None),
+        (ComputeCapability::new(8, 6), HardwareCompatibility::SameComputeCapability),
+        (ComputeCapability::new(8, 0), HardwareCompatibility::AmperePlus), // T4 (7.5) is not Ampere+
+    ] {
+        write_variant(&|s| {
+            s.gpu = GpuInfo { name: "Orin".into(), compute_capability: cc };
+            s.tensorrt.hardware_compatibility = hw;
+        });
+        check("wrong GPU", &mut tally);
+    }
+    write_variant(&|s| s.plugins = vec!["EfficientNMS_TRT".into()]);
+    check("plugins not initialized", &mut tally);
+
+    assert!(tally.cases >= 1000, "{tally:?}");
+    assert_eq!(tally.engine_checksum, 400, "{tally:?}");
+    assert_eq!(tally.engine_length, 200, "{tally:?}");
+    assert_eq!(tally.version, 8, "{tally:?}");
+    assert_eq!(tally.gpu, 4, "{tally:?}");
+    assert_eq!(tally.plugins, 1, "{tally:?}");
+    assert!(tally.sidecar_corrupt > 500, "{tally:?}");
+    assert_eq!(calls.get(), 0);
+
+    // And the untouched pair still loads.
+    fs::write(&side_path, &good_side).unwrap();
+    assert_eq!(load_counting(&engine, &facts, &calls).unwrap(), bytes);
+    assert_eq!(calls.get(), 1);
+}
+
+/// The compatible variants are accepted: version-compatible on a newer patch/minor of the same major, Ampere+ on
+/// another Ampere GPU, plugins when initialized, another GPU name with the same compute capability.
+#[test]
+fn compatible_variants_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let calls = Cell::new(0);
+    type Edit = Box<dyn Fn(&mut Sidecar)>;
+    let cases: Vec<(Edit, RuntimeFacts)> = vec![
+        (
+            Box::new(|s: &mut Sidecar| {
+                s.tensorrt.version = Version::new(10, 1, 0);
+                s.tensorrt.version_compatible = true;
+            }),
+            here(),
+        ),
+        (
+            Box::new(|s: &mut Sidecar| {
+                s.tensorrt.hardware_compatibility = HardwareCompatibility::AmperePlus;
+                s.gpu = GpuInfo { name: "NVIDIA A100".into(), compute_capability: ComputeCapability::new(8, 0) };
+            }),
+            RuntimeFacts {
+                device: Some(DeviceFacts { name: "Orin".into(), compute_capability: ComputeCapability::new(8, 7) }),
+                ..here()
+            },
+        ),
+        (
+            Box::new(|s: &mut Sidecar| s.plugins = vec!["EfficientNMS_TRT".into()]),
+            RuntimeFacts { plugins_initialized: true, ..here() },
+        ),
+        (
+            Box::new(|s: &mut Sidecar| s.gpu.name = "Tesla T4 (other board)".into()),
+            here(),
+        ),
+    ];
+    for (i, (edit, facts)) in cases.into_iter().enumerate() {
+        let mut s = sample_sidecar();
+        edit(&mut s);
+        let (engine, _) = setup(dir.path(), &format!("e{i}.engine"), format!("engine {i}").as_bytes(), s);
+        let got = load_counting(&engine, &facts, &calls).unwrap_or_else(|e| panic!("case {i}: {e}"));
+        assert_eq!(got, format!("engine {i}").as_bytes());
+    }
+    assert_eq!(calls.get(), 4);
+}
+
+#[test]
+fn mismatch_messages_say_what_to_rebuild_with() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = sample_sidecar();
+    s.tensorrt.version = Version::new(8, 6, 1);
+    let (engine, _) = setup(dir.path(), "old.engine", b"x", s);
+    let msg = load_counting(&engine, &here(), &Cell::new(0)).unwrap_err().to_string();
+    assert!(msg.contains("8.6.1") && msg.contains("rebuild with TensorRT 10.3.0"), "{msg}");
+
+    let mut s = sample_sidecar();
+    s.gpu = GpuInfo { name: "Orin".into(), compute_capability: ComputeCapability::new(8, 7) };
+    let (engine, _) = setup(dir.path(), "orin.engine", b"x", s);
+    let msg = load_counting(&engine, &here(), &Cell::new(0)).unwrap_err().to_string();
+    assert!(msg.contains("Orin") && msg.contains("8.7") && msg.contains("rebuild on a compute capability 7.5"), "{msg}");
+
+    let mut s = sample_sidecar();
+    s.plugins = vec!["EfficientNMS_TRT".into()];
+    let (engine, _) = setup(dir.path(), "nms.engine", b"x", s);
+    let msg = load_counting(&engine, &here(), &Cell::new(0)).unwrap_err().to_string();
+    assert!(msg.contains("EfficientNMS_TRT") && msg.contains("init_plugins"), "{msg}");
+}
+
+#[test]
+fn newer_format_version_is_its_own_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, good) = setup(dir.path(), "f.engine", b"x", sample_sidecar());
+    let mut s = good.clone();
+    s.format_version = 2;
+    s.seal();
+    fs::write(sidecar::sidecar_path(&engine), s.to_json()).unwrap();
+    let err = load_counting(&engine, &here(), &Cell::new(0)).unwrap_err();
+    assert!(matches!(err, Error::SidecarFormat { found: 2, supported: 1, .. }), "{err:?}");
+}
+
+#[test]
+fn unknown_field_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, _) = setup(dir.path(), "u.engine", b"x", sample_sidecar());
+    let path = sidecar::sidecar_path(&engine);
+    let text = fs::read_to_string(&path).unwrap().replacen("\"precision\"", "\"surprise\": 1,\n  \"precision\"", 1);
+    fs::write(&path, text).unwrap();
+    let err = load_counting(&engine, &here(), &Cell::new(0)).unwrap_err();
+    assert!(err.to_string().contains("surprise"), "{err}");
+}

@@ -1,0 +1,64 @@
+//! Type-level guarantees (compile-time checks; the test bodies only exist to be compiled).
+
+use half::f16;
+use trt::cuda::{CudaGraph, Device, DeviceBuffer, Event, PinnedBuffer, Stream};
+use trt::{DataType, Element, Engine, ExecutionContext, Library, Outputs, PendingInference, Runtime, Session};
+
+fn assert_send<T: Send>() {}
+fn assert_sync<T: Sync>() {}
+fn assert_element<T: Element>(dtype: DataType) {
+    assert_eq!(T::DTYPE, dtype);
+    assert_eq!(T::DTYPE.size(), Some(std::mem::size_of::<T>()));
+}
+
+#[test]
+fn engines_and_runtimes_are_shareable() {
+    assert_send::<Engine>();
+    assert_sync::<Engine>();
+    assert_send::<Runtime>();
+    assert_sync::<Runtime>();
+    assert_send::<Library>();
+    assert_sync::<Library>();
+}
+
+#[test]
+fn contexts_and_sessions_move_between_threads() {
+    // Send (one worker thread each); !Sync is checked by tests/compile_fail/context_not_sync.rs.
+    assert_send::<ExecutionContext<'static>>();
+    assert_send::<Session<'static>>();
+    assert_send::<PendingInference<'static, 'static>>();
+    assert_send::<Outputs<'static>>();
+}
+
+#[test]
+fn cuda_objects_are_thread_safe() {
+    assert_send::<Device>();
+    assert_sync::<Device>();
+    assert_send::<Stream>();
+    assert_sync::<Stream>();
+    assert_send::<Event>();
+    assert_sync::<Event>();
+    assert_send::<CudaGraph>();
+    assert_send::<DeviceBuffer<f32>>();
+    assert_sync::<DeviceBuffer<f16>>();
+    assert_send::<PinnedBuffer<u8>>();
+    assert_sync::<PinnedBuffer<bool>>();
+}
+
+#[test]
+fn element_types_map_to_tensorrt_types() {
+    assert_element::<f32>(DataType::F32);
+    assert_element::<f16>(DataType::F16);
+    assert_element::<i8>(DataType::I8);
+    assert_element::<i32>(DataType::I32);
+    assert_element::<u8>(DataType::U8);
+    assert_element::<bool>(DataType::Bool);
+}
+
+#[test]
+fn errors_are_send_sync_and_static() {
+    assert_send::<trt::Error>();
+    assert_sync::<trt::Error>();
+    fn is_std_error<E: std::error::Error + 'static>() {}
+    is_std_error::<trt::Error>();
+}

@@ -25,10 +25,20 @@ fn time(iters: usize, mut f: impl FnMut() -> trt::Result<()>) -> trt::Result<Dur
     Ok(median(samples))
 }
 
-fn bench_size(dev: &Device, stream: &Stream, label: &str, in_elems: usize, out_elems: usize) -> trt::Result<()> {
+fn bench_size(
+    dev: &Device,
+    stream: &Stream,
+    label: &str,
+    in_elems: usize,
+    out_elems: usize,
+) -> trt::Result<()> {
     let iters = 50;
     let mut pin_in = PinnedBuffer::<f32>::new(dev, in_elems, HostAllocFlags::default())?;
-    pin_in.as_mut_slice()?.iter_mut().enumerate().for_each(|(i, v)| *v = i as f32);
+    pin_in
+        .as_mut_slice()?
+        .iter_mut()
+        .enumerate()
+        .for_each(|(i, v)| *v = i as f32);
     let mut pin_out = PinnedBuffer::<f32>::new(dev, out_elems, HostAllocFlags::default())?;
     let mut d_in = DeviceBuffer::<f32>::new(dev, in_elems)?;
     let d_out = DeviceBuffer::<f32>::new(dev, out_elems)?;
@@ -61,11 +71,32 @@ fn run() -> trt::Result<()> {
     let stream = dev.stream()?;
     println!("device: {} (sm {})", dev.name(), dev.compute_capability());
     let sync = time(1000, || stream.synchronize())?;
-    println!("empty stream synchronize: {:.2} us (median)", sync.as_secs_f64() * 1e6);
+    println!(
+        "empty stream synchronize: {:.2} us (median)",
+        sync.as_secs_f64() * 1e6
+    );
     bench_size(&dev, &stream, "tiny (1 KiB in/out)", 256, 256)?;
-    bench_size(&dev, &stream, "yolo 1x3x320x320 / 6300x85", 3 * 320 * 320, 6300 * 85)?;
-    bench_size(&dev, &stream, "yolo 1x3x640x640 / 25200x85", 3 * 640 * 640, 25200 * 85)?;
-    bench_size(&dev, &stream, "batch 8x3x640x640", 8 * 3 * 640 * 640, 8 * 25200 * 85)?;
+    bench_size(
+        &dev,
+        &stream,
+        "yolo 1x3x320x320 / 6300x85",
+        3 * 320 * 320,
+        6300 * 85,
+    )?;
+    bench_size(
+        &dev,
+        &stream,
+        "yolo 1x3x640x640 / 25200x85",
+        3 * 640 * 640,
+        25200 * 85,
+    )?;
+    bench_size(
+        &dev,
+        &stream,
+        "batch 8x3x640x640",
+        8 * 3 * 640 * 640,
+        8 * 25200 * 85,
+    )?;
     Ok(())
 }
 
@@ -75,7 +106,9 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("copy_overhead benchmark NOT RUN: {e}");
             if e.is_no_device() {
-                eprintln!("it needs an NVIDIA GPU and libcudart (set CUDA_LIB_DIR); nothing was measured");
+                eprintln!(
+                    "it needs an NVIDIA GPU and libcudart (set CUDA_LIB_DIR); nothing was measured"
+                );
             }
             ExitCode::from(2)
         }

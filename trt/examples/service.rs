@@ -25,14 +25,22 @@ impl HostTensor {
     fn synthetic(dtype: DataType, shape: &[usize]) -> trt::Result<Self> {
         let pattern = |idx: IxDyn| idx.slice().iter().sum::<usize>() % 255;
         Ok(match dtype {
-            DataType::F32 => HostTensor::F32(ArrayD::from_shape_fn(IxDyn(shape), |i| pattern(i) as f32 / 255.0)),
-            DataType::F16 => {
-                HostTensor::F16(ArrayD::from_shape_fn(IxDyn(shape), |i| f16::from_f32(pattern(i) as f32 / 255.0)))
+            DataType::F32 => HostTensor::F32(ArrayD::from_shape_fn(IxDyn(shape), |i| {
+                pattern(i) as f32 / 255.0
+            })),
+            DataType::F16 => HostTensor::F16(ArrayD::from_shape_fn(IxDyn(shape), |i| {
+                f16::from_f32(pattern(i) as f32 / 255.0)
+            })),
+            DataType::U8 => {
+                HostTensor::U8(ArrayD::from_shape_fn(IxDyn(shape), |i| pattern(i) as u8))
             }
-            DataType::U8 => HostTensor::U8(ArrayD::from_shape_fn(IxDyn(shape), |i| pattern(i) as u8)),
-            DataType::I32 => HostTensor::I32(ArrayD::from_shape_fn(IxDyn(shape), |i| pattern(i) as i32)),
+            DataType::I32 => {
+                HostTensor::I32(ArrayD::from_shape_fn(IxDyn(shape), |i| pattern(i) as i32))
+            }
             other => {
-                return Err(trt::Error::InvalidArgument(format!("this example does not synthesize {other} inputs")))
+                return Err(trt::Error::InvalidArgument(format!(
+                    "this example does not synthesize {other} inputs"
+                )))
             }
         })
     }
@@ -66,15 +74,23 @@ fn summarize(outputs: &trt::Outputs<'_>, name: &str) -> trt::Result<String> {
 fn run() -> trt::Result<()> {
     let mut args = std::env::args().skip(1);
     let Some(engine_path) = args.next() else {
-        return Err(trt::Error::InvalidArgument("usage: service <engine file> [iterations]".into()));
+        return Err(trt::Error::InvalidArgument(
+            "usage: service <engine file> [iterations]".into(),
+        ));
     };
     let iterations: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(10);
 
     let logger = Logger::new(Severity::Warning)
         .with_callback(|m| eprintln!("[TensorRT {:?}] {}", m.severity, m.message));
-    let library = Library::load_with(LoadOptions { logger, ..LoadOptions::default() })?;
+    let library = Library::load_with(LoadOptions {
+        logger,
+        ..LoadOptions::default()
+    })?;
     // The sidecar says whether the plugin library is needed (the engine itself is verified in load_engine).
-    if !trt::sidecar::read_sidecar(engine_path.as_ref())?.plugins.is_empty() {
+    if !trt::sidecar::read_sidecar(engine_path.as_ref())?
+        .plugins
+        .is_empty()
+    {
         library.init_plugins()?;
     }
     println!(

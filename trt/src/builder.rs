@@ -6,10 +6,10 @@
 //! nor `Sync`: use them on one thread. After building, write the engine with [`crate::sidecar::write_engine`].
 
 pub use trt_sys::shim::{
-    builder_flag_available, capabilities, Builder, BuilderConfig, BuilderFlag, CalibrationAlgorithm, Capabilities,
-    DeviceType, HardwareCompatibility, HostMemory, LayerDesc, MemoryPool, Network, NetworkTensorDesc,
-    OptimizationProfile, ParserError, ParserErrorCode, ProfileSelector, ProfilingVerbosity, ProgressMonitor,
-    TimingCache,
+    builder_flag_available, capabilities, Builder, BuilderConfig, BuilderFlag,
+    CalibrationAlgorithm, Capabilities, DeviceType, HardwareCompatibility, HostMemory, LayerDesc,
+    MemoryPool, Network, NetworkTensorDesc, OptimizationProfile, ParserError, ParserErrorCode,
+    ProfileSelector, ProfilingVerbosity, ProgressMonitor, TimingCache,
 };
 
 /// The ONNX parser (`nvonnxparser::IParser`); owns the network it fills.
@@ -21,10 +21,14 @@ pub type OnnxParser = trt_sys::shim::Parser;
 pub use trt_sys::shim::Int8Calibrator as Calibrator;
 
 /// Converts the shim's hardware compatibility level to the sidecar's.
-pub fn sidecar_hardware_compatibility(level: HardwareCompatibility) -> crate::sidecar::HardwareCompatibility {
+pub fn sidecar_hardware_compatibility(
+    level: HardwareCompatibility,
+) -> crate::sidecar::HardwareCompatibility {
     match level {
         HardwareCompatibility::AmperePlus => crate::sidecar::HardwareCompatibility::AmperePlus,
-        HardwareCompatibility::SameComputeCapability => crate::sidecar::HardwareCompatibility::SameComputeCapability,
+        HardwareCompatibility::SameComputeCapability => {
+            crate::sidecar::HardwareCompatibility::SameComputeCapability
+        }
         _ => crate::sidecar::HardwareCompatibility::None,
     }
 }

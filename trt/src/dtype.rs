@@ -55,7 +55,15 @@ impl DataType {
 
     /// `true` when a host [`Element`] type exists for it.
     pub fn host_supported(self) -> bool {
-        matches!(self, DataType::F32 | DataType::F16 | DataType::I8 | DataType::I32 | DataType::Bool | DataType::U8)
+        matches!(
+            self,
+            DataType::F32
+                | DataType::F16
+                | DataType::I8
+                | DataType::I32
+                | DataType::Bool
+                | DataType::U8
+        )
     }
 
     /// Short lowercase name (`"f32"`, `"bool"` …), as written in sidecars.
@@ -121,7 +129,9 @@ mod sealed {
 /// Implementors are plain-old-data with no padding, `align_of <= 8`, and [`Element::first_invalid`] reports every
 /// byte pattern that is not a valid value (only `bool` has any), so bytes written by the GPU can be viewed as `Self`
 /// after that check.
-pub unsafe trait Element: sealed::Sealed + Copy + Send + Sync + Default + fmt::Debug + PartialEq + 'static {
+pub unsafe trait Element:
+    sealed::Sealed + Copy + Send + Sync + Default + fmt::Debug + PartialEq + 'static
+{
     /// The TensorRT data type with this host representation.
     const DTYPE: DataType;
     /// `true` when some byte patterns are not valid values and must be checked ([`Element::first_invalid`]).
@@ -169,7 +179,12 @@ mod tests {
     use super::*;
 
     fn check<T: Element>() {
-        assert_eq!(T::DTYPE.size(), Some(std::mem::size_of::<T>()), "{}", T::DTYPE);
+        assert_eq!(
+            T::DTYPE.size(),
+            Some(std::mem::size_of::<T>()),
+            "{}",
+            T::DTYPE
+        );
         assert!(T::DTYPE.host_supported());
         assert!(std::mem::align_of::<T>() <= 8);
     }
@@ -195,7 +210,14 @@ mod tests {
 
     #[test]
     fn serde_names_match_display() {
-        for dt in [DataType::F32, DataType::F16, DataType::Bool, DataType::U8, DataType::Bf16, DataType::I64] {
+        for dt in [
+            DataType::F32,
+            DataType::F16,
+            DataType::Bool,
+            DataType::U8,
+            DataType::Bf16,
+            DataType::I64,
+        ] {
             let json = serde_json::to_string(&dt).unwrap();
             assert_eq!(json, format!("\"{}\"", dt.name()));
             let back: DataType = serde_json::from_str(&json).unwrap();

@@ -26,7 +26,10 @@ pub enum Error {
     Sys(#[from] trt_sys::Error),
 
     /// A tensor's shape does not match what the engine, the profile or the session allows.
-    #[error("tensor `{tensor}`: expected shape {expected}, got {actual}{}", hint_suffix(hint))]
+    #[error(
+        "tensor `{tensor}`: expected shape {expected}, got {actual}{}",
+        hint_suffix(hint)
+    )]
     ShapeMismatch {
         /// Name of the IO tensor.
         tensor: String,
@@ -39,7 +42,9 @@ pub enum Error {
     },
 
     /// A tensor's element type does not match the engine's.
-    #[error("tensor `{tensor}`: the engine uses {expected}, the caller supplied/asked for {actual}")]
+    #[error(
+        "tensor `{tensor}`: the engine uses {expected}, the caller supplied/asked for {actual}"
+    )]
     DtypeMismatch {
         /// Name of the IO tensor.
         tensor: String,
@@ -79,7 +84,9 @@ pub enum Error {
     },
 
     /// A data type the safe runtime cannot host (e.g. FP8, INT4) or a host type that does not fit.
-    #[error("tensor `{tensor}`: data type {dtype} is not supported by the safe runtime ({reason})")]
+    #[error(
+        "tensor `{tensor}`: data type {dtype} is not supported by the safe runtime ({reason})"
+    )]
     UnsupportedDtype {
         /// Name of the tensor.
         tensor: String,
@@ -280,12 +287,24 @@ fn hint_suffix(hint: &str) -> String {
 }
 
 fn join_errors(errors: &[Error]) -> String {
-    errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 impl Error {
-    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { action, path: path.into(), source }
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
+        Error::Io {
+            action,
+            path: path.into(),
+            source,
+        }
     }
 
     /// `true` when the error says "there is no usable CUDA device/driver here" — services use this to fall back or
@@ -344,7 +363,9 @@ impl ErrorSink {
         if errors.is_empty() {
             Ok(())
         } else {
-            Err(Error::DeferredDrop { errors: std::mem::take(&mut *errors) })
+            Err(Error::DeferredDrop {
+                errors: std::mem::take(&mut *errors),
+            })
         }
     }
 }

@@ -39,7 +39,8 @@ pub use dtype::{DataType, Element};
 pub use error::{Error, Result, Shape};
 pub use logger::{LogMessage, Logger, Severity};
 pub use runtime::{
-    Engine, ExecutionContext, IoTensor, Library, LoadOptions, ProfileDims, Runtime, TensorFormat,
+    format_name, Engine, ExecutionContext, IoTensor, Library, LoadOptions, ProfileDims, Runtime,
+    TensorFormat,
 };
 pub use session::{Input, Outputs, PendingInference, Session, SessionConfig};
 pub use sidecar::{ComputeCapability, Version};

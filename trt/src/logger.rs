@@ -37,7 +37,10 @@ impl fmt::Debug for Logger {
 impl Default for Logger {
     /// Warnings and errors, no callback.
     fn default() -> Self {
-        Logger { threshold: Severity::Warning, callback: None }
+        Logger {
+            threshold: Severity::Warning,
+            callback: None,
+        }
     }
 }
 
@@ -55,11 +58,17 @@ fn rank(s: Severity) -> u8 {
 impl Logger {
     /// A logger that forwards messages at `threshold` or more severe.
     pub fn new(threshold: Severity) -> Self {
-        Logger { threshold, callback: None }
+        Logger {
+            threshold,
+            callback: None,
+        }
     }
 
     /// Also calls `callback` for every forwarded message (after the `tracing` event).
-    pub fn with_callback(mut self, callback: impl Fn(LogMessage<'_>) + Send + Sync + 'static) -> Self {
+    pub fn with_callback(
+        mut self,
+        callback: impl Fn(LogMessage<'_>) + Send + Sync + 'static,
+    ) -> Self {
         self.callback = Some(Arc::new(callback));
         self
     }
@@ -82,7 +91,9 @@ impl Logger {
         }
         let message = message.trim_end();
         match severity {
-            Severity::InternalError => tracing::error!(target: "tensorrt", internal = true, "{message}"),
+            Severity::InternalError => {
+                tracing::error!(target: "tensorrt", internal = true, "{message}")
+            }
             Severity::Error => tracing::error!(target: "tensorrt", "{message}"),
             Severity::Warning => tracing::warn!(target: "tensorrt", "{message}"),
             Severity::Info => tracing::info!(target: "tensorrt", "{message}"),

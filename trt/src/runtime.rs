@@ -15,7 +15,9 @@ use crate::dtype::DataType;
 use crate::error::{Error, Result, Shape};
 use crate::logger::Logger;
 use crate::session::{Session, SessionConfig};
-use crate::sidecar::{self, DeviceFacts, RuntimeFacts, Sidecar, TensorMode, VerifiedEngine, Version};
+use crate::sidecar::{
+    self, DeviceFacts, RuntimeFacts, Sidecar, TensorMode, VerifiedEngine, Version,
+};
 
 /// Options for [`Library::load_with`].
 #[derive(Debug, Clone, Default)]
@@ -135,10 +137,38 @@ impl Library {
         }
     }
 
+    /// A sidecar pre-filled with this process's TensorRT version and GPU, for a freshly built engine (`trt-build`
+    /// then adds IO tensors, profiles, source, pipeline and plugins — see [`Engine::sidecar_io`] — and writes it with
+    /// [`sidecar::write_engine`]).
+    pub fn new_sidecar(
+        &self,
+        precision: sidecar::Precision,
+        version_compatible: bool,
+        hardware_compatibility: sidecar::HardwareCompatibility,
+        exclude_lean_runtime: bool,
+    ) -> Sidecar {
+        Sidecar::new(
+            sidecar::TensorRtInfo {
+                version: self.inner.version,
+                version_compatible,
+                hardware_compatibility,
+                exclude_lean_runtime,
+            },
+            sidecar::GpuInfo {
+                name: self.inner.device.name().to_owned(),
+                compute_capability: self.inner.device.compute_capability(),
+            },
+            precision,
+        )
+    }
+
     /// A runtime for deserializing engines.
     pub fn runtime(&self) -> Result<Runtime> {
         let shim = trt_sys::shim::Runtime::new(&self.inner.shim_logger)?;
-        Ok(Runtime { shim, library: self.clone() })
+        Ok(Runtime {
+            shim,
+            library: self.clone(),
+        })
     }
 
     /// A builder (needs the full libnvinfer, not lean/dispatch).
@@ -147,7 +177,10 @@ impl Library {
     }
 
     /// An ONNX parser filling `network`.
-    pub fn onnx_parser(&self, network: crate::builder::Network) -> Result<crate::builder::OnnxParser> {
+    pub fn onnx_parser(
+        &self,
+        network: crate::builder::Network,
+    ) -> Result<crate::builder::OnnxParser> {
         Ok(trt_sys::shim::Parser::new(network)?)
     }
 }
@@ -164,13 +197,20 @@ impl Runtime {
     /// that is corrupt, truncated, built for another TensorRT or GPU, or needs uninitialized plugins.
     pub fn load_engine(&self, path: impl AsRef<Path>) -> Result<Engine> {
         let facts = self.library.runtime_facts();
-        sidecar::load_with(path.as_ref(), &facts, |verified| self.deserialize_verified(verified))
+        sidecar::load_with(path.as_ref(), &facts, |verified| {
+            self.deserialize_verified(verified)
+        })
     }
 
     /// Deserializes bytes that [`sidecar::load_verified`] checked.
     pub fn deserialize_verified(&self, verified: &VerifiedEngine) -> Result<Engine> {
         let shim = self.shim.deserialize(&verified.bytes)?;
-        Engine::new(shim, self.library.clone(), Some(verified.sidecar.clone()), Some(verified.path.clone()))
+        Engine::new(
+            shim,
+            self.library.clone(),
+            Some(verified.sidecar.clone()),
+            Some(verified.path.clone()),
+        )
     }
 
     /// Deserializes bytes without any sidecar check.
@@ -223,6 +263,32 @@ impl IoTensor {
     pub fn is_input(&self) -> bool {
         self.mode == TensorMode::Input
     }
+
+    /// The sidecar's description of this tensor (what `trt-build` records).
+    pub fn to_sidecar(&self) -> sidecar::IoTensorInfo {
+        sidecar::IoTensorInfo {
+            name: self.name.clone(),
+            mode: self.mode,
+            dtype: self.dtype,
+            shape: self.shape.clone(),
+            format: format_name(self.format),
+        }
+    }
+}
+
+/// Lowercase name of a tensor format as written in sidecars (`linear`, `chw32`, `dla-hwc4` …).
+pub fn format_name(format: TensorFormat) -> String {
+    let debug = format!("{format:?}");
+    let mut out = String::new();
+    let mut prev: Option<char> = None;
+    for c in debug.chars() {
+        if c.is_ascii_uppercase() && prev.is_some_and(|p| !p.is_ascii_digit()) {
+            out.push('-');
+        }
+        out.push(c.to_ascii_lowercase());
+        prev = Some(c);
+    }
+    out
 }
 
 /// A deserialized engine (`ICudaEngine`). `Send + Sync`: share it between threads, create one
@@ -237,7 +303,12 @@ pub struct Engine {
 }
 
 impl Engine {
-    fn new(shim: trt_sys::shim::Engine, library: Library, sidecar: Option<Sidecar>, path: Option<PathBuf>) -> Result<Engine> {
+    fn new(
+        shim: trt_sys::shim::Engine,
+        library: Library,
+        sidecar: Option<Sidecar>,
+        path: Option<PathBuf>,
+    ) -> Result<Engine> {
         let mut io = Vec::new();
         for d in shim.io_tensors()? {
             let mode = match d.mode {
@@ -255,9 +326,22 @@ impl Engine {
                     });
                 }
             }
-            io.push(IoTensor { name: d.name, mode, dtype: d.data_type.into(), shape: d.shape, format: d.format, profiles });
+            io.push(IoTensor {
+                name: d.name,
+                mode,
+                dtype: d.data_type.into(),
+                shape: d.shape,
+                format: d.format,
+                profiles,
+            });
         }
-        Ok(Engine { shim, io, library, sidecar, path })
+        Ok(Engine {
+            shim,
+            io,
+            library,
+            sidecar,
+            path,
+        })
     }
 
     /// Every IO tensor, in engine order.
@@ -277,11 +361,35 @@ impl Engine {
 
     /// The IO tensor called `name` ([`Error::UnknownTensor`] lists the names that exist).
     pub fn tensor(&self, name: &str) -> Result<&IoTensor> {
-        self.io.iter().find(|t| t.name == name).ok_or_else(|| Error::UnknownTensor {
-            name: name.to_owned(),
-            kind: "IO",
-            available: self.io.iter().map(|t| t.name.clone()).collect(),
-        })
+        self.io
+            .iter()
+            .find(|t| t.name == name)
+            .ok_or_else(|| Error::UnknownTensor {
+                name: name.to_owned(),
+                kind: "IO",
+                available: self.io.iter().map(|t| t.name.clone()).collect(),
+            })
+    }
+
+    /// The engine's IO tensors and optimization profiles in sidecar form.
+    pub fn sidecar_io(&self) -> (Vec<sidecar::IoTensorInfo>, Vec<sidecar::ProfileInfo>) {
+        let io = self.io.iter().map(IoTensor::to_sidecar).collect();
+        let profiles = (0..self.num_profiles())
+            .map(|p| sidecar::ProfileInfo {
+                inputs: self
+                    .inputs()
+                    .filter_map(|t| {
+                        t.profiles.get(p).map(|d| sidecar::ProfileShapes {
+                            name: t.name.clone(),
+                            min: d.min.clone(),
+                            opt: d.opt.clone(),
+                            max: d.max.clone(),
+                        })
+                    })
+                    .collect(),
+            })
+            .collect();
+        (io, profiles)
     }
 
     /// Number of optimization profiles.
@@ -318,7 +426,11 @@ impl Engine {
     pub fn create_context(&self) -> Result<ExecutionContext<'_>> {
         self.library.device().activate()?;
         let shim = self.shim.create_execution_context()?;
-        Ok(ExecutionContext { shim, engine: self, _not_sync: PhantomData })
+        Ok(ExecutionContext {
+            shim,
+            engine: self,
+            _not_sync: PhantomData,
+        })
     }
 
     /// A session owning a context, a stream and pinned + device buffers for every IO tensor (the common path).
@@ -346,11 +458,14 @@ impl<'engine> ExecutionContext<'engine> {
 
     fn input(&self, name: &str) -> Result<&'engine IoTensor> {
         let engine: &'engine Engine = self.engine;
-        engine.inputs().find(|t| t.name == name).ok_or_else(|| Error::UnknownTensor {
-            name: name.to_owned(),
-            kind: "input",
-            available: engine.inputs().map(|t| t.name.clone()).collect(),
-        })
+        engine
+            .inputs()
+            .find(|t| t.name == name)
+            .ok_or_else(|| Error::UnknownTensor {
+                name: name.to_owned(),
+                kind: "input",
+                available: engine.inputs().map(|t| t.name.clone()).collect(),
+            })
     }
 
     /// Sets the shape of input `name`, checking rank, static dimensions and the profile's min/max first.
@@ -376,11 +491,16 @@ impl<'engine> ExecutionContext<'engine> {
         for t in self.engine.inputs() {
             let shape = self.shim.tensor_shape(&t.name)?;
             if shape.iter().any(|&d| d < 0) {
-                return Err(Error::UnspecifiedDims { tensor: t.name.clone(), shape: Shape(shape) });
+                return Err(Error::UnspecifiedDims {
+                    tensor: t.name.clone(),
+                    shape: Shape(shape),
+                });
             }
         }
         if !self.shim.all_input_dimensions_specified() {
-            return Err(Error::InvalidArgument("TensorRT reports unspecified input dimensions".into()));
+            return Err(Error::InvalidArgument(
+                "TensorRT reports unspecified input dimensions".into(),
+            ));
         }
         Ok(())
     }
@@ -394,7 +514,10 @@ impl<'engine> ExecutionContext<'engine> {
             )));
         }
         // SAFETY: `stream` is a live stream of the library's device.
-        Ok(unsafe { self.shim.set_optimization_profile_async(profile, stream.as_raw()) }?)
+        Ok(unsafe {
+            self.shim
+                .set_optimization_profile_async(profile, stream.as_raw())
+        }?)
     }
 
     /// Binds IO tensor `name` to device memory.
@@ -403,7 +526,11 @@ impl<'engine> ExecutionContext<'engine> {
     /// `address` must point to device memory (or mapped pinned memory) large enough for the tensor at every shape
     /// used, aligned for its type, and stay valid and untouched by the host until every enqueue using it has
     /// completed.
-    pub unsafe fn set_tensor_address(&mut self, name: &str, address: *mut std::ffi::c_void) -> Result<()> {
+    pub unsafe fn set_tensor_address(
+        &mut self,
+        name: &str,
+        address: *mut std::ffi::c_void,
+    ) -> Result<()> {
         self.engine.tensor(name)?;
         // SAFETY: forwarded contract.
         Ok(unsafe { self.shim.set_tensor_address(name, address) }?)
@@ -440,14 +567,20 @@ pub(crate) fn check_shape_against(t: &IoTensor, dims: &[i64], profile: usize) ->
         hint,
     };
     if dims.len() != t.shape.len() {
-        return Err(mismatch(format!("rank {} expected, got rank {}", t.shape.len(), dims.len())));
+        return Err(mismatch(format!(
+            "rank {} expected, got rank {}",
+            t.shape.len(),
+            dims.len()
+        )));
     }
     for (i, (&want, &got)) in t.shape.iter().zip(dims).enumerate() {
         if got < 0 {
             return Err(mismatch(format!("dimension {i} must be concrete")));
         }
         if want >= 0 && want != got {
-            return Err(mismatch(format!("dimension {i} is fixed to {want} in the engine")));
+            return Err(mismatch(format!(
+                "dimension {i} is fixed to {want} in the engine"
+            )));
         }
     }
     if let Some(p) = t.profiles.get(profile) {
@@ -485,16 +618,38 @@ mod tests {
     }
 
     #[test]
+    fn format_names_are_lowercase_kebab() {
+        assert_eq!(format_name(TensorFormat::Linear), "linear");
+        assert_eq!(format_name(TensorFormat::Chw32), "chw32");
+        assert_eq!(format_name(TensorFormat::DlaHwc4), "dla-hwc4");
+        assert_eq!(format_name(TensorFormat::Hwc16), "hwc16");
+    }
+
+    #[test]
     fn shape_checks_name_the_problem() {
         let t = dynamic_input();
         assert!(check_shape_against(&t, &[1, 3, 640, 480], 0).is_ok());
-        let e = check_shape_against(&t, &[1, 3, 640], 0).unwrap_err().to_string();
-        assert!(e.contains("`images`") && e.contains("rank 4 expected"), "{e}");
-        let e = check_shape_against(&t, &[1, 4, 640, 640], 0).unwrap_err().to_string();
+        let e = check_shape_against(&t, &[1, 3, 640], 0)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`images`") && e.contains("rank 4 expected"),
+            "{e}"
+        );
+        let e = check_shape_against(&t, &[1, 4, 640, 640], 0)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("dimension 1 is fixed to 3"), "{e}");
-        let e = check_shape_against(&t, &[1, 3, 2000, 640], 0).unwrap_err().to_string();
-        assert!(e.contains("max [1, 3, 1280, 1280]") && e.contains("[1, 3, 2000, 640]"), "{e}");
-        let e = check_shape_against(&t, &[1, 3, -1, 640], 0).unwrap_err().to_string();
+        let e = check_shape_against(&t, &[1, 3, 2000, 640], 0)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("max [1, 3, 1280, 1280]") && e.contains("[1, 3, 2000, 640]"),
+            "{e}"
+        );
+        let e = check_shape_against(&t, &[1, 3, -1, 640], 0)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("dimension 2 must be concrete"), "{e}");
     }
 }

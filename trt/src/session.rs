@@ -88,16 +88,30 @@ impl<'a> Input<'a> {
                 Cow::Owned(as_bytes(&v).to_vec())
             }
         };
-        Input { name, dtype: T::DTYPE, shape, bytes }
+        Input {
+            name,
+            dtype: T::DTYPE,
+            shape,
+            bytes,
+        }
     }
 
     /// An input from a flat slice in row-major order with `shape`.
     pub fn from_slice<T: Element>(name: &'a str, shape: &[usize], data: &'a [T]) -> Result<Self> {
         let n: usize = shape.iter().product();
         if n != data.len() {
-            return Err(Error::LengthMismatch { operation: "Input::from_slice", destination: n, source_len: data.len() });
+            return Err(Error::LengthMismatch {
+                operation: "Input::from_slice",
+                destination: n,
+                source_len: data.len(),
+            });
         }
-        Ok(Input { name, dtype: T::DTYPE, shape: shape.to_vec(), bytes: Cow::Borrowed(as_bytes(data)) })
+        Ok(Input {
+            name,
+            dtype: T::DTYPE,
+            shape: shape.to_vec(),
+            bytes: Cow::Borrowed(as_bytes(data)),
+        })
     }
 
     /// Tensor name.
@@ -129,7 +143,10 @@ impl Slot {
 }
 
 fn elements(shape: &[i64]) -> usize {
-    shape.iter().map(|&d| usize::try_from(d).unwrap_or(0)).product()
+    shape
+        .iter()
+        .map(|&d| usize::try_from(d).unwrap_or(0))
+        .product()
 }
 
 #[derive(Debug)]
@@ -183,7 +200,10 @@ impl<'engine> Session<'engine> {
             } else if let Some(p) = t.profiles.get(config.profile) {
                 p.max.clone()
             } else {
-                return Err(Error::UnspecifiedDims { tensor: t.name.clone(), shape: Shape(t.shape.clone()) });
+                return Err(Error::UnspecifiedDims {
+                    tensor: t.name.clone(),
+                    shape: Shape(t.shape.clone()),
+                });
             };
             check_shape_against(t, &dims, config.profile)?;
             context.set_input_shape(&t.name, &dims)?;
@@ -244,7 +264,11 @@ impl<'engine> Session<'engine> {
         }
         Ok(Session {
             graph: None,
-            graph_state: if config.cuda_graph { GraphState::Armed } else { GraphState::Off },
+            graph_state: if config.cuda_graph {
+                GraphState::Armed
+            } else {
+                GraphState::Off
+            },
             context,
             slots,
             stream,
@@ -275,11 +299,14 @@ impl<'engine> Session<'engine> {
     }
 
     fn slot(&self, name: &str) -> Result<&Slot> {
-        self.slots.iter().find(|s| s.tensor.name == name).ok_or_else(|| Error::UnknownTensor {
-            name: name.to_owned(),
-            kind: "IO",
-            available: self.slots.iter().map(|s| s.tensor.name.clone()).collect(),
-        })
+        self.slots
+            .iter()
+            .find(|s| s.tensor.name == name)
+            .ok_or_else(|| Error::UnknownTensor {
+                name: name.to_owned(),
+                kind: "IO",
+                available: self.slots.iter().map(|s| s.tensor.name.clone()).collect(),
+            })
     }
 
     /// Waits for work left by a leaked [`PendingInference`] and reports deferred errors.
@@ -305,7 +332,9 @@ impl<'engine> Session<'engine> {
     pub fn infer_async(&mut self, inputs: &[Input<'_>]) -> Result<PendingInference<'_, 'engine>> {
         self.prepare(inputs)?;
         self.launch()?;
-        Ok(PendingInference { session: Some(self) })
+        Ok(PendingInference {
+            session: Some(self),
+        })
     }
 
     /// Views of the outputs of the last inference (waits for it if needed).
@@ -317,7 +346,11 @@ impl<'engine> Session<'engine> {
     fn prepare(&mut self, inputs: &[Input<'_>]) -> Result<()> {
         self.settle()?;
         for inp in inputs {
-            if !self.slots.iter().any(|s| s.tensor.is_input() && s.tensor.name == inp.name) {
+            if !self
+                .slots
+                .iter()
+                .any(|s| s.tensor.is_input() && s.tensor.name == inp.name)
+            {
                 return Err(Error::UnknownTensor {
                     name: inp.name.to_owned(),
                     kind: "input",
@@ -325,7 +358,10 @@ impl<'engine> Session<'engine> {
                 });
             }
             if inputs.iter().filter(|o| o.name == inp.name).count() > 1 {
-                return Err(Error::InvalidArgument(format!("input `{}` is given more than once", inp.name)));
+                return Err(Error::InvalidArgument(format!(
+                    "input `{}` is given more than once",
+                    inp.name
+                )));
             }
         }
         let mut changed = false;
@@ -335,22 +371,34 @@ impl<'engine> Session<'engine> {
             }
             let name = self.slots[i].tensor.name.clone();
             let Some(inp) = inputs.iter().find(|x| x.name == name) else {
-                return Err(Error::MissingInput { tensor: name, expected: self.input_names() });
+                return Err(Error::MissingInput {
+                    tensor: name,
+                    expected: self.input_names(),
+                });
             };
             let slot = &self.slots[i];
             if inp.dtype != slot.tensor.dtype {
-                return Err(Error::DtypeMismatch { tensor: name, expected: slot.tensor.dtype, actual: inp.dtype });
+                return Err(Error::DtypeMismatch {
+                    tensor: name,
+                    expected: slot.tensor.dtype,
+                    actual: inp.dtype,
+                });
             }
-            let dims: Vec<i64> = inp.shape.iter().map(|&d| i64::try_from(d).unwrap_or(i64::MAX)).collect();
+            let dims: Vec<i64> = inp
+                .shape
+                .iter()
+                .map(|&d| i64::try_from(d).unwrap_or(i64::MAX))
+                .collect();
             check_shape_against(&slot.tensor, &dims, self.profile)?;
             if elements(&dims) > slot.capacity {
                 return Err(Error::ShapeMismatch {
                     tensor: name,
                     expected: Shape(slot.capacity_shape.clone()),
                     actual: Shape(dims),
-                    hint: "larger than the session's buffers; create the session with a larger shape \
+                    hint:
+                        "larger than the session's buffers; create the session with a larger shape \
                            (SessionConfig::with_shape)"
-                        .into(),
+                            .into(),
                 });
             }
             if dims != slot.shape {
@@ -371,7 +419,9 @@ impl<'engine> Session<'engine> {
                         tensor: slot.tensor.name.clone(),
                         expected: Shape(slot.capacity_shape.clone()),
                         actual: Shape(dims),
-                        hint: "the output for these input shapes does not fit the session's buffers".into(),
+                        hint:
+                            "the output for these input shapes does not fit the session's buffers"
+                                .into(),
                     });
                 }
                 slot.shape = dims;
@@ -381,7 +431,11 @@ impl<'engine> Session<'engine> {
     }
 
     fn input_names(&self) -> Vec<String> {
-        self.slots.iter().filter(|s| s.tensor.is_input()).map(|s| s.tensor.name.clone()).collect()
+        self.slots
+            .iter()
+            .filter(|s| s.tensor.is_input())
+            .map(|s| s.tensor.name.clone())
+            .collect()
     }
 
     fn current_shapes(&self) -> Vec<Vec<i64>> {
@@ -398,20 +452,27 @@ impl<'engine> Session<'engine> {
         // From here on work may be queued: mark the session busy before anything can fail.
         self.in_flight = true;
         let shapes = self.current_shapes();
-        let replay = matches!(&self.graph_state, GraphState::Captured(s) if *s == shapes) && self.graph.is_some();
-        if replay {
-            if let Some(g) = &self.graph {
-                // SAFETY: the graph uses only session-owned buffers, which live as long as the graph (field order),
-                // and the host reads them only after synchronizing (infer / wait / settle).
-                unsafe { g.launch(&self.stream) }?;
+        match &self.graph_state {
+            GraphState::Captured(s) if *s == shapes && self.graph.is_some() => {
+                if let Some(g) = &self.graph {
+                    // SAFETY: the graph uses only session-owned buffers, which live as long as the graph (field
+                    // order), and the host reads them only after synchronizing (infer / wait / settle).
+                    unsafe { g.launch(&self.stream) }?;
+                }
             }
-        } else if matches!(self.graph_state, GraphState::Ready) || matches!(self.graph_state, GraphState::Captured(_)) {
-            self.capture_or_fallback(shapes)?;
-        } else {
-            // SAFETY: see enqueue_raw.
-            unsafe { enqueue_raw(&mut self.context, &self.slots, self.zero_copy, &self.stream) }?;
-            if matches!(self.graph_state, GraphState::Armed) {
-                self.graph_state = GraphState::Ready;
+            GraphState::Ready => self.capture_or_fallback(shapes)?,
+            state => {
+                // Armed: TensorRT needs one plain enqueue before capture. Captured with other shapes: warm up the
+                // new shapes with a plain enqueue, capture on the next call.
+                let next = matches!(state, GraphState::Armed | GraphState::Captured(_));
+                // SAFETY: see enqueue_raw.
+                unsafe {
+                    enqueue_raw(&mut self.context, &self.slots, self.zero_copy, &self.stream)
+                }?;
+                if next {
+                    self.graph = None;
+                    self.graph_state = GraphState::Ready;
+                }
             }
         }
         for s in &self.slots {
@@ -428,7 +489,10 @@ impl<'engine> Session<'engine> {
         let (context, slots, zero_copy) = (&mut self.context, &self.slots, self.zero_copy);
         // SAFETY: the captured work only touches session-owned buffers that outlive the graph (the graph field is
         // dropped first, after Drop synchronized), and no tracked operation runs inside the capture.
-        let captured = unsafe { self.stream.capture(|st| enqueue_raw(context, slots, zero_copy, st)) };
+        let captured = unsafe {
+            self.stream
+                .capture(|st| enqueue_raw(context, slots, zero_copy, st))
+        };
         match captured {
             Ok(g) => {
                 // SAFETY: as above.
@@ -440,7 +504,9 @@ impl<'engine> Session<'engine> {
                 tracing::warn!(target: "trt", "CUDA graph capture failed ({e}); falling back to plain enqueues");
                 self.graph_state = GraphState::Failed;
                 // SAFETY: see enqueue_raw.
-                unsafe { enqueue_raw(&mut self.context, &self.slots, self.zero_copy, &self.stream) }?;
+                unsafe {
+                    enqueue_raw(&mut self.context, &self.slots, self.zero_copy, &self.stream)
+                }?;
             }
         }
         Ok(())
@@ -452,10 +518,10 @@ impl<'engine> Session<'engine> {
 /// # Safety
 /// `slots` are the session's buffers, bound to `context`, sized for the current shapes (checked in `prepare`).
 unsafe fn enqueue_raw(
-context: &mut ExecutionContext<'_>,
-slots: &[Slot],
-zero_copy: bool,
-stream: &Stream,
+    context: &mut ExecutionContext<'_>,
+    slots: &[Slot],
+    zero_copy: bool,
+    stream: &Stream,
 ) -> Result<()> {
     if !zero_copy {
         for s in slots.iter().filter(|s| s.tensor.is_input()) {
@@ -493,7 +559,6 @@ stream: &Stream,
     Ok(())
 }
 
-
 impl Drop for Session<'_> {
     fn drop(&mut self) {
         if self.in_flight {
@@ -522,7 +587,10 @@ impl<'s> PendingInference<'s, '_> {
 
     /// Waits for the inference and returns views of its outputs.
     pub fn wait(mut self) -> Result<Outputs<'s>> {
-        let s = self.session.take().ok_or_else(|| Error::InvalidArgument("inference already waited on".into()))?;
+        let s = self
+            .session
+            .take()
+            .ok_or_else(|| Error::InvalidArgument("inference already waited on".into()))?;
         s.stream.synchronize()?;
         s.in_flight = false;
         let s: &'s Session<'_> = s;
@@ -549,18 +617,22 @@ pub struct Outputs<'s> {
 
 impl<'s> Outputs<'s> {
     fn slot(&self, name: &str) -> Result<&'s Slot> {
-        self.slots.iter().find(|s| !s.tensor.is_input() && s.tensor.name == name).ok_or_else(|| {
-            Error::UnknownTensor {
+        self.slots
+            .iter()
+            .find(|s| !s.tensor.is_input() && s.tensor.name == name)
+            .ok_or_else(|| Error::UnknownTensor {
                 name: name.to_owned(),
                 kind: "output",
                 available: self.names().map(str::to_owned).collect(),
-            }
-        })
+            })
     }
 
     /// Output names.
     pub fn names(&self) -> impl Iterator<Item = &'s str> {
-        self.slots.iter().filter(|s| !s.tensor.is_input()).map(|s| s.tensor.name.as_str())
+        self.slots
+            .iter()
+            .filter(|s| !s.tensor.is_input())
+            .map(|s| s.tensor.name.as_str())
     }
 
     /// Shape of output `name` for the last inference.
@@ -577,27 +649,89 @@ impl<'s> Outputs<'s> {
     pub fn get<T: Element>(&self, name: &str) -> Result<ArrayViewD<'s, T>> {
         let slot = self.slot(name)?;
         if slot.tensor.dtype != T::DTYPE {
-            return Err(Error::DtypeMismatch { tensor: name.to_owned(), expected: slot.tensor.dtype, actual: T::DTYPE });
+            return Err(Error::DtypeMismatch {
+                tensor: name.to_owned(),
+                expected: slot.tensor.dtype,
+                actual: T::DTYPE,
+            });
         }
         let n = elements(&slot.shape);
         let bytes = &slot.host.as_slice()?[..n * slot.elem];
         if T::NEEDS_VALIDATION {
             if let Some(index) = T::first_invalid(bytes) {
-                return Err(Error::InvalidValue { dtype: T::DTYPE, index });
+                return Err(Error::InvalidValue {
+                    dtype: T::DTYPE,
+                    index,
+                });
             }
         }
         let data: &'s [T] = if n == 0 {
             &[]
         } else {
             if bytes.as_ptr().align_offset(std::mem::align_of::<T>()) != 0 {
-                return Err(Error::InvalidArgument("output buffer is not aligned for its element type".into()));
+                return Err(Error::InvalidArgument(
+                    "output buffer is not aligned for its element type".into(),
+                ));
             }
             // SAFETY: `n * size_of::<T>()` initialized, validated bytes, aligned for T, borrowed for 's from the
             // session's pinned buffer whose last GPU use has completed (as_slice waited for it).
             unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<T>(), n) }
         };
-        let shape: Vec<usize> = slot.shape.iter().map(|&d| usize::try_from(d).unwrap_or(0)).collect();
+        let shape: Vec<usize> = slot
+            .shape
+            .iter()
+            .map(|&d| usize::try_from(d).unwrap_or(0))
+            .collect();
         ArrayViewD::from_shape(IxDyn(&shape), data)
             .map_err(|e| Error::InvalidArgument(format!("output `{name}`: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+
+    #[test]
+    fn input_bytes_follow_logical_row_major_order() {
+        let a = Array2::from_shape_fn((2, 3), |(r, c)| (r * 10 + c) as i32);
+        let t = a.t(); // 3x2, not contiguous in standard order
+        let input = Input::new("x", t.view());
+        assert_eq!(input.shape(), &[3, 2]);
+        let values: Vec<i32> = input
+            .bytes
+            .chunks_exact(4)
+            .map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        assert_eq!(values, vec![0, 10, 1, 11, 2, 12]);
+        assert!(matches!(input.bytes, Cow::Owned(_)));
+        let contiguous = Input::new("y", a.view());
+        assert!(matches!(contiguous.bytes, Cow::Borrowed(_)));
+        assert_eq!(contiguous.dtype, DataType::I32);
+    }
+
+    #[test]
+    fn input_from_slice_checks_length() {
+        let data = [1u8, 2, 3, 4, 5, 6];
+        assert!(Input::from_slice("x", &[2, 3], &data).is_ok());
+        let e = Input::from_slice("x", &[2, 2], &data).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::LengthMismatch {
+                    destination: 4,
+                    source_len: 6,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn elements_of_shapes() {
+        assert_eq!(elements(&[1, 3, 640, 640]), 1_228_800);
+        assert_eq!(elements(&[]), 1);
+        assert_eq!(elements(&[4, 0]), 0);
     }
 }

@@ -96,7 +96,11 @@ pub struct Version {
 impl Version {
     /// A version from its parts.
     pub const fn new(major: u32, minor: u32, patch: u32) -> Self {
-        Version { major, minor, patch }
+        Version {
+            major,
+            minor,
+            patch,
+        }
     }
 }
 
@@ -114,18 +118,30 @@ impl FromStr for Version {
             return Err(format!("version `{s}` is not major.minor.patch"));
         }
         let num = |p: &str| -> std::result::Result<u32, String> {
-            if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) || (p.len() > 1 && p.starts_with('0')) {
+            if p.is_empty()
+                || !p.bytes().all(|b| b.is_ascii_digit())
+                || (p.len() > 1 && p.starts_with('0'))
+            {
                 return Err(format!("version `{s}` has a bad component `{p}`"));
             }
-            p.parse().map_err(|_| format!("version `{s}` has a bad component `{p}`"))
+            p.parse()
+                .map_err(|_| format!("version `{s}` has a bad component `{p}`"))
         };
-        Ok(Version { major: num(parts[0])?, minor: num(parts[1])?, patch: num(parts[2])? })
+        Ok(Version {
+            major: num(parts[0])?,
+            minor: num(parts[1])?,
+            patch: num(parts[2])?,
+        })
     }
 }
 
 impl From<trt_sys::loader::TrtVersion> for Version {
     fn from(v: trt_sys::loader::TrtVersion) -> Self {
-        Version { major: v.major, minor: v.minor, patch: v.patch }
+        Version {
+            major: v.major,
+            minor: v.minor,
+            patch: v.patch,
+        }
     }
 }
 
@@ -154,14 +170,25 @@ impl fmt::Display for ComputeCapability {
 impl FromStr for ComputeCapability {
     type Err = String;
     fn from_str(s: &str) -> std::result::Result<Self, String> {
-        let (a, b) = s.split_once('.').ok_or_else(|| format!("compute capability `{s}` is not major.minor"))?;
+        let (a, b) = s
+            .split_once('.')
+            .ok_or_else(|| format!("compute capability `{s}` is not major.minor"))?;
         let num = |p: &str| -> std::result::Result<u32, String> {
-            if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) || (p.len() > 1 && p.starts_with('0')) {
-                return Err(format!("compute capability `{s}` has a bad component `{p}`"));
+            if p.is_empty()
+                || !p.bytes().all(|b| b.is_ascii_digit())
+                || (p.len() > 1 && p.starts_with('0'))
+            {
+                return Err(format!(
+                    "compute capability `{s}` has a bad component `{p}`"
+                ));
             }
-            p.parse().map_err(|_| format!("compute capability `{s}` has a bad component `{p}`"))
+            p.parse()
+                .map_err(|_| format!("compute capability `{s}` has a bad component `{p}`"))
         };
-        Ok(ComputeCapability { major: num(a)?, minor: num(b)? })
+        Ok(ComputeCapability {
+            major: num(a)?,
+            minor: num(b)?,
+        })
     }
 }
 
@@ -374,14 +401,20 @@ impl Sidecar {
             plugins: Vec::new(),
             engine: EngineDigest::default(),
             created_at: now_rfc3339(),
-            tool: ToolInfo { name: "trt".into(), version: env!("CARGO_PKG_VERSION").into() },
+            tool: ToolInfo {
+                name: "trt".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+            },
             sidecar_sha256: String::new(),
         }
     }
 
     /// Records the length and SHA-256 of `engine_bytes`.
     pub fn set_engine(&mut self, engine_bytes: &[u8]) {
-        self.engine = EngineDigest { sha256: sha256_hex(engine_bytes), bytes: engine_bytes.len() as u64 };
+        self.engine = EngineDigest {
+            sha256: sha256_hex(engine_bytes),
+            bytes: engine_bytes.len() as u64,
+        };
     }
 
     fn canonical_digest(&self) -> String {
@@ -407,10 +440,15 @@ impl Sidecar {
     /// Parses and checks a sidecar's text: format tag and version, unknown fields, and its own checksum.
     /// `path` only names the file in errors.
     pub fn from_json(text: &str, path: &Path) -> Result<Sidecar> {
-        let corrupt = |reason: String| Error::SidecarCorrupt { sidecar: path.to_owned(), reason };
+        let corrupt = |reason: String| Error::SidecarCorrupt {
+            sidecar: path.to_owned(),
+            reason,
+        };
         let value: serde_json::Value =
             serde_json::from_str(text).map_err(|e| corrupt(format!("not valid JSON ({e})")))?;
-        let obj = value.as_object().ok_or_else(|| corrupt("the top level is not a JSON object".into()))?;
+        let obj = value
+            .as_object()
+            .ok_or_else(|| corrupt("the top level is not a JSON object".into()))?;
         if obj.get("format").and_then(|v| v.as_str()) != Some(FORMAT_TAG) {
             return Err(corrupt(format!("`format` is not \"{FORMAT_TAG}\"")));
         }
@@ -425,7 +463,8 @@ impl Sidecar {
                 supported: FORMAT_VERSION,
             });
         }
-        let sidecar: Sidecar = serde_json::from_value(value).map_err(|e| corrupt(format!("{e}")))?;
+        let sidecar: Sidecar =
+            serde_json::from_value(value).map_err(|e| corrupt(format!("{e}")))?;
         let expected = sidecar.canonical_digest();
         if sidecar.sidecar_sha256 != expected {
             return Err(corrupt(format!(
@@ -454,15 +493,20 @@ impl Sidecar {
                 version_compatible: self.tensorrt.version_compatible,
             });
         }
-        let device = here.device.as_ref().ok_or_else(|| Error::NoDeviceForEngine {
-            engine: engine.to_owned(),
-            reason: "the runtime facts list no device".into(),
-        })?;
+        let device = here
+            .device
+            .as_ref()
+            .ok_or_else(|| Error::NoDeviceForEngine {
+                engine: engine.to_owned(),
+                reason: "the runtime facts list no device".into(),
+            })?;
         let cc_ok = match self.tensorrt.hardware_compatibility {
             HardwareCompatibility::None | HardwareCompatibility::SameComputeCapability => {
                 device.compute_capability == self.gpu.compute_capability
             }
-            HardwareCompatibility::AmperePlus => device.compute_capability >= ComputeCapability::new(8, 0),
+            HardwareCompatibility::AmperePlus => {
+                device.compute_capability >= ComputeCapability::new(8, 0)
+            }
         };
         if !cc_ok {
             return Err(Error::ComputeCapability {
@@ -474,7 +518,9 @@ impl Sidecar {
                 hardware_compatibility: self.tensorrt.hardware_compatibility,
             });
         }
-        if device.name != self.gpu.name && self.tensorrt.hardware_compatibility == HardwareCompatibility::None {
+        if device.name != self.gpu.name
+            && self.tensorrt.hardware_compatibility == HardwareCompatibility::None
+        {
             tracing::warn!(
                 target: "trt",
                 "engine {} was built on {} and runs on {} (same compute capability {}); TensorRT allows this but \
@@ -486,7 +532,10 @@ impl Sidecar {
             );
         }
         if !self.plugins.is_empty() && !here.plugins_initialized {
-            return Err(Error::PluginsNotInitialized { engine: engine.to_owned(), plugins: self.plugins.clone() });
+            return Err(Error::PluginsNotInitialized {
+                engine: engine.to_owned(),
+                plugins: self.plugins.clone(),
+            });
         }
         Ok(())
     }
@@ -502,7 +551,11 @@ impl Sidecar {
         }
         let actual = sha256_hex(bytes);
         if actual != self.engine.sha256 {
-            return Err(Error::EngineChecksum { engine: engine.to_owned(), expected: self.engine.sha256.clone(), actual });
+            return Err(Error::EngineChecksum {
+                engine: engine.to_owned(),
+                expected: self.engine.sha256.clone(),
+                actual,
+            });
         }
         Ok(())
     }
@@ -545,12 +598,17 @@ pub fn read_sidecar(engine: &Path) -> Result<Sidecar> {
     let bytes = match fs::read(&path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(Error::SidecarMissing { engine: engine.to_owned(), sidecar: path })
+            return Err(Error::SidecarMissing {
+                engine: engine.to_owned(),
+                sidecar: path,
+            })
         }
         Err(e) => return Err(Error::io("reading", path, e)),
     };
-    let text = String::from_utf8(bytes)
-        .map_err(|e| Error::SidecarCorrupt { sidecar: path.clone(), reason: format!("not UTF-8 ({e})") })?;
+    let text = String::from_utf8(bytes).map_err(|e| Error::SidecarCorrupt {
+        sidecar: path.clone(),
+        reason: format!("not UTF-8 ({e})"),
+    })?;
     Sidecar::from_json(&text, &path)
 }
 
@@ -558,13 +616,23 @@ pub fn read_sidecar(engine: &Path) -> Result<Sidecar> {
 pub fn load_verified(engine: &Path, here: &RuntimeFacts) -> Result<VerifiedEngine> {
     let sidecar = read_sidecar(engine)?;
     sidecar.check_compatible(engine, here)?;
-    let len = fs::metadata(engine).map_err(|e| Error::io("reading", engine, e))?.len();
+    let len = fs::metadata(engine)
+        .map_err(|e| Error::io("reading", engine, e))?
+        .len();
     if len != sidecar.engine.bytes {
-        return Err(Error::EngineLength { engine: engine.to_owned(), expected: sidecar.engine.bytes, actual: len });
+        return Err(Error::EngineLength {
+            engine: engine.to_owned(),
+            expected: sidecar.engine.bytes,
+            actual: len,
+        });
     }
     let bytes = fs::read(engine).map_err(|e| Error::io("reading", engine, e))?;
     sidecar.check_engine_bytes(engine, &bytes)?;
-    Ok(VerifiedEngine { path: engine.to_owned(), sidecar, bytes })
+    Ok(VerifiedEngine {
+        path: engine.to_owned(),
+        sidecar,
+        bytes,
+    })
 }
 
 /// Verifies `engine` (see [`load_verified`]) and only then hands the bytes to `deserialize` (TensorRT in production,
@@ -590,7 +658,8 @@ fn tmp_path(target: &Path, what: &str) -> PathBuf {
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut f = fs::File::create(path).map_err(|e| Error::io("creating", path, e))?;
-    f.write_all(bytes).map_err(|e| Error::io("writing", path, e))?;
+    f.write_all(bytes)
+        .map_err(|e| Error::io("writing", path, e))?;
     f.sync_all().map_err(|e| Error::io("syncing", path, e))
 }
 
@@ -629,8 +698,14 @@ pub fn write_engine(engine: &Path, engine_bytes: &[u8], sidecar: &mut Sidecar) -
         Err(e) => return cleanup(Err(Error::io("removing the old sidecar", &side, e))),
     }
     sync_dir(&dir)?;
-    cleanup(fs::rename(&tmp_engine, engine).map_err(|e| Error::io("renaming the new engine to", engine, e)))?;
-    cleanup(fs::rename(&tmp_side, &side).map_err(|e| Error::io("renaming the new sidecar to", &side, e)))?;
+    cleanup(
+        fs::rename(&tmp_engine, engine)
+            .map_err(|e| Error::io("renaming the new engine to", engine, e)),
+    )?;
+    cleanup(
+        fs::rename(&tmp_side, &side)
+            .map_err(|e| Error::io("renaming the new sidecar to", &side, e)),
+    )?;
     sync_dir(&dir)
 }
 
@@ -667,7 +742,12 @@ fn rfc3339_from_unix(secs: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = if m <= 2 { y + 1 } else { y };
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 #[cfg(test)]
@@ -687,7 +767,10 @@ mod tests {
         for bad in ["10.3", "10.3.0.1", "10..0", "a.b.c", "01.2.3", "+1.2.3", ""] {
             assert!(bad.parse::<Version>().is_err(), "{bad}");
         }
-        assert_eq!("8.7".parse::<ComputeCapability>().unwrap(), ComputeCapability::new(8, 7));
+        assert_eq!(
+            "8.7".parse::<ComputeCapability>().unwrap(),
+            ComputeCapability::new(8, 7)
+        );
         for bad in ["8", "8.", ".7", "8.7.1", "08.7"] {
             assert!(bad.parse::<ComputeCapability>().is_err(), "{bad}");
         }
@@ -695,12 +778,18 @@ mod tests {
 
     #[test]
     fn sidecar_path_appends_json() {
-        assert_eq!(sidecar_path(Path::new("a/model.engine")), PathBuf::from("a/model.engine.json"));
+        assert_eq!(
+            sidecar_path(Path::new("a/model.engine")),
+            PathBuf::from("a/model.engine.json")
+        );
         assert_eq!(sidecar_path(Path::new("plan")), PathBuf::from("plan.json"));
     }
 
     #[test]
     fn sha256_of_abc() {
-        assert_eq!(sha256_hex(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 }

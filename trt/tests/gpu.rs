@@ -25,12 +25,24 @@ fn round_trip<T: Element>(dev: &Device, data: &[T]) {
     let mut back = PinnedBuffer::<T>::new(dev, data.len(), HostAllocFlags::default()).unwrap();
     stream.copy_h2d(&src, &mut d).unwrap();
     stream.copy_d2h(&d, &mut back).unwrap();
-    assert_eq!(back.as_slice().unwrap(), data, "pinned round trip of {} x {}", data.len(), T::DTYPE);
+    assert_eq!(
+        back.as_slice().unwrap(),
+        data,
+        "pinned round trip of {} x {}",
+        data.len(),
+        T::DTYPE
+    );
     // pageable -> device -> device -> pageable
     let d2 = DeviceBuffer::from_slice(&stream, data).unwrap();
     let mut d3 = DeviceBuffer::<T>::new(dev, data.len()).unwrap();
     stream.copy_d2d(&d2, &mut d3).unwrap();
-    assert_eq!(stream.copy_to_vec(&d3).unwrap(), data, "pageable round trip of {} x {}", data.len(), T::DTYPE);
+    assert_eq!(
+        stream.copy_to_vec(&d3).unwrap(),
+        data,
+        "pageable round trip of {} x {}",
+        data.len(),
+        T::DTYPE
+    );
 }
 
 #[test]
@@ -39,12 +51,34 @@ fn copies_round_trip_exactly_for_every_dtype_and_size() {
     let dev = device();
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     for len in [0usize, 1, 3, 4096, (1 << 20) + 7] {
-        round_trip::<f32>(&dev, &(0..len).map(|_| rng.random::<f32>() * 1e3 - 5e2).collect::<Vec<_>>());
-        round_trip::<f16>(&dev, &(0..len).map(|_| f16::from_bits(rng.random::<u16>() & 0x7bff)).collect::<Vec<_>>());
-        round_trip::<i8>(&dev, &(0..len).map(|_| rng.random::<i8>()).collect::<Vec<_>>());
-        round_trip::<i32>(&dev, &(0..len).map(|_| rng.random::<i32>()).collect::<Vec<_>>());
-        round_trip::<u8>(&dev, &(0..len).map(|_| rng.random::<u8>()).collect::<Vec<_>>());
-        round_trip::<bool>(&dev, &(0..len).map(|_| rng.random::<bool>()).collect::<Vec<_>>());
+        round_trip::<f32>(
+            &dev,
+            &(0..len)
+                .map(|_| rng.random::<f32>() * 1e3 - 5e2)
+                .collect::<Vec<_>>(),
+        );
+        round_trip::<f16>(
+            &dev,
+            &(0..len)
+                .map(|_| f16::from_bits(rng.random::<u16>() & 0x7bff))
+                .collect::<Vec<_>>(),
+        );
+        round_trip::<i8>(
+            &dev,
+            &(0..len).map(|_| rng.random::<i8>()).collect::<Vec<_>>(),
+        );
+        round_trip::<i32>(
+            &dev,
+            &(0..len).map(|_| rng.random::<i32>()).collect::<Vec<_>>(),
+        );
+        round_trip::<u8>(
+            &dev,
+            &(0..len).map(|_| rng.random::<u8>()).collect::<Vec<_>>(),
+        );
+        round_trip::<bool>(
+            &dev,
+            &(0..len).map(|_| rng.random::<bool>()).collect::<Vec<_>>(),
+        );
     }
 }
 
@@ -56,7 +90,10 @@ fn device_reports_properties_and_memory() {
     assert!(!p.name.is_empty());
     assert!(p.compute_capability.major >= 5, "{}", p.compute_capability);
     let m = dev.memory_info().unwrap();
-    assert!(m.free > 0 && m.free <= m.total && m.total <= p.total_memory + (1 << 30), "{m:?} vs {p:?}");
+    assert!(
+        m.free > 0 && m.free <= m.total && m.total <= p.total_memory + (1 << 30),
+        "{m:?} vs {p:?}"
+    );
 }
 
 #[test]
@@ -107,7 +144,12 @@ fn graph_replays_captured_copies() {
     let mut input = PinnedBuffer::<f32>::new(&dev, n, HostAllocFlags::default()).unwrap();
     let d = DeviceBuffer::<f32>::new(&dev, n).unwrap();
     let mut output = PinnedBuffer::<f32>::new(&dev, n, HostAllocFlags::default()).unwrap();
-    let (ip, dp, op, bytes) = (input.as_mut_slice().unwrap().as_mut_ptr(), d.as_raw_ptr(), output.as_mut_slice().unwrap().as_mut_ptr(), n * 4);
+    let (ip, dp, op, bytes) = (
+        input.as_mut_slice().unwrap().as_mut_ptr(),
+        d.as_raw_ptr(),
+        output.as_mut_slice().unwrap().as_mut_ptr(),
+        n * 4,
+    );
     // SAFETY: the three buffers outlive the graph (dropped after it below) and the host touches them only after
     // synchronizing the stream following each launch.
     let graph = unsafe {
@@ -135,7 +177,11 @@ fn mapped_pinned_memory_has_a_device_pointer() {
     let dev = device();
     let b = PinnedBuffer::<f32>::new(&dev, 1024, HostAllocFlags::mapped()).unwrap();
     assert!(b.mapped_device_ptr().is_some());
-    assert_eq!(b.as_slice().unwrap(), &[0.0f32; 1024][..], "pinned memory starts zeroed");
+    assert_eq!(
+        b.as_slice().unwrap(),
+        &[0.0f32; 1024][..],
+        "pinned memory starts zeroed"
+    );
 }
 
 #[test]
@@ -155,5 +201,8 @@ fn lean_runtime_rejects_bogus_engines_without_crashing() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bogus.engine");
     std::fs::write(&path, b"not an engine").unwrap();
-    assert!(matches!(runtime.load_engine(&path).unwrap_err(), trt::Error::SidecarMissing { .. }));
+    assert!(matches!(
+        runtime.load_engine(&path).unwrap_err(),
+        trt::Error::SidecarMissing { .. }
+    ));
 }

@@ -19,7 +19,11 @@ fn cuda_versions_load_without_a_gpu() {
     common::setup(Some("TRT_TEST_LEAN_LIB"));
     let v = Device::versions().expect("libcudart loads");
     assert!(v.runtime >= 11000, "runtime version {}", v.runtime);
-    assert!(v.runtime_path.to_string_lossy().contains("libcudart"), "{}", v.runtime_path.display());
+    assert!(
+        v.runtime_path.to_string_lossy().contains("libcudart"),
+        "{}",
+        v.runtime_path.display()
+    );
 }
 
 #[test]
@@ -37,6 +41,10 @@ fn library_over_lean_runtime_errors_cleanly() {
     common::setup(Some("TRT_TEST_LEAN_LIB"));
     let e = Library::load().unwrap_err();
     assert_no_device(&e);
-    let e = Library::load_with(LoadOptions { init_plugins: true, ..LoadOptions::default() }).unwrap_err();
+    let e = Library::load_with(LoadOptions {
+        init_plugins: true,
+        ..LoadOptions::default()
+    })
+    .unwrap_err();
     assert_no_device(&e);
 }

@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use trt::sidecar::{
-    self, ComputeCapability, DeviceFacts, GpuInfo, HardwareCompatibility, IoTensorInfo, Precision, ProfileInfo,
-    ProfileShapes, RuntimeFacts, Sidecar, SourceInfo, TensorMode, TensorRtInfo, Version,
+    self, ComputeCapability, DeviceFacts, GpuInfo, HardwareCompatibility, IoTensorInfo, Precision,
+    ProfileInfo, ProfileShapes, RuntimeFacts, Sidecar, SourceInfo, TensorMode, TensorRtInfo,
+    Version,
 };
 use trt::{DataType, Error};
 
@@ -24,7 +25,10 @@ fn sample_sidecar() -> Sidecar {
             hardware_compatibility: HardwareCompatibility::None,
             exclude_lean_runtime: false,
         },
-        GpuInfo { name: "Tesla T4".into(), compute_capability: T4 },
+        GpuInfo {
+            name: "Tesla T4".into(),
+            compute_capability: T4,
+        },
         Precision::Fp16,
     );
     s.io = vec![
@@ -51,7 +55,10 @@ fn sample_sidecar() -> Sidecar {
             max: vec![1, 3, 1280, 1280],
         }],
     }];
-    s.source = SourceInfo { onnx_file: Some("yolov7.onnx".into()), onnx_sha256: Some(sidecar::sha256_hex(b"onnx")) };
+    s.source = SourceInfo {
+        onnx_file: Some("yolov7.onnx".into()),
+        onnx_sha256: Some(sidecar::sha256_hex(b"onnx")),
+    };
     s.pipeline = vec!["reparameterize".into(), "fp16".into()];
     s
 }
@@ -59,7 +66,10 @@ fn sample_sidecar() -> Sidecar {
 fn here() -> RuntimeFacts {
     RuntimeFacts {
         tensorrt: TRT,
-        device: Some(DeviceFacts { name: "Tesla T4".into(), compute_capability: T4 }),
+        device: Some(DeviceFacts {
+            name: "Tesla T4".into(),
+            compute_capability: T4,
+        }),
         plugins_initialized: false,
     }
 }
@@ -99,8 +109,10 @@ fn good_pair_loads_and_reaches_deserializer_once() {
     assert_eq!(read.engine.bytes, 5000);
     assert_eq!(read.engine.sha256, sidecar::sha256_hex(&bytes));
     // No temporary files are left behind.
-    let names: Vec<String> =
-        fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let names: Vec<String> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     assert_eq!(names.len(), 2, "{names:?}");
 }
 
@@ -108,9 +120,17 @@ fn good_pair_loads_and_reaches_deserializer_once() {
 fn rewrite_replaces_both_files() {
     let dir = tempfile::tempdir().unwrap();
     let (engine, _) = setup(dir.path(), "m.engine", b"first engine", sample_sidecar());
-    let (_, _) = setup(dir.path(), "m.engine", b"second, longer engine", sample_sidecar());
+    let (_, _) = setup(
+        dir.path(),
+        "m.engine",
+        b"second, longer engine",
+        sample_sidecar(),
+    );
     let calls = Cell::new(0);
-    assert_eq!(load_counting(&engine, &here(), &calls).unwrap(), b"second, longer engine");
+    assert_eq!(
+        load_counting(&engine, &here(), &calls).unwrap(),
+        b"second, longer engine"
+    );
 }
 
 #[test]
@@ -251,11 +271,20 @@ fn generated_corrupt_cases_never_reach_tensorrt() {
     for (cc, hw) in [
         (ComputeCapability::new(8, 7), HardwareCompatibility::None),
         (ComputeCapability::new(7, 2), HardwareCompatibility::None),
-        (ComputeCapability::new(8, 6), HardwareCompatibility::SameComputeCapability),
-        (ComputeCapability::new(8, 0), HardwareCompatibility::AmperePlus), // T4 (7.5) is not Ampere+
+        (
+            ComputeCapability::new(8, 6),
+            HardwareCompatibility::SameComputeCapability,
+        ),
+        (
+            ComputeCapability::new(8, 0),
+            HardwareCompatibility::AmperePlus,
+        ), // T4 (7.5) is not Ampere+
     ] {
         write_variant(&|s| {
-            s.gpu = GpuInfo { name: "Orin".into(), compute_capability: cc };
+            s.gpu = GpuInfo {
+                name: "Orin".into(),
+                compute_capability: cc,
+            };
             s.tensorrt.hardware_compatibility = hw;
         });
         check("wrong GPU", &mut tally);
@@ -296,16 +325,25 @@ fn compatible_variants_load() {
         (
             Box::new(|s: &mut Sidecar| {
                 s.tensorrt.hardware_compatibility = HardwareCompatibility::AmperePlus;
-                s.gpu = GpuInfo { name: "NVIDIA A100".into(), compute_capability: ComputeCapability::new(8, 0) };
+                s.gpu = GpuInfo {
+                    name: "NVIDIA A100".into(),
+                    compute_capability: ComputeCapability::new(8, 0),
+                };
             }),
             RuntimeFacts {
-                device: Some(DeviceFacts { name: "Orin".into(), compute_capability: ComputeCapability::new(8, 7) }),
+                device: Some(DeviceFacts {
+                    name: "Orin".into(),
+                    compute_capability: ComputeCapability::new(8, 7),
+                }),
                 ..here()
             },
         ),
         (
             Box::new(|s: &mut Sidecar| s.plugins = vec!["EfficientNMS_TRT".into()]),
-            RuntimeFacts { plugins_initialized: true, ..here() },
+            RuntimeFacts {
+                plugins_initialized: true,
+                ..here()
+            },
         ),
         (
             Box::new(|s: &mut Sidecar| s.gpu.name = "Tesla T4 (other board)".into()),
@@ -315,8 +353,14 @@ fn compatible_variants_load() {
     for (i, (edit, facts)) in cases.into_iter().enumerate() {
         let mut s = sample_sidecar();
         edit(&mut s);
-        let (engine, _) = setup(dir.path(), &format!("e{i}.engine"), format!("engine {i}").as_bytes(), s);
-        let got = load_counting(&engine, &facts, &calls).unwrap_or_else(|e| panic!("case {i}: {e}"));
+        let (engine, _) = setup(
+            dir.path(),
+            &format!("e{i}.engine"),
+            format!("engine {i}").as_bytes(),
+            s,
+        );
+        let got =
+            load_counting(&engine, &facts, &calls).unwrap_or_else(|e| panic!("case {i}: {e}"));
         assert_eq!(got, format!("engine {i}").as_bytes());
     }
     assert_eq!(calls.get(), 4);
@@ -328,20 +372,40 @@ fn mismatch_messages_say_what_to_rebuild_with() {
     let mut s = sample_sidecar();
     s.tensorrt.version = Version::new(8, 6, 1);
     let (engine, _) = setup(dir.path(), "old.engine", b"x", s);
-    let msg = load_counting(&engine, &here(), &Cell::new(0)).unwrap_err().to_string();
-    assert!(msg.contains("8.6.1") && msg.contains("rebuild with TensorRT 10.3.0"), "{msg}");
+    let msg = load_counting(&engine, &here(), &Cell::new(0))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("8.6.1") && msg.contains("rebuild with TensorRT 10.3.0"),
+        "{msg}"
+    );
 
     let mut s = sample_sidecar();
-    s.gpu = GpuInfo { name: "Orin".into(), compute_capability: ComputeCapability::new(8, 7) };
+    s.gpu = GpuInfo {
+        name: "Orin".into(),
+        compute_capability: ComputeCapability::new(8, 7),
+    };
     let (engine, _) = setup(dir.path(), "orin.engine", b"x", s);
-    let msg = load_counting(&engine, &here(), &Cell::new(0)).unwrap_err().to_string();
-    assert!(msg.contains("Orin") && msg.contains("8.7") && msg.contains("rebuild on a compute capability 7.5"), "{msg}");
+    let msg = load_counting(&engine, &here(), &Cell::new(0))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("Orin")
+            && msg.contains("8.7")
+            && msg.contains("rebuild on a compute capability 7.5"),
+        "{msg}"
+    );
 
     let mut s = sample_sidecar();
     s.plugins = vec!["EfficientNMS_TRT".into()];
     let (engine, _) = setup(dir.path(), "nms.engine", b"x", s);
-    let msg = load_counting(&engine, &here(), &Cell::new(0)).unwrap_err().to_string();
-    assert!(msg.contains("EfficientNMS_TRT") && msg.contains("init_plugins"), "{msg}");
+    let msg = load_counting(&engine, &here(), &Cell::new(0))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("EfficientNMS_TRT") && msg.contains("init_plugins"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -353,7 +417,17 @@ fn newer_format_version_is_its_own_error() {
     s.seal();
     fs::write(sidecar::sidecar_path(&engine), s.to_json()).unwrap();
     let err = load_counting(&engine, &here(), &Cell::new(0)).unwrap_err();
-    assert!(matches!(err, Error::SidecarFormat { found: 2, supported: 1, .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::SidecarFormat {
+                found: 2,
+                supported: 1,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -361,8 +435,31 @@ fn unknown_field_is_rejected() {
     let dir = tempfile::tempdir().unwrap();
     let (engine, _) = setup(dir.path(), "u.engine", b"x", sample_sidecar());
     let path = sidecar::sidecar_path(&engine);
-    let text = fs::read_to_string(&path).unwrap().replacen("\"precision\"", "\"surprise\": 1,\n  \"precision\"", 1);
+    let text = fs::read_to_string(&path).unwrap().replacen(
+        "\"precision\"",
+        "\"surprise\": 1,\n  \"precision\"",
+        1,
+    );
     fs::write(&path, text).unwrap();
     let err = load_counting(&engine, &here(), &Cell::new(0)).unwrap_err();
     assert!(err.to_string().contains("surprise"), "{err}");
+}
+
+#[test]
+fn failed_write_cleans_up_and_leaves_no_mismatched_pair() {
+    let dir = tempfile::tempdir().unwrap();
+    // The "engine" path is a directory: the final rename fails.
+    let engine = dir.path().join("blocked.engine");
+    fs::create_dir(&engine).unwrap();
+    fs::write(engine.join("keep"), b"x").unwrap();
+    fs::write(sidecar::sidecar_path(&engine), b"{\"old\": true}").unwrap();
+    let err = sidecar::write_engine(&engine, b"new engine", &mut sample_sidecar()).unwrap_err();
+    assert!(matches!(err, Error::Io { .. }), "{err:?}");
+    assert!(err.to_string().contains("blocked.engine"), "{err}");
+    let names: Vec<String> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    // Temporary files are removed, and the old sidecar is gone rather than left describing another engine.
+    assert_eq!(names, vec!["blocked.engine".to_owned()], "{names:?}");
 }

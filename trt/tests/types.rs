@@ -2,7 +2,10 @@
 
 use half::f16;
 use trt::cuda::{CudaGraph, Device, DeviceBuffer, Event, PinnedBuffer, Stream};
-use trt::{DataType, Element, Engine, ExecutionContext, Library, Outputs, PendingInference, Runtime, Session};
+use trt::{
+    DataType, Element, Engine, ExecutionContext, Library, Outputs, PendingInference, Runtime,
+    Session,
+};
 
 fn assert_send<T: Send>() {}
 fn assert_sync<T: Sync>() {}

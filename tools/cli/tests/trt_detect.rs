@@ -11,7 +11,10 @@ fn cmd() -> Command {
 /// at (32,128) side 32; both land exactly on grid cells of the 64x64 model input.
 fn write_scene(path: &std::path::Path) {
     let mut img = yolo_rt::Image::filled(256, 192, yolo_rt::PixelFormat::Rgb, [128, 128, 128]);
-    for (x0, y0, side, rgb) in [(128usize, 32usize, 64usize, [0u8, 0, 255]), (32, 128, 32, [0, 255, 0])] {
+    for (x0, y0, side, rgb) in [
+        (128usize, 32usize, 64usize, [0u8, 0, 255]),
+        (32, 128, 32, [0, 255, 0]),
+    ] {
         for y in y0..y0 + side {
             for x in x0..x0 + side {
                 let o = (y * 256 + x) * 3;
@@ -25,7 +28,9 @@ fn write_scene(path: &std::path::Path) {
 fn setup() -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("tiny.onnx");
-    yolo_onnx::testgen::tiny_detector(64, 3).save(&model).unwrap();
+    yolo_onnx::testgen::tiny_detector(64, 3)
+        .save(&model)
+        .unwrap();
     std::fs::create_dir(dir.path().join("imgs")).unwrap();
     write_scene(&dir.path().join("imgs/scene.png"));
     std::fs::write(dir.path().join("classes.txt"), "red\ngreen\nblue\n").unwrap();
@@ -51,16 +56,27 @@ fn json_detections_and_annotated_image() {
     assert_eq!(json["layout"], "v9");
     let images = json["images"].as_array().unwrap();
     assert_eq!(images.len(), 1);
-    assert_eq!((images[0]["width"].as_u64(), images[0]["height"].as_u64()), (Some(256), Some(192)));
+    assert_eq!(
+        (images[0]["width"].as_u64(), images[0]["height"].as_u64()),
+        (Some(256), Some(192))
+    );
     let mut dets = images[0]["detections"].as_array().unwrap().clone();
     dets.sort_by_key(|d| std::cmp::Reverse(d["class_id"].as_u64().unwrap()));
-    let want = [("blue", 2, [128.0, 32.0, 192.0, 96.0]), ("green", 1, [32.0, 128.0, 64.0, 160.0])];
+    let want = [
+        ("blue", 2, [128.0, 32.0, 192.0, 96.0]),
+        ("green", 1, [32.0, 128.0, 64.0, 160.0]),
+    ];
     assert_eq!(dets.len(), want.len(), "{json:#}");
     for (d, (name, id, bbox)) in dets.iter().zip(want) {
         assert_eq!(d["class_name"], name);
         assert_eq!(d["class_id"], id);
         assert!(d["score"].as_f64().unwrap() > 0.9);
-        let b: Vec<f64> = d["bbox"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        let b: Vec<f64> = d["bbox"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
         for (x, y) in b.iter().zip(bbox) {
             assert!((x - y).abs() < 0.5, "{b:?} vs {bbox:?}");
         }
@@ -72,7 +88,11 @@ fn json_detections_and_annotated_image() {
     let img = yolo_rt::Image::open(&saved).unwrap();
     assert_eq!((img.width, img.height), (256, 192));
     let px = |x: usize, y: usize| img.view().pixel(x, y);
-    assert_eq!(px(160, 95), yolo_rt::draw::class_colour(2), "bottom edge of the blue box");
+    assert_eq!(
+        px(160, 95),
+        yolo_rt::draw::class_colour(2),
+        "bottom edge of the blue box"
+    );
     assert_eq!(px(160, 60), [0, 0, 255], "inside the blue square");
     assert_eq!(px(10, 180), [128, 128, 128], "background");
 }
@@ -86,7 +106,10 @@ fn text_output_and_threshold() {
         .arg(dir.path().join("imgs/scene.png"))
         .assert()
         .success()
-        .stdout(predicate::str::contains("2 detection(s)").and(predicate::str::contains("class 2 0.99")));
+        .stdout(
+            predicate::str::contains("2 detection(s)")
+                .and(predicate::str::contains("class 2 0.99")),
+        );
     // A threshold above every score leaves nothing.
     cmd()
         .arg("--model")
@@ -122,15 +145,40 @@ fn exit_codes() {
         .arg(dir.path().join("imgs/scene.png"))
         .assert()
         .code(3)
-        .stderr(predicate::str::contains("TensorRT engine backend is not available"));
+        .stderr(predicate::str::contains(
+            "TensorRT engine backend is not available",
+        ));
     // Usage errors.
     cmd().arg("--model").arg(&model).assert().code(2);
     cmd().args(["--bogus"]).assert().code(2);
-    cmd().arg("--model").arg(&model).arg("x.png").args(["--layout", "v10"]).assert().code(2);
+    cmd()
+        .arg("--model")
+        .arg(&model)
+        .arg("x.png")
+        .args(["--layout", "v10"])
+        .assert()
+        .code(2);
     // Missing model / input, model that is no detector.
-    cmd().arg("--model").arg(dir.path().join("nope.onnx")).arg(dir.path().join("imgs")).assert().code(1);
-    cmd().arg("--model").arg(&model).arg(dir.path().join("missing.png")).assert().code(1).stderr(predicate::str::contains("missing.png"));
+    cmd()
+        .arg("--model")
+        .arg(dir.path().join("nope.onnx"))
+        .arg(dir.path().join("imgs"))
+        .assert()
+        .code(1);
+    cmd()
+        .arg("--model")
+        .arg(&model)
+        .arg(dir.path().join("missing.png"))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("missing.png"));
     let junk = dir.path().join("junk.onnx");
     std::fs::write(&junk, b"junk").unwrap();
-    cmd().arg("--model").arg(&junk).arg(dir.path().join("imgs/scene.png")).assert().code(1).stderr(predicate::str::contains("junk.onnx"));
+    cmd()
+        .arg("--model")
+        .arg(&junk)
+        .arg(dir.path().join("imgs/scene.png"))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("junk.onnx"));
 }

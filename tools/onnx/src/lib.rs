@@ -15,6 +15,8 @@ pub mod passes;
 pub mod exec;
 pub mod fp16;
 pub mod testgen;
+// INT8 calibration and Q/DQ (helper int8).
+pub mod quant;
 pub mod verify;
 
 pub use error::{Error, Result};

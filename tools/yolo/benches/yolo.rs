@@ -67,13 +67,22 @@ fn yolo_output(seed: u64) -> Vec<f32> {
         d[2 * n + a] = s * rng.random_range(1.0..4.0);
         d[3 * n + a] = s * rng.random_range(1.0..4.0);
         for k in 0..nc {
-            let z: f32 = -7.0 + 1.5 * (rng.random::<f32>() + rng.random::<f32>() + rng.random::<f32>() - 1.5) * 2.0;
+            let z: f32 = -7.0
+                + 1.5
+                    * (rng.random::<f32>() + rng.random::<f32>() + rng.random::<f32>() - 1.5)
+                    * 2.0;
             d[(4 + k) * n + a] = 1.0 / (1.0 + (-z).exp());
         }
     }
     for _ in 0..25 {
-        let (ox, oy) = (rng.random_range(40.0..600.0f32), rng.random_range(140.0..500.0f32));
-        let (ow, oh) = (rng.random_range(20.0..200.0f32), rng.random_range(20.0..200.0f32));
+        let (ox, oy) = (
+            rng.random_range(40.0..600.0f32),
+            rng.random_range(140.0..500.0f32),
+        );
+        let (ow, oh) = (
+            rng.random_range(20.0..200.0f32),
+            rng.random_range(20.0..200.0f32),
+        );
         let k = rng.random_range(0..nc);
         for _ in 0..20 {
             let a = rng.random_range(0..n);
@@ -111,16 +120,25 @@ fn main() {
         let t16 = median_ms(iters, || {
             lb.run_into(&f.view(), &mut out16).unwrap();
         });
-        std::fs::write(dir.path().join(format!("{}x{}.bin", f.width, f.height)), &f.data).unwrap();
+        std::fs::write(
+            dir.path().join(format!("{}x{}.bin", f.width, f.height)),
+            &f.data,
+        )
+        .unwrap();
         ours.push((f.width, f.height, t32, t16));
     }
 
     // --- decode + NMS ------------------------------------------------------------------------
     let data = yolo_output(3);
     write_f32(&dir.path().join("out.bin"), &data);
-    let t = LetterboxConfig::square(640).transform_for(1920, 1080).unwrap();
+    let t = LetterboxConfig::square(640)
+        .transform_for(1920, 1080)
+        .unwrap();
     let out = Tensor::f32("output0", vec![1, 84, 8400], data).unwrap();
-    let info = [OutputInfo { name: "output0".into(), shape: vec![1, 84, 8400] }];
+    let info = [OutputInfo {
+        name: "output0".into(),
+        shape: vec![1, 84, 8400],
+    }];
     let mut dec = Decoder::new(DecodeConfig::default(), &info, (640, 640)).unwrap();
     let views = [out.view()];
     let mut dets = Vec::new();
@@ -136,15 +154,37 @@ fn main() {
     let mut cmd = std::process::Command::new("python3");
     cmd.arg(&script);
     for f in &frames {
-        cmd.arg("--frame").arg(format!("{}:{}x{}", dir.path().join(format!("{}x{}.bin", f.width, f.height)).display(), f.width, f.height));
+        cmd.arg("--frame").arg(format!(
+            "{}:{}x{}",
+            dir.path()
+                .join(format!("{}x{}.bin", f.width, f.height))
+                .display(),
+            f.width,
+            f.height
+        ));
     }
-    cmd.arg("--output").arg(dir.path().join("out.bin")).args(["--shape", "84x8400"]);
-    cmd.arg("--transform").arg(format!("{},{},{},{},{}", t.scale_x(), t.pad_left, t.pad_top, t.src_width, t.src_height));
+    cmd.arg("--output")
+        .arg(dir.path().join("out.bin"))
+        .args(["--shape", "84x8400"]);
+    cmd.arg("--transform").arg(format!(
+        "{},{},{},{},{}",
+        t.scale_x(),
+        t.pad_left,
+        t.pad_top,
+        t.src_width,
+        t.src_height
+    ));
     cmd.args(["--iters", &iters.to_string()]);
     let peer: Option<serde_json::Value> = match cmd.output() {
         Ok(o) if o.status.success() => serde_json::from_slice(&o.stdout).ok(),
         Ok(o) => {
-            eprintln!("OpenCV peer failed (pip install opencv-python-headless numpy): {}", String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or(""));
+            eprintln!(
+                "OpenCV peer failed (pip install opencv-python-headless numpy): {}",
+                String::from_utf8_lossy(&o.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+            );
             None
         }
         Err(e) => {
@@ -154,7 +194,14 @@ fn main() {
     };
     let peer_ms = |k: &str| peer.as_ref().and_then(|p| p[k].as_f64());
 
-    println!("yolo-rt pre/post-processing vs OpenCV (single thread){}", if quick { " [quick mode: 1 iteration, not a measurement]" } else { "" });
+    println!(
+        "yolo-rt pre/post-processing vs OpenCV (single thread){}",
+        if quick {
+            " [quick mode: 1 iteration, not a measurement]"
+        } else {
+            ""
+        }
+    );
     if let Some(p) = &peer {
         println!("peer: OpenCV {} numpy {}", p["opencv"], p["numpy"]);
     }

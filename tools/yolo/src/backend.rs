@@ -9,8 +9,8 @@ use std::any::Any;
 
 use half::f16;
 
-use crate::error::{Error, Result};
 use crate::decode::OutputInfo;
+use crate::error::{Error, Result};
 use crate::tensor::TensorView;
 
 /// Element type of the network input.
@@ -162,9 +162,15 @@ pub fn check_run_args(info: &InputInfo, input: &InputBuffer, batch: usize) -> Re
         )));
     }
     let r = input.as_ref();
-    let dtype_ok = matches!((r, info.dtype), (InputRef::F32(_), InputType::F32) | (InputRef::F16(_), InputType::F16));
+    let dtype_ok = matches!(
+        (r, info.dtype),
+        (InputRef::F32(_), InputType::F32) | (InputRef::F16(_), InputType::F16)
+    );
     if !dtype_ok {
-        return Err(Error::Config(format!("input `{}` expects {:?} elements", info.name, info.dtype)));
+        return Err(Error::Config(format!(
+            "input `{}` expects {:?} elements",
+            info.name, info.dtype
+        )));
     }
     if r.len() < batch * info.image_len() {
         return Err(Error::BufferSize {

@@ -33,7 +33,10 @@ pub struct CpuBackend {
 
 impl std::fmt::Debug for CpuBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CpuBackend").field("model", &self.model_name).field("input", &self.input).finish()
+        f.debug_struct("CpuBackend")
+            .field("model", &self.model_name)
+            .field("input", &self.input)
+            .finish()
     }
 }
 
@@ -42,20 +45,30 @@ impl CpuBackend {
     pub fn load(path: impl AsRef<Path>, options: &CpuOptions) -> Result<Self> {
         let path = path.as_ref();
         let name = path.display().to_string();
-        let err = |message: String| Error::Model { model: name.clone(), message };
+        let err = |message: String| Error::Model {
+            model: name.clone(),
+            message,
+        };
         if !path.is_file() {
             return Err(err("file not found".into()));
         }
-        let model = Model::load(path).map_err(|e| err(format!("not a loadable ONNX model: {e}")))?;
+        let model =
+            Model::load(path).map_err(|e| err(format!("not a loadable ONNX model: {e}")))?;
         Self::from_model(&model, &name, options)
     }
 
     /// Prepares an in-memory model (`name` labels errors).
     pub fn from_model(model: &Model, name: &str, options: &CpuOptions) -> Result<Self> {
-        let err = |message: String| Error::Model { model: name.to_string(), message };
+        let err = |message: String| Error::Model {
+            model: name.to_string(),
+            message,
+        };
         let inputs = model.graph().inputs();
         if inputs.len() != 1 {
-            return Err(err(format!("a detector has one image input, this model has {}", inputs.len())));
+            return Err(err(format!(
+                "a detector has one image input, this model has {}",
+                inputs.len()
+            )));
         }
         // Prepare once to learn the declared dims, then again with the dynamic ones fixed.
         let probe = Executor::new(model, &ExecOptions::default());
@@ -66,13 +79,23 @@ impl CpuBackend {
         };
         let input_name = inputs[0].name.clone();
         if declared.len() != 4 || declared[1].is_some_and(|c| c != 3) {
-            return Err(err(format!("input `{input_name}` must be [B,3,H,W], is {declared:?}")));
+            return Err(err(format!(
+                "input `{input_name}` must be [B,3,H,W], is {declared:?}"
+            )));
         }
-        let batch = declared[0].map(|b| b as usize).or(options.batch).unwrap_or(1).max(1);
+        let batch = declared[0]
+            .map(|b| b as usize)
+            .or(options.batch)
+            .unwrap_or(1)
+            .max(1);
         let (h, w) = match (declared[2], declared[3], options.input_size) {
             (Some(h), Some(w), _) => (h as usize, w as usize),
             (_, _, Some((w, h))) => (h, w),
-            _ => return Err(err(format!("input `{input_name}` has a dynamic height/width: give the input size"))),
+            _ => {
+                return Err(err(format!(
+                    "input `{input_name}` has a dynamic height/width: give the input size"
+                )))
+            }
         };
         exec_opts.input_shapes = HashMap::from([(input_name.clone(), vec![batch, 3, h, w])]);
         let exec = match probe {
@@ -85,14 +108,29 @@ impl CpuBackend {
             10 => InputType::F16,
             _ => {
                 let other = exec.inputs()[0].dtype_name();
-                return Err(err(format!("input `{input_name}` has type {other}; FLOAT or FLOAT16 is needed")));
+                return Err(err(format!(
+                    "input `{input_name}` has type {other}; FLOAT or FLOAT16 is needed"
+                )));
             }
         };
-        let outputs = exec.outputs().iter().map(|o| OutputInfo { name: o.name.clone(), shape: o.shape.clone() }).collect();
+        let outputs = exec
+            .outputs()
+            .iter()
+            .map(|o| OutputInfo {
+                name: o.name.clone(),
+                shape: o.shape.clone(),
+            })
+            .collect();
         Ok(Self {
             model_name: name.to_string(),
             exec,
-            input: InputInfo { name: input_name, max_batch: batch, height: h, width: w, dtype },
+            input: InputInfo {
+                name: input_name,
+                max_batch: batch,
+                height: h,
+                width: w,
+                dtype,
+            },
             outputs,
             results: Vec::new(),
         })
@@ -114,12 +152,22 @@ impl Backend for CpuBackend {
         let i = &self.input;
         let shape = IxDyn(&[i.max_batch, 3, i.height, i.width]);
         let n = i.max_batch * i.image_len();
-        let err = |message: String| Error::Model { model: self.model_name.clone(), message };
-        let value = match input.as_ref() {
-            InputRef::F32(d) => TensorValue::F32(ArrayD::from_shape_vec(shape, d[..n].to_vec()).map_err(|e| err(e.to_string()))?),
-            InputRef::F16(d) => TensorValue::F16(ArrayD::from_shape_vec(shape, d[..n].to_vec()).map_err(|e| err(e.to_string()))?),
+        let err = |message: String| Error::Model {
+            model: self.model_name.clone(),
+            message,
         };
-        let out = self.exec.run(&vec![(i.name.clone(), value)]).map_err(|e| err(e.to_string()))?;
+        let value = match input.as_ref() {
+            InputRef::F32(d) => TensorValue::F32(
+                ArrayD::from_shape_vec(shape, d[..n].to_vec()).map_err(|e| err(e.to_string()))?,
+            ),
+            InputRef::F16(d) => TensorValue::F16(
+                ArrayD::from_shape_vec(shape, d[..n].to_vec()).map_err(|e| err(e.to_string()))?,
+            ),
+        };
+        let out = self
+            .exec
+            .run(&vec![(i.name.clone(), value)])
+            .map_err(|e| err(e.to_string()))?;
         self.results.clear();
         for (name, v) in out {
             let shape = v.shape().to_vec();
@@ -128,7 +176,11 @@ impl Backend for CpuBackend {
                 TensorValue::F16(a) => TensorBuf::F16(a.iter().copied().collect()),
                 TensorValue::I64(a) => TensorBuf::I64(a.iter().copied().collect()),
                 #[allow(unreachable_patterns)]
-                _ => return Err(err(format!("output `{name}` has an unsupported element type"))),
+                _ => {
+                    return Err(err(format!(
+                        "output `{name}` has an unsupported element type"
+                    )))
+                }
             };
             self.results.push(Tensor::checked(name, shape, data)?);
         }

@@ -71,10 +71,16 @@ impl fmt::Display for LayoutKind {
 impl FromStr for LayoutKind {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        LayoutKind::ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| {
-            let names: Vec<_> = LayoutKind::ALL.iter().map(|k| k.name()).collect();
-            Error::Config(format!("unknown layout `{s}`; use one of {}", names.join(", ")))
-        })
+        LayoutKind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<_> = LayoutKind::ALL.iter().map(|k| k.name()).collect();
+                Error::Config(format!(
+                    "unknown layout `{s}`; use one of {}",
+                    names.join(", ")
+                ))
+            })
     }
 }
 
@@ -167,18 +173,27 @@ pub struct DetectedLayout {
 }
 
 fn describe(outputs: &[OutputInfo]) -> String {
-    let parts: Vec<_> = outputs.iter().map(|o| format!("{}{:?}", o.name, o.shape)).collect();
+    let parts: Vec<_> = outputs
+        .iter()
+        .map(|o| format!("{}{:?}", o.name, o.shape))
+        .collect();
     format!("[{}]", parts.join(", "))
 }
 
 fn find_name(outputs: &[OutputInfo], key: &str) -> Option<usize> {
-    outputs.iter().position(|o| o.name == key).or_else(|| outputs.iter().position(|o| o.name.contains(key)))
+    outputs
+        .iter()
+        .position(|o| o.name == key)
+        .or_else(|| outputs.iter().position(|o| o.name.contains(key)))
 }
 
 /// Detects the layout from output names and shapes; `forced` restricts it to one kind (and makes a
 /// mismatch an error that says why).
 pub fn detect_layout(outputs: &[OutputInfo], forced: Option<LayoutKind>) -> Result<DetectedLayout> {
-    let unknown = |reason: String| Error::UnknownLayout { outputs: describe(outputs), reason };
+    let unknown = |reason: String| Error::UnknownLayout {
+        outputs: describe(outputs),
+        reason,
+    };
     if outputs.is_empty() {
         return Err(unknown("the model has no outputs".into()));
     }
@@ -204,14 +219,28 @@ pub fn detect_layout(outputs: &[OutputInfo], forced: Option<LayoutKind>) -> Resu
 }
 
 fn rank3(outputs: &[OutputInfo]) -> Vec<usize> {
-    outputs.iter().enumerate().filter(|(_, o)| o.shape.len() == 3).map(|(i, _)| i).collect()
+    outputs
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.shape.len() == 3)
+        .map(|(i, _)| i)
+        .collect()
 }
 
-fn try_kind(outputs: &[OutputInfo], kind: LayoutKind) -> std::result::Result<DetectedLayout, String> {
-    let ok = |layout| Ok(DetectedLayout { layout, warnings: Vec::new() });
+fn try_kind(
+    outputs: &[OutputInfo],
+    kind: LayoutKind,
+) -> std::result::Result<DetectedLayout, String> {
+    let ok = |layout| {
+        Ok(DetectedLayout {
+            layout,
+            warnings: Vec::new(),
+        })
+    };
     match kind {
         LayoutKind::EfficientNms => {
-            let by_name = ["num_dets", "det_boxes", "det_scores", "det_classes"].map(|k| find_name(outputs, k));
+            let by_name = ["num_dets", "det_boxes", "det_scores", "det_classes"]
+                .map(|k| find_name(outputs, k));
             let [n, b, s, c] = if let [Some(n), Some(b), Some(s), Some(c)] = by_name {
                 [n, b, s, c]
             } else if outputs.len() == 4 {
@@ -220,7 +249,12 @@ fn try_kind(outputs: &[OutputInfo], kind: LayoutKind) -> std::result::Result<Det
             } else {
                 return Err("needs outputs num_dets, det_boxes, det_scores, det_classes".into());
             };
-            let (ns, bs, ss, cs) = (&outputs[n].shape, &outputs[b].shape, &outputs[s].shape, &outputs[c].shape);
+            let (ns, bs, ss, cs) = (
+                &outputs[n].shape,
+                &outputs[b].shape,
+                &outputs[s].shape,
+                &outputs[c].shape,
+            );
             if ns.len() != 2 || ns[1] != 1 {
                 return Err(format!("num_dets must be [B,1], is {ns:?}"));
             }
@@ -229,13 +263,23 @@ fn try_kind(outputs: &[OutputInfo], kind: LayoutKind) -> std::result::Result<Det
             }
             let bk = &bs[..2];
             if ss.as_slice() != bk || cs.as_slice() != bk {
-                return Err(format!("det_scores {ss:?} and det_classes {cs:?} must be [B,K] = {bk:?}"));
+                return Err(format!(
+                    "det_scores {ss:?} and det_classes {cs:?} must be [B,K] = {bk:?}"
+                ));
             }
-            ok(Layout::EfficientNms { num_dets: n, boxes: b, scores: s, classes: c })
+            ok(Layout::EfficientNms {
+                num_dets: n,
+                boxes: b,
+                scores: s,
+                classes: c,
+            })
         }
         LayoutKind::OnnxNms => {
-            let cands: Vec<_> =
-                outputs.iter().enumerate().filter(|(_, o)| o.shape.len() == 2 && o.shape[1] == 7).collect();
+            let cands: Vec<_> = outputs
+                .iter()
+                .enumerate()
+                .filter(|(_, o)| o.shape.len() == 2 && o.shape[1] == 7)
+                .collect();
             match cands.as_slice() {
                 [(i, _)] if outputs.len() == 1 => ok(Layout::OnnxNms { output: *i }),
                 _ => Err("needs exactly one output of shape [K,7]".into()),
@@ -248,7 +292,9 @@ fn try_kind(outputs: &[OutputInfo], kind: LayoutKind) -> std::result::Result<Det
             }
             let (a, b) = (&outputs[r3[0]].shape, &outputs[r3[1]].shape);
             if a != b || a[1] < 5 || a[1] >= a[2] {
-                return Err(format!("needs two equal [B,4+nc,N] shapes with 4+nc < N, got {a:?} and {b:?}"));
+                return Err(format!(
+                    "needs two equal [B,4+nc,N] shapes with 4+nc < N, got {a:?} and {b:?}"
+                ));
             }
             // Export order of DualDDetect is [aux, main]; a name mentioning "aux" overrides.
             let (aux, main) = if outputs[r3[1]].name.to_lowercase().contains("aux") {
@@ -275,12 +321,24 @@ fn try_kind(outputs: &[OutputInfo], kind: LayoutKind) -> std::result::Result<Det
                 if cols < 6 || rows <= cols {
                     return Err(format!("needs [B,N,5+nc] with N > 5+nc, got {s:?}"));
                 }
-                DetectedLayout { layout: Layout::V7Grid { output: *i, classes: cols - 5 }, warnings: vec![] }
+                DetectedLayout {
+                    layout: Layout::V7Grid {
+                        output: *i,
+                        classes: cols - 5,
+                    },
+                    warnings: vec![],
+                }
             } else {
                 if rows < 5 || rows >= cols {
                     return Err(format!("needs [B,4+nc,N] with 4+nc < N, got {s:?}"));
                 }
-                DetectedLayout { layout: Layout::V9 { output: *i, classes: rows - 4 }, warnings: vec![] }
+                DetectedLayout {
+                    layout: Layout::V9 {
+                        output: *i,
+                        classes: rows - 4,
+                    },
+                    warnings: vec![],
+                }
             };
             if outputs.len() > 1 {
                 d.warnings.push(format!(
@@ -296,7 +354,10 @@ fn try_kind(outputs: &[OutputInfo], kind: LayoutKind) -> std::result::Result<Det
             for &i in &heads {
                 let s = &outputs[i].shape;
                 if s.len() != 5 || s[4] < 6 {
-                    return Err(format!("needs every output [B,A,H,W,5+nc], `{}` is {s:?}", outputs[i].name));
+                    return Err(format!(
+                        "needs every output [B,A,H,W,5+nc], `{}` is {s:?}",
+                        outputs[i].name
+                    ));
                 }
                 if s[4] != outputs[0].shape[4] || s[0] != outputs[0].shape[0] {
                     return Err("raw heads disagree on batch or 5+nc".into());
@@ -304,7 +365,10 @@ fn try_kind(outputs: &[OutputInfo], kind: LayoutKind) -> std::result::Result<Det
             }
             heads.sort_by_key(|&i| std::cmp::Reverse(outputs[i].shape[2]));
             let classes = outputs[0].shape[4] - 5;
-            ok(Layout::V7RawHeads { outputs: heads, classes })
+            ok(Layout::V7RawHeads {
+                outputs: heads,
+                classes,
+            })
         }
     }
 }
@@ -334,7 +398,10 @@ impl RawHeadConfig {
 
     /// Reads a JSON file `{"strides": [8,16,32], "anchors": [[...], ...]}`.
     pub fn from_json_file(path: &std::path::Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_owned(),
+            source,
+        })?;
         serde_json::from_str(&text)
             .map_err(|e| Error::Config(format!("{}: not a raw-head config: {e}", path.display())))
     }
@@ -362,7 +429,12 @@ pub struct DecodeConfig {
 
 impl Default for DecodeConfig {
     fn default() -> Self {
-        Self { conf: 0.25, nms: NmsConfig::default(), layout: None, raw_heads: RawHeadConfig::yolov7() }
+        Self {
+            conf: 0.25,
+            nms: NmsConfig::default(),
+            layout: None,
+            raw_heads: RawHeadConfig::yolov7(),
+        }
     }
 }
 
@@ -380,13 +452,20 @@ pub struct Decoder {
 }
 
 fn tensor_err(t: &TensorView<'_>, message: String) -> Error {
-    Error::Tensor { tensor: t.name.to_string(), message }
+    Error::Tensor {
+        tensor: t.name.to_string(),
+        message,
+    }
 }
 
 impl Decoder {
     /// A decoder for outputs described by `outputs`, for a network input of `input_size`
     /// (width, height) pixels (used to infer raw-head strides).
-    pub fn new(config: DecodeConfig, outputs: &[OutputInfo], input_size: (usize, usize)) -> Result<Self> {
+    pub fn new(
+        config: DecodeConfig,
+        outputs: &[OutputInfo],
+        input_size: (usize, usize),
+    ) -> Result<Self> {
         if !(0.0..=1.0).contains(&config.nms.iou) || config.conf.is_nan() {
             return Err(Error::Config(format!(
                 "IoU threshold {} must be within [0, 1] and conf {} a number",
@@ -415,7 +494,10 @@ impl Decoder {
             }
             if let Some(s) = &config.raw_heads.strides {
                 if s.len() != levels {
-                    return Err(Error::Config(format!("{levels} raw heads but {} strides", s.len())));
+                    return Err(Error::Config(format!(
+                        "{levels} raw heads but {} strides",
+                        s.len()
+                    )));
                 }
             }
         }
@@ -477,7 +559,11 @@ impl Decoder {
         outputs: &[TensorView<'_>],
         transforms: &[LetterboxTransform],
     ) -> Result<Vec<Vec<Detection>>> {
-        transforms.iter().enumerate().map(|(i, t)| self.decode(outputs, i, t)).collect()
+        transforms
+            .iter()
+            .enumerate()
+            .map(|(i, t)| self.decode(outputs, i, t))
+            .collect()
     }
 
     /// Like [`Self::decode`] but appends to `out` (no allocation once warmed up).
@@ -495,7 +581,8 @@ impl Decoder {
             self.cands.truncate(self.config.nms.max_det);
             std::mem::swap(&mut self.cands, &mut self.keep);
         } else {
-            self.nms.run(&mut self.cands, &self.config.nms, &mut self.keep);
+            self.nms
+                .run(&mut self.cands, &self.config.nms, &mut self.keep);
         }
         out.extend(self.keep.iter().map(|c| Detection {
             bbox: transform.box_to_source(c.bbox),
@@ -513,12 +600,18 @@ impl Decoder {
         let get = |i: usize| -> Result<&TensorView<'_>> {
             outputs.get(i).ok_or_else(|| Error::Tensor {
                 tensor: format!("#{i}"),
-                message: format!("the layout needs output {i} but only {} were given", outputs.len()),
+                message: format!(
+                    "the layout needs output {i} but only {} were given",
+                    outputs.len()
+                ),
             })
         };
         let check_item = |t: &TensorView<'_>| -> Result<()> {
             if item >= t.shape[0] {
-                return Err(tensor_err(t, format!("batch item {item} requested but batch is {}", t.shape[0])));
+                return Err(tensor_err(
+                    t,
+                    format!("batch item {item} requested but batch is {}", t.shape[0]),
+                ));
             }
             Ok(())
         };
@@ -538,11 +631,21 @@ impl Decoder {
                     let (k, p) = argmax(&r[5..]);
                     let score = obj * p;
                     if score > conf {
-                        self.cands.push(Candidate { bbox: xywh(r[0], r[1], r[2], r[3]), score, class_id: k, index: i as u32 });
+                        self.cands.push(Candidate {
+                            bbox: xywh(r[0], r[1], r[2], r[3]),
+                            score,
+                            class_id: k,
+                            index: i as u32,
+                        });
                     }
                 }
             }
-            Layout::V9 { output, classes } | Layout::V9Dual { main: output, classes, .. } => {
+            Layout::V9 { output, classes }
+            | Layout::V9Dual {
+                main: output,
+                classes,
+                ..
+            } => {
                 let t = get(output)?;
                 expect_shape(t, &[None, Some(classes + 4), None])?;
                 check_item(t)?;
@@ -563,12 +666,26 @@ impl Decoder {
                     if s > conf {
                         let k = (0..classes).find(|&k| d[(4 + k) * n + i] == s).unwrap_or(0) as u32;
                         let bbox = xywh(d[i], d[n + i], d[2 * n + i], d[3 * n + i]);
-                        self.cands.push(Candidate { bbox, score: s, class_id: k, index: i as u32 });
+                        self.cands.push(Candidate {
+                            bbox,
+                            score: s,
+                            class_id: k,
+                            index: i as u32,
+                        });
                     }
                 }
             }
-            Layout::V7RawHeads { outputs: heads, classes } => {
-                let logit_conf = if conf <= 0.0 { f32::NEG_INFINITY } else if conf >= 1.0 { f32::INFINITY } else { (conf / (1.0 - conf)).ln() };
+            Layout::V7RawHeads {
+                outputs: heads,
+                classes,
+            } => {
+                let logit_conf = if conf <= 0.0 {
+                    f32::NEG_INFINITY
+                } else if conf >= 1.0 {
+                    f32::INFINITY
+                } else {
+                    (conf / (1.0 - conf)).ln()
+                };
                 let mut base = 0u32;
                 for (level, &h) in heads.iter().enumerate() {
                     let t = get(h)?;
@@ -581,7 +698,13 @@ impl Decoder {
                     };
                     let anchors = &self.config.raw_heads.anchors[level];
                     if anchors.len() != 2 * na {
-                        return Err(tensor_err(t, format!("has {na} anchors but the config gives {} numbers", anchors.len())));
+                        return Err(tensor_err(
+                            t,
+                            format!(
+                                "has {na} anchors but the config gives {} numbers",
+                                anchors.len()
+                            ),
+                        ));
                     }
                     let data = t.to_f32();
                     let per = na * gh * gw * c;
@@ -602,12 +725,22 @@ impl Decoder {
                         let cy = (sigmoid(r[1]) * 2.0 - 0.5 + y) * stride;
                         let w = (sigmoid(r[2]) * 2.0).powi(2) * anchors[2 * a];
                         let hh = (sigmoid(r[3]) * 2.0).powi(2) * anchors[2 * a + 1];
-                        self.cands.push(Candidate { bbox: xywh(cx, cy, w, hh), score, class_id: k, index: base + j as u32 });
+                        self.cands.push(Candidate {
+                            bbox: xywh(cx, cy, w, hh),
+                            score,
+                            class_id: k,
+                            index: base + j as u32,
+                        });
                     }
                     base += (na * gh * gw) as u32;
                 }
             }
-            Layout::EfficientNms { num_dets, boxes, scores, classes } => {
+            Layout::EfficientNms {
+                num_dets,
+                boxes,
+                scores,
+                classes,
+            } => {
                 let (tn, tb, ts, tc) = (get(num_dets)?, get(boxes)?, get(scores)?, get(classes)?);
                 expect_shape(tn, &[None, Some(1)])?;
                 expect_shape(tb, &[Some(tn.shape[0]), None, Some(4)])?;
@@ -664,10 +797,24 @@ fn class_u32(t: &TensorView<'_>, c: i64) -> Result<u32> {
 }
 
 fn expect_shape(t: &TensorView<'_>, dims: &[Option<usize>]) -> Result<()> {
-    let fits = t.shape.len() == dims.len() && t.shape.iter().zip(dims).all(|(&a, d)| d.is_none_or(|d| d == a));
+    let fits = t.shape.len() == dims.len()
+        && t.shape
+            .iter()
+            .zip(dims)
+            .all(|(&a, d)| d.is_none_or(|d| d == a));
     if !fits {
-        let want: Vec<String> = dims.iter().map(|d| d.map_or("?".into(), |d| d.to_string())).collect();
-        return Err(tensor_err(t, format!("has shape {:?} but the layout needs [{}]", t.shape, want.join(","))));
+        let want: Vec<String> = dims
+            .iter()
+            .map(|d| d.map_or("?".into(), |d| d.to_string()))
+            .collect();
+        return Err(tensor_err(
+            t,
+            format!(
+                "has shape {:?} but the layout needs [{}]",
+                t.shape,
+                want.join(",")
+            ),
+        ));
     }
     Ok(())
 }

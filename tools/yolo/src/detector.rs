@@ -77,7 +77,12 @@ impl std::fmt::Debug for Detector {
     }
 }
 
-fn preprocess(lb: &mut Letterbox, images: &[ImageView<'_>], buf: &mut InputBuffer, per: usize) -> Result<Vec<LetterboxTransform>> {
+fn preprocess(
+    lb: &mut Letterbox,
+    images: &[ImageView<'_>],
+    buf: &mut InputBuffer,
+    per: usize,
+) -> Result<Vec<LetterboxTransform>> {
     let n = images.len() * per;
     match buf.as_mut() {
         InputMut::F32(s) => {
@@ -92,7 +97,11 @@ fn preprocess(lb: &mut Letterbox, images: &[ImageView<'_>], buf: &mut InputBuffe
 }
 
 fn short(expected: usize, actual: usize) -> Error {
-    Error::BufferSize { what: "backend input buffer".into(), expected, actual }
+    Error::BufferSize {
+        what: "backend input buffer".into(),
+        expected,
+        actual,
+    }
 }
 
 impl Detector {
@@ -104,7 +113,11 @@ impl Detector {
         lb.height = input.height;
         lb.rect_stride = None;
         let letterbox = Letterbox::new(lb)?;
-        let decoder = Decoder::new(options.decode, backend.outputs(), (input.width, input.height))?;
+        let decoder = Decoder::new(
+            options.decode,
+            backend.outputs(),
+            (input.width, input.height),
+        )?;
         let classes = match decoder.layout() {
             Layout::V7Grid { classes, .. }
             | Layout::V7RawHeads { classes, .. }
@@ -114,10 +127,19 @@ impl Detector {
         };
         if let Some(nc) = classes {
             if !options.class_names.is_empty() && options.class_names.len() != nc {
-                tracing::warn!("the model has {nc} classes but {} class names were given", options.class_names.len());
+                tracing::warn!(
+                    "the model has {nc} classes but {} class names were given",
+                    options.class_names.len()
+                );
             }
         }
-        Ok(Self { backend, letterbox, decoder, class_names: options.class_names, buffers: Vec::new() })
+        Ok(Self {
+            backend,
+            letterbox,
+            decoder,
+            class_names: options.class_names,
+            buffers: Vec::new(),
+        })
     }
 
     /// A detector running `onnx` on the CPU backend.
@@ -165,7 +187,10 @@ impl Detector {
 
     /// Detects objects in one image.
     pub fn detect(&mut self, image: &ImageView<'_>) -> Result<Vec<Detection>> {
-        Ok(self.detect_batch(std::slice::from_ref(image))?.pop().unwrap_or_default())
+        Ok(self
+            .detect_batch(std::slice::from_ref(image))?
+            .pop()
+            .unwrap_or_default())
     }
 
     /// Detects objects in several images, running them in batches of the backend's `max_batch`.
@@ -174,7 +199,12 @@ impl Detector {
         let info = self.backend.input().clone();
         let mut all = Vec::with_capacity(images.len());
         for chunk in images.chunks(info.max_batch.max(1)) {
-            let ts = preprocess(&mut self.letterbox, chunk, &mut self.buffers[0], info.image_len())?;
+            let ts = preprocess(
+                &mut self.letterbox,
+                chunk,
+                &mut self.buffers[0],
+                info.image_len(),
+            )?;
             let outs = self.backend.run(&self.buffers[0], chunk.len())?;
             all.extend(self.decoder.decode_batch(&outs, &ts)?);
         }
@@ -195,7 +225,8 @@ impl Detector {
         self.ensure_buffers(2)?;
         let per = self.backend.input().image_len();
         let (free_tx, free_rx) = mpsc::channel::<InputBuffer>();
-        let (ready_tx, ready_rx) = mpsc::sync_channel::<(usize, F, InputBuffer, Result<LetterboxTransform>)>(1);
+        let (ready_tx, ready_rx) =
+            mpsc::sync_channel::<(usize, F, InputBuffer, Result<LetterboxTransform>)>(1);
         for b in self.buffers.drain(..) {
             free_tx.send(b).expect("receiver alive");
         }
@@ -208,7 +239,8 @@ impl Detector {
             let worker = s.spawn(move || {
                 for (i, frame) in frames.enumerate() {
                     let Ok(mut buf) = free_rx.recv() else { break };
-                    let r = preprocess(&mut lb, &[frame.view()], &mut buf, per).map(|mut v| v.remove(0));
+                    let r = preprocess(&mut lb, &[frame.view()], &mut buf, per)
+                        .map(|mut v| v.remove(0));
                     if ready_tx.send((i, frame, buf, r)).is_err() {
                         break;
                     }
@@ -223,7 +255,13 @@ impl Detector {
                 if let Err(mpsc::SendError(buf)) = free_tx.send(buf) {
                     returned.push(buf);
                 }
-                if sink(FrameResult { index, frame, detections }).is_break() {
+                if sink(FrameResult {
+                    index,
+                    frame,
+                    detections,
+                })
+                .is_break()
+                {
                     break;
                 }
             }

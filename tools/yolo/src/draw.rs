@@ -102,7 +102,14 @@ pub fn draw_text(img: &mut Image, x: i64, y: i64, text: &str, scale: i64, rgb: [
         for (r, bits) in g.iter().enumerate() {
             for c in 0..5 {
                 if bits & (0x10 >> c) != 0 {
-                    fill_rect(img, cx + c * scale, y + r as i64 * scale, cx + (c + 1) * scale, y + (r as i64 + 1) * scale, rgb);
+                    fill_rect(
+                        img,
+                        cx + c * scale,
+                        y + r as i64 * scale,
+                        cx + (c + 1) * scale,
+                        y + (r as i64 + 1) * scale,
+                        rgb,
+                    );
                 }
             }
         }
@@ -122,7 +129,10 @@ pub fn annotate(img: &mut Image, detections: &[Detection], names: &[String]) {
         fill_rect(img, x1, y2 - 2 * t, x2, y2, rgb);
         fill_rect(img, x1, y1, x1 + 2 * t, y2, rgb);
         fill_rect(img, x2 - 2 * t, y1, x2, y2, rgb);
-        let name = names.get(d.class_id as usize).cloned().unwrap_or_else(|| d.class_id.to_string());
+        let name = names
+            .get(d.class_id as usize)
+            .cloned()
+            .unwrap_or_else(|| d.class_id.to_string());
         let label = format!("{name} {:.2}", d.score);
         let (lw, lh) = (label.chars().count() as i64 * 6 * t + 2 * t, 9 * t);
         let ly = if y1 - lh >= 0 { y1 - lh } else { y1 };

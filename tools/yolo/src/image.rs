@@ -54,14 +54,24 @@ impl<'a> ImageView<'a> {
                 width * 3
             )));
         }
-        let needed = if height == 0 { 0 } else { (height - 1) * stride + width * 3 };
+        let needed = if height == 0 {
+            0
+        } else {
+            (height - 1) * stride + width * 3
+        };
         if data.len() < needed {
             return Err(Error::InvalidImage(format!(
                 "{width}x{height} image with stride {stride} needs {needed} bytes, buffer has {}",
                 data.len()
             )));
         }
-        Ok(Self { data, width, height, stride, format })
+        Ok(Self {
+            data,
+            width,
+            height,
+            stride,
+            format,
+        })
     }
 
     /// Width in pixels.
@@ -115,11 +125,21 @@ impl Image {
         for _ in 0..width * height {
             data.extend_from_slice(&value);
         }
-        Self { data, width, height, format }
+        Self {
+            data,
+            width,
+            height,
+            format,
+        }
     }
 
     /// Wraps packed pixel bytes, checking the length.
-    pub fn from_raw(data: Vec<u8>, width: usize, height: usize, format: PixelFormat) -> Result<Self> {
+    pub fn from_raw(
+        data: Vec<u8>,
+        width: usize,
+        height: usize,
+        format: PixelFormat,
+    ) -> Result<Self> {
         if data.len() != width * height * 3 {
             return Err(Error::InvalidImage(format!(
                 "{width}x{height} image needs {} bytes, got {}",
@@ -127,22 +147,36 @@ impl Image {
                 data.len()
             )));
         }
-        Ok(Self { data, width, height, format })
+        Ok(Self {
+            data,
+            width,
+            height,
+            format,
+        })
     }
 
     /// Reads a PNG, JPEG or BMP file as RGB. Corrupt and zero-sized files are errors naming the file.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
+        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+            path: path.to_owned(),
+            source,
+        })?;
         Self::decode(&bytes, &path.display().to_string()).map_err(|e| match e {
-            Error::Image { message, .. } => Error::Image { path: path.to_owned(), message },
+            Error::Image { message, .. } => Error::Image {
+                path: path.to_owned(),
+                message,
+            },
             other => other,
         })
     }
 
     /// Decodes an encoded PNG, JPEG or BMP image held in memory; `what` names it in errors.
     pub fn decode(bytes: &[u8], what: &str) -> Result<Self> {
-        let img_err = |message: String| Error::Image { path: what.into(), message };
+        let img_err = |message: String| Error::Image {
+            path: what.into(),
+            message,
+        };
         let reader = image::ImageReader::new(std::io::Cursor::new(bytes))
             .with_guessed_format()
             .map_err(|e| img_err(e.to_string()))?;
@@ -154,9 +188,18 @@ impl Image {
         let rgb = decoded.into_rgb8();
         let (w, h) = (rgb.width() as usize, rgb.height() as usize);
         if w == 0 || h == 0 {
-            return Err(Error::EmptyImage { what: what.into(), width: w, height: h });
+            return Err(Error::EmptyImage {
+                what: what.into(),
+                width: w,
+                height: h,
+            });
         }
-        Ok(Self { data: rgb.into_raw(), width: w, height: h, format: PixelFormat::Rgb })
+        Ok(Self {
+            data: rgb.into_raw(),
+            width: w,
+            height: h,
+            format: PixelFormat::Rgb,
+        })
     }
 
     /// Writes the image as PNG/JPEG/BMP (chosen by the extension).
@@ -165,7 +208,10 @@ impl Image {
         let rgb = self.to_format(PixelFormat::Rgb);
         let buf = image::RgbImage::from_raw(self.width as u32, self.height as u32, rgb.data)
             .ok_or_else(|| Error::InvalidImage("pixel buffer does not match its size".into()))?;
-        buf.save(path).map_err(|e| Error::Image { path: path.to_owned(), message: e.to_string() })
+        buf.save(path).map_err(|e| Error::Image {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })
     }
 
     /// Encodes the image as PNG.
@@ -197,6 +243,12 @@ impl Image {
 
     /// Borrowed view.
     pub fn view(&self) -> ImageView<'_> {
-        ImageView { data: &self.data, width: self.width, height: self.height, stride: self.width * 3, format: self.format }
+        ImageView {
+            data: &self.data,
+            width: self.width,
+            height: self.height,
+            stride: self.width * 3,
+            format: self.format,
+        }
     }
 }

@@ -26,7 +26,8 @@ pub use backend::{Backend, HostBuffer, InputBuffer, InputInfo, InputMut, InputRe
 pub use classes::load_class_names;
 pub use cpu::{CpuBackend, CpuOptions};
 pub use decode::{
-    detect_layout, DecodeConfig, Decoder, DetectedLayout, Detection, Layout, LayoutKind, OutputInfo, RawHeadConfig,
+    detect_layout, DecodeConfig, Decoder, DetectedLayout, Detection, Layout, LayoutKind,
+    OutputInfo, RawHeadConfig,
 };
 pub use detector::{Detector, DetectorOptions, Frame, FrameResult};
 pub use error::{Error, Result};

@@ -30,7 +30,12 @@ pub struct NmsConfig {
 
 impl Default for NmsConfig {
     fn default() -> Self {
-        Self { iou: 0.45, max_det: 300, top_k: 30_000, agnostic: false }
+        Self {
+            iou: 0.45,
+            max_det: 300,
+            top_k: 30_000,
+            agnostic: false,
+        }
     }
 }
 

@@ -63,7 +63,10 @@ impl<'a> TensorView<'a> {
         if n != data.len() {
             return Err(Error::Tensor {
                 tensor: name.into(),
-                message: format!("shape {shape:?} needs {n} elements but the data has {}", data.len()),
+                message: format!(
+                    "shape {shape:?} needs {n} elements but the data has {}",
+                    data.len()
+                ),
             });
         }
         Ok(Self { name, shape, data })
@@ -143,6 +146,10 @@ impl Tensor {
     }
     /// Borrowed view.
     pub fn view(&self) -> TensorView<'_> {
-        TensorView { name: &self.name, shape: &self.shape, data: self.data_view() }
+        TensorView {
+            name: &self.name,
+            shape: &self.shape,
+            data: self.data_view(),
+        }
     }
 }

@@ -10,7 +10,9 @@ use yolo_rt::{
 
 fn model_file(dir: &std::path::Path) -> std::path::PathBuf {
     let path = dir.join("tiny.onnx");
-    yolo_onnx::testgen::tiny_detector(64, 3).save(&path).unwrap();
+    yolo_onnx::testgen::tiny_detector(64, 3)
+        .save(&path)
+        .unwrap();
     path
 }
 
@@ -33,7 +35,10 @@ fn scene(format: PixelFormat) -> Image {
 }
 
 fn expected() -> Vec<([f32; 4], u32)> {
-    vec![([128.0, 32.0, 192.0, 96.0], 2), ([32.0, 128.0, 64.0, 160.0], 1)]
+    vec![
+        ([128.0, 32.0, 192.0, 96.0], 2),
+        ([32.0, 128.0, 64.0, 160.0], 1),
+    ]
 }
 
 fn check(dets: &[Detection]) {
@@ -53,18 +58,29 @@ fn check(dets: &[Detection]) {
 fn detects_generated_squares_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
     let mut det = Detector::from_onnx(model_file(dir.path()), DetectorOptions::default()).unwrap();
-    assert!(matches!(det.decoder().layout(), Layout::V9 { classes: 3, .. }));
-    assert_eq!((det.backend().input().width, det.backend().input().height), (64, 64));
+    assert!(matches!(
+        det.decoder().layout(),
+        Layout::V9 { classes: 3, .. }
+    ));
+    assert_eq!(
+        (det.backend().input().width, det.backend().input().height),
+        (64, 64)
+    );
     // BGR frames (camera order) and RGB frames give the same result: channels are swapped on the fly.
     check(&det.detect(&scene(PixelFormat::Bgr).view()).unwrap());
     check(&det.detect(&scene(PixelFormat::Rgb).view()).unwrap());
     // An empty frame is an error, not a panic; the detector stays usable.
     let empty = Image::from_raw(vec![], 0, 0, PixelFormat::Rgb).unwrap();
-    assert!(matches!(det.detect(&empty.view()), Err(Error::EmptyImage { .. })));
+    assert!(matches!(
+        det.detect(&empty.view()),
+        Err(Error::EmptyImage { .. })
+    ));
     // Batched form (the model's batch is 1: run in chunks) with a frame without objects.
     let blank = Image::filled(100, 100, PixelFormat::Rgb, [128, 128, 128]);
     let s = scene(PixelFormat::Rgb);
-    let all = det.detect_batch(&[s.view(), blank.view(), s.view()]).unwrap();
+    let all = det
+        .detect_batch(&[s.view(), blank.view(), s.view()])
+        .unwrap();
     assert_eq!(all.len(), 3);
     check(&all[0]);
     assert!(all[1].is_empty(), "{:?}", all[1]);
@@ -76,7 +92,13 @@ fn pipelined_mode_keeps_order_and_reports_bad_frames() {
     let dir = tempfile::tempdir().unwrap();
     let mut det = Detector::from_onnx(model_file(dir.path()), DetectorOptions::default()).unwrap();
     let frames: Vec<Image> = (0..5)
-        .map(|i| if i == 2 { Image::from_raw(vec![], 0, 5, PixelFormat::Bgr).unwrap() } else { scene(PixelFormat::Bgr) })
+        .map(|i| {
+            if i == 2 {
+                Image::from_raw(vec![], 0, 5, PixelFormat::Bgr).unwrap()
+            } else {
+                scene(PixelFormat::Bgr)
+            }
+        })
         .collect();
     let mut seen = Vec::new();
     det.detect_pipelined(frames, |r| {
@@ -94,7 +116,11 @@ fn pipelined_mode_keeps_order_and_reports_bad_frames() {
     let mut n = 0;
     det.detect_pipelined((0..50).map(|_| scene(PixelFormat::Rgb)), |_| {
         n += 1;
-        if n == 3 { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+        if n == 3 {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
     })
     .unwrap();
     assert_eq!(n, 3);
@@ -106,7 +132,10 @@ fn backend_errors_name_the_model() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("none.onnx");
     let err = CpuBackend::load(&missing, &CpuOptions::default()).unwrap_err();
-    assert!(err.to_string().contains("none.onnx") && err.to_string().contains("not found"), "{err}");
+    assert!(
+        err.to_string().contains("none.onnx") && err.to_string().contains("not found"),
+        "{err}"
+    );
     let junk = dir.path().join("junk.onnx");
     std::fs::write(&junk, b"definitely not protobuf").unwrap();
     let err = CpuBackend::load(&junk, &CpuOptions::default()).unwrap_err();
@@ -130,7 +159,10 @@ fn corrupt_and_empty_image_files_are_errors() {
     png.truncate(png.len() / 2);
     std::fs::write(&bad, &png).unwrap();
     let err = Image::open(&bad).unwrap_err();
-    assert!(matches!(err, Error::Image { .. }) && err.to_string().contains("bad.png"), "{err}");
+    assert!(
+        matches!(err, Error::Image { .. }) && err.to_string().contains("bad.png"),
+        "{err}"
+    );
     let txt = dir.path().join("notes.jpg");
     std::fs::write(&txt, b"hello").unwrap();
     assert!(matches!(Image::open(&txt), Err(Error::Image { .. })));

@@ -10,7 +10,11 @@ use yolo_rt::{Candidate, Nms, NmsConfig};
 fn brute_force(cands: &[Candidate], cfg: &NmsConfig) -> Vec<Candidate> {
     let mut order: Vec<usize> = (0..cands.len()).collect();
     order.sort_by(|&a, &b| {
-        cands[b].score.partial_cmp(&cands[a].score).unwrap().then(cands[a].index.cmp(&cands[b].index))
+        cands[b]
+            .score
+            .partial_cmp(&cands[a].score)
+            .unwrap()
+            .then(cands[a].index.cmp(&cands[b].index))
     });
     order.truncate(cfg.top_k);
     let mut suppressed = vec![false; cands.len()];
@@ -54,11 +58,16 @@ fn random_case(rng: &mut ChaCha8Rng) -> (Vec<Candidate>, NmsConfig) {
     let n = rng.random_range(0..120);
     let classes = rng.random_range(1..5);
     // Clustered boxes so that suppression actually happens; coarse scores so ties happen too.
-    let centres: Vec<(f32, f32)> = (0..4).map(|_| (rng.random_range(0.0..200.0), rng.random_range(0.0..200.0))).collect();
+    let centres: Vec<(f32, f32)> = (0..4)
+        .map(|_| (rng.random_range(0.0..200.0), rng.random_range(0.0..200.0)))
+        .collect();
     let cands = (0..n)
         .map(|i| {
             let (cx, cy) = centres[rng.random_range(0..centres.len())];
-            let (x, y) = (cx + rng.random_range(-15.0..15.0), cy + rng.random_range(-15.0..15.0));
+            let (x, y) = (
+                cx + rng.random_range(-15.0..15.0),
+                cy + rng.random_range(-15.0..15.0),
+            );
             let (w, h) = (rng.random_range(0.0..60.0), rng.random_range(0.0..60.0));
             Candidate {
                 bbox: [x, y, x + w, y + h],
@@ -71,7 +80,11 @@ fn random_case(rng: &mut ChaCha8Rng) -> (Vec<Candidate>, NmsConfig) {
     let cfg = NmsConfig {
         iou: [0.0, 0.3, 0.45, 0.7, 1.0][rng.random_range(0..5)],
         max_det: rng.random_range(0..40),
-        top_k: if rng.random_bool(0.3) { rng.random_range(1..60) } else { 30_000 },
+        top_k: if rng.random_bool(0.3) {
+            rng.random_range(1..60)
+        } else {
+            30_000
+        },
         agnostic: rng.random_bool(0.5),
     };
     (cands, cfg)
@@ -91,14 +104,21 @@ fn matches_brute_force_on_random_cases() {
         let mut keep = Vec::new();
         scratch.run(&mut cands.clone(), &cfg, &mut keep);
         assert_eq!(keep, want, "case {case} (reused scratch)");
-        suppressed_total += cands.len().min(cfg.top_k).min(cfg.max_det.max(1)) - want.len().min(cands.len());
+        suppressed_total +=
+            cands.len().min(cfg.top_k).min(cfg.max_det.max(1)) - want.len().min(cands.len());
     }
-    assert!(suppressed_total > 1000, "random cases barely exercise suppression ({suppressed_total})");
+    assert!(
+        suppressed_total > 1000,
+        "random cases barely exercise suppression ({suppressed_total})"
+    );
 }
 
 #[test]
 fn iou_of_known_boxes() {
-    assert_eq!(iou(&[0.0, 0.0, 10.0, 10.0], &[5.0, 0.0, 15.0, 10.0]), 50.0 / 150.0);
+    assert_eq!(
+        iou(&[0.0, 0.0, 10.0, 10.0], &[5.0, 0.0, 15.0, 10.0]),
+        50.0 / 150.0
+    );
     assert_eq!(iou(&[0.0, 0.0, 10.0, 10.0], &[20.0, 20.0, 30.0, 30.0]), 0.0);
     assert_eq!(iou(&[0.0, 0.0, 0.0, 0.0], &[0.0, 0.0, 0.0, 0.0]), 0.0);
     assert_eq!(iou(&[1.0, 1.0, 3.0, 3.0], &[1.0, 1.0, 3.0, 3.0]), 1.0);
@@ -108,12 +128,33 @@ fn iou_of_known_boxes() {
 fn class_aware_keeps_overlapping_boxes_of_other_classes() {
     let b = [0.0, 0.0, 10.0, 10.0];
     let cands = vec![
-        Candidate { bbox: b, score: 0.9, class_id: 0, index: 0 },
-        Candidate { bbox: b, score: 0.8, class_id: 1, index: 1 },
-        Candidate { bbox: b, score: 0.7, class_id: 0, index: 2 },
+        Candidate {
+            bbox: b,
+            score: 0.9,
+            class_id: 0,
+            index: 0,
+        },
+        Candidate {
+            bbox: b,
+            score: 0.8,
+            class_id: 1,
+            index: 1,
+        },
+        Candidate {
+            bbox: b,
+            score: 0.7,
+            class_id: 0,
+            index: 2,
+        },
     ];
     let aware = nms(cands.clone(), &NmsConfig::default());
     assert_eq!(aware.iter().map(|c| c.index).collect::<Vec<_>>(), [0, 1]);
-    let agnostic = nms(cands, &NmsConfig { agnostic: true, ..NmsConfig::default() });
+    let agnostic = nms(
+        cands,
+        &NmsConfig {
+            agnostic: true,
+            ..NmsConfig::default()
+        },
+    );
     assert_eq!(agnostic.iter().map(|c| c.index).collect::<Vec<_>>(), [0]);
 }

@@ -29,8 +29,15 @@ unsafe impl Send for TrackerState {}
 
 impl Tracker {
     fn new(device: &Device) -> Result<Tracker> {
-        let event = trt_sys::cuda::event_create_with_flags(trt_sys::cuda::event_flags::DISABLE_TIMING)?;
-        Ok(Tracker { state: Mutex::new(TrackerState { event, recorded: false }), device: device.clone() })
+        let event =
+            trt_sys::cuda::event_create_with_flags(trt_sys::cuda::event_flags::DISABLE_TIMING)?;
+        Ok(Tracker {
+            state: Mutex::new(TrackerState {
+                event,
+                recorded: false,
+            }),
+            device: device.clone(),
+        })
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, TrackerState> {
@@ -101,14 +108,21 @@ pub struct HostAllocFlags {
 
 impl Default for HostAllocFlags {
     fn default() -> Self {
-        HostAllocFlags { portable: true, mapped: false, write_combined: false }
+        HostAllocFlags {
+            portable: true,
+            mapped: false,
+            write_combined: false,
+        }
     }
 }
 
 impl HostAllocFlags {
     /// Portable + mapped (zero-copy; Jetson).
     pub fn mapped() -> Self {
-        HostAllocFlags { mapped: true, ..Self::default() }
+        HostAllocFlags {
+            mapped: true,
+            ..Self::default()
+        }
     }
 
     fn bits(self) -> u32 {
@@ -128,8 +142,9 @@ impl HostAllocFlags {
 }
 
 fn byte_len<T>(len: usize) -> Result<usize> {
-    len.checked_mul(std::mem::size_of::<T>())
-        .ok_or_else(|| Error::InvalidArgument(format!("buffer of {len} elements overflows usize bytes")))
+    len.checked_mul(std::mem::size_of::<T>()).ok_or_else(|| {
+        Error::InvalidArgument(format!("buffer of {len} elements overflows usize bytes"))
+    })
 }
 
 /// Device memory holding `len` values of `T`.
@@ -160,7 +175,13 @@ impl<T: Element> DeviceBuffer<T> {
             // SAFETY: freed once in Drop.
             unsafe { trt_sys::cuda::malloc(bytes) }?
         };
-        Ok(DeviceBuffer { ptr, len, tracker, device: device.clone(), _t: PhantomData })
+        Ok(DeviceBuffer {
+            ptr,
+            len,
+            tracker,
+            device: device.clone(),
+            _t: PhantomData,
+        })
     }
 
     /// Allocates and fills from a host slice (returns when the copy is done).
@@ -273,11 +294,20 @@ impl<T: Element> PinnedBuffer<T> {
         // SAFETY: freed once in Drop (or below on error).
         let raw = unsafe { trt_sys::cuda::host_alloc(bytes, flags.bits()) }?;
         let Some(ptr) = NonNull::new(raw.cast::<T>()) else {
-            return Err(Error::InvalidArgument("cudaHostAlloc returned a null pointer".into()));
+            return Err(Error::InvalidArgument(
+                "cudaHostAlloc returned a null pointer".into(),
+            ));
         };
         // SAFETY: `bytes` of fresh host memory; zero is a valid value of every element type.
         unsafe { std::ptr::write_bytes(raw.cast::<u8>(), 0, bytes) };
-        let mut buffer = PinnedBuffer { ptr, len, allocated: true, mapped: None, tracker, device: device.clone() };
+        let mut buffer = PinnedBuffer {
+            ptr,
+            len,
+            allocated: true,
+            mapped: None,
+            tracker,
+            device: device.clone(),
+        };
         if flags.mapped {
             // SAFETY: `raw` is a mapped pinned allocation.
             buffer.mapped = Some(unsafe { trt_sys::cuda::host_get_device_pointer(raw) }?);
@@ -327,9 +357,14 @@ impl<T: Element> PinnedBuffer<T> {
     fn validate(&self) -> Result<()> {
         if T::NEEDS_VALIDATION {
             // SAFETY: `byte_len` initialized bytes (zeroed at allocation, then written by copies only).
-            let bytes = unsafe { std::slice::from_raw_parts(self.ptr.as_ptr().cast::<u8>(), self.byte_len()) };
+            let bytes = unsafe {
+                std::slice::from_raw_parts(self.ptr.as_ptr().cast::<u8>(), self.byte_len())
+            };
             if let Some(index) = T::first_invalid(bytes) {
-                return Err(Error::InvalidValue { dtype: T::DTYPE, index });
+                return Err(Error::InvalidValue {
+                    dtype: T::DTYPE,
+                    index,
+                });
             }
         }
         Ok(())

@@ -103,7 +103,12 @@ impl Device {
             total_memory: info.total_memory,
         };
         trt_sys::cuda::set_device(props.ordinal)?;
-        Ok(Device { inner: Arc::new(DeviceInner { props, sink: ErrorSink::default() }) })
+        Ok(Device {
+            inner: Arc::new(DeviceInner {
+                props,
+                sink: ErrorSink::default(),
+            }),
+        })
     }
 
     /// Versions of the driver and runtime (works without a device; fails only when libcudart is missing).
@@ -161,7 +166,11 @@ impl Device {
     }
 
     /// Allocates `len` zeroed elements of page-locked host memory.
-    pub fn alloc_pinned<T: crate::Element>(&self, len: usize, flags: HostAllocFlags) -> Result<PinnedBuffer<T>> {
+    pub fn alloc_pinned<T: crate::Element>(
+        &self,
+        len: usize,
+        flags: HostAllocFlags,
+    ) -> Result<PinnedBuffer<T>> {
         PinnedBuffer::new(self, len, flags)
     }
 

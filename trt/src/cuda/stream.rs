@@ -27,8 +27,12 @@ impl Stream {
     /// A new non-blocking stream on `device`.
     pub fn new(device: &Device) -> Result<Stream> {
         device.activate()?;
-        let raw = trt_sys::cuda::stream_create_with_flags(trt_sys::cuda::stream_flags::NON_BLOCKING)?;
-        Ok(Stream { raw, device: device.clone() })
+        let raw =
+            trt_sys::cuda::stream_create_with_flags(trt_sys::cuda::stream_flags::NON_BLOCKING)?;
+        Ok(Stream {
+            raw,
+            device: device.clone(),
+        })
     }
 
     /// The device.
@@ -74,8 +78,17 @@ impl Stream {
     }
 
     /// Runs one tracked async copy: waits on the source's marker, enqueues `copy`, re-records both markers.
-    fn tracked(&self, src: &Tracker, dst: &mut Tracker, copy: impl FnOnce() -> Result<()>) -> Result<()> {
+    fn tracked(
+        &self,
+        bytes: usize,
+        src: &Tracker,
+        dst: &mut Tracker,
+        copy: impl FnOnce() -> Result<()>,
+    ) -> Result<()> {
         self.device.activate()?;
+        if bytes == 0 {
+            return Ok(());
+        }
         let mut src_state = src.lock();
         // SAFETY: the markers are live events; the stream is live.
         unsafe {
@@ -93,38 +106,68 @@ impl Stream {
 
     /// Copies pinned host memory to device memory, asynchronously. The buffers stay protected until the copy is
     /// done (module docs).
-    pub fn copy_h2d<T: Element>(&self, src: &PinnedBuffer<T>, dst: &mut DeviceBuffer<T>) -> Result<()> {
+    pub fn copy_h2d<T: Element>(
+        &self,
+        src: &PinnedBuffer<T>,
+        dst: &mut DeviceBuffer<T>,
+    ) -> Result<()> {
         check_len("copy_h2d", dst.len(), src.len())?;
         let (d, s, bytes) = (dst.raw_ptr(), src.raw_ptr(), src.byte_len());
-        self.tracked(src.tracker(), dst.tracker_mut(), || {
+        self.tracked(bytes, src.tracker(), dst.tracker_mut(), || {
             // SAFETY: both allocations are live and at least `bytes` long; the trackers keep them alive and
             // untouched by the host until the copy completes.
             Ok(unsafe {
-                trt_sys::cuda::memcpy_async(d, s, bytes, cudaMemcpyKind::cudaMemcpyHostToDevice, self.raw)
+                trt_sys::cuda::memcpy_async(
+                    d,
+                    s,
+                    bytes,
+                    cudaMemcpyKind::cudaMemcpyHostToDevice,
+                    self.raw,
+                )
             }?)
         })
     }
 
     /// Copies device memory to pinned host memory, asynchronously; [`PinnedBuffer::as_slice`] waits for it.
-    pub fn copy_d2h<T: Element>(&self, src: &DeviceBuffer<T>, dst: &mut PinnedBuffer<T>) -> Result<()> {
+    pub fn copy_d2h<T: Element>(
+        &self,
+        src: &DeviceBuffer<T>,
+        dst: &mut PinnedBuffer<T>,
+    ) -> Result<()> {
         check_len("copy_d2h", dst.len(), src.len())?;
         let (d, s, bytes) = (dst.raw_ptr(), src.raw_ptr(), src.byte_len());
-        self.tracked(src.tracker(), dst.tracker_mut(), || {
+        self.tracked(bytes, src.tracker(), dst.tracker_mut(), || {
             // SAFETY: see copy_h2d.
             Ok(unsafe {
-                trt_sys::cuda::memcpy_async(d, s, bytes, cudaMemcpyKind::cudaMemcpyDeviceToHost, self.raw)
+                trt_sys::cuda::memcpy_async(
+                    d,
+                    s,
+                    bytes,
+                    cudaMemcpyKind::cudaMemcpyDeviceToHost,
+                    self.raw,
+                )
             }?)
         })
     }
 
     /// Copies device memory to device memory, asynchronously.
-    pub fn copy_d2d<T: Element>(&self, src: &DeviceBuffer<T>, dst: &mut DeviceBuffer<T>) -> Result<()> {
+    pub fn copy_d2d<T: Element>(
+        &self,
+        src: &DeviceBuffer<T>,
+        dst: &mut DeviceBuffer<T>,
+    ) -> Result<()> {
         check_len("copy_d2d", dst.len(), src.len())?;
         let (d, s, bytes) = (dst.raw_ptr(), src.raw_ptr(), src.byte_len());
-        self.tracked(src.tracker(), dst.tracker_mut(), || {
+        self.tracked(bytes, src.tracker(), dst.tracker_mut(), || {
             // SAFETY: see copy_h2d.
             Ok(unsafe {
-                trt_sys::cuda::memcpy_async(d, s, bytes, cudaMemcpyKind::cudaMemcpyDeviceToDevice, self.raw)
+                trt_sys::cuda::memcpy_async(
+                    d,
+                    s,
+                    bytes,
+                    cudaMemcpyKind::cudaMemcpyDeviceToDevice,
+                    self.raw,
+                )
             }?)
         })
     }
@@ -134,6 +177,9 @@ impl Stream {
         check_len("copy_from_slice", dst.len(), src.len())?;
         self.device.activate()?;
         let (d, bytes) = (dst.raw_ptr(), std::mem::size_of_val(src));
+        if bytes == 0 {
+            return Ok(());
+        }
         // SAFETY: the marker is live; `src` is borrowed for the whole call, and the stream is synchronized before
         // returning, so the pageable source outlives the copy.
         unsafe {
@@ -156,15 +202,23 @@ impl Stream {
         check_len("copy_to_slice", dst.len(), src.len())?;
         self.device.activate()?;
         let bytes = std::mem::size_of_val(dst);
+        if bytes == 0 {
+            return Ok(());
+        }
         if T::NEEDS_VALIDATION {
             // Copy into bytes first so invalid values never exist as `T`.
             let mut tmp = vec![0u8; bytes];
             self.copy_raw_to_host(src, tmp.as_mut_ptr().cast(), bytes)?;
             if let Some(index) = T::first_invalid(&tmp) {
-                return Err(Error::InvalidValue { dtype: T::DTYPE, index });
+                return Err(Error::InvalidValue {
+                    dtype: T::DTYPE,
+                    index,
+                });
             }
             // SAFETY: `tmp` holds `bytes` validated bytes of `T` values; `dst` is `bytes` long and does not overlap.
-            unsafe { std::ptr::copy_nonoverlapping(tmp.as_ptr(), dst.as_mut_ptr().cast::<u8>(), bytes) };
+            unsafe {
+                std::ptr::copy_nonoverlapping(tmp.as_ptr(), dst.as_mut_ptr().cast::<u8>(), bytes)
+            };
             return Ok(());
         }
         self.copy_raw_to_host(src, dst.as_mut_ptr().cast(), bytes)
@@ -177,13 +231,24 @@ impl Stream {
         Ok(v)
     }
 
-    fn copy_raw_to_host<T: Element>(&self, src: &DeviceBuffer<T>, dst: *mut c_void, bytes: usize) -> Result<()> {
+    fn copy_raw_to_host<T: Element>(
+        &self,
+        src: &DeviceBuffer<T>,
+        dst: *mut c_void,
+        bytes: usize,
+    ) -> Result<()> {
         let mut state = src.tracker().lock();
         // SAFETY: `dst` is valid for `bytes` (caller), the source allocation is live, and the stream is
         // synchronized before returning so `dst` is not written after the caller regains it.
         unsafe {
             state.wait_on(self.raw)?;
-            trt_sys::cuda::memcpy_async(dst, src.raw_ptr(), bytes, cudaMemcpyKind::cudaMemcpyDeviceToHost, self.raw)?;
+            trt_sys::cuda::memcpy_async(
+                dst,
+                src.raw_ptr(),
+                bytes,
+                cudaMemcpyKind::cudaMemcpyDeviceToHost,
+                self.raw,
+            )?;
             state.record_on(self.raw)?;
         }
         drop(state);
@@ -194,6 +259,9 @@ impl Stream {
     pub fn memset_zero<T: Element>(&self, dst: &mut DeviceBuffer<T>) -> Result<()> {
         self.device.activate()?;
         let (d, bytes) = (dst.raw_ptr(), dst.byte_len());
+        if bytes == 0 {
+            return Ok(());
+        }
         // SAFETY: live allocation of `bytes`; tracked like a copy.
         unsafe {
             dst.tracker_mut().get_mut().wait_on(self.raw)?;
@@ -232,7 +300,10 @@ impl Stream {
         self.synchronize()?;
         // SAFETY: live stream; relaxed mode lets other threads keep using CUDA during the capture.
         unsafe {
-            trt_sys::cuda::stream_begin_capture(self.raw, trt_sys::cuda::cudaStreamCaptureMode::cudaStreamCaptureModeRelaxed)
+            trt_sys::cuda::stream_begin_capture(
+                self.raw,
+                trt_sys::cuda::cudaStreamCaptureMode::cudaStreamCaptureModeRelaxed,
+            )
         }?;
         let recorded = record(self);
         // SAFETY: live stream in capture mode: always end the capture, even on failure.
@@ -256,7 +327,11 @@ impl Stream {
                 return Err(e.into());
             }
         };
-        Ok(CudaGraph { graph, exec, device: self.device.clone() })
+        Ok(CudaGraph {
+            graph,
+            exec,
+            device: self.device.clone(),
+        })
     }
 }
 
@@ -264,7 +339,11 @@ fn check_len(operation: &'static str, destination: usize, source_len: usize) -> 
     if destination == source_len {
         Ok(())
     } else {
-        Err(Error::LengthMismatch { operation, destination, source_len })
+        Err(Error::LengthMismatch {
+            operation,
+            destination,
+            source_len,
+        })
     }
 }
 
@@ -300,7 +379,11 @@ impl Event {
     pub fn new(device: &Device) -> Result<Event> {
         device.activate()?;
         let raw = trt_sys::cuda::event_create_with_flags(trt_sys::cuda::event_flags::DEFAULT)?;
-        Ok(Event { raw, device: device.clone(), recorded: false })
+        Ok(Event {
+            raw,
+            device: device.clone(),
+            recorded: false,
+        })
     }
 
     /// The raw handle (e.g. for [`ExecutionContext::set_input_consumed_event`](crate::ExecutionContext)).
@@ -326,7 +409,9 @@ impl Event {
     /// GPU time between `self` (start) and `end`, both recorded and complete.
     pub fn elapsed(&self, end: &Event) -> Result<Duration> {
         if !self.recorded || !end.recorded {
-            return Err(Error::InvalidArgument("both events must be recorded before measuring elapsed time".into()));
+            return Err(Error::InvalidArgument(
+                "both events must be recorded before measuring elapsed time".into(),
+            ));
         }
         end.synchronize()?;
         // SAFETY: both live and recorded.

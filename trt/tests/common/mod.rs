@@ -18,7 +18,10 @@ static INIT: Once = Once::new();
 /// `trt_library_var` names the variable holding the libnvinfer file to use, if any.
 pub fn setup(trt_library_var: Option<&str>) {
     INIT.call_once(|| {
-        let cudart = required("TRT_TEST_CUDART_DIR", "the directory holding libcudart.so.<N>");
+        let cudart = required(
+            "TRT_TEST_CUDART_DIR",
+            "the directory holding libcudart.so.<N>",
+        );
         // SAFETY-free in edition 2021; done once before any other thread of this test binary reads the environment
         // through the loader (all tests call setup() first).
         std::env::set_var("CUDA_LIB_DIR", cudart);

@@ -11,8 +11,8 @@ use clap::Parser;
 use serde::Serialize;
 use trt_tools::exit;
 use yolo_rt::{
-    load_class_names, CpuBackend, CpuOptions, DecodeConfig, Detection, Detector, DetectorOptions, Image, LayoutKind,
-    NmsConfig, RawHeadConfig,
+    load_class_names, CpuBackend, CpuOptions, DecodeConfig, Detection, Detector, DetectorOptions,
+    Image, LayoutKind, NmsConfig, RawHeadConfig,
 };
 
 const IMAGE_EXTENSIONS: [&str; 4] = ["png", "jpg", "jpeg", "bmp"];
@@ -95,7 +95,11 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
             let _ = e.print();
             return ExitCode::from(code);
         }
@@ -107,7 +111,9 @@ fn main() -> ExitCode {
 }
 
 fn has_ext(p: &Path, exts: &[&str]) -> bool {
-    p.extension().and_then(|e| e.to_str()).is_some_and(|e| exts.iter().any(|x| e.eq_ignore_ascii_case(x)))
+    p.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| exts.iter().any(|x| e.eq_ignore_ascii_case(x)))
 }
 
 /// Expands directories (sorted, images only); plain files are taken as given.
@@ -122,7 +128,10 @@ fn collect_images(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
                 .collect();
             files.sort();
             if files.is_empty() {
-                eprintln!("trt-detect: warning: {} contains no PNG/JPEG/BMP images", p.display());
+                eprintln!(
+                    "trt-detect: warning: {} contains no PNG/JPEG/BMP images",
+                    p.display()
+                );
             }
             out.extend(files);
         } else if p.exists() {
@@ -155,18 +164,34 @@ fn load_detector(cli: &Cli) -> anyhow::Result<Detector> {
     };
     let decode = DecodeConfig {
         conf: cli.conf,
-        nms: NmsConfig { iou: cli.iou, max_det: cli.max_det, agnostic: cli.agnostic, ..NmsConfig::default() },
+        nms: NmsConfig {
+            iou: cli.iou,
+            max_det: cli.max_det,
+            agnostic: cli.agnostic,
+            ..NmsConfig::default()
+        },
         layout: cli.layout,
         raw_heads,
     };
     let backend = CpuBackend::load(&cli.model, &CpuOptions::default())?;
-    let det = Detector::new(Box::new(backend), DetectorOptions { decode, class_names, ..Default::default() })?;
+    let det = Detector::new(
+        Box::new(backend),
+        DetectorOptions {
+            decode,
+            class_names,
+            ..Default::default()
+        },
+    )?;
     Ok(det)
 }
 
 fn run(cli: &Cli) -> anyhow::Result<u8> {
     if !(0.0..=1.0).contains(&cli.conf) || !(0.0..=1.0).contains(&cli.iou) {
-        bail!("--conf {} and --iou {} must lie within [0, 1]", cli.conf, cli.iou);
+        bail!(
+            "--conf {} and --iou {} must lie within [0, 1]",
+            cli.conf,
+            cli.iou
+        );
     }
     let images = collect_images(&cli.inputs)?;
     let mut detector = load_detector(cli)?;
@@ -176,7 +201,10 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
     if let Some(dir) = &cli.save_dir {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let mut results: Vec<(PathBuf, Result<(Image, Vec<Detection>, Option<PathBuf>), String>)> = Vec::new();
+    let mut results: Vec<(
+        PathBuf,
+        Result<(Image, Vec<Detection>, Option<PathBuf>), String>,
+    )> = Vec::new();
     for path in &images {
         let r = (|| -> anyhow::Result<(Image, Vec<Detection>, Option<PathBuf>)> {
             let img = Image::open(path)?;
@@ -185,7 +213,10 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
                 Some(dir) => {
                     let mut annotated = img.clone();
                     yolo_rt::draw::annotate(&mut annotated, &dets, detector.class_names());
-                    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "image".into());
+                    let stem = path
+                        .file_stem()
+                        .map(|s| s.to_string_lossy().into_owned())
+                        .unwrap_or_else(|| "image".into());
                     let out = dir.join(format!("{stem}.png"));
                     trt_tools::atomic_write(&out, &annotated.encode_png()?)
                         .with_context(|| format!("writing {}", out.display()))?;
@@ -216,17 +247,31 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
                         height: Some(img.height),
                         detections: Some(
                             dets.iter()
-                                .map(|d| JsonDetection { class_id: d.class_id, class_name: name_of(d.class_id), score: d.score, bbox: d.bbox })
+                                .map(|d| JsonDetection {
+                                    class_id: d.class_id,
+                                    class_name: name_of(d.class_id),
+                                    score: d.score,
+                                    bbox: d.bbox,
+                                })
                                 .collect(),
                         ),
                         annotated: saved.as_ref().map(|s| s.display().to_string()),
                         error: None,
                     },
-                    Err(e) => JsonImage { path: p.display().to_string(), width: None, height: None, detections: None, annotated: None, error: Some(e.clone()) },
+                    Err(e) => JsonImage {
+                        path: p.display().to_string(),
+                        width: None,
+                        height: None,
+                        detections: None,
+                        annotated: None,
+                        error: Some(e.clone()),
+                    },
                 })
                 .collect(),
         };
-        serde_json::to_writer_pretty(&mut stdout, &report).map_err(std::io::Error::from).and_then(|_| writeln!(stdout))
+        serde_json::to_writer_pretty(&mut stdout, &report)
+            .map_err(std::io::Error::from)
+            .and_then(|_| writeln!(stdout))
     } else {
         (|| -> std::io::Result<()> {
             for (p, r) in &results {
@@ -234,9 +279,14 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
                     Ok((_, dets, saved)) => {
                         writeln!(stdout, "{}: {} detection(s)", p.display(), dets.len())?;
                         for d in dets {
-                            let label = name_of(d.class_id).map_or_else(|| format!("class {}", d.class_id), str::to_string);
+                            let label = name_of(d.class_id)
+                                .map_or_else(|| format!("class {}", d.class_id), str::to_string);
                             let [x1, y1, x2, y2] = d.bbox;
-                            writeln!(stdout, "  {label} {:.3} [{x1:.1}, {y1:.1}, {x2:.1}, {y2:.1}]", d.score)?;
+                            writeln!(
+                                stdout,
+                                "  {label} {:.3} [{x1:.1}, {y1:.1}, {x2:.1}, {y2:.1}]",
+                                d.score
+                            )?;
                         }
                         if let Some(s) = saved {
                             writeln!(stdout, "  annotated: {}", s.display())?;
@@ -258,7 +308,11 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
             eprintln!("trt-detect: error: {}: {e}", p.display());
         }
     }
-    Ok(if failures > 0 { exit::FAILURE } else { exit::OK })
+    Ok(if failures > 0 {
+        exit::FAILURE
+    } else {
+        exit::OK
+    })
 }
 
 #[cfg(test)]

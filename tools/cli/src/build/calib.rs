@@ -1,19 +1,34 @@
-//! INT8 calibration as `trt-build` sees it: the single call site the calibration module (issue 6) plugs into.
+//! INT8 calibration as `trt-build` sees it.
 //!
 //! `trt-build` validates the calibration options (directory exists, algorithm, batch count, cache path) in
-//! [`super::config`], plans whether calibration runs in [`super::release`], and then calls [`calibrate`] — the only
-//! place that knows how calibration is done. Until the Rust-native calibration lands, [`calibrate`] returns
-//! [`NOT_AVAILABLE`] (exit code 1); replacing its body is all the CLI needs.
+//! [`super::config`], plans whether calibration runs in [`super::release`], and then calls [`calibrate`], which runs
+//! the Rust-native calibration ([`crate::calib_data::calibrate_dir`] over [`yolo_onnx::quant`]) on the FP32
+//! (re-parameterized) model:
+//!
+//! * TensorRT 11.x or `--explicit`: the Q/DQ model replaces the model in the pipeline.
+//! * TensorRT ≤ 10.x: the calibration cache is written to `--calib-cache` (atomically) and kept in memory
+//!   ([`latest_cache`]) for the cache-serving calibrator in [`super::engine`], which stamps the header with the
+//!   loaded TensorRT version ([`restamp_cache`]).
 
 use std::path::PathBuf;
+use std::sync::Mutex;
 
-use anyhow::{bail, Result};
+use anyhow::{Context, Result};
 use serde::Serialize;
+use yolo_onnx::quant::{self, Algorithm, CalibrationCache, QdqOptions, QuantizeOptions};
 
 use super::options::CalibAlgo;
+use crate::calib_data::{self, DataOptions};
 
-/// The message returned while calibration is not built in.
+/// Kept for callers that matched on the old message; calibration is available now.
 pub const NOT_AVAILABLE: &str = "INT8 calibration is not available in this build yet";
+
+/// Samples per `--calib-batches` batch.
+pub const BATCH_SIZE: usize = 8;
+
+/// Header version written before the loaded TensorRT is known (8.5.3, JetPack 5.1); [`restamp_cache`] replaces it
+/// with the loaded release's when the cache is handed to TensorRT.
+pub const DEFAULT_CACHE_VERSION: u32 = 8503;
 
 /// What calibration is asked to do.
 #[derive(Debug, Clone, Serialize)]
@@ -43,15 +58,61 @@ pub struct CalibOutput {
     pub report: Vec<String>,
 }
 
+static LATEST_CACHE: Mutex<Option<Vec<u8>>> = Mutex::new(None);
+
+/// The cache of the last [`calibrate`] call in this process (what the ≤ 10.x calibrator serves when no
+/// `--calib-cache` file was named).
+pub fn latest_cache() -> Option<Vec<u8>> {
+    LATEST_CACHE.lock().ok().and_then(|c| c.clone())
+}
+
+/// The algorithm of `--calib-algo`.
+pub fn algorithm(algo: CalibAlgo) -> Algorithm {
+    match algo {
+        CalibAlgo::Minmax => Algorithm::MinMax,
+        CalibAlgo::Entropy => Algorithm::Entropy,
+        CalibAlgo::Percentile => Algorithm::Percentile(quant::algo::DEFAULT_PERCENTILE),
+    }
+}
+
+/// Rewrites a cache's header version for the TensorRT release that will read it (TensorRT skips a cache written
+/// by another version; our scales do not depend on it).
+pub fn restamp_cache(cache: &[u8], major: u32, minor: u32, patch: u32) -> Result<Vec<u8>> {
+    let mut c = CalibrationCache::parse(cache, "calibration cache").map_err(|e| anyhow::anyhow!("{e}"))?;
+    c.version = quant::cache::version_code(major, minor, patch);
+    Ok(c.to_text().into_bytes())
+}
+
 /// Runs INT8 calibration on the FP32 (re-parameterized) model.
-///
-/// This is the one place the calibration module replaces. Today it fails with [`NOT_AVAILABLE`].
 pub fn calibrate(model: &yolo_onnx::Model, request: &CalibRequest) -> Result<CalibOutput> {
-    let _ = (model, request);
-    bail!(
-        "{NOT_AVAILABLE}: --int8 --calib {} needs the Rust calibration module; meanwhile build with --fp16, \
-         or pass a TensorRT calibration cache with --calib-cache FILE (TensorRT ≤ 10.x), or a model that already \
-         holds QuantizeLinear/DequantizeLinear nodes",
-        request.data.display()
-    )
+    let data = DataOptions {
+        count: request.batches.map(|b| b as usize * BATCH_SIZE),
+        batch_size: BATCH_SIZE,
+        ..DataOptions::default()
+    };
+    let options = QuantizeOptions {
+        algorithm: algorithm(request.algo),
+        qdq: QdqOptions { exclude: request.exclude.clone(), keep_head_float: true },
+        ..QuantizeOptions::default()
+    };
+    let (q, summary) = calib_data::calibrate_dir(model, &request.data, &data, &options, DEFAULT_CACHE_VERSION)
+        .with_context(|| format!("INT8 calibration (--calib {})", request.data.display()))?;
+    let cache = q.cache.to_text().into_bytes();
+    if let Some(path) = &request.cache_out {
+        crate::atomic_write(path, &cache)
+            .with_context(|| format!("--calib-cache {}: cannot write", path.display()))?;
+    }
+    if let Ok(mut c) = LATEST_CACHE.lock() {
+        *c = Some(cache.clone());
+    }
+    let mut report = vec![format!(
+        "{} samples from {} ({} files, {} skipped, {:.1} samples/s)",
+        summary.calibration_samples,
+        summary.dir.display(),
+        summary.files_found,
+        summary.skipped.len(),
+        summary.samples_per_second
+    )];
+    report.extend(q.report.summary_lines());
+    Ok(CalibOutput { qdq_model: request.qdq.then_some(q.model), cache: Some(cache), report })
 }

@@ -1,0 +1,362 @@
+//! Calibration data for INT8 (`trt-onnx quantize`, `trt-build --int8 --calib DIR`): finding, sampling, loading
+//! and preprocessing images or `.npy` tensors, and the driver that streams them through
+//! [`yolo_onnx::quant`].
+//!
+//! * Images (`jpg`, `jpeg`, `png`, `bmp`, found recursively) go through the runtime's letterbox
+//!   ([`yolo_rt::Letterbox`]: pad 114, RGB, `/255` then `(x - mean) / std`), so calibration sees exactly what the
+//!   deployed detector feeds the engine.
+//! * `.npy` files hold float32/float64 tensors of the model input shape (`[3,H,W]`, `[1,3,H,W]` or `[N,3,H,W]`);
+//!   any other shape is an error naming the file and both shapes.
+//! * Files are sorted, shuffled with a seed and the first `count` taken: the same directory and seed always
+//!   calibrate on the same files. A few more are held out for the drift check.
+//! * Unreadable files are skipped with a warning and counted; a directory with no usable file is an error.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use ndarray::{ArrayD, IxDyn};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use yolo_onnx::quant::{self, Collector, QuantizeOptions, Quantized};
+use yolo_onnx::Model;
+
+/// Image extensions read from calibration directories.
+pub const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "bmp"];
+
+/// How calibration data is read and preprocessed.
+#[derive(Debug, Clone, Serialize)]
+pub struct DataOptions {
+    /// Samples used for calibration (`None`: every file, after the held-out ones).
+    pub count: Option<usize>,
+    /// Files held out for the drift check (taken first from the shuffled list, at most a quarter of the files).
+    pub held_out: usize,
+    /// Seed of the shuffle.
+    pub seed: u64,
+    /// Samples loaded per batch (memory holds one batch of preprocessed samples at a time).
+    pub batch_size: usize,
+    /// Network input size (width, height) for images; `None`: the model's declared input size.
+    pub input_size: Option<(usize, usize)>,
+    /// Padding grey level.
+    pub pad: u8,
+    /// Per-channel mean subtracted after `/255`.
+    pub mean: [f32; 3],
+    /// Per-channel std divided by after the mean.
+    pub std: [f32; 3],
+    /// Feed BGR instead of RGB.
+    pub bgr: bool,
+    /// Draw a progress bar on stderr (when it is a terminal).
+    pub progress: bool,
+    /// Print skipped-file warnings on stderr.
+    pub warnings: bool,
+}
+
+impl Default for DataOptions {
+    fn default() -> Self {
+        DataOptions {
+            count: None,
+            held_out: 4,
+            seed: 0,
+            batch_size: 8,
+            input_size: None,
+            pad: 114,
+            mean: [0.0; 3],
+            std: [1.0; 3],
+            bgr: false,
+            progress: true,
+            warnings: true,
+        }
+    }
+}
+
+/// What loading did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DataSummary {
+    /// Directory read.
+    pub dir: PathBuf,
+    /// Usable files found.
+    pub files_found: usize,
+    /// Samples streamed through calibration.
+    pub calibration_samples: usize,
+    /// Held-out samples used for the drift check.
+    pub held_out_samples: usize,
+    /// Files skipped (unreadable, corrupt), with the reason.
+    pub skipped: Vec<(PathBuf, String)>,
+    /// Calibration throughput, samples per second (loading + preprocessing + CPU inference).
+    pub samples_per_second: f64,
+}
+
+fn is_calib_file(p: &Path) -> bool {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase())
+        .is_some_and(|e| e == "npy" || IMAGE_EXTENSIONS.contains(&e.as_str()))
+}
+
+/// Every image / `.npy` file under `dir` (recursive, sorted). Errors on a missing or empty directory.
+pub fn discover(dir: &Path) -> Result<Vec<PathBuf>> {
+    if !dir.is_dir() {
+        bail!("calibration data {}: not a directory (expected images or .npy tensors)", dir.display());
+    }
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let entries = std::fs::read_dir(&d).with_context(|| format!("calibration data: cannot list {}", d.display()))?;
+        for e in entries {
+            let p = e.with_context(|| format!("calibration data: cannot list {}", d.display()))?.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if is_calib_file(&p) {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    if files.is_empty() {
+        bail!(
+            "calibration data {}: no images ({}) or .npy files found (searched recursively); point --calib at a \
+             directory of representative frames",
+            dir.display(),
+            IMAGE_EXTENSIONS.join(", ")
+        );
+    }
+    Ok(files)
+}
+
+/// Deterministic order: `files` shuffled with `seed`.
+pub fn shuffled(mut files: Vec<PathBuf>, seed: u64) -> Vec<PathBuf> {
+    files.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+    files
+}
+
+/// Reads a little-endian float32/float64 C-order `.npy` file.
+pub fn read_npy(path: &Path) -> Result<ArrayD<f32>> {
+    let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let bad = |m: &str| anyhow::anyhow!("{}: not a readable .npy tensor: {m}", path.display());
+    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
+        return Err(bad("missing the \\x93NUMPY magic"));
+    }
+    let (hlen, start) = match bytes[6] {
+        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
+        2 | 3 if bytes.len() >= 12 => (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12),
+        v => return Err(bad(&format!("format version {v} is not supported"))),
+    };
+    let header = bytes.get(start..start + hlen).ok_or_else(|| bad("truncated header"))?;
+    let header = std::str::from_utf8(header).map_err(|_| bad("header is not text"))?;
+    let field = |key: &str| -> Option<&str> {
+        let i = header.find(&format!("'{key}'"))? + key.len() + 2;
+        let rest = header[i..].trim_start().strip_prefix(':')?.trim_start();
+        Some(rest)
+    };
+    let descr = field("descr").ok_or_else(|| bad("no 'descr'"))?;
+    let width = if descr.starts_with("'<f4'") {
+        4
+    } else if descr.starts_with("'<f8'") {
+        8
+    } else {
+        return Err(bad(&format!("dtype {} is not supported (save float32: np.save(f, x.astype(np.float32)))", descr.split(',').next().unwrap_or(descr))));
+    };
+    if field("fortran_order").is_some_and(|v| v.starts_with("True")) {
+        return Err(bad("Fortran order is not supported (save with np.ascontiguousarray)"));
+    }
+    let shape_txt = field("shape").ok_or_else(|| bad("no 'shape'"))?;
+    let close = shape_txt.find(')').ok_or_else(|| bad("malformed 'shape'"))?;
+    let shape: Vec<usize> = shape_txt[1..close]
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse::<usize>().map_err(|_| bad("malformed 'shape'")))
+        .collect::<Result<_>>()?;
+    let n: usize = shape.iter().product();
+    let data = &bytes[start + hlen..];
+    if data.len() != n * width {
+        return Err(bad(&format!("shape {shape:?} needs {} bytes of data, the file has {}", n * width, data.len())));
+    }
+    let v: Vec<f32> = if width == 4 {
+        data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+    } else {
+        data.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32).collect()
+    };
+    Ok(ArrayD::from_shape_vec(IxDyn(&shape), v).expect("length checked"))
+}
+
+/// Writes a float32 `.npy` file (used by tests and benchmarks to make tensor calibration sets).
+pub fn write_npy(path: &Path, a: &ArrayD<f32>) -> Result<()> {
+    let shape: Vec<String> = a.shape().iter().map(|d| d.to_string()).collect();
+    let shape = if shape.len() == 1 { format!("{},", shape[0]) } else { shape.join(", ") };
+    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({shape}), }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    for x in a.iter() {
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    crate::atomic_write(path, &out).with_context(|| format!("{}: cannot write", path.display()))
+}
+
+/// Turns files into model-input samples.
+struct Preprocessor {
+    letterbox: yolo_rt::Letterbox,
+    shape: Vec<usize>,
+}
+
+/// A per-file failure: skipped (bad file) or fatal (data that cannot fit this model).
+enum LoadError {
+    Skip(String),
+    Fatal(anyhow::Error),
+}
+
+impl Preprocessor {
+    fn new(shape: &[usize], options: &DataOptions) -> Result<Preprocessor> {
+        if shape.len() != 4 || shape[1] != 3 {
+            bail!("calibration expects an image input [N, 3, H, W]; the model input is {shape:?}");
+        }
+        let (w, h) = options.input_size.unwrap_or((shape[3], shape[2]));
+        if (w, h) != (shape[3], shape[2]) {
+            bail!(
+                "--input-size {w}x{h} does not match the model input {}x{} (from {shape:?}); drop --input-size or \
+                 re-export the model",
+                shape[3],
+                shape[2]
+            );
+        }
+        let config = yolo_rt::LetterboxConfig {
+            width: w,
+            height: h,
+            pad_value: options.pad,
+            output_format: if options.bgr { yolo_rt::PixelFormat::Bgr } else { yolo_rt::PixelFormat::Rgb },
+            mean: options.mean,
+            std: options.std,
+            ..yolo_rt::LetterboxConfig::default()
+        };
+        let letterbox = yolo_rt::Letterbox::new(config).map_err(|e| anyhow::anyhow!("calibration preprocessing: {e}"))?;
+        Ok(Preprocessor { letterbox, shape: shape.to_vec() })
+    }
+
+    /// Samples of one file (an `[N,3,H,W]` .npy gives N).
+    fn load(&mut self, path: &Path) -> std::result::Result<Vec<ArrayD<f32>>, LoadError> {
+        let is_npy = path.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("npy"));
+        let one: Vec<usize> = self.shape[1..].to_vec();
+        if is_npy {
+            let a = read_npy(path).map_err(|e| LoadError::Skip(format!("{e:#}")))?;
+            let s = a.shape().to_vec();
+            let n = if s == one {
+                1
+            } else if s.len() == 4 && s[1..] == one[..] && s[0] > 0 {
+                s[0]
+            } else {
+                return Err(LoadError::Fatal(anyhow::anyhow!(
+                    "{}: tensor shape {s:?} does not match the model input {:?} (expected [3, H, W], [1, 3, H, W] or \
+                     [N, 3, H, W] with the model's H and W)",
+                    path.display(),
+                    self.shape
+                )));
+            };
+            let mut full = vec![n];
+            full.extend(&one);
+            let a = a.into_shape_with_order(IxDyn(&full)).expect("same element count");
+            return Ok(a
+                .outer_iter()
+                .map(|x| x.to_owned().into_shape_with_order(IxDyn(&self.shape)).expect("one sample"))
+                .collect());
+        }
+        let img = yolo_rt::Image::open(path).map_err(|e| LoadError::Skip(e.to_string()))?;
+        let mut out = vec![0f32; self.shape.iter().product()];
+        self.letterbox
+            .run_into(&img.view(), &mut out)
+            .map_err(|e| LoadError::Skip(format!("{}: {e}", path.display())))?;
+        Ok(vec![ArrayD::from_shape_vec(IxDyn(&self.shape), out).expect("letterbox size")])
+    }
+}
+
+fn bar(len: usize, options: &DataOptions) -> ProgressBar {
+    let b = ProgressBar::new(len as u64);
+    if options.progress && std::io::stderr().is_terminal() {
+        b.set_draw_target(ProgressDrawTarget::stderr());
+        if let Ok(s) = ProgressStyle::with_template("calibrating [{elapsed_precise}] [{bar:30}] {pos}/{len} ({per_sec})") {
+            b.set_style(s.progress_chars("=> "));
+        }
+    } else {
+        b.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    b
+}
+
+/// Calibrates `model` (FP32, re-parameterized) on the data under `dir` and builds the Q/DQ model, the TensorRT
+/// cache (header version `cache_version`, see [`quant::cache::version_code`]) and the report. Nothing is written.
+pub fn calibrate_dir(
+    model: &Model,
+    dir: &Path,
+    data: &DataOptions,
+    options: &QuantizeOptions,
+    cache_version: u32,
+) -> Result<(Quantized, DataSummary)> {
+    // Cheap checks first: quantizable ops, then the data directory, then the executor.
+    quant::qdq::plan(model, &options.qdq).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let files = shuffled(discover(dir)?, data.seed);
+    let mut collector = Collector::new(model, options.bins).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut pre = Preprocessor::new(collector.sample_shape(), data)?;
+    let held = data.held_out.min(files.len() / 4);
+    let (held_files, calib_files) = files.split_at(held);
+    let want = data.count.unwrap_or(usize::MAX);
+    let mut summary = DataSummary { dir: dir.to_path_buf(), files_found: files.len(), ..Default::default() };
+    let skip = |summary: &mut DataSummary, path: &Path, why: String| {
+        if data.warnings {
+            eprintln!("warning: calibration: skipping {}: {why}", path.display());
+        }
+        summary.skipped.push((path.to_path_buf(), why));
+    };
+    let progress = bar(want.min(calib_files.len()), data);
+    let started = std::time::Instant::now();
+    let batch = data.batch_size.max(1);
+    let mut next = 0;
+    while summary.calibration_samples < want && next < calib_files.len() {
+        // Load one batch, then run it.
+        let mut samples = Vec::with_capacity(batch);
+        while samples.len() < batch && next < calib_files.len() && summary.calibration_samples + samples.len() < want {
+            let path = &calib_files[next];
+            next += 1;
+            match pre.load(path) {
+                Ok(v) => samples.extend(v),
+                Err(LoadError::Skip(why)) => skip(&mut summary, path, why),
+                Err(LoadError::Fatal(e)) => return Err(e),
+            }
+        }
+        for s in samples.into_iter().take(want - summary.calibration_samples) {
+            collector.add(&s).map_err(|e| anyhow::anyhow!("{e}"))?;
+            summary.calibration_samples += 1;
+            progress.inc(1);
+        }
+    }
+    progress.finish_and_clear();
+    let secs = started.elapsed().as_secs_f64();
+    if summary.calibration_samples == 0 {
+        let first = summary.skipped.first().map(|(p, w)| format!(" (first: {}: {w})", p.display(), w = w)).unwrap_or_default();
+        bail!(
+            "calibration data {}: none of the {} files could be used: {} unreadable{first}",
+            dir.display(),
+            calib_files.len(),
+            summary.skipped.len()
+        );
+    }
+    summary.samples_per_second = summary.calibration_samples as f64 / secs.max(1e-9);
+    let stats = collector.finish().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut held_out = Vec::new();
+    for path in held_files {
+        match pre.load(path) {
+            Ok(v) => held_out.extend(v),
+            Err(LoadError::Skip(why)) => skip(&mut summary, path, why),
+            Err(LoadError::Fatal(e)) => return Err(e),
+        }
+    }
+    summary.held_out_samples = held_out.len();
+    let q = quant::quantize(model, &stats, options, &held_out, cache_version).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok((q, summary))
+}

@@ -1,0 +1,198 @@
+//! Streamed per-tensor histograms of |x| with bounded memory.
+//!
+//! A [`Histogram`] holds a fixed number of bins over `[0, range)` of the absolute value plus the exact
+//! minimum and maximum seen. The first non-zero value sets `range` to the batch's max |x|; when a later
+//! batch exceeds it, `range` doubles (adjacent bins merge pairwise, exactly) until the new values fit.
+//! Memory is `bins × 8` bytes per tensor, independent of how many activations are streamed through.
+
+use serde::Serialize;
+
+/// Bins of the |x| histogram (TensorRT's entropy calibrator uses 2048).
+pub const DEFAULT_BINS: usize = 2048;
+
+/// Histogram of |x| for one tensor, with exact min/max.
+#[derive(Clone, Debug, Serialize)]
+pub struct Histogram {
+    bins: Vec<u64>,
+    range: f32,
+    min: f32,
+    max: f32,
+    count: u64,
+    nonfinite: u64,
+}
+
+impl Histogram {
+    /// An empty histogram with `bins` bins (at least 2, even).
+    pub fn new(bins: usize) -> Histogram {
+        let bins = bins.max(2).next_multiple_of(2);
+        Histogram {
+            bins: vec![0; bins],
+            range: 0.0,
+            min: f32::INFINITY,
+            max: f32::NEG_INFINITY,
+            count: 0,
+            nonfinite: 0,
+        }
+    }
+
+    /// Adds values. NaN and ±inf are counted apart ([`Histogram::nonfinite`]) and not binned.
+    pub fn add(&mut self, data: &[f32]) {
+        let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
+        for &x in data {
+            if x.is_finite() {
+                lo = lo.min(x);
+                hi = hi.max(x);
+            } else {
+                self.nonfinite += 1;
+            }
+        }
+        if lo > hi {
+            return;
+        }
+        self.min = self.min.min(lo);
+        self.max = self.max.max(hi);
+        let amax = lo.abs().max(hi.abs());
+        self.grow_to(amax);
+        let n = self.bins.len();
+        if self.range > 0.0 {
+            let k = n as f32 / self.range;
+            for &x in data {
+                if x.is_finite() {
+                    let i = ((x.abs() * k) as usize).min(n - 1);
+                    self.bins[i] += 1;
+                    self.count += 1;
+                }
+            }
+        } else {
+            // Everything so far is zero.
+            let zeros = data.iter().filter(|x| x.is_finite()).count() as u64;
+            self.bins[0] += zeros;
+            self.count += zeros;
+        }
+    }
+
+    fn grow_to(&mut self, amax: f32) {
+        if amax <= self.range {
+            return;
+        }
+        if self.range == 0.0 {
+            // Zeros already counted sit in bin 0, which stays bin 0.
+            self.range = amax;
+            return;
+        }
+        let n = self.bins.len();
+        while self.range < amax {
+            for i in 0..n / 2 {
+                self.bins[i] = self.bins[2 * i] + self.bins[2 * i + 1];
+            }
+            for b in &mut self.bins[n / 2..] {
+                *b = 0;
+            }
+            self.range *= 2.0;
+        }
+    }
+
+    /// Bin counts of |x| over `[0, range)` (the last bin also holds |x| = range).
+    pub fn bins(&self) -> &[u64] {
+        &self.bins
+    }
+
+    /// Upper edge of the histogram (0 while every value seen is zero).
+    pub fn range(&self) -> f32 {
+        self.range
+    }
+
+    /// Width of one bin.
+    pub fn bin_width(&self) -> f32 {
+        self.range / self.bins.len() as f32
+    }
+
+    /// Exact minimum seen (`+inf` when empty).
+    pub fn min(&self) -> f32 {
+        self.min
+    }
+
+    /// Exact maximum seen (`-inf` when empty).
+    pub fn max(&self) -> f32 {
+        self.max
+    }
+
+    /// Largest |x| seen (0 when empty).
+    pub fn abs_max(&self) -> f32 {
+        if self.count == 0 {
+            0.0
+        } else {
+            self.min.abs().max(self.max.abs())
+        }
+    }
+
+    /// Finite values binned.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// NaN / inf values seen (not binned).
+    pub fn nonfinite(&self) -> u64 {
+        self.nonfinite
+    }
+
+    /// Fraction of values with |x| above `amax` (approximate at bin resolution: bins entirely above `amax`
+    /// count fully, the bin holding `amax` proportionally).
+    pub fn saturation(&self, amax: f32) -> f64 {
+        if self.count == 0 || self.range == 0.0 || amax >= self.abs_max() {
+            return 0.0;
+        }
+        let w = self.bin_width() as f64;
+        let pos = amax as f64 / w;
+        let i = pos.floor() as usize;
+        let mut above = 0.0;
+        for (j, &b) in self.bins.iter().enumerate().skip(i) {
+            if j == i {
+                above += b as f64 * (1.0 - (pos - i as f64));
+            } else {
+                above += b as f64;
+            }
+        }
+        above / self.count as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn growth_merges_bins_exactly() {
+        let mut h = Histogram::new(8);
+        h.add(&[0.0, 0.5, -0.9, 1.0]);
+        assert_eq!(h.range(), 1.0);
+        assert_eq!(h.bins(), &[1, 0, 0, 0, 1, 0, 0, 2]);
+        h.add(&[3.5]);
+        assert_eq!(h.range(), 4.0);
+        // Range doubled twice (1 → 2 → 4): bins of width 0.5; [0, .5) ← 0, [.5, 1) ← 0.5, 0.9, 1.0.
+        assert_eq!(h.bins(), &[1, 3, 0, 0, 0, 0, 0, 1]);
+        assert_eq!(h.count(), 5);
+        assert_eq!((h.min(), h.max(), h.abs_max()), (-0.9, 3.5, 3.5));
+    }
+
+    #[test]
+    fn zeros_then_values_and_nonfinite() {
+        let mut h = Histogram::new(4);
+        h.add(&[0.0, 0.0, f32::NAN]);
+        assert_eq!((h.range(), h.count(), h.nonfinite()), (0.0, 2, 1));
+        h.add(&[2.0, f32::INFINITY]);
+        assert_eq!(h.range(), 2.0);
+        assert_eq!(h.bins(), &[2, 0, 0, 1]);
+        assert_eq!(h.nonfinite(), 2);
+    }
+
+    #[test]
+    fn saturation_counts_values_above() {
+        let mut h = Histogram::new(100);
+        let v: Vec<f32> = (1..=100).map(|i| i as f32).collect();
+        h.add(&v);
+        let s = h.saturation(90.0);
+        assert!((s - 0.10).abs() < 0.011, "{s}");
+        assert_eq!(h.saturation(100.0), 0.0);
+    }
+}

@@ -1,0 +1,291 @@
+//! INT8 calibration and quantization on the CPU executor.
+//!
+//! Flow (what `trt-onnx quantize` and `trt-build --int8 --calib DIR` run):
+//!
+//! 1. [`qdq::plan`] finds what to quantize (fails early on a model without Conv/ConvTranspose/MatMul/Gemm).
+//! 2. A [`Collector`] runs the FP32 (re-parameterized) model on calibration samples with every float
+//!    activation exposed as an extra output and streams each into a bounded [`hist::Histogram`].
+//! 3. [`scales`] turns the statistics into one symmetric scale per tensor with an [`algo::Algorithm`]
+//!    (min/max by default), giving Concat inputs and outputs a common scale.
+//! 4. [`quantize`] writes the Q/DQ model ([`qdq::apply`]), the TensorRT calibration cache
+//!    ([`cache::CalibrationCache`]) and the [`report::QuantReport`] (ranges, saturation, drift on held-out inputs).
+//!
+//! ```no_run
+//! # fn main() -> yolo_onnx::Result<()> {
+//! use yolo_onnx::quant::{self, Collector, QuantizeOptions};
+//! let model = yolo_onnx::Model::load("model.onnx")?;
+//! let options = QuantizeOptions::default();
+//! quant::qdq::plan(&model, &options.qdq)?; // fail before loading any data
+//! let mut collector = Collector::new(&model, options.bins)?;
+//! # let samples: Vec<ndarray::ArrayD<f32>> = vec![];
+//! for s in &samples {
+//!     collector.add(s)?;
+//! }
+//! let stats = collector.finish()?;
+//! let out = quant::quantize(&model, &stats, &options, &samples[..1], quant::cache::version_code(8, 5, 3))?;
+//! out.model.save("model.int8.onnx")?;
+//! # Ok(()) }
+//! ```
+
+pub mod algo;
+pub mod cache;
+pub mod hist;
+pub mod qdq;
+pub mod report;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use ndarray::ArrayD;
+use tract_onnx::pb::{type_proto, TypeProto, ValueInfoProto};
+
+use crate::error::{Error, Result};
+use crate::exec::{ExecOptions, Executor, TensorValue};
+use crate::graph::{value_info_elem_type, DataType};
+use crate::model::Model;
+pub use algo::Algorithm;
+pub use cache::{CacheAlgorithm, CalibrationCache};
+pub use hist::Histogram;
+pub use qdq::{QdqOptions, QdqPlan};
+pub use report::QuantReport;
+
+/// Operators whose inputs are quantized (weights per output channel, activations per tensor).
+pub const QUANTIZABLE_OPS: &[&str] = &["Conv", "ConvTranspose", "MatMul", "Gemm"];
+
+/// Operators whose outputs are never float activations worth calibrating.
+const NON_FLOAT_OPS: &[&str] = &[
+    "Shape", "Size", "NonZero", "ArgMax", "ArgMin", "Constant", "ConstantOfShape", "Range", "NonMaxSuppression",
+];
+
+/// Per-tensor statistics gathered by a [`Collector`].
+#[derive(Clone, Debug)]
+pub struct Statistics {
+    /// Calibration samples streamed through the model.
+    pub samples: usize,
+    /// Tensor name → histogram, for every float activation (graph input and node outputs).
+    pub tensors: BTreeMap<String, Histogram>,
+    /// Tensor names in graph (topological) order.
+    pub order: Vec<String>,
+}
+
+/// Streams calibration samples through the FP32 model and keeps one histogram per float activation.
+#[derive(Debug)]
+pub struct Collector {
+    exec: Executor,
+    input: String,
+    shape: Vec<usize>,
+    names: Vec<String>,
+    hists: HashMap<String, Histogram>,
+    non_float: HashSet<String>,
+    samples: usize,
+    source: String,
+}
+
+fn untyped_output(name: &str) -> ValueInfoProto {
+    ValueInfoProto {
+        name: name.to_string(),
+        r#type: Some(TypeProto {
+            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                elem_type: DataType::Float as i32,
+                shape: None,
+            })),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+impl Collector {
+    /// Prepares `model` (one float input, fixed shape apart from a dynamic batch that becomes 1) with every
+    /// float activation as an extra output. `bins`: histogram bins per tensor ([`hist::DEFAULT_BINS`]).
+    pub fn new(model: &Model, bins: usize) -> Result<Collector> {
+        let source = model.source_name().to_string();
+        let ctx = || format!("{source}: calibration");
+        let g = model.graph();
+        let inputs = g.inputs();
+        if inputs.len() != 1 {
+            let names: Vec<_> = inputs.iter().map(|v| v.name.as_str()).collect();
+            return Err(Error::other(
+                ctx(),
+                format!("calibration supports models with exactly one input; this one has {names:?}"),
+            ));
+        }
+        let input = inputs[0].name.clone();
+        if value_info_elem_type(inputs[0]).is_some_and(|t| t != DataType::Float as i32) {
+            return Err(Error::other(
+                ctx(),
+                format!("input '{input}' is not FLOAT; calibrate the FP32 model (before any FP16 conversion)"),
+            ));
+        }
+        let outputs: HashSet<&str> = g.outputs().iter().map(|v| v.name.as_str()).collect();
+        let mut names = vec![input.clone()];
+        for n in g.nodes() {
+            if NON_FLOAT_OPS.contains(&n.op_type.as_str()) {
+                continue;
+            }
+            for o in n.output.iter().filter(|o| !o.is_empty()) {
+                names.push(o.clone());
+            }
+        }
+        let mut probe = model.clone();
+        probe.set_source_name(format!("{source} (calibration probe)"));
+        let extra: Vec<ValueInfoProto> = names
+            .iter()
+            .filter(|n| !outputs.contains(n.as_str()) && *n != &input)
+            .map(|n| untyped_output(n))
+            .collect();
+        probe.graph_mut().edit_proto(|p| p.output.extend(extra));
+        let exec = Executor::new(&probe, &ExecOptions::default()).map_err(|e| {
+            Error::other(ctx(), format!("cannot prepare the model with its activations exposed: {e}"))
+        })?;
+        let shape = exec
+            .inputs()
+            .iter()
+            .find(|s| s.name == input)
+            .map(|s| s.shape.clone())
+            .unwrap_or_default();
+        let hists = names.iter().map(|n| (n.clone(), Histogram::new(bins))).collect();
+        Ok(Collector { exec, input, shape, names, hists, non_float: HashSet::new(), samples: 0, source })
+    }
+
+    /// Name of the model input.
+    pub fn input_name(&self) -> &str {
+        &self.input
+    }
+
+    /// Shape one call of [`Collector::add`] takes (the model input shape, batch 1 when dynamic).
+    pub fn sample_shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// Runs one sample (shape [`Collector::sample_shape`]) and adds every activation to its histogram.
+    pub fn add(&mut self, sample: &ArrayD<f32>) -> Result<()> {
+        if sample.shape() != self.shape.as_slice() {
+            return Err(Error::other(
+                format!("{}: calibration", self.source),
+                format!(
+                    "input '{}': calibration sample has shape {:?} but the model takes {:?}; preprocess the data to \
+                     the model's input size",
+                    self.input,
+                    sample.shape(),
+                    self.shape
+                ),
+            ));
+        }
+        let out = self.exec.run(&vec![(self.input.clone(), TensorValue::F32(sample.clone()))])?;
+        let h = self.hists.get_mut(&self.input).expect("the input has a histogram");
+        match sample.as_slice() {
+            Some(s) => h.add(s),
+            None => h.add(&sample.iter().copied().collect::<Vec<_>>()),
+        }
+        for (name, value) in &out {
+            let Some(h) = self.hists.get_mut(name) else { continue };
+            match value {
+                TensorValue::F32(a) => match a.as_slice() {
+                    Some(s) => h.add(s),
+                    None => h.add(&a.iter().copied().collect::<Vec<_>>()),
+                },
+                _ => {
+                    self.non_float.insert(name.clone());
+                }
+            }
+        }
+        self.samples += 1;
+        Ok(())
+    }
+
+    /// Samples added so far.
+    pub fn samples(&self) -> usize {
+        self.samples
+    }
+
+    /// The statistics; an error when no sample was added.
+    pub fn finish(self) -> Result<Statistics> {
+        if self.samples == 0 {
+            return Err(Error::other(
+                format!("{}: calibration", self.source),
+                "no calibration sample was processed; give at least one image or tensor",
+            ));
+        }
+        let mut hists = self.hists;
+        let order: Vec<String> = self.names.into_iter().filter(|n| !self.non_float.contains(n)).collect();
+        let tensors = order.iter().filter_map(|n| hists.remove(n).map(|h| (n.clone(), h))).collect();
+        Ok(Statistics { samples: self.samples, tensors, order })
+    }
+}
+
+/// Options of [`quantize`].
+#[derive(Clone, Debug)]
+pub struct QuantizeOptions {
+    /// Threshold algorithm (default min/max).
+    pub algorithm: Algorithm,
+    /// Histogram bins per tensor.
+    pub bins: usize,
+    /// What gets Q/DQ nodes.
+    pub qdq: QdqOptions,
+}
+
+impl Default for QuantizeOptions {
+    fn default() -> Self {
+        QuantizeOptions { algorithm: Algorithm::MinMax, bins: hist::DEFAULT_BINS, qdq: QdqOptions::default() }
+    }
+}
+
+/// One symmetric scale per calibrated tensor (`amax / 127`, see [`algo::scale_of`]); tensors of a
+/// [`QdqPlan::groups`] group (Concat inputs and output) all get the group's largest threshold.
+/// Returns (amax, scale) per tensor name.
+pub fn scales(stats: &Statistics, algorithm: Algorithm, plan: &QdqPlan) -> BTreeMap<String, (f32, f32)> {
+    let mut amax: BTreeMap<String, f32> =
+        stats.tensors.iter().map(|(n, h)| (n.clone(), algorithm.amax(h))).collect();
+    for group in &plan.groups {
+        let m = group.iter().filter_map(|n| amax.get(n)).fold(0f32, |a, &b| a.max(b));
+        for n in group {
+            if let Some(v) = amax.get_mut(n) {
+                *v = m;
+            }
+        }
+    }
+    amax.into_iter().map(|(n, a)| (n, (a, algo::scale_of(a)))).collect()
+}
+
+/// The calibration cache algorithm for an [`Algorithm`] (TensorRT has no percentile calibrator; its cache is
+/// labelled min/max, which TensorRT reads the same way).
+pub fn cache_algorithm(algorithm: Algorithm) -> CacheAlgorithm {
+    match algorithm {
+        Algorithm::Entropy => CacheAlgorithm::Entropy2,
+        Algorithm::MinMax | Algorithm::Percentile(_) => CacheAlgorithm::MinMax,
+    }
+}
+
+/// Result of [`quantize`].
+#[derive(Clone, Debug)]
+pub struct Quantized {
+    /// The Q/DQ model.
+    pub model: Model,
+    /// The TensorRT calibration cache (every calibrated tensor).
+    pub cache: CalibrationCache,
+    /// Ranges, saturation and drift.
+    pub report: QuantReport,
+}
+
+/// Builds the Q/DQ model, the calibration cache and the report from calibration statistics. `held_out`:
+/// inputs (model input shape) on which the Q/DQ model is compared with `model` on the CPU executor
+/// (empty: no drift figures). `cache_version`: the header's TensorRT version ([`cache::version_code`]).
+pub fn quantize(
+    model: &Model,
+    stats: &Statistics,
+    options: &QuantizeOptions,
+    held_out: &[ArrayD<f32>],
+    cache_version: u32,
+) -> Result<Quantized> {
+    let plan = qdq::plan(model, &options.qdq)?;
+    let scales = scales(stats, options.algorithm, &plan);
+    let qmodel = qdq::apply(model, &plan, &scales)?;
+    let cache = CalibrationCache {
+        version: cache_version,
+        algorithm: cache_algorithm(options.algorithm),
+        scales: stats.order.iter().filter_map(|n| scales.get(n).map(|(_, s)| (n.clone(), *s))).collect(),
+    };
+    let drift = report::drift(model, &qmodel, held_out)?;
+    let report = report::QuantReport::new(options.algorithm, stats, &scales, &plan, drift);
+    Ok(Quantized { model: qmodel, cache, report })
+}

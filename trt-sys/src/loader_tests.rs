@@ -657,7 +657,7 @@ fn assert_runtime_without_builder(trt: &TensorRtLibs, flavor: RuntimeFlavor, fil
 
 #[test]
 #[ignore = "needs TRT_TEST_LEAN_LIB (TensorRT 11.x lean runtime)"]
-fn real_lean_runtime_opens_through_trt_library() {
+fn reallib_lean_runtime_opens_through_trt_library() {
     let file = required_env("TRT_TEST_LEAN_LIB");
     let cfg = SearchConfig {
         trt_library: Some(file.clone()),
@@ -678,7 +678,7 @@ fn real_lean_runtime_opens_through_trt_library() {
 
 #[test]
 #[ignore = "needs TRT_TEST_LEAN_LIB (TensorRT 11.x lean runtime)"]
-fn real_lean_runtime_is_found_as_a_fallback_when_no_full_runtime_exists() {
+fn reallib_lean_runtime_is_found_as_a_fallback_when_no_full_runtime_exists() {
     let file = required_env("TRT_TEST_LEAN_LIB");
     let dir = file.parent().unwrap().to_owned();
     let cfg = SearchConfig::only_dirs([dir.clone()]);
@@ -690,7 +690,7 @@ fn real_lean_runtime_is_found_as_a_fallback_when_no_full_runtime_exists() {
 
 #[test]
 #[ignore = "needs TRT_TEST_LEAN_LIB (TensorRT 11.x lean runtime)"]
-fn real_runtime_with_another_major_than_compiled_is_a_version_mismatch() {
+fn reallib_runtime_with_another_major_than_compiled_is_a_version_mismatch() {
     let file = required_env("TRT_TEST_LEAN_LIB");
     let cfg = SearchConfig {
         trt_library: Some(file.clone()),
@@ -728,7 +728,7 @@ fn real_runtime_with_another_major_than_compiled_is_a_version_mismatch() {
 
 #[test]
 #[ignore = "needs TRT_TEST_DISPATCH_LIB (TensorRT 11.x dispatch runtime)"]
-fn real_dispatch_runtime_opens_through_trt_library() {
+fn reallib_dispatch_runtime_opens_through_trt_library() {
     let file = required_env("TRT_TEST_DISPATCH_LIB");
     let cfg = SearchConfig {
         trt_library: Some(file.clone()),
@@ -747,7 +747,7 @@ fn real_dispatch_runtime_opens_through_trt_library() {
 
 #[test]
 #[ignore = "needs TRT_TEST_DISPATCH_LIB (TensorRT 11.x dispatch runtime)"]
-fn real_dispatch_runtime_under_an_unrecognized_name_is_classified_by_its_exports() {
+fn reallib_dispatch_runtime_under_an_unrecognized_name_is_classified_by_its_exports() {
     let file = required_env("TRT_TEST_DISPATCH_LIB");
     let tmp = tempfile::tempdir().unwrap();
     let renamed = tmp.path().join("custom_runtime.so");
@@ -764,7 +764,7 @@ fn real_dispatch_runtime_under_an_unrecognized_name_is_classified_by_its_exports
 
 #[test]
 #[ignore = "needs TRT_TEST_CUDART_DIR (directory with libcudart.so.13/12/11.0)"]
-fn real_cudart_opens_through_cuda_lib_dir() {
+fn reallib_cudart_opens_through_cuda_lib_dir() {
     let dir = required_env("TRT_TEST_CUDART_DIR");
     let cfg = SearchConfig {
         cuda_lib_dirs: vec![dir.clone()],

@@ -19,7 +19,7 @@ fn required_env(var: &str) -> PathBuf {
 
 #[test]
 #[ignore = "needs TRT_TEST_LEAN_LIB and TRT_TEST_CUDART_DIR (real libraries, no GPU)"]
-fn lean_runtime_from_trt_library_and_cuda_check_without_gpu() {
+fn reallib_lean_runtime_from_trt_library_and_cuda_check_without_gpu() {
     let lean = required_env("TRT_TEST_LEAN_LIB");
     let cudart_dir = required_env("TRT_TEST_CUDART_DIR");
     // The only test in this binary: nothing else reads the environment concurrently.

@@ -8,7 +8,8 @@
 //! * [`sidecar`] — the engine sidecar (provenance + integrity), pure Rust; checked before TensorRT sees a byte.
 //! * [`cuda`] — [`Device`](cuda::Device), [`Stream`](cuda::Stream), [`Event`](cuda::Event),
 //!   [`DeviceBuffer`](cuda::DeviceBuffer), [`PinnedBuffer`](cuda::PinnedBuffer), [`CudaGraph`](cuda::CudaGraph).
-//! * [`Library`], [`Runtime`], [`Engine`], [`ExecutionContext`], [`Session`] — the runtime over the TensorRT shim.
+//! * [`Library`], [`Runtime`], [`Engine`], [`ExecutionContext`], [`Session`], [`SharedEngine`], [`OwnedSession`] —
+//!   the runtime over the TensorRT shim.
 //! * [`builder`] — the thin builder wrappers `trt-build` uses.
 //!
 //! # Async memory safety (DESIGN decision 7)
@@ -23,6 +24,12 @@
 //!   mutably borrows the session, so the session (and its buffers) cannot be used, mutated or dropped while the
 //!   inference may run. If the handle is leaked with `mem::forget`, the session's "in flight" flag stays set and the
 //!   next call on the session — and the session's `Drop` — synchronizes the stream before any buffer is touched.
+//! * [`Session::submit`] / [`Session::wait`] keep one inference in flight without any handle: the same "in flight"
+//!   flag makes every later call (including [`Session::input_mut`], the writable view of a pinned input buffer)
+//!   and `Drop` synchronize first.
+//! * [`OwnedSession`] (from [`Engine::into_shared`] / [`SharedEngine::session`]) holds an `Arc` of its engine instead
+//!   of a borrow; its session is dropped (and synchronized) before its engine reference, and no engine reference
+//!   it hands out outlives it.
 //! * Raw-pointer enqueue ([`ExecutionContext::enqueue`]) is `unsafe` with its contract documented.
 #![warn(missing_docs)]
 
@@ -33,6 +40,7 @@ pub mod error;
 mod logger;
 mod runtime;
 mod session;
+mod shared;
 pub mod sidecar;
 
 pub use dtype::{DataType, Element};
@@ -43,4 +51,5 @@ pub use runtime::{
     TensorFormat,
 };
 pub use session::{Input, Outputs, PendingInference, Session, SessionConfig};
+pub use shared::{OwnedSession, SharedEngine};
 pub use sidecar::{ComputeCapability, Version};

@@ -429,6 +429,7 @@ impl Engine {
         Ok(ExecutionContext {
             shim,
             engine: self,
+            profile: 0,
             _not_sync: PhantomData,
         })
     }
@@ -438,6 +439,13 @@ impl Engine {
     pub fn session(&self, config: SessionConfig) -> Result<Session<'_>> {
         Session::new(self, config)
     }
+
+    /// Moves the engine behind an `Arc` so that sessions can share ownership of it
+    /// ([`SharedEngine::session`](crate::SharedEngine::session) → [`OwnedSession`](crate::OwnedSession), which
+    /// is `'static` and can live in the same struct as the engine).
+    pub fn into_shared(self) -> crate::SharedEngine {
+        crate::SharedEngine::new(self)
+    }
 }
 
 /// Per-inference state (`IExecutionContext`). Borrows its engine, so it cannot outlive it. `Send`, not `Sync`:
@@ -446,6 +454,8 @@ impl Engine {
 pub struct ExecutionContext<'engine> {
     shim: trt_sys::shim::ExecutionContext,
     engine: &'engine Engine,
+    /// The optimization profile selected on this context (TensorRT starts every context on profile 0).
+    profile: usize,
     /// `Cell` is `Send + !Sync`: keeps the context `!Sync` in every build.
     _not_sync: PhantomData<Cell<()>>,
 }
@@ -471,7 +481,7 @@ impl<'engine> ExecutionContext<'engine> {
     /// Sets the shape of input `name`, checking rank, static dimensions and the profile's min/max first.
     pub fn set_input_shape(&mut self, name: &str, dims: &[i64]) -> Result<()> {
         let t = self.input(name)?;
-        check_shape_against(t, dims, 0)?;
+        check_shape_against(t, dims, self.profile)?;
         Ok(self.shim.set_input_shape(name, dims)?)
     }
 
@@ -505,6 +515,11 @@ impl<'engine> ExecutionContext<'engine> {
         Ok(())
     }
 
+    /// The optimization profile selected on this context; shapes are checked against it.
+    pub fn profile(&self) -> usize {
+        self.profile
+    }
+
     /// Selects optimization profile `profile` (work enqueued on `stream`).
     pub fn set_optimization_profile(&mut self, profile: usize, stream: &Stream) -> Result<()> {
         if profile >= self.engine.num_profiles().max(1) {
@@ -514,10 +529,12 @@ impl<'engine> ExecutionContext<'engine> {
             )));
         }
         // SAFETY: `stream` is a live stream of the library's device.
-        Ok(unsafe {
+        unsafe {
             self.shim
                 .set_optimization_profile_async(profile, stream.as_raw())
-        }?)
+        }?;
+        self.profile = profile;
+        Ok(())
     }
 
     /// Binds IO tensor `name` to device memory.

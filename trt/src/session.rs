@@ -8,10 +8,19 @@
 //! (`mem::forget`) leaves the session's `in_flight` flag set: the next call on the session, and the session's `Drop`,
 //! synchronize the stream before any buffer is touched or freed — and every buffer additionally waits on its own
 //! last-use event before it is freed (see [`crate::cuda`]).
+//!
+//! [`Session::submit`] + [`Session::wait`] use that flag directly, with no handle at all: a struct that owns a
+//! session can keep one inference in flight per session. [`Session::input_mut`] gives a writable view of an input's
+//! pinned buffer for [`Session::infer_in_place`] (no host copy); it synchronizes in-flight work first, and the view
+//! borrows the session mutably, so nothing can be enqueued while it lives.
+//!
+//! Input shapes are checked before they reach the context; after a change the output shapes are re-inferred and
+//! checked against their buffers, and until that succeeds the session refuses to launch (so a failed shape change
+//! can never let TensorRT write an output past its buffer).
 
 use std::borrow::Cow;
 
-use ndarray::{ArrayView, ArrayViewD, Dimension, IxDyn};
+use ndarray::{ArrayView, ArrayViewD, ArrayViewMutD, Dimension, IxDyn};
 
 use crate::cuda::{CudaGraph, DeviceBuffer, HostAllocFlags, PinnedBuffer, Stream};
 use crate::dtype::{DataType, Element};
@@ -170,6 +179,8 @@ pub struct Session<'engine> {
     slots: Vec<Slot>,
     stream: Stream,
     in_flight: bool,
+    /// Input shapes changed and the output shapes are not re-inferred and checked yet: launching is refused.
+    shapes_stale: bool,
     zero_copy: bool,
     profile: usize,
 }
@@ -273,6 +284,7 @@ impl<'engine> Session<'engine> {
             slots,
             stream,
             in_flight: false,
+            shapes_stale: false,
             zero_copy,
             profile: config.profile,
         })
@@ -364,7 +376,6 @@ impl<'engine> Session<'engine> {
                 )));
             }
         }
-        let mut changed = false;
         for i in 0..self.slots.len() {
             if !self.slots[i].tensor.is_input() {
                 continue;
@@ -384,50 +395,170 @@ impl<'engine> Session<'engine> {
                     actual: inp.dtype,
                 });
             }
-            let dims: Vec<i64> = inp
-                .shape
-                .iter()
-                .map(|&d| i64::try_from(d).unwrap_or(i64::MAX))
-                .collect();
-            check_shape_against(&slot.tensor, &dims, self.profile)?;
-            if elements(&dims) > slot.capacity {
-                return Err(Error::ShapeMismatch {
-                    tensor: name,
-                    expected: Shape(slot.capacity_shape.clone()),
-                    actual: Shape(dims),
-                    hint:
-                        "larger than the session's buffers; create the session with a larger shape \
-                           (SessionConfig::with_shape)"
-                            .into(),
-                });
-            }
-            if dims != slot.shape {
-                self.context.set_input_shape(&name, &dims)?;
-                self.slots[i].shape = dims;
-                changed = true;
-            }
+            self.apply_input_shape(i, &inp.shape)?;
             let slot = &mut self.slots[i];
             let n = inp.bytes.len();
             slot.host.as_mut_slice()?[..n].copy_from_slice(&inp.bytes);
         }
-        if changed {
-            self.context.check_all_dims_specified()?;
-            for slot in self.slots.iter_mut().filter(|s| !s.tensor.is_input()) {
-                let dims = self.context.tensor_shape(&slot.tensor.name)?;
-                if dims.iter().any(|&d| d < 0) || elements(&dims) > slot.capacity {
-                    return Err(Error::ShapeMismatch {
-                        tensor: slot.tensor.name.clone(),
-                        expected: Shape(slot.capacity_shape.clone()),
-                        actual: Shape(dims),
-                        hint:
-                            "the output for these input shapes does not fit the session's buffers"
-                                .into(),
-                    });
-                }
-                slot.shape = dims;
-            }
+        self.refresh_output_shapes()
+    }
+
+    /// Validates `shape` for input slot `i` (rank, static dims, profile, capacity) and sets it on the context.
+    /// Marks the output shapes stale until [`Self::refresh_output_shapes`] succeeds.
+    fn apply_input_shape(&mut self, i: usize, shape: &[usize]) -> Result<()> {
+        let dims: Vec<i64> = shape
+            .iter()
+            .map(|&d| i64::try_from(d).unwrap_or(i64::MAX))
+            .collect();
+        let slot = &self.slots[i];
+        check_shape_against(&slot.tensor, &dims, self.profile)?;
+        if elements(&dims) > slot.capacity {
+            return Err(Error::ShapeMismatch {
+                tensor: slot.tensor.name.clone(),
+                expected: Shape(slot.capacity_shape.clone()),
+                actual: Shape(dims),
+                hint: "larger than the session's buffers; create the session with a larger shape \
+                       (SessionConfig::with_shape)"
+                    .into(),
+            });
+        }
+        if dims != slot.shape {
+            // Stale until the outputs are re-inferred: no launch may happen with outputs that might not fit.
+            self.shapes_stale = true;
+            let name = slot.tensor.name.clone();
+            self.context.set_input_shape(&name, &dims)?;
+            self.slots[i].shape = dims;
         }
         Ok(())
+    }
+
+    /// After input shapes changed: re-infers the output shapes and checks they fit the buffers. Until this succeeds
+    /// the session refuses to launch (an output larger than its buffer would be written out of bounds).
+    fn refresh_output_shapes(&mut self) -> Result<()> {
+        if !self.shapes_stale {
+            return Ok(());
+        }
+        self.context.check_all_dims_specified()?;
+        for slot in self.slots.iter_mut().filter(|s| !s.tensor.is_input()) {
+            let dims = self.context.tensor_shape(&slot.tensor.name)?;
+            if dims.iter().any(|&d| d < 0) || elements(&dims) > slot.capacity {
+                return Err(Error::ShapeMismatch {
+                    tensor: slot.tensor.name.clone(),
+                    expected: Shape(slot.capacity_shape.clone()),
+                    actual: Shape(dims),
+                    hint: "the output for these input shapes does not fit the session's buffers"
+                        .into(),
+                });
+            }
+            slot.shape = dims;
+        }
+        self.shapes_stale = false;
+        Ok(())
+    }
+
+    fn input_slot_index(&self, name: &str) -> Result<usize> {
+        self.slots
+            .iter()
+            .position(|s| s.tensor.is_input() && s.tensor.name == name)
+            .ok_or_else(|| Error::UnknownTensor {
+                name: name.to_owned(),
+                kind: "input",
+                available: self.input_names(),
+            })
+    }
+
+    /// Sets the shape of input `name` for the next [`infer_in_place`](Self::infer_in_place) (or
+    /// [`input_mut`](Self::input_mut) view), waiting for work in flight first. Checked like [`Session::infer`]'s
+    /// inputs: rank, static dimensions, the profile's min/max and the session's capacity; the output shapes are
+    /// re-inferred and must fit their buffers.
+    pub fn set_input_shape(&mut self, name: &str, shape: &[usize]) -> Result<()> {
+        self.settle()?;
+        let i = self.input_slot_index(name)?;
+        self.apply_input_shape(i, shape)?;
+        self.refresh_output_shapes()
+    }
+
+    /// Current shape of IO tensor `name`: an input's shape for the next in-place run, an output's shape after
+    /// shape inference.
+    pub fn shape(&self, name: &str) -> Result<&[i64]> {
+        Ok(&self.slot(name)?.shape)
+    }
+
+    /// A writable view of input `name`'s pinned host buffer, shaped as the input's current shape
+    /// ([`set_input_shape`](Self::set_input_shape); initially its capacity shape). Write the input here and run
+    /// [`infer_in_place`](Self::infer_in_place): no extra host copy. `T` must be the tensor's type
+    /// ([`Error::DtypeMismatch`]).
+    ///
+    /// Waits first for any inference in flight (TensorRT may still read the buffer until then); the buffer's
+    /// last-use event is waited on as well (see [`crate::cuda`]). The view borrows the session mutably, so no
+    /// inference can be enqueued while it lives.
+    pub fn input_mut<T: Element>(&mut self, name: &str) -> Result<ArrayViewMutD<'_, T>> {
+        self.settle()?;
+        let i = self.input_slot_index(name)?;
+        let slot = &mut self.slots[i];
+        if slot.tensor.dtype != T::DTYPE {
+            return Err(Error::DtypeMismatch {
+                tensor: name.to_owned(),
+                expected: slot.tensor.dtype,
+                actual: T::DTYPE,
+            });
+        }
+        let n = elements(&slot.shape);
+        let shape: Vec<usize> = slot
+            .shape
+            .iter()
+            .map(|&d| usize::try_from(d).unwrap_or(0))
+            .collect();
+        let elem = slot.elem;
+        let bytes = &mut slot.host.as_mut_slice()?[..n * elem];
+        typed_view_mut(bytes, &shape, name)
+    }
+
+    /// Runs inference on what the pinned input buffers hold now (written through
+    /// [`input_mut`](Self::input_mut), or left by the previous call) with the current input shapes, and waits.
+    pub fn infer_in_place(&mut self) -> Result<Outputs<'_>> {
+        self.submit_in_place()?;
+        self.wait()
+    }
+
+    /// Enqueues inference on the pinned input buffers as they are (see [`infer_in_place`](Self::infer_in_place)) and
+    /// returns a handle that borrows the session until it is waited on.
+    pub fn infer_async_in_place(&mut self) -> Result<PendingInference<'_, 'engine>> {
+        self.submit_in_place()?;
+        Ok(PendingInference {
+            session: Some(self),
+        })
+    }
+
+    /// Copies `inputs` into the pinned buffers and enqueues inference without waiting and without a handle: the
+    /// session stays "in flight" until [`wait`](Self::wait). Use this to keep one inference per session in flight
+    /// in a struct that owns the session (no borrow to store, no `mem::forget`).
+    ///
+    /// Sound by the in-flight flag: every call that touches a buffer ([`wait`](Self::wait),
+    /// [`outputs`](Self::outputs), [`input_mut`](Self::input_mut), the next submit or infer) and the session's `Drop`
+    /// first synchronize the stream.
+    pub fn submit(&mut self, inputs: &[Input<'_>]) -> Result<()> {
+        self.prepare(inputs)?;
+        self.launch()
+    }
+
+    /// Like [`submit`](Self::submit) on the pinned input buffers as they are (see
+    /// [`infer_in_place`](Self::infer_in_place)).
+    pub fn submit_in_place(&mut self) -> Result<()> {
+        self.settle()?;
+        self.refresh_output_shapes()?;
+        self.launch()
+    }
+
+    /// Waits for the inference in flight (from [`submit`](Self::submit) or a leaked handle), if any, and returns
+    /// views of the outputs.
+    pub fn wait(&mut self) -> Result<Outputs<'_>> {
+        self.outputs()
+    }
+
+    /// `true` while an inference may be running (submitted and not yet waited on).
+    pub fn in_flight(&self) -> bool {
+        self.in_flight
     }
 
     fn input_names(&self) -> Vec<String> {
@@ -443,6 +574,13 @@ impl<'engine> Session<'engine> {
     }
 
     fn launch(&mut self) -> Result<()> {
+        if self.shapes_stale {
+            return Err(Error::InvalidArgument(
+                "the session's output shapes were not re-inferred after an input shape change failed; set valid \
+                 input shapes first"
+                    .into(),
+            ));
+        }
         for s in &self.slots {
             s.host.begin_raw_use(&self.stream)?;
             if let Some(d) = &s.device {
@@ -511,6 +649,47 @@ impl<'engine> Session<'engine> {
         }
         Ok(())
     }
+}
+
+/// `bytes` (exactly `shape`'s element count of `T`) as a writable n-dimensional view of `T`. Checks alignment and,
+/// for types with invalid bit patterns (bool), that every byte is a valid `T`. `name` names the tensor in errors.
+fn typed_view_mut<'a, T: Element>(
+    bytes: &'a mut [u8],
+    shape: &[usize],
+    name: &str,
+) -> Result<ArrayViewMutD<'a, T>> {
+    let n: usize = shape.iter().product();
+    let size = std::mem::size_of::<T>();
+    if bytes.len() != n * size {
+        return Err(Error::LengthMismatch {
+            operation: "input view",
+            destination: n * size,
+            source_len: bytes.len(),
+        });
+    }
+    if T::NEEDS_VALIDATION {
+        if let Some(index) = T::first_invalid(bytes) {
+            return Err(Error::InvalidValue {
+                dtype: T::DTYPE,
+                index,
+            });
+        }
+    }
+    let data: &'a mut [T] = if n == 0 {
+        &mut []
+    } else {
+        if bytes.as_ptr().align_offset(std::mem::align_of::<T>()) != 0 {
+            return Err(Error::InvalidArgument(format!(
+                "buffer of `{name}` is not aligned for its element type"
+            )));
+        }
+        // SAFETY: exactly `n * size_of::<T>()` initialized bytes, each group a valid `T` (validated above; Element
+        // types other than bool accept every bit pattern), aligned for T, exclusively borrowed for 'a. Any `T`
+        // written through the view keeps the bytes valid.
+        unsafe { std::slice::from_raw_parts_mut(bytes.as_mut_ptr().cast::<T>(), n) }
+    };
+    ArrayViewMutD::from_shape(IxDyn(shape), data)
+        .map_err(|e| Error::InvalidArgument(format!("tensor `{name}`: {e}")))
 }
 
 /// Enqueues copies in, the engine, copies out (untracked raw work; the caller brackets it).
@@ -690,6 +869,7 @@ impl<'s> Outputs<'s> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use half::f16;
     use ndarray::Array2;
 
     #[test]
@@ -726,6 +906,66 @@ mod tests {
             ),
             "{e:?}"
         );
+    }
+
+    /// `words` as bytes (u32 backing keeps them 4-byte aligned).
+    fn bytes_of(words: &mut [u32]) -> &mut [u8] {
+        let len = std::mem::size_of_val(words);
+        // SAFETY: u32 storage viewed as its `len` initialized bytes, exclusively borrowed.
+        unsafe { std::slice::from_raw_parts_mut(words.as_mut_ptr().cast::<u8>(), len) }
+    }
+
+    #[test]
+    fn input_view_writes_through_to_the_buffer() {
+        let mut words = [0u32; 6];
+        {
+            let mut v = typed_view_mut::<f32>(bytes_of(&mut words), &[2, 3], "x").unwrap();
+            assert_eq!(v.shape(), &[2, 3]);
+            v[[1, 2]] = 1.5;
+            v[[0, 1]] = -2.0;
+        }
+        assert_eq!(words[5], 1.5f32.to_bits());
+        assert_eq!(words[1], (-2.0f32).to_bits());
+        assert_eq!(words.iter().filter(|&&w| w != 0).count(), 2);
+        let v = typed_view_mut::<f16>(bytes_of(&mut words), &[3, 4], "h").unwrap();
+        assert_eq!(v.len(), 12);
+        let v = typed_view_mut::<i8>(&mut bytes_of(&mut words)[..0], &[0, 5], "empty").unwrap();
+        assert_eq!(v.len(), 0);
+    }
+
+    #[test]
+    fn input_view_rejects_wrong_length_misalignment_and_invalid_bools() {
+        let mut words = [0u32; 4];
+        let e = typed_view_mut::<f32>(bytes_of(&mut words), &[3], "x").unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::LengthMismatch {
+                    destination: 12,
+                    source_len: 16,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        let e = typed_view_mut::<f32>(&mut bytes_of(&mut words)[1..13], &[3], "x").unwrap_err();
+        assert!(e.to_string().contains("`x`"), "{e}");
+        let bytes = bytes_of(&mut words);
+        bytes[6] = 2;
+        let e = typed_view_mut::<bool>(bytes, &[16], "mask").unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::InvalidValue {
+                    dtype: DataType::Bool,
+                    index: 6
+                }
+            ),
+            "{e:?}"
+        );
+        bytes[6] = 1;
+        let v = typed_view_mut::<bool>(bytes, &[4, 4], "mask").unwrap();
+        assert!(v[[1, 2]] && !v[[1, 1]]);
     }
 
     #[test]

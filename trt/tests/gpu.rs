@@ -47,7 +47,7 @@ fn round_trip<T: Element>(dev: &Device, data: &[T]) {
 
 #[test]
 #[ignore = "needs GPU"]
-fn copies_round_trip_exactly_for_every_dtype_and_size() {
+fn gpu_copies_round_trip_exactly_for_every_dtype_and_size() {
     let dev = device();
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     for len in [0usize, 1, 3, 4096, (1 << 20) + 7] {
@@ -84,7 +84,7 @@ fn copies_round_trip_exactly_for_every_dtype_and_size() {
 
 #[test]
 #[ignore = "needs GPU"]
-fn device_reports_properties_and_memory() {
+fn gpu_device_reports_properties_and_memory() {
     let dev = device();
     let p = dev.properties();
     assert!(!p.name.is_empty());
@@ -98,7 +98,7 @@ fn device_reports_properties_and_memory() {
 
 #[test]
 #[ignore = "needs GPU"]
-fn events_time_a_copy() {
+fn gpu_events_time_a_copy() {
     let dev = device();
     let stream = dev.stream().unwrap();
     let n = 64 << 20; // 64 MiB
@@ -116,7 +116,7 @@ fn events_time_a_copy() {
 
 #[test]
 #[ignore = "needs GPU"]
-fn streams_order_through_buffer_markers() {
+fn gpu_streams_order_through_buffer_markers() {
     let dev = device();
     let (a, b) = (dev.stream().unwrap(), dev.stream().unwrap());
     let n = 8 << 20;
@@ -137,7 +137,7 @@ fn streams_order_through_buffer_markers() {
 
 #[test]
 #[ignore = "needs GPU"]
-fn graph_replays_captured_copies() {
+fn gpu_graph_replays_captured_copies() {
     let dev = device();
     let stream = dev.stream().unwrap();
     let n = 1 << 16;
@@ -173,7 +173,7 @@ fn graph_replays_captured_copies() {
 
 #[test]
 #[ignore = "needs GPU"]
-fn mapped_pinned_memory_has_a_device_pointer() {
+fn gpu_mapped_pinned_memory_has_a_device_pointer() {
     let dev = device();
     let b = PinnedBuffer::<f32>::new(&dev, 1024, HostAllocFlags::mapped()).unwrap();
     assert!(b.mapped_device_ptr().is_some());
@@ -186,7 +186,7 @@ fn mapped_pinned_memory_has_a_device_pointer() {
 
 #[test]
 #[ignore = "needs GPU and TRT_TEST_LEAN_LIB (a shim compiled with TensorRT headers)"]
-fn lean_runtime_rejects_bogus_engines_without_crashing() {
+fn gpu_lean_runtime_rejects_bogus_engines_without_crashing() {
     common::setup(Some("TRT_TEST_LEAN_LIB"));
     let lib = trt::Library::load().expect("library with a GPU");
     let runtime = lib.runtime().expect("runtime");

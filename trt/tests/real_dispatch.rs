@@ -4,7 +4,7 @@ mod common;
 
 #[test]
 #[ignore = "needs TRT_TEST_* libraries"]
-fn library_over_dispatch_runtime_errors_cleanly() {
+fn reallib_library_over_dispatch_runtime_errors_cleanly() {
     common::setup(Some("TRT_TEST_DISPATCH_LIB"));
     let e = trt::Library::load().unwrap_err();
     assert!(e.is_no_device(), "expected NoCudaDevice, got: {e:?}");

@@ -15,7 +15,7 @@ fn assert_no_device(e: &trt::Error) {
 
 #[test]
 #[ignore = "needs TRT_TEST_* libraries"]
-fn cuda_versions_load_without_a_gpu() {
+fn reallib_cuda_versions_load_without_a_gpu() {
     common::setup(Some("TRT_TEST_LEAN_LIB"));
     let v = Device::versions().expect("libcudart loads");
     assert!(v.runtime >= 11000, "runtime version {}", v.runtime);
@@ -28,7 +28,7 @@ fn cuda_versions_load_without_a_gpu() {
 
 #[test]
 #[ignore = "needs TRT_TEST_* libraries"]
-fn device_queries_give_no_cuda_device() {
+fn reallib_device_queries_give_no_cuda_device() {
     common::setup(Some("TRT_TEST_LEAN_LIB"));
     assert_no_device(&Device::count().unwrap_err());
     assert_no_device(&Device::new(0).unwrap_err());
@@ -37,7 +37,7 @@ fn device_queries_give_no_cuda_device() {
 
 #[test]
 #[ignore = "needs TRT_TEST_* libraries"]
-fn library_over_lean_runtime_errors_cleanly() {
+fn reallib_library_over_lean_runtime_errors_cleanly() {
     common::setup(Some("TRT_TEST_LEAN_LIB"));
     let e = Library::load().unwrap_err();
     assert_no_device(&e);

@@ -3,12 +3,14 @@
 use half::f16;
 use trt::cuda::{CudaGraph, Device, DeviceBuffer, Event, PinnedBuffer, Stream};
 use trt::{
-    DataType, Element, Engine, ExecutionContext, Library, Outputs, PendingInference, Runtime,
-    Session,
+    DataType, Element, Engine, ExecutionContext, Library, Outputs, OwnedSession, PendingInference,
+    Runtime, Session, SharedEngine,
 };
 
 fn assert_send<T: Send>() {}
 fn assert_sync<T: Sync>() {}
+fn assert_static<T: 'static>() {}
+fn assert_clone<T: Clone>() {}
 fn assert_element<T: Element>(dtype: DataType) {
     assert_eq!(T::DTYPE, dtype);
     assert_eq!(T::DTYPE.size(), Some(std::mem::size_of::<T>()));
@@ -31,6 +33,26 @@ fn contexts_and_sessions_move_between_threads() {
     assert_send::<Session<'static>>();
     assert_send::<PendingInference<'static, 'static>>();
     assert_send::<Outputs<'static>>();
+}
+
+#[test]
+fn owned_sessions_are_static_and_send() {
+    // An OwnedSession keeps its engine alive: 'static, storable next to anything, movable to a worker thread.
+    // !Sync is checked by tests/compile_fail/owned_session_not_sync.rs.
+    assert_send::<OwnedSession>();
+    assert_static::<OwnedSession>();
+    assert_send::<SharedEngine>();
+    assert_sync::<SharedEngine>();
+    assert_static::<SharedEngine>();
+    assert_clone::<SharedEngine>();
+    // Converting is possible from an owned or an already shared engine.
+    fn from_engine(e: Engine) -> SharedEngine {
+        e.into_shared()
+    }
+    fn from_arc(e: std::sync::Arc<Engine>) -> SharedEngine {
+        e.into()
+    }
+    let _ = (from_engine, from_arc);
 }
 
 #[test]

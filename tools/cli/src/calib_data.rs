@@ -99,14 +99,20 @@ fn is_calib_file(p: &Path) -> bool {
 /// Every image / `.npy` file under `dir` (recursive, sorted). Errors on a missing or empty directory.
 pub fn discover(dir: &Path) -> Result<Vec<PathBuf>> {
     if !dir.is_dir() {
-        bail!("calibration data {}: not a directory (expected images or .npy tensors)", dir.display());
+        bail!(
+            "calibration data {}: not a directory (expected images or .npy tensors)",
+            dir.display()
+        );
     }
     let mut files = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let entries = std::fs::read_dir(&d).with_context(|| format!("calibration data: cannot list {}", d.display()))?;
+        let entries = std::fs::read_dir(&d)
+            .with_context(|| format!("calibration data: cannot list {}", d.display()))?;
         for e in entries {
-            let p = e.with_context(|| format!("calibration data: cannot list {}", d.display()))?.path();
+            let p = e
+                .with_context(|| format!("calibration data: cannot list {}", d.display()))?
+                .path();
             if p.is_dir() {
                 stack.push(p);
             } else if is_calib_file(&p) {
@@ -141,10 +147,15 @@ pub fn read_npy(path: &Path) -> Result<ArrayD<f32>> {
     }
     let (hlen, start) = match bytes[6] {
         1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
-        2 | 3 if bytes.len() >= 12 => (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12),
+        2 | 3 if bytes.len() >= 12 => (
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+            12,
+        ),
         v => return Err(bad(&format!("format version {v} is not supported"))),
     };
-    let header = bytes.get(start..start + hlen).ok_or_else(|| bad("truncated header"))?;
+    let header = bytes
+        .get(start..start + hlen)
+        .ok_or_else(|| bad("truncated header"))?;
     let header = std::str::from_utf8(header).map_err(|_| bad("header is not text"))?;
     let field = |key: &str| -> Option<&str> {
         let i = header.find(&format!("'{key}'"))? + key.len() + 2;
@@ -157,13 +168,20 @@ pub fn read_npy(path: &Path) -> Result<ArrayD<f32>> {
     } else if descr.starts_with("'<f8'") {
         8
     } else {
-        return Err(bad(&format!("dtype {} is not supported (save float32: np.save(f, x.astype(np.float32)))", descr.split(',').next().unwrap_or(descr))));
+        return Err(bad(&format!(
+            "dtype {} is not supported (save float32: np.save(f, x.astype(np.float32)))",
+            descr.split(',').next().unwrap_or(descr)
+        )));
     };
     if field("fortran_order").is_some_and(|v| v.starts_with("True")) {
-        return Err(bad("Fortran order is not supported (save with np.ascontiguousarray)"));
+        return Err(bad(
+            "Fortran order is not supported (save with np.ascontiguousarray)",
+        ));
     }
     let shape_txt = field("shape").ok_or_else(|| bad("no 'shape'"))?;
-    let close = shape_txt.find(')').ok_or_else(|| bad("malformed 'shape'"))?;
+    let close = shape_txt
+        .find(')')
+        .ok_or_else(|| bad("malformed 'shape'"))?;
     let shape: Vec<usize> = shape_txt[1..close]
         .split(',')
         .map(str::trim)
@@ -173,12 +191,20 @@ pub fn read_npy(path: &Path) -> Result<ArrayD<f32>> {
     let n: usize = shape.iter().product();
     let data = &bytes[start + hlen..];
     if data.len() != n * width {
-        return Err(bad(&format!("shape {shape:?} needs {} bytes of data, the file has {}", n * width, data.len())));
+        return Err(bad(&format!(
+            "shape {shape:?} needs {} bytes of data, the file has {}",
+            n * width,
+            data.len()
+        )));
     }
     let v: Vec<f32> = if width == 4 {
-        data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+        data.chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect()
     } else {
-        data.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32).collect()
+        data.chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32)
+            .collect()
     };
     Ok(ArrayD::from_shape_vec(IxDyn(&shape), v).expect("length checked"))
 }
@@ -186,7 +212,11 @@ pub fn read_npy(path: &Path) -> Result<ArrayD<f32>> {
 /// Writes a float32 `.npy` file (used by tests and benchmarks to make tensor calibration sets).
 pub fn write_npy(path: &Path, a: &ArrayD<f32>) -> Result<()> {
     let shape: Vec<String> = a.shape().iter().map(|d| d.to_string()).collect();
-    let shape = if shape.len() == 1 { format!("{},", shape[0]) } else { shape.join(", ") };
+    let shape = if shape.len() == 1 {
+        format!("{},", shape[0])
+    } else {
+        shape.join(", ")
+    };
     let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({shape}), }}");
     while (10 + header.len() + 1) % 64 != 0 {
         header.push(' ');
@@ -231,18 +261,29 @@ impl Preprocessor {
             width: w,
             height: h,
             pad_value: options.pad,
-            output_format: if options.bgr { yolo_rt::PixelFormat::Bgr } else { yolo_rt::PixelFormat::Rgb },
+            output_format: if options.bgr {
+                yolo_rt::PixelFormat::Bgr
+            } else {
+                yolo_rt::PixelFormat::Rgb
+            },
             mean: options.mean,
             std: options.std,
             ..yolo_rt::LetterboxConfig::default()
         };
-        let letterbox = yolo_rt::Letterbox::new(config).map_err(|e| anyhow::anyhow!("calibration preprocessing: {e}"))?;
-        Ok(Preprocessor { letterbox, shape: shape.to_vec() })
+        let letterbox = yolo_rt::Letterbox::new(config)
+            .map_err(|e| anyhow::anyhow!("calibration preprocessing: {e}"))?;
+        Ok(Preprocessor {
+            letterbox,
+            shape: shape.to_vec(),
+        })
     }
 
     /// Samples of one file (an `[N,3,H,W]` .npy gives N).
     fn load(&mut self, path: &Path) -> std::result::Result<Vec<ArrayD<f32>>, LoadError> {
-        let is_npy = path.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("npy"));
+        let is_npy = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("npy"));
         let one: Vec<usize> = self.shape[1..].to_vec();
         if is_npy {
             let a = read_npy(path).map_err(|e| LoadError::Skip(format!("{e:#}")))?;
@@ -261,10 +302,16 @@ impl Preprocessor {
             };
             let mut full = vec![n];
             full.extend(&one);
-            let a = a.into_shape_with_order(IxDyn(&full)).expect("same element count");
+            let a = a
+                .into_shape_with_order(IxDyn(&full))
+                .expect("same element count");
             return Ok(a
                 .outer_iter()
-                .map(|x| x.to_owned().into_shape_with_order(IxDyn(&self.shape)).expect("one sample"))
+                .map(|x| {
+                    x.to_owned()
+                        .into_shape_with_order(IxDyn(&self.shape))
+                        .expect("one sample")
+                })
                 .collect());
         }
         let img = yolo_rt::Image::open(path).map_err(|e| LoadError::Skip(e.to_string()))?;
@@ -272,7 +319,9 @@ impl Preprocessor {
         self.letterbox
             .run_into(&img.view(), &mut out)
             .map_err(|e| LoadError::Skip(format!("{}: {e}", path.display())))?;
-        Ok(vec![ArrayD::from_shape_vec(IxDyn(&self.shape), out).expect("letterbox size")])
+        Ok(vec![
+            ArrayD::from_shape_vec(IxDyn(&self.shape), out).expect("letterbox size")
+        ])
     }
 }
 
@@ -280,7 +329,9 @@ fn bar(len: usize, options: &DataOptions) -> ProgressBar {
     let b = ProgressBar::new(len as u64);
     if options.progress && std::io::stderr().is_terminal() {
         b.set_draw_target(ProgressDrawTarget::stderr());
-        if let Ok(s) = ProgressStyle::with_template("calibrating [{elapsed_precise}] [{bar:30}] {pos}/{len} ({per_sec})") {
+        if let Ok(s) = ProgressStyle::with_template(
+            "calibrating [{elapsed_precise}] [{bar:30}] {pos}/{len} ({per_sec})",
+        ) {
             b.set_style(s.progress_chars("=> "));
         }
     } else {
@@ -301,12 +352,50 @@ pub fn calibrate_dir(
     // Cheap checks first: quantizable ops, then the data directory, then the executor.
     quant::qdq::plan(model, &options.qdq).map_err(|e| anyhow::anyhow!("{e}"))?;
     let files = shuffled(discover(dir)?, data.seed);
-    let mut collector = Collector::new(model, options.bins).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // --input-size: checked against the declared input, and the concrete size of a dynamic H/W input.
+    let shape = match data.input_size {
+        Some((w, h)) => {
+            let declared = model
+                .graph()
+                .inputs()
+                .first()
+                .and_then(|v| yolo_onnx::graph::value_info_dims(v))
+                .unwrap_or_default();
+            if declared.len() == 4 {
+                let (dh, dw) = (declared[2], declared[3]);
+                if dh.is_some_and(|d| d as usize != h) || dw.is_some_and(|d| d as usize != w) {
+                    bail!(
+                        "--input-size {w}x{h} does not match the model input {}x{} ({declared:?}); drop \
+                         --input-size or re-export the model",
+                        dw.map_or("?".into(), |d| d.to_string()),
+                        dh.map_or("?".into(), |d| d.to_string())
+                    );
+                }
+            }
+            Some(vec![1, 3, h, w])
+        }
+        None => None,
+    };
+    let mut collector = Collector::with_input_shape(model, options.bins, shape.as_deref())
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "{e}{}",
+                if data.input_size.is_none() {
+                    "; give --input-size WxH for a model with a dynamic input size"
+                } else {
+                    ""
+                }
+            )
+        })?;
     let mut pre = Preprocessor::new(collector.sample_shape(), data)?;
     let held = data.held_out.min(files.len() / 4);
     let (held_files, calib_files) = files.split_at(held);
     let want = data.count.unwrap_or(usize::MAX);
-    let mut summary = DataSummary { dir: dir.to_path_buf(), files_found: files.len(), ..Default::default() };
+    let mut summary = DataSummary {
+        dir: dir.to_path_buf(),
+        files_found: files.len(),
+        ..Default::default()
+    };
     let skip = |summary: &mut DataSummary, path: &Path, why: String| {
         if data.warnings {
             eprintln!("warning: calibration: skipping {}: {why}", path.display());
@@ -320,7 +409,10 @@ pub fn calibrate_dir(
     while summary.calibration_samples < want && next < calib_files.len() {
         // Load one batch, then run it.
         let mut samples = Vec::with_capacity(batch);
-        while samples.len() < batch && next < calib_files.len() && summary.calibration_samples + samples.len() < want {
+        while samples.len() < batch
+            && next < calib_files.len()
+            && summary.calibration_samples + samples.len() < want
+        {
             let path = &calib_files[next];
             next += 1;
             match pre.load(path) {
@@ -338,7 +430,11 @@ pub fn calibrate_dir(
     progress.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
     if summary.calibration_samples == 0 {
-        let first = summary.skipped.first().map(|(p, w)| format!(" (first: {}: {w})", p.display(), w = w)).unwrap_or_default();
+        let first = summary
+            .skipped
+            .first()
+            .map(|(p, w)| format!(" (first: {}: {w})", p.display(), w = w))
+            .unwrap_or_default();
         bail!(
             "calibration data {}: none of the {} files could be used: {} unreadable{first}",
             dir.display(),
@@ -357,6 +453,7 @@ pub fn calibrate_dir(
         }
     }
     summary.held_out_samples = held_out.len();
-    let q = quant::quantize(model, &stats, options, &held_out, cache_version).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let q = quant::quantize(model, &stats, options, &held_out, cache_version)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok((q, summary))
 }

@@ -4,6 +4,7 @@
 pub mod build; // trt-build (helper cli-build)
 pub mod inspect; // trt-inspect (helper cli-build)
 pub mod calib_data; // INT8 calibration data (helper int8)
+pub mod bench; // trt-bench (helper bench)
 
 pub mod exit {
     //! Process exit codes shared by every program in this package (documented in each `--help`).

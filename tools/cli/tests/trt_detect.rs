@@ -136,7 +136,7 @@ fn exit_codes() {
         .code(1)
         .stdout(predicate::str::contains("\"error\"").and(predicate::str::contains("scene.png")))
         .stderr(predicate::str::contains("bad.jpg"));
-    // Engine: the TensorRT backend is not in this build.
+    // Engine without its sidecar: refused before any library is loaded (exit 1, names the sidecar).
     let engine = dir.path().join("m.engine");
     std::fs::write(&engine, b"x").unwrap();
     cmd()
@@ -144,10 +144,8 @@ fn exit_codes() {
         .arg(&engine)
         .arg(dir.path().join("imgs/scene.png"))
         .assert()
-        .code(3)
-        .stderr(predicate::str::contains(
-            "TensorRT engine backend is not available",
-        ));
+        .code(1)
+        .stderr(predicate::str::contains("m.engine.json"));
     // Usage errors.
     cmd().arg("--model").arg(&model).assert().code(2);
     cmd().args(["--bogus"]).assert().code(2);
@@ -181,4 +179,161 @@ fn exit_codes() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains("junk.onnx"));
+}
+
+// ---- TensorRT engines (EngineBackend) ----
+
+/// A bogus engine file with a valid, sealed sidecar written by the `trt` sidecar API (TensorRT 11.4.0 lean, the
+/// release of the PyPI lean runtime), plus the scene image. Returns (dir, engine).
+fn bogus_engine_with_sidecar() -> (tempfile::TempDir, std::path::PathBuf) {
+    use trt::sidecar::{self, GpuInfo, HardwareCompatibility, Precision, Sidecar, TensorRtInfo};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("imgs")).unwrap();
+    write_scene(&dir.path().join("imgs/scene.png"));
+    let engine = dir.path().join("bogus.engine");
+    let mut s = Sidecar::new(
+        TensorRtInfo {
+            version: "11.4.0".parse().unwrap(),
+            version_compatible: true,
+            hardware_compatibility: HardwareCompatibility::None,
+            exclude_lean_runtime: false,
+        },
+        GpuInfo {
+            name: "NVIDIA H100".into(),
+            compute_capability: "9.0".parse().unwrap(),
+        },
+        Precision::Fp16,
+    );
+    sidecar::write_engine(&engine, b"not a serialized TensorRT engine", &mut s).unwrap();
+    // The pair verifies as far as the sidecar goes (what trt-detect checks before loading any library).
+    sidecar::read_sidecar(&engine).expect("valid sidecar");
+    (dir, engine)
+}
+
+#[test]
+fn engine_with_corrupt_sidecar_exits_1() {
+    let (dir, engine) = bogus_engine_with_sidecar();
+    let side = trt::sidecar::sidecar_path(&engine);
+    // One edited value: the sidecar's own checksum no longer matches.
+    let text = std::fs::read_to_string(&side).unwrap();
+    let edited = text.replacen("\"fp16\"", "\"fp32\"", 1);
+    assert_ne!(text, edited);
+    std::fs::write(&side, edited).unwrap();
+    cmd()
+        .arg("--model")
+        .arg(&engine)
+        .arg(dir.path().join("imgs/scene.png"))
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains("bogus.engine.json")
+                .and(predicate::str::contains("corrupt"))
+                .and(predicate::str::contains("rebuild")),
+        );
+    // Not JSON at all.
+    std::fs::write(&side, b"\x00\x01garbage").unwrap();
+    cmd()
+        .arg("--model")
+        .arg(&engine)
+        .arg(dir.path().join("imgs/scene.png"))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("corrupt"));
+}
+
+#[test]
+#[ignore = "needs TRT_TEST_* libraries"]
+fn reallib_engine_without_cuda_device_exits_3() {
+    let lean = std::env::var("TRT_TEST_LEAN_LIB")
+        .expect("TRT_TEST_LEAN_LIB must name libnvinfer_lean.so.11");
+    let cudart = std::env::var("TRT_TEST_CUDART_DIR")
+        .expect("TRT_TEST_CUDART_DIR must name the libcudart directory");
+    assert!(
+        std::path::Path::new(&lean).exists(),
+        "TRT_TEST_LEAN_LIB={lean} does not exist"
+    );
+    let (dir, engine) = bogus_engine_with_sidecar();
+    let o = cmd()
+        .env("TRT_LIBRARY", &lean)
+        .env("CUDA_LIB_DIR", &cudart)
+        .arg("--model")
+        .arg(&engine)
+        .arg(dir.path().join("imgs/scene.png"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    eprintln!("trt-detect said: {err}");
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(err.contains("bogus.engine"), "{err}");
+    assert!(
+        err.contains("no usable CUDA device"),
+        "the message must name the CUDA problem: {err}"
+    );
+    assert!(err.contains("--model model.onnx"), "{err}");
+}
+
+/// The engine named by `TRT_TEST_ENGINE` (fails loudly when unset).
+fn test_engine() -> std::path::PathBuf {
+    let p = std::env::var_os("TRT_TEST_ENGINE")
+        .map(std::path::PathBuf::from)
+        .expect(
+            "TRT_TEST_ENGINE must name a YOLO engine (with its .json sidecar) built for this GPU",
+        );
+    assert!(
+        p.is_file(),
+        "TRT_TEST_ENGINE={} does not exist",
+        p.display()
+    );
+    p
+}
+
+#[test]
+#[ignore = "needs GPU"]
+fn gpu_trt_detect_runs_an_engine_end_to_end() {
+    let engine = test_engine();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("imgs")).unwrap();
+    write_scene(&dir.path().join("imgs/scene.png"));
+    let out = dir.path().join("out");
+    let o = cmd()
+        .arg("--model")
+        .arg(&engine)
+        .arg(dir.path().join("imgs"))
+        .arg("--json")
+        .arg("--save-dir")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        v["backend"].as_str().unwrap().starts_with("tensorrt "),
+        "{v}"
+    );
+    let img = &v["images"][0];
+    assert_eq!(img["width"], 256);
+    assert_eq!(img["height"], 192);
+    for d in img["detections"].as_array().expect("detections") {
+        let b: Vec<f64> = d["bbox"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect();
+        // Boxes are mapped back to and clipped into the 256x192 image.
+        assert!(
+            b[0] >= 0.0
+                && b[1] >= 0.0
+                && b[2] <= 256.0
+                && b[3] <= 192.0
+                && b[0] <= b[2]
+                && b[1] <= b[3]
+        );
+    }
+    assert!(out.join("scene.png").is_file());
 }

@@ -63,7 +63,9 @@ def decode(out, conf, iou, max_det, scale, pad_left, pad_top, src_w, src_h):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--frame", action="append", default=[], help="RAW:WxH BGR u8 frame file")
+    ap.add_argument(
+        "--frame", action="append", default=[], help="RAW:WxH[:SIZE] BGR u8 frame file (SIZE defaults to --size)"
+    )
     ap.add_argument("--size", type=int, default=640)
     ap.add_argument("--output", help="raw f32 [1, 4+nc, N] file")
     ap.add_argument("--shape", help="CxN of --output")
@@ -74,9 +76,12 @@ def main():
     res = {"opencv": cv2.__version__, "numpy": np.__version__}
     for spec in a.frame:
         path, wh = spec.rsplit(":", 1)
+        size = a.size
+        if "x" not in wh:  # RAW:WxH:SIZE
+            path, wh, size = path.rsplit(":", 1) + [int(wh)]
         w, h = map(int, wh.split("x"))
         img = np.fromfile(path, dtype=np.uint8).reshape(h, w, 3)
-        res[f"letterbox_{w}x{h}_ms"] = median_ms(lambda: letterbox(img, a.size), a.iters)
+        res[f"letterbox_{w}x{h}_{size}_ms"] = median_ms(lambda: letterbox(img, size), a.iters)
     if a.output:
         c, n = map(int, a.shape.split("x"))
         out = np.fromfile(a.output, dtype=np.float32).reshape(1, c, n)

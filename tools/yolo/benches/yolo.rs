@@ -3,7 +3,8 @@
 //! runs on the same frames and output tensor when `python3` with `cv2` and `numpy` is available
 //! (`pip install opencv-python-headless numpy`); otherwise only our numbers are printed.
 //!
-//! Targets (issue 7): letterbox+normalize 1920x1080 BGR -> 640x640 CHW f32 >= 2x OpenCV;
+//! Targets (issue 7): letterbox+normalize 1920x1080 BGR -> 640x640 CHW f32 >= 2x OpenCV, and the
+//! same for non-integer down- and up-scales (1280x720, 1000x750, 333x517 -> 320, 320x240 -> 640);
 //! decode+NMS of an 8400x80 YOLOv9 output <= 0.5 ms and >= 3x the peer.
 
 use std::path::Path;
@@ -108,12 +109,20 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
 
     // --- letterbox ---------------------------------------------------------------------------
-    let frames = [frame(1920, 1080, 1), frame(1000, 750, 2)];
+    // (frame, network size): an exact 3x downscale, non-integer downscales and an upscale.
+    let frames = [
+        (frame(1920, 1080, 1), 640),
+        (frame(1280, 720, 4), 640),
+        (frame(1000, 750, 2), 640),
+        (frame(333, 517, 5), 320),
+        (frame(320, 240, 6), 640),
+    ];
     let mut ours = Vec::new();
-    for f in &frames {
-        let mut lb = Letterbox::new(LetterboxConfig::square(640)).unwrap();
-        let mut out32 = vec![0f32; 3 * 640 * 640];
-        let mut out16 = vec![f16::ZERO; 3 * 640 * 640];
+    for (f, size) in &frames {
+        let size = *size;
+        let mut lb = Letterbox::new(LetterboxConfig::square(size)).unwrap();
+        let mut out32 = vec![0f32; 3 * size * size];
+        let mut out16 = vec![f16::ZERO; 3 * size * size];
         let t32 = median_ms(iters, || {
             lb.run_into(&f.view(), &mut out32).unwrap();
         });
@@ -125,7 +134,7 @@ fn main() {
             &f.data,
         )
         .unwrap();
-        ours.push((f.width, f.height, t32, t16));
+        ours.push((f.width, f.height, size, t32, t16));
     }
 
     // --- decode + NMS ------------------------------------------------------------------------
@@ -153,9 +162,9 @@ fn main() {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/opencv_peer.py");
     let mut cmd = std::process::Command::new("python3");
     cmd.arg(&script);
-    for f in &frames {
+    for (f, size) in &frames {
         cmd.arg("--frame").arg(format!(
-            "{}:{}x{}",
+            "{}:{}x{}:{size}",
             dir.path()
                 .join(format!("{}x{}.bin", f.width, f.height))
                 .display(),
@@ -205,14 +214,14 @@ fn main() {
     if let Some(p) = &peer {
         println!("peer: OpenCV {} numpy {}", p["opencv"], p["numpy"]);
     }
-    for (w, h, t32, t16) in &ours {
-        let key = format!("letterbox_{w}x{h}_ms");
+    for (w, h, size, t32, t16) in &ours {
+        let key = format!("letterbox_{w}x{h}_{size}_ms");
         match peer_ms(&key) {
             Some(cv) => println!(
-                "letterbox+normalize {w}x{h} BGR -> 640x640 CHW f32: yolo-rt {t32:.3} ms, OpenCV {cv:.3} ms, speed-up {:.2}x (f16 out: {t16:.3} ms)",
+                "letterbox+normalize {w}x{h} BGR -> {size}x{size} CHW f32: yolo-rt {t32:.3} ms, OpenCV {cv:.3} ms, speed-up {:.2}x (f16 out: {t16:.3} ms)",
                 cv / t32
             ),
-            None => println!("letterbox+normalize {w}x{h} BGR -> 640x640 CHW f32: yolo-rt {t32:.3} ms (f16 out: {t16:.3} ms)"),
+            None => println!("letterbox+normalize {w}x{h} BGR -> {size}x{size} CHW f32: yolo-rt {t32:.3} ms (f16 out: {t16:.3} ms)"),
         }
     }
     match peer_ms("decode_ms") {

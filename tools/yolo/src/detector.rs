@@ -9,6 +9,7 @@ use crate::backend::{Backend, InputBuffer, InputMut};
 use crate::classes::load_class_names;
 use crate::cpu::{CpuBackend, CpuOptions};
 use crate::decode::{DecodeConfig, Decoder, Detection, Layout};
+use crate::engine::{EngineBackend, EngineOptions};
 use crate::error::{Error, Result};
 use crate::image::{Image, ImageView};
 use crate::letterbox::{Letterbox, LetterboxConfig, LetterboxTransform};
@@ -145,6 +146,28 @@ impl Detector {
     /// A detector running `onnx` on the CPU backend.
     pub fn from_onnx(onnx: impl AsRef<Path>, options: DetectorOptions) -> Result<Self> {
         let backend = CpuBackend::load(onnx, &CpuOptions::default())?;
+        Self::new(Box::new(backend), options)
+    }
+
+    /// A detector running the TensorRT engine at `engine` (verified against its sidecar; see
+    /// [`EngineBackend::load`]) with default [`EngineOptions`]. When `options.class_names` is empty, class names
+    /// come from `<engine>.names` if that file exists ([`crate::engine::class_names_path`]).
+    pub fn from_engine(engine: impl AsRef<Path>, options: DetectorOptions) -> Result<Self> {
+        Self::from_engine_with(engine, options, &EngineOptions::default())
+    }
+
+    /// [`Detector::from_engine`] with explicit [`EngineOptions`] (device, profile, sessions, CUDA graphs).
+    pub fn from_engine_with(
+        engine: impl AsRef<Path>,
+        mut options: DetectorOptions,
+        engine_options: &EngineOptions,
+    ) -> Result<Self> {
+        let backend = EngineBackend::load(engine, engine_options)?;
+        if options.class_names.is_empty() {
+            if let Some(names) = backend.class_names() {
+                options.class_names = names.to_vec();
+            }
+        }
         Self::new(Box::new(backend), options)
     }
 

@@ -5,7 +5,8 @@
 //! - [`decode`]: output layout detection (YOLOv7 grid/raw heads, YOLOv9/v8, YOLOv9 dual head,
 //!   EfficientNMS, ONNX NMS) and decoding; [`nms`]: class-aware/agnostic NMS;
 //! - [`Detector`]: letterbox → [`Backend`] → decode → boxes in source pixels, single, batched and
-//!   pipelined; [`CpuBackend`] runs the ONNX on the pure-Rust executor;
+//!   pipelined; [`CpuBackend`] runs the ONNX on the pure-Rust executor, [`EngineBackend`] a TensorRT
+//!   engine;
 //! - [`draw`]: annotated images for people.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -16,6 +17,7 @@ pub mod cpu;
 pub mod decode;
 pub mod detector;
 pub mod draw;
+pub mod engine;
 pub mod error;
 pub mod image;
 pub mod letterbox;
@@ -30,6 +32,7 @@ pub use decode::{
     OutputInfo, RawHeadConfig,
 };
 pub use detector::{Detector, DetectorOptions, Frame, FrameResult};
+pub use engine::{EngineBackend, EngineOptions};
 pub use error::{Error, Result};
 pub use image::{Image, ImageView, PixelFormat};
 pub use letterbox::{letterbox_into, Element, Letterbox, LetterboxConfig, LetterboxTransform};

@@ -374,3 +374,71 @@ blob.astype(np.float32).tofile(r"{out}")
         );
     }
 }
+
+/// The benchmark's general (non-integer) scales, down and up, through the public letterbox:
+/// every value within one grey level of the float reference and nearly all identical.
+#[test]
+fn letterbox_matches_reference_at_general_scales() {
+    let mut rng = ChaCha8Rng::seed_from_u64(31);
+    for (w, h, size) in [
+        (1000usize, 750usize, 640usize),
+        (333, 517, 320),
+        (320, 240, 640),
+        (641, 479, 640),
+        (3, 200, 64),
+    ] {
+        let img = random_image(&mut rng, w, h, PixelFormat::Bgr);
+        let mut lb = Letterbox::new(LetterboxConfig::square(size)).unwrap();
+        let mut out = vec![f32::NAN; 3 * size * size];
+        let t = lb.run_into(&img.view(), &mut out).unwrap();
+        let (rw, rh) = (t.resized_width, t.resized_height);
+        let reference = reference_resize(&img, rw, rh);
+        let plane = size * size;
+        let (mut worst, mut same) = (0i32, 0usize);
+        for c in 0..3 {
+            for y in 0..rh {
+                for x in 0..rw {
+                    let v = out[c * plane + (y + t.pad_top) * size + x + t.pad_left];
+                    let grey = (v * 255.0).round() as i32;
+                    assert!(
+                        (v * 255.0 - grey as f32).abs() < 1e-3,
+                        "not a grey level: {v}"
+                    );
+                    let r = reference[(y * rw + x) * 3 + (2 - c)] as i32;
+                    worst = worst.max((grey - r).abs());
+                    same += usize::from(grey == r);
+                }
+            }
+        }
+        let frac = same as f64 / (3 * rw * rh) as f64;
+        assert!(
+            worst <= 1 && frac > 0.95,
+            "{w}x{h} -> {size}: max diff {worst}, {frac:.4} identical"
+        );
+    }
+}
+
+/// One `Letterbox` reused across image sizes (cached tap tables, scratch rows and the row cache
+/// of the horizontal-first pass) gives exactly what a fresh one gives.
+#[test]
+fn reused_letterbox_equals_fresh_one_across_sizes() {
+    let mut rng = ChaCha8Rng::seed_from_u64(41);
+    let images = [
+        random_image(&mut rng, 300, 200, PixelFormat::Bgr),
+        random_image(&mut rng, 40, 30, PixelFormat::Rgb),
+        random_image(&mut rng, 41, 30, PixelFormat::Bgr),
+        random_image(&mut rng, 300, 200, PixelFormat::Bgr),
+    ];
+    let cfg = LetterboxConfig::square(128);
+    let mut reused = Letterbox::new(cfg.clone()).unwrap();
+    for (i, img) in images.iter().enumerate() {
+        let mut a = vec![0f32; 3 * 128 * 128];
+        let mut b = vec![0f32; 3 * 128 * 128];
+        reused.run_into(&img.view(), &mut a).unwrap();
+        Letterbox::new(cfg.clone())
+            .unwrap()
+            .run_into(&img.view(), &mut b)
+            .unwrap();
+        assert_eq!(a, b, "image {i}");
+    }
+}

@@ -67,7 +67,7 @@ fn cudart_from_test_dir() -> CudaRuntime {
 
 #[test]
 #[ignore = "needs TRT_TEST_CUDART_DIR (libcudart, on a machine WITHOUT a GPU)"]
-fn device_check_on_a_machine_with_no_device_names_the_cuda_problem() {
+fn reallib_device_check_on_a_machine_with_no_device_names_the_cuda_problem() {
     let rt = cudart_from_test_dir();
     let err = rt
         .check_device_usable()
@@ -89,7 +89,7 @@ fn device_check_on_a_machine_with_no_device_names_the_cuda_problem() {
 
 #[test]
 #[ignore = "needs TRT_TEST_CUDART_DIR (libcudart, on a machine WITHOUT a GPU)"]
-fn error_codes_map_to_the_runtime_names() {
+fn reallib_error_codes_map_to_the_runtime_names() {
     let rt = cudart_from_test_dir();
     let err = rt
         .check("cudaMalloc", sys::cudaError::cudaErrorMemoryAllocation)

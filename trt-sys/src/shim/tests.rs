@@ -391,7 +391,7 @@ mod with_headers {
     /// (TRT_LIBRARY is set from TRT_TEST_LEAN_LIB when not already set).
     #[test]
     #[ignore = "needs TRT_TEST_LEAN_LIB"]
-    fn lean_runtime_without_gpu_fails_with_a_cuda_error() {
+    fn reallib_lean_runtime_without_gpu_fails_with_a_cuda_error() {
         let lib = std::env::var_os("TRT_TEST_LEAN_LIB")
             .expect("set TRT_TEST_LEAN_LIB to libnvinfer_lean.so.<major>");
         if std::env::var_os("TRT_LIBRARY").is_none() {

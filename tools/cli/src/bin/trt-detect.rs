@@ -144,13 +144,6 @@ fn collect_images(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 fn load_detector(cli: &Cli) -> anyhow::Result<Detector> {
-    if has_ext(&cli.model, &ENGINE_EXTENSIONS) {
-        return Err(exit::missing(format!(
-            "{}: the TensorRT engine backend is not available in this build of trt-detect; \
-             run the model's ONNX on the CPU backend instead (--model model.onnx)",
-            cli.model.display()
-        )));
-    }
     if !cli.model.is_file() {
         bail!("{}: model file not found", cli.model.display());
     }
@@ -173,16 +166,23 @@ fn load_detector(cli: &Cli) -> anyhow::Result<Detector> {
         layout: cli.layout,
         raw_heads,
     };
+    let options = DetectorOptions {
+        decode,
+        class_names,
+        ..Default::default()
+    };
+    if has_ext(&cli.model, &ENGINE_EXTENSIONS) {
+        // Class names: --classes, else `<engine>.names` (the sidecar has no field for them).
+        return Detector::from_engine(&cli.model, options).map_err(|e| match e {
+            // No TensorRT, CUDA runtime, driver or GPU here: exit 3.
+            yolo_rt::Error::BackendUnavailable(msg) => exit::missing(format!(
+                "{msg}; run the model's ONNX on the CPU backend instead (--model model.onnx)"
+            )),
+            other => other.into(),
+        });
+    }
     let backend = CpuBackend::load(&cli.model, &CpuOptions::default())?;
-    let det = Detector::new(
-        Box::new(backend),
-        DetectorOptions {
-            decode,
-            class_names,
-            ..Default::default()
-        },
-    )?;
-    Ok(det)
+    Ok(Detector::new(Box::new(backend), options)?)
 }
 
 fn run(cli: &Cli) -> anyhow::Result<u8> {

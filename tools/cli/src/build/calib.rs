@@ -78,7 +78,8 @@ pub fn algorithm(algo: CalibAlgo) -> Algorithm {
 /// Rewrites a cache's header version for the TensorRT release that will read it (TensorRT skips a cache written
 /// by another version; our scales do not depend on it).
 pub fn restamp_cache(cache: &[u8], major: u32, minor: u32, patch: u32) -> Result<Vec<u8>> {
-    let mut c = CalibrationCache::parse(cache, "calibration cache").map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut c =
+        CalibrationCache::parse(cache, "calibration cache").map_err(|e| anyhow::anyhow!("{e}"))?;
     c.version = quant::cache::version_code(major, minor, patch);
     Ok(c.to_text().into_bytes())
 }
@@ -92,11 +93,15 @@ pub fn calibrate(model: &yolo_onnx::Model, request: &CalibRequest) -> Result<Cal
     };
     let options = QuantizeOptions {
         algorithm: algorithm(request.algo),
-        qdq: QdqOptions { exclude: request.exclude.clone(), keep_head_float: true },
+        qdq: QdqOptions {
+            exclude: request.exclude.clone(),
+            keep_head_float: true,
+        },
         ..QuantizeOptions::default()
     };
-    let (q, summary) = calib_data::calibrate_dir(model, &request.data, &data, &options, DEFAULT_CACHE_VERSION)
-        .with_context(|| format!("INT8 calibration (--calib {})", request.data.display()))?;
+    let (q, summary) =
+        calib_data::calibrate_dir(model, &request.data, &data, &options, DEFAULT_CACHE_VERSION)
+            .with_context(|| format!("INT8 calibration (--calib {})", request.data.display()))?;
     let cache = q.cache.to_text().into_bytes();
     if let Some(path) = &request.cache_out {
         crate::atomic_write(path, &cache)
@@ -114,5 +119,9 @@ pub fn calibrate(model: &yolo_onnx::Model, request: &CalibRequest) -> Result<Cal
         summary.samples_per_second
     )];
     report.extend(q.report.summary_lines());
-    Ok(CalibOutput { qdq_model: request.qdq.then_some(q.model), cache: Some(cache), report })
+    Ok(CalibOutput {
+        qdq_model: request.qdq.then_some(q.model),
+        cache: Some(cache),
+        report,
+    })
 }

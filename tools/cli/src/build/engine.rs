@@ -233,14 +233,27 @@ pub fn build(
         config.add_optimization_profile(&profile)?;
     }
     if plan.calibrator_from_cache {
-        let path = cfg
-            .calib_cache
-            .as_ref()
-            .context("internal: calibrator planned without --calib-cache")?;
-        let cache = std::fs::read(path)
-            .with_context(|| format!("--calib-cache {}: cannot read", path.display()))?;
-        let algorithm =
-            cache_algorithm(&cache).with_context(|| format!("--calib-cache {}", path.display()))?;
+        // The cache our calibration just produced (int8 helper), or the --calib-cache file as given.
+        let (cache, what) = match (
+            plan.run_calibration,
+            super::calib::latest_cache(),
+            cfg.calib_cache.as_ref(),
+        ) {
+            (true, Some(c), _) => {
+                let v = lib.tensorrt_version();
+                (
+                    super::calib::restamp_cache(&c, v.major, v.minor, v.patch)?,
+                    "calibration cache".to_string(),
+                )
+            }
+            (_, _, Some(path)) => (
+                std::fs::read(path)
+                    .with_context(|| format!("--calib-cache {}: cannot read", path.display()))?,
+                format!("--calib-cache {}", path.display()),
+            ),
+            _ => bail!("internal: calibrator planned without --calib-cache or a calibration run"),
+        };
+        let algorithm = cache_algorithm(&cache).with_context(|| what.clone())?;
         config.set_int8_calibrator(Box::new(CacheCalibrator { cache }), algorithm)?;
     }
     let timing_cache = match &report.builder.timing_cache {

@@ -110,20 +110,31 @@ pub fn entropy_bin(bins: &[u64], levels: usize) -> usize {
     let mut p = vec![0f64; n];
     let mut q = vec![0f64; n];
     for i in levels..=n {
-        p[..i].iter_mut().zip(&bins[..i]).for_each(|(d, &b)| *d = b as f64);
+        p[..i]
+            .iter_mut()
+            .zip(&bins[..i])
+            .for_each(|(d, &b)| *d = b as f64);
         p[i - 1] += total_above[i] as f64;
         // Quantize bins[..i] (without the folded outliers) into `levels` groups.
         for j in 0..levels {
             let start = j * i / levels;
-            let end = if j == levels - 1 { i } else { (j + 1) * i / levels };
+            let end = if j == levels - 1 {
+                i
+            } else {
+                (j + 1) * i / levels
+            };
             let group = &bins[start..end];
             let sum: u64 = group.iter().sum();
             let nonzero = group.iter().filter(|&&b| b != 0).count();
             for (k, &b) in group.iter().enumerate() {
-                q[start + k] = if b != 0 { sum as f64 / nonzero as f64 } else { 0.0 };
+                q[start + k] = if b != 0 {
+                    sum as f64 / nonzero as f64
+                } else {
+                    0.0
+                };
             }
         }
-        let kl = kl_divergence(&mut p[..i], &mut q[..i]);
+        let kl = kl_divergence(&p[..i], &q[..i]);
         if kl < best.0 {
             best = (kl, i);
         }
@@ -131,46 +142,54 @@ pub fn entropy_bin(bins: &[u64], levels: usize) -> usize {
     best.1
 }
 
-/// KL(P‖Q) of two unnormalised distributions after smoothing: zero entries of each take `eps` mass from
-/// the non-zero ones (MXNet/TensorRT-style smoothing), so Q has no zero where P is non-zero.
-fn kl_divergence(p: &mut [f64], q: &mut [f64]) -> f64 {
-    if !smooth(p) || !smooth(q) {
-        return f64::INFINITY;
-    }
-    let (sp, sq): (f64, f64) = (p.iter().sum(), q.iter().sum());
-    p.iter()
-        .zip(q.iter())
-        .filter(|(&a, _)| a > 0.0)
-        .map(|(&a, &b)| {
-            let (a, b) = (a / sp, b / sq);
-            a * (a / b).ln()
-        })
-        .sum()
-}
-
-/// Normalises `d` and moves `eps` onto each zero entry; false when `d` is all zero or too sparse.
-fn smooth(d: &mut [f64]) -> bool {
+/// KL(P‖Q) of two histograms (counts) after smoothing: each empty bin gets `eps` = 1e-4 counts, taken evenly
+/// from the non-empty ones (MXNet's `_smooth_distribution`, as used for TensorRT-style entropy calibration), so Q
+/// has no zero where P is non-zero; both are then normalised. Infinite when a non-empty bin would go
+/// non-positive. Smoothing keeps each sum, and bins empty in both contribute the same term, so those are
+/// counted rather than evaluated (one logarithm per non-empty bin).
+fn kl_divergence(p: &[f64], q: &[f64]) -> f64 {
     const EPS: f64 = 1e-4;
-    let sum: f64 = d.iter().sum();
-    if sum <= 0.0 {
-        return false;
-    }
-    let zeros = d.iter().filter(|&&x| x == 0.0).count();
-    let nonzeros = d.len() - zeros;
-    if nonzeros == 0 {
-        return false;
-    }
-    let eps1 = EPS * zeros as f64 / nonzeros as f64;
-    for x in d.iter_mut() {
-        *x /= sum;
-        if *x == 0.0 {
-            *x = EPS;
+    let (mut zp, mut zq) = (0usize, 0usize);
+    let (mut minp, mut minq) = (f64::INFINITY, f64::INFINITY);
+    let (mut sp, mut sq) = (0f64, 0f64);
+    for (&a, &b) in p.iter().zip(q) {
+        sp += a;
+        sq += b;
+        if a == 0.0 {
+            zp += 1;
         } else {
-            *x -= eps1;
+            minp = minp.min(a);
+        }
+        if b == 0.0 {
+            zq += 1;
+        } else {
+            minq = minq.min(b);
         }
     }
-    // Very sparse distributions can go negative after the subtraction: treat as unusable.
-    d.iter().all(|&x| x > 0.0)
+    let n = p.len();
+    if zp == n || zq == n {
+        return f64::INFINITY;
+    }
+    let e1p = EPS * zp as f64 / (n - zp) as f64;
+    let e1q = EPS * zq as f64 / (n - zq) as f64;
+    if minp - e1p <= 0.0 || minq - e1q <= 0.0 {
+        return f64::INFINITY;
+    }
+    let mut both_empty = 0usize;
+    let mut kl = 0f64;
+    for (&a, &b) in p.iter().zip(q) {
+        if a == 0.0 && b == 0.0 {
+            both_empty += 1;
+            continue;
+        }
+        let a = if a == 0.0 { EPS } else { a - e1p } / sp;
+        let b = if b == 0.0 { EPS } else { b - e1q } / sq;
+        kl += a * (a / b).ln();
+    }
+    if both_empty > 0 {
+        kl += both_empty as f64 * (EPS / sp) * (sq / sp).ln();
+    }
+    kl
 }
 
 #[cfg(test)]
@@ -199,7 +218,9 @@ mod tests {
             // sum of uniforms ≈ normal
             let mut acc = 0.0f32;
             for _ in 0..4 {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 acc += (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
             }
             v.push(acc);

@@ -73,20 +73,35 @@ impl CalibrationCache {
 
     /// Parses cache text; `what` names the file in errors.
     pub fn parse(bytes: &[u8], what: &str) -> Result<CalibrationCache> {
-        let err = |line: usize, m: String| Error::other(format!("calibration cache {what}, line {line}"), m);
-        let text = std::str::from_utf8(bytes)
-            .map_err(|e| err(1, format!("not UTF-8 text ({e}); is this a TensorRT calibration cache?")))?;
+        let err = |line: usize, m: String| {
+            Error::other(format!("calibration cache {what}, line {line}"), m)
+        };
+        let text = std::str::from_utf8(bytes).map_err(|e| {
+            err(
+                1,
+                format!("not UTF-8 text ({e}); is this a TensorRT calibration cache?"),
+            )
+        })?;
         let mut lines = text.lines();
         let header = lines.next().unwrap_or_default().trim();
         let rest = header.strip_prefix("TRT-").ok_or_else(|| {
-            err(1, format!("header `{header}` does not start with TRT-<version>-<Algorithm>"))
+            err(
+                1,
+                format!("header `{header}` does not start with TRT-<version>-<Algorithm>"),
+            )
         })?;
-        let (version, algo) = rest
-            .split_once('-')
-            .ok_or_else(|| err(1, format!("header `{header}` is not TRT-<version>-<Algorithm>")))?;
-        let version: u32 = version
-            .parse()
-            .map_err(|_| err(1, format!("header `{header}`: version `{version}` is not a number")))?;
+        let (version, algo) = rest.split_once('-').ok_or_else(|| {
+            err(
+                1,
+                format!("header `{header}` is not TRT-<version>-<Algorithm>"),
+            )
+        })?;
+        let version: u32 = version.parse().map_err(|_| {
+            err(
+                1,
+                format!("header `{header}`: version `{version}` is not a number"),
+            )
+        })?;
         let algorithm = CacheAlgorithm::from_header_name(algo).ok_or_else(|| {
             err(
                 1,
@@ -107,17 +122,31 @@ impl CalibrationCache {
                 .ok_or_else(|| err(i + 2, format!("`{line}` is not `tensor: hexscale`")))?;
             let hex = hex.trim();
             if hex.len() != 8 {
-                return Err(err(i + 2, format!("tensor '{name}': scale `{hex}` is not 8 hex digits")));
+                return Err(err(
+                    i + 2,
+                    format!("tensor '{name}': scale `{hex}` is not 8 hex digits"),
+                ));
             }
-            let bits = u32::from_str_radix(hex, 16)
-                .map_err(|_| err(i + 2, format!("tensor '{name}': scale `{hex}` is not hexadecimal")))?;
+            let bits = u32::from_str_radix(hex, 16).map_err(|_| {
+                err(
+                    i + 2,
+                    format!("tensor '{name}': scale `{hex}` is not hexadecimal"),
+                )
+            })?;
             let scale = f32::from_bits(bits);
             if !scale.is_finite() || scale < 0.0 {
-                return Err(err(i + 2, format!("tensor '{name}': scale {scale} is not a finite non-negative number")));
+                return Err(err(
+                    i + 2,
+                    format!("tensor '{name}': scale {scale} is not a finite non-negative number"),
+                ));
             }
             scales.push((name.to_string(), scale));
         }
-        Ok(CalibrationCache { version, algorithm, scales })
+        Ok(CalibrationCache {
+            version,
+            algorithm,
+            scales,
+        })
     }
 
     /// Scale of a tensor.
@@ -136,21 +165,33 @@ mod tests {
         let c = CalibrationCache {
             version: version_code(8, 5, 3),
             algorithm: CacheAlgorithm::Entropy2,
-            scales: vec![("images".into(), 1.0 / 127.0), ("model.0/conv:0".into(), 0.5)],
+            scales: vec![
+                ("images".into(), 1.0 / 127.0),
+                ("model.0/conv:0".into(), 0.5),
+            ],
         };
         let t = c.to_text();
-        assert_eq!(t, "TRT-8503-EntropyCalibration2\nimages: 3c010204\nmodel.0/conv:0: 3f000000\n");
+        assert_eq!(
+            t,
+            "TRT-8503-EntropyCalibration2\nimages: 3c010204\nmodel.0/conv:0: 3f000000\n"
+        );
         assert_eq!(CalibrationCache::parse(t.as_bytes(), "x").unwrap(), c);
         assert_eq!(version_code(10, 3, 0), 100300);
     }
 
     #[test]
     fn bad_caches_name_the_line() {
-        let e = CalibrationCache::parse(b"hello\n", "c.cache").unwrap_err().to_string();
+        let e = CalibrationCache::parse(b"hello\n", "c.cache")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("c.cache") && e.contains("TRT-"), "{e}");
-        let e = CalibrationCache::parse(b"TRT-8503-MinMaxCalibration\nx: zz\n", "c").unwrap_err().to_string();
+        let e = CalibrationCache::parse(b"TRT-8503-MinMaxCalibration\nx: zz\n", "c")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("line 2") && e.contains("'x'"), "{e}");
-        let e = CalibrationCache::parse(b"TRT-8503-Foo\n", "c").unwrap_err().to_string();
+        let e = CalibrationCache::parse(b"TRT-8503-Foo\n", "c")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("Foo"), "{e}");
     }
 }

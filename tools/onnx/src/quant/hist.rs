@@ -37,37 +37,52 @@ impl Histogram {
 
     /// Adds values. NaN and ±inf are counted apart ([`Histogram::nonfinite`]) and not binned.
     pub fn add(&mut self, data: &[f32]) {
-        let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
-        for &x in data {
-            if x.is_finite() {
-                lo = lo.min(x);
-                hi = hi.max(x);
-            } else {
-                self.nonfinite += 1;
+        // Pass 1, branch-free (vectorizes): min, max and a NaN count. NaN fails both comparisons.
+        let (mut lo, mut hi, mut nan) = ([f32::INFINITY; 8], [f32::NEG_INFINITY; 8], [0u32; 8]);
+        let mut chunks = data.chunks_exact(8);
+        for c in &mut chunks {
+            for k in 0..8 {
+                let x = c[k];
+                lo[k] = if x < lo[k] { x } else { lo[k] };
+                hi[k] = if x > hi[k] { x } else { hi[k] };
+                nan[k] += u32::from(x.is_nan());
             }
         }
-        if lo > hi {
+        for &x in chunks.remainder() {
+            lo[0] = if x < lo[0] { x } else { lo[0] };
+            hi[0] = if x > hi[0] { x } else { hi[0] };
+            nan[0] += u32::from(x.is_nan());
+        }
+        let lo = lo.iter().fold(f32::INFINITY, |a, &b| a.min(b));
+        let hi = hi.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+        let nan: u64 = nan.iter().map(|&c| u64::from(c)).sum();
+        if nan > 0 || !lo.is_finite() || !hi.is_finite() {
+            // Rare: NaN or inf present; filter them out and take the checked path.
+            let finite: Vec<f32> = data.iter().copied().filter(|x| x.is_finite()).collect();
+            self.nonfinite += (data.len() - finite.len()) as u64;
+            if !finite.is_empty() {
+                self.add(&finite);
+            }
             return;
+        }
+        if lo > hi {
+            return; // empty
         }
         self.min = self.min.min(lo);
         self.max = self.max.max(hi);
-        let amax = lo.abs().max(hi.abs());
-        self.grow_to(amax);
+        self.grow_to(lo.abs().max(hi.abs()));
         let n = self.bins.len();
+        self.count += data.len() as u64;
         if self.range > 0.0 {
+            // Pass 2: every value is finite and |x| <= range.
             let k = n as f32 / self.range;
+            let bins = &mut self.bins[..n];
             for &x in data {
-                if x.is_finite() {
-                    let i = ((x.abs() * k) as usize).min(n - 1);
-                    self.bins[i] += 1;
-                    self.count += 1;
-                }
+                bins[((x.abs() * k) as usize).min(n - 1)] += 1;
             }
         } else {
             // Everything so far is zero.
-            let zeros = data.iter().filter(|x| x.is_finite()).count() as u64;
-            self.bins[0] += zeros;
-            self.count += zeros;
+            self.bins[0] += data.len() as u64;
         }
     }
 

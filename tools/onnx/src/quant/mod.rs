@@ -51,10 +51,68 @@ pub use report::QuantReport;
 /// Operators whose inputs are quantized (weights per output channel, activations per tensor).
 pub const QUANTIZABLE_OPS: &[&str] = &["Conv", "ConvTranspose", "MatMul", "Gemm"];
 
-/// Operators whose outputs are never float activations worth calibrating.
-const NON_FLOAT_OPS: &[&str] = &[
-    "Shape", "Size", "NonZero", "ArgMax", "ArgMin", "Constant", "ConstantOfShape", "Range", "NonMaxSuppression",
-];
+/// Element type of every value, propagated from inputs, initializers and value infos through the nodes
+/// (shape arithmetic such as Shape → Gather → Concat is INT64 and never calibrated).
+fn elem_types(model: &Model) -> Result<HashMap<String, i32>> {
+    use crate::graph::{attr_i, attr_t};
+    const INT64: i32 = DataType::Int64 as i32;
+    const BOOL: i32 = DataType::Bool as i32;
+    const FLOAT: i32 = DataType::Float as i32;
+    let g = model.graph();
+    let mut t: HashMap<String, i32> = HashMap::new();
+    for v in g
+        .proto()
+        .input
+        .iter()
+        .chain(&g.proto().value_info)
+        .chain(&g.proto().output)
+    {
+        if let Some(e) = value_info_elem_type(v).filter(|&e| e != 0) {
+            t.insert(v.name.clone(), e);
+        }
+    }
+    for init in g.initializers() {
+        t.insert(init.name.clone(), init.data_type);
+    }
+    for i in g.topo_order()? {
+        let n = &g.nodes()[i];
+        let input_type = |k: usize| {
+            n.input
+                .get(k)
+                .filter(|v| !v.is_empty())
+                .and_then(|v| t.get(v).copied())
+        };
+        let ty = match n.op_type.as_str() {
+            "Shape" | "Size" | "NonZero" | "ArgMax" | "ArgMin" | "NonMaxSuppression" => Some(INT64),
+            "Equal" | "Less" | "Greater" | "LessOrEqual" | "GreaterOrEqual" | "Not" | "And"
+            | "Or" | "Xor" | "IsNaN" | "IsInf" => Some(BOOL),
+            "Cast" => Some(attr_i(n, "to", FLOAT as i64)? as i32),
+            "CastLike" | "Where" => input_type(1),
+            "Constant" => Some(attr_t(n, "value").map_or(FLOAT, |v| v.data_type)),
+            "ConstantOfShape" => Some(attr_t(n, "value").map_or(FLOAT, |v| v.data_type)),
+            "QuantizeLinear" => Some(input_type(2).unwrap_or(DataType::Uint8 as i32)),
+            "DequantizeLinear" => Some(FLOAT),
+            _ => n
+                .input
+                .iter()
+                .filter(|v| !v.is_empty())
+                .find_map(|v| t.get(v).copied()),
+        };
+        for (k, o) in n.output.iter().enumerate().filter(|(_, o)| !o.is_empty()) {
+            if t.contains_key(o) {
+                continue;
+            }
+            // TopK / MaxPool indices are INT64.
+            let ty = if k == 1 && matches!(n.op_type.as_str(), "TopK" | "MaxPool") {
+                Some(INT64)
+            } else {
+                ty
+            };
+            t.insert(o.clone(), ty.unwrap_or(FLOAT));
+        }
+    }
+    Ok(t)
+}
 
 /// Per-tensor statistics gathered by a [`Collector`].
 #[derive(Clone, Debug)]
@@ -78,6 +136,8 @@ pub struct Collector {
     non_float: HashSet<String>,
     samples: usize,
     source: String,
+    run_secs: f64,
+    hist_secs: f64,
 }
 
 fn untyped_output(name: &str) -> ValueInfoProto {
@@ -98,6 +158,16 @@ impl Collector {
     /// Prepares `model` (one float input, fixed shape apart from a dynamic batch that becomes 1) with every
     /// float activation as an extra output. `bins`: histogram bins per tensor ([`hist::DEFAULT_BINS`]).
     pub fn new(model: &Model, bins: usize) -> Result<Collector> {
+        Collector::with_input_shape(model, bins, None)
+    }
+
+    /// [`Collector::new`] with a concrete input shape for a model whose input has dynamic dimensions (it must
+    /// agree with every declared dimension).
+    pub fn with_input_shape(
+        model: &Model,
+        bins: usize,
+        shape: Option<&[usize]>,
+    ) -> Result<Collector> {
         let source = model.source_name().to_string();
         let ctx = || format!("{source}: calibration");
         let g = model.graph();
@@ -106,7 +176,9 @@ impl Collector {
             let names: Vec<_> = inputs.iter().map(|v| v.name.as_str()).collect();
             return Err(Error::other(
                 ctx(),
-                format!("calibration supports models with exactly one input; this one has {names:?}"),
+                format!(
+                    "calibration supports models with exactly one input; this one has {names:?}"
+                ),
             ));
         }
         let input = inputs[0].name.clone();
@@ -117,13 +189,13 @@ impl Collector {
             ));
         }
         let outputs: HashSet<&str> = g.outputs().iter().map(|v| v.name.as_str()).collect();
+        let types = elem_types(model)?;
         let mut names = vec![input.clone()];
-        for n in g.nodes() {
-            if NON_FLOAT_OPS.contains(&n.op_type.as_str()) {
-                continue;
-            }
-            for o in n.output.iter().filter(|o| !o.is_empty()) {
-                names.push(o.clone());
+        for i in g.topo_order()? {
+            for o in g.nodes()[i].output.iter().filter(|o| !o.is_empty()) {
+                if types.get(o) == Some(&(DataType::Float as i32)) {
+                    names.push(o.clone());
+                }
             }
         }
         let mut probe = model.clone();
@@ -134,8 +206,15 @@ impl Collector {
             .map(|n| untyped_output(n))
             .collect();
         probe.graph_mut().edit_proto(|p| p.output.extend(extra));
-        let exec = Executor::new(&probe, &ExecOptions::default()).map_err(|e| {
-            Error::other(ctx(), format!("cannot prepare the model with its activations exposed: {e}"))
+        let mut exec_options = ExecOptions::default();
+        if let Some(s) = shape {
+            exec_options.input_shapes.insert(input.clone(), s.to_vec());
+        }
+        let exec = Executor::new(&probe, &exec_options).map_err(|e| {
+            Error::other(
+                ctx(),
+                format!("cannot prepare the model with its activations exposed: {e}"),
+            )
         })?;
         let shape = exec
             .inputs()
@@ -143,8 +222,22 @@ impl Collector {
             .find(|s| s.name == input)
             .map(|s| s.shape.clone())
             .unwrap_or_default();
-        let hists = names.iter().map(|n| (n.clone(), Histogram::new(bins))).collect();
-        Ok(Collector { exec, input, shape, names, hists, non_float: HashSet::new(), samples: 0, source })
+        let hists = names
+            .iter()
+            .map(|n| (n.clone(), Histogram::new(bins)))
+            .collect();
+        Ok(Collector {
+            exec,
+            input,
+            shape,
+            names,
+            hists,
+            non_float: HashSet::new(),
+            samples: 0,
+            source,
+            run_secs: 0.0,
+            hist_secs: 0.0,
+        })
     }
 
     /// Name of the model input.
@@ -171,14 +264,25 @@ impl Collector {
                 ),
             ));
         }
-        let out = self.exec.run(&vec![(self.input.clone(), TensorValue::F32(sample.clone()))])?;
-        let h = self.hists.get_mut(&self.input).expect("the input has a histogram");
+        let t0 = std::time::Instant::now();
+        let out = self.exec.run(&vec![(
+            self.input.clone(),
+            TensorValue::F32(sample.clone()),
+        )])?;
+        let t1 = std::time::Instant::now();
+        self.run_secs += (t1 - t0).as_secs_f64();
+        let h = self
+            .hists
+            .get_mut(&self.input)
+            .expect("the input has a histogram");
         match sample.as_slice() {
             Some(s) => h.add(s),
             None => h.add(&sample.iter().copied().collect::<Vec<_>>()),
         }
         for (name, value) in &out {
-            let Some(h) = self.hists.get_mut(name) else { continue };
+            let Some(h) = self.hists.get_mut(name) else {
+                continue;
+            };
             match value {
                 TensorValue::F32(a) => match a.as_slice() {
                     Some(s) => h.add(s),
@@ -190,12 +294,18 @@ impl Collector {
             }
         }
         self.samples += 1;
+        self.hist_secs += t1.elapsed().as_secs_f64();
         Ok(())
     }
 
     /// Samples added so far.
     pub fn samples(&self) -> usize {
         self.samples
+    }
+
+    /// Seconds spent so far running the model and updating histograms: `(run, histograms)`.
+    pub fn timings(&self) -> (f64, f64) {
+        (self.run_secs, self.hist_secs)
     }
 
     /// The statistics; an error when no sample was added.
@@ -207,9 +317,20 @@ impl Collector {
             ));
         }
         let mut hists = self.hists;
-        let order: Vec<String> = self.names.into_iter().filter(|n| !self.non_float.contains(n)).collect();
-        let tensors = order.iter().filter_map(|n| hists.remove(n).map(|h| (n.clone(), h))).collect();
-        Ok(Statistics { samples: self.samples, tensors, order })
+        let order: Vec<String> = self
+            .names
+            .into_iter()
+            .filter(|n| !self.non_float.contains(n))
+            .collect();
+        let tensors = order
+            .iter()
+            .filter_map(|n| hists.remove(n).map(|h| (n.clone(), h)))
+            .collect();
+        Ok(Statistics {
+            samples: self.samples,
+            tensors,
+            order,
+        })
     }
 }
 
@@ -226,25 +347,58 @@ pub struct QuantizeOptions {
 
 impl Default for QuantizeOptions {
     fn default() -> Self {
-        QuantizeOptions { algorithm: Algorithm::MinMax, bins: hist::DEFAULT_BINS, qdq: QdqOptions::default() }
+        QuantizeOptions {
+            algorithm: Algorithm::MinMax,
+            bins: hist::DEFAULT_BINS,
+            qdq: QdqOptions::default(),
+        }
     }
 }
 
 /// One symmetric scale per calibrated tensor (`amax / 127`, see [`algo::scale_of`]); tensors of a
 /// [`QdqPlan::groups`] group (Concat inputs and output) all get the group's largest threshold.
 /// Returns (amax, scale) per tensor name.
-pub fn scales(stats: &Statistics, algorithm: Algorithm, plan: &QdqPlan) -> BTreeMap<String, (f32, f32)> {
-    let mut amax: BTreeMap<String, f32> =
-        stats.tensors.iter().map(|(n, h)| (n.clone(), algorithm.amax(h))).collect();
+pub fn scales(
+    stats: &Statistics,
+    algorithm: Algorithm,
+    plan: &QdqPlan,
+) -> BTreeMap<String, (f32, f32)> {
+    // Thresholds are independent per tensor (the entropy search is the expensive one): spread them over cores.
+    let entries: Vec<(&String, &Histogram)> = stats.tensors.iter().collect();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, entries.len().max(1));
+    let chunk = entries.len().div_ceil(threads).max(1);
+    let mut amax: BTreeMap<String, f32> = std::thread::scope(|s| {
+        let handles: Vec<_> = entries
+            .chunks(chunk)
+            .map(|c| {
+                s.spawn(move || {
+                    c.iter()
+                        .map(|(n, h)| ((*n).clone(), algorithm.amax(h)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
     for group in &plan.groups {
-        let m = group.iter().filter_map(|n| amax.get(n)).fold(0f32, |a, &b| a.max(b));
+        let m = group
+            .iter()
+            .filter_map(|n| amax.get(n))
+            .fold(0f32, |a, &b| a.max(b));
         for n in group {
             if let Some(v) = amax.get_mut(n) {
                 *v = m;
             }
         }
     }
-    amax.into_iter().map(|(n, a)| (n, (a, algo::scale_of(a)))).collect()
+    amax.into_iter()
+        .map(|(n, a)| (n, (a, algo::scale_of(a))))
+        .collect()
 }
 
 /// The calibration cache algorithm for an [`Algorithm`] (TensorRT has no percentile calibrator; its cache is
@@ -283,9 +437,17 @@ pub fn quantize(
     let cache = CalibrationCache {
         version: cache_version,
         algorithm: cache_algorithm(options.algorithm),
-        scales: stats.order.iter().filter_map(|n| scales.get(n).map(|(_, s)| (n.clone(), *s))).collect(),
+        scales: stats
+            .order
+            .iter()
+            .filter_map(|n| scales.get(n).map(|(_, s)| (n.clone(), *s)))
+            .collect(),
     };
     let drift = report::drift(model, &qmodel, held_out)?;
     let report = report::QuantReport::new(options.algorithm, stats, &scales, &plan, drift);
-    Ok(Quantized { model: qmodel, cache, report })
+    Ok(Quantized {
+        model: qmodel,
+        cache,
+        report,
+    })
 }

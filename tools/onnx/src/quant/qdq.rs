@@ -36,7 +36,10 @@ pub struct QdqOptions {
 
 impl Default for QdqOptions {
     fn default() -> Self {
-        QdqOptions { exclude: Vec::new(), keep_head_float: true }
+        QdqOptions {
+            exclude: Vec::new(),
+            keep_head_float: true,
+        }
     }
 }
 
@@ -102,19 +105,27 @@ pub fn plan(model: &Model, options: &QdqOptions) -> Result<QdqPlan> {
         let n = &nodes[i];
         decode[i] = n.op_type == "Reshape"
             || n.op_type == "Softmax"
-            || n.input.iter().any(|v| producers.get(v).is_some_and(|&(p, _)| decode[p]));
+            || n.input
+                .iter()
+                .any(|v| producers.get(v).is_some_and(|&(p, _)| decode[p]));
     }
     let label = |i: usize| node_label(&nodes[i], i);
     let excluded = |i: usize| {
         let n = &nodes[i];
-        options.exclude.iter().any(|p| glob_match(p, &n.name) || glob_match(p, &n.op_type))
+        options
+            .exclude
+            .iter()
+            .any(|p| glob_match(p, &n.name) || glob_match(p, &n.op_type))
     };
     // downstream[n]: some eligible (non-decode) compute node is reachable from n's outputs.
-    let eligible = |i: usize| is_compute(&nodes[i].op_type) && !(options.keep_head_float && decode[i]);
+    let eligible =
+        |i: usize| is_compute(&nodes[i].op_type) && !(options.keep_head_float && decode[i]);
     let mut downstream = vec![false; nodes.len()];
     for &i in order.iter().rev() {
         downstream[i] = nodes[i].output.iter().any(|o| {
-            consumers.get(o).is_some_and(|cs| cs.iter().any(|&c| eligible(c) || downstream[c]))
+            consumers
+                .get(o)
+                .is_some_and(|cs| cs.iter().any(|&c| eligible(c) || downstream[c]))
         });
     }
     let mut kept_float = Vec::new();
@@ -170,7 +181,12 @@ pub fn plan(model: &Model, options: &QdqOptions) -> Result<QdqPlan> {
                             _ => rank.saturating_sub(1),
                         };
                         if rank >= 1 {
-                            weights.push(WeightUse { node: i, slot, tensor: v.clone(), axis });
+                            weights.push(WeightUse {
+                                node: i,
+                                slot,
+                                tensor: v.clone(),
+                                axis,
+                            });
                         }
                     }
                 } else if act_slots.contains(&slot) {
@@ -181,8 +197,12 @@ pub fn plan(model: &Model, options: &QdqOptions) -> Result<QdqPlan> {
             quantized_nodes.push(label(i));
         } else if downstream[i] {
             // Add / Concat feeding quantized layers.
-            let acts: Vec<(usize, &String)> =
-                n.input.iter().enumerate().filter(|(_, v)| !v.is_empty() && !g.is_initializer(v)).collect();
+            let acts: Vec<(usize, &String)> = n
+                .input
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| !v.is_empty() && !g.is_initializer(v))
+                .collect();
             if acts.len() < 2 {
                 continue;
             }
@@ -207,7 +227,14 @@ pub fn plan(model: &Model, options: &QdqOptions) -> Result<QdqPlan> {
             ),
         ));
     }
-    Ok(QdqPlan { activations, uses, weights, groups: merge_groups(groups), quantized_nodes, kept_float })
+    Ok(QdqPlan {
+        activations,
+        uses,
+        weights,
+        groups: merge_groups(groups),
+        quantized_nodes,
+        kept_float,
+    })
 }
 
 /// Merges groups that share a tensor (a tensor can feed two Concats).
@@ -252,7 +279,11 @@ pub fn channel_scales(w: &ArrayD<f32>, axis: usize) -> Vec<f32> {
 
 /// Inserts the Q/DQ pairs of `plan` with the per-tensor `scales` ((amax, scale) by name, from
 /// [`super::scales`]). Needs opset ≥ 13 (per-axis QuantizeLinear).
-pub fn apply(model: &Model, plan: &QdqPlan, scales: &BTreeMap<String, (f32, f32)>) -> Result<Model> {
+pub fn apply(
+    model: &Model,
+    plan: &QdqPlan,
+    scales: &BTreeMap<String, (f32, f32)>,
+) -> Result<Model> {
     let source = model.source_name().to_string();
     if model.opset() < 13 {
         return Err(Error::other(
@@ -282,10 +313,25 @@ pub fn apply(model: &Model, plan: &QdqPlan, scales: &BTreeMap<String, (f32, f32)
         let dq_out = g.unique_name(&format!("{base}_dequantized"));
         let q_node = g.unique_name(&format!("{base}_QuantizeLinear"));
         let dq_node = g.unique_name(&format!("{base}_DequantizeLinear"));
-        g.set_initializer(tensor_from_f32(&s_name, &ArrayD::from_elem(IxDyn(&[]), scale)));
+        g.set_initializer(tensor_from_f32(
+            &s_name,
+            &ArrayD::from_elem(IxDyn(&[]), scale),
+        ));
         g.set_initializer(int8_zeros(&z_name, None));
-        g.add_node(make_node("QuantizeLinear", &q_node, &[t.as_str(), &s_name, &z_name], &[&q_out], vec![]));
-        g.add_node(make_node("DequantizeLinear", &dq_node, &[&q_out, &s_name, &z_name], &[&dq_out], vec![]));
+        g.add_node(make_node(
+            "QuantizeLinear",
+            &q_node,
+            &[t.as_str(), &s_name, &z_name],
+            &[&q_out],
+            vec![],
+        ));
+        g.add_node(make_node(
+            "DequantizeLinear",
+            &dq_node,
+            &[&q_out, &s_name, &z_name],
+            &[&dq_out],
+            vec![],
+        ));
         dq_of.insert(t.clone(), dq_out);
     }
     for (node, slot, t) in &plan.uses {
@@ -297,7 +343,10 @@ pub fn apply(model: &Model, plan: &QdqPlan, scales: &BTreeMap<String, (f32, f32)
             .initializer_f32(&w.tensor)?
             .ok_or_else(|| Error::tensor(&w.tensor, "weight initializer disappeared"))?;
         if w.axis >= arr.ndim() {
-            return Err(Error::tensor(&w.tensor, format!("weight of rank {} has no axis {}", arr.ndim(), w.axis)));
+            return Err(Error::tensor(
+                &w.tensor,
+                format!("weight of rank {} has no axis {}", arr.ndim(), w.axis),
+            ));
         }
         let cs = channel_scales(&arr, w.axis);
         let base = w.tensor.replace(['/', ':'], "_");
@@ -308,11 +357,26 @@ pub fn apply(model: &Model, plan: &QdqPlan, scales: &BTreeMap<String, (f32, f32)
         let q_node = g.unique_name(&format!("{base}_QuantizeLinear"));
         let dq_node = g.unique_name(&format!("{base}_DequantizeLinear"));
         let n = cs.len();
-        g.set_initializer(tensor_from_f32(&s_name, &ArrayD::from_shape_vec(IxDyn(&[n]), cs).expect("1-d")));
+        g.set_initializer(tensor_from_f32(
+            &s_name,
+            &ArrayD::from_shape_vec(IxDyn(&[n]), cs).expect("1-d"),
+        ));
         g.set_initializer(int8_zeros(&z_name, Some(n)));
         let axis = vec![make_attr_i("axis", w.axis as i64)];
-        g.add_node(make_node("QuantizeLinear", &q_node, &[w.tensor.as_str(), &s_name, &z_name], &[&q_out], axis.clone()));
-        g.add_node(make_node("DequantizeLinear", &dq_node, &[&q_out, &s_name, &z_name], &[&dq_out], axis));
+        g.add_node(make_node(
+            "QuantizeLinear",
+            &q_node,
+            &[w.tensor.as_str(), &s_name, &z_name],
+            &[&q_out],
+            axis.clone(),
+        ));
+        g.add_node(make_node(
+            "DequantizeLinear",
+            &dq_node,
+            &[&q_out, &s_name, &z_name],
+            &[&dq_out],
+            axis,
+        ));
         g.nodes_mut()[w.node].input[w.slot] = dq_out;
     }
     g.sort_topologically()?;

@@ -158,7 +158,11 @@ impl QuantReport {
 }
 
 /// Runs both models on `inputs` and returns (inputs used, per-output drift).
-pub fn drift(fp32: &Model, qdq: &Model, inputs: &[ArrayD<f32>]) -> Result<(usize, Vec<OutputDrift>)> {
+pub fn drift(
+    fp32: &Model,
+    qdq: &Model,
+    inputs: &[ArrayD<f32>],
+) -> Result<(usize, Vec<OutputDrift>)> {
     if inputs.is_empty() {
         return Ok((0, Vec::new()));
     }
@@ -168,8 +172,12 @@ pub fn drift(fp32: &Model, qdq: &Model, inputs: &[ArrayD<f32>]) -> Result<(usize
         .first()
         .map(|v| v.name.clone())
         .ok_or_else(|| Error::other(fp32.source_name(), "the model has no input"))?;
-    let a = Executor::new(fp32, &ExecOptions::default())?;
-    let b = Executor::new(qdq, &ExecOptions::default())?;
+    let mut options = ExecOptions::default();
+    options
+        .input_shapes
+        .insert(name.clone(), inputs[0].shape().to_vec());
+    let a = Executor::new(fp32, &options)?;
+    let b = Executor::new(qdq, &options)?;
     let mut out: Vec<OutputDrift> = Vec::new();
     for x in inputs {
         let feed = vec![(name.clone(), TensorValue::F32(x.clone()))];

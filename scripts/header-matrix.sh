@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Header matrix for the whole workspace: for each TensorRT release, build every crate and binary with the TensorRT shim
+# compiled against that release's headers (`--features trt-sys/require-tensorrt`), run the trt-sys and trt tests, and
+# prove that no binary links TensorRT (`nm -u` lists no nvinfer/nvonnxparser symbol). trt-sys/scripts/header-matrix.sh
+# does the same for trt-sys alone, plus the real lean-runtime test.
+#
+#   scripts/header-matrix.sh [VERSION...]      (default: 8.5 8.6 10.3 10.16 11.1)
+#
+# TRT_HEADERS_ROOT holds <version>/include for each release (fetched outside the repository; never committed).
+# CUDA_INCLUDE_DIR defaults to the CUDA headers that scripts/nvidia-wheels.sh unpacks from PyPI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+headers_root=${TRT_HEADERS_ROOT:-/work/ext/trt}
+if [ -z "${CUDA_INCLUDE_DIR:-}" ]; then
+  source scripts/nvidia-wheels.sh
+  export CUDA_INCLUDE_DIR="$TRT_TEST_CUDA_INCLUDE_DIR"
+fi
+export CARGO_TARGET_DIR="${MATRIX_TARGET_DIR:-$PWD/target/matrix-workspace}"
+versions=("$@")
+[ ${#versions[@]} -gt 0 ] || versions=(8.5 8.6 10.3 10.16 11.1)
+summary=()
+status=0
+for v in "${versions[@]}"; do
+  export TENSORRT_INCLUDE_DIR="$headers_root/$v/include"
+  echo "=== TensorRT $v: $TENSORRT_INCLUDE_DIR"
+  if ! cargo build --workspace --all-targets --features trt-sys/require-tensorrt; then
+    summary+=("$v: FAIL (build)"); status=1; continue
+  fi
+  if ! out=$(cargo test -p trt-sys -p trt --features trt-sys/require-tensorrt 2>&1); then
+    echo "$out" | tail -40; summary+=("$v: FAIL (tests)"); status=1; continue
+  fi
+  passed=$(echo "$out" | grep -Eo "[0-9]+ passed" | awk '{s+=$1} END {print s+0}')
+  linked=""
+  for bin in trt-build trt-inspect trt-onnx trt-detect trt-bench; do
+    f="$CARGO_TARGET_DIR/debug/$bin"
+    [ -x "$f" ] || continue
+    nm -C "$f" | grep -q "trtshim::" || { linked+=" $bin:no-shim"; continue; }
+    n=$(nm -u "$f" | grep -Eci "nvinfer|nvonnxparser|createInfer|getInferLib" || true)
+    [ "$n" = 0 ] || linked+=" $bin:$n"
+  done
+  if [ -n "$linked" ]; then summary+=("$v: FAIL (nm -u / shim check:$linked)"); status=1; continue; fi
+  summary+=("$v: ok ($passed tests passed; shim in every binary; nm -u lists no TensorRT symbol)")
+done
+printf '%s\n' "${summary[@]}"
+exit $status

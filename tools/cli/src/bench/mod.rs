@@ -1,0 +1,431 @@
+//! `trt-bench`: trtexec-grade latency / throughput measurements of TensorRT engines and side-by-side comparisons.
+//!
+//! * [`stats`]: percentiles, CoV, throughput, warnings (pure, unit-tested);
+//! * [`report`]: raw timings, the report, the human table and the `--json` schema;
+//! * [`compare`]: interleaved comparisons and the ratio table;
+//! * [`run`]: the timing loop on `trt::Session`; [`io`]: inputs / outputs (`.npy`, raw).
+
+pub mod compare;
+pub mod io;
+pub mod report;
+pub mod run;
+pub mod stats;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+
+use crate::exit;
+use report::{Environment, Report, Settings, Timings, TransferProbe};
+use run::{EngineBench, SessionRunner, Stop};
+
+const AFTER_HELP: &str = "\
+Examples:
+  trt-bench yolov7.engine --duration 5 --percentiles 90,95,99
+  trt-bench yolov7.engine --shapes images:4x3x640x640 --streams 2 --cuda-graph --json
+  trt-bench --compare unfused.engine fused.engine --iterations 2000
+  trt-bench yolov7.engine --end-to-end street.jpg
+  trt-bench --import-times run.json          (re-analyse times written by --export-times; no GPU needed)
+
+Statistics: nearest-rank percentiles (like trtexec), median of the two middle samples for even counts, CoV = population
+standard deviation / mean. Warnings: unstable (CoV above --unstable-threshold), enqueue-bound, transfer-bound.
+
+Exit codes: 0 ok, 1 failed build or invalid input, 2 usage error, 3 TensorRT, CUDA or a usable GPU missing on this machine.";
+
+/// Measure the latency and throughput of TensorRT engines.
+#[derive(Debug, Parser)]
+#[command(name = "trt-bench", version, after_long_help = AFTER_HELP, after_help = exit::HELP)]
+pub struct Cli {
+    /// The engine to measure (its sidecar `<engine>.json` must be next to it).
+    #[arg(value_name = "ENGINE", required_unless_present_any = ["compare", "import_times"])]
+    pub engine: Option<PathBuf>,
+    /// Measure these engines with the same workload, interleaved, and print a ratio table (first = baseline).
+    #[arg(long, num_args = 2.., value_name = "ENGINE", conflicts_with_all = ["engine", "import_times", "save_outputs"])]
+    pub compare: Vec<PathBuf>,
+    /// Re-analyse a times file written by --export-times (no TensorRT or GPU needed).
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "engine",
+        alias = "importTimes"
+    )]
+    pub import_times: Option<PathBuf>,
+    /// Warm-up time before measuring, milliseconds (at least one inference runs).
+    #[arg(long, value_name = "MS", default_value_t = 200, alias = "warmUp")]
+    pub warmup: u64,
+    /// Measure this many inferences per stream.
+    #[arg(long, value_name = "N", conflicts_with = "duration", value_parser = clap::value_parser!(u64).range(1..))]
+    pub iterations: Option<u64>,
+    /// Measure for this many seconds (default 3).
+    #[arg(long, value_name = "S", value_parser = positive_seconds)]
+    pub duration: Option<f64>,
+    /// Concurrent streams, one execution context each.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub streams: u32,
+    /// Replay the inference as a CUDA graph.
+    #[arg(long, alias = "useCudaGraph")]
+    pub cuda_graph: bool,
+    /// No H2D / D2H copies: the engine reads and writes mapped pinned host memory (zero-copy; on a discrete GPU
+    /// those accesses cross PCIe inside the engine's time).
+    #[arg(long, alias = "noDataTransfers")]
+    pub no_data_transfers: bool,
+    /// Percentiles to report, comma-separated.
+    #[arg(long, value_name = "P,P,…", default_value = "90,95,99", value_parser = parse_percentiles, alias = "percentile")]
+    pub percentiles: PercentileList,
+    /// Shapes of dynamic inputs: `name:1x3x640x640[,name2:…]`.
+    #[arg(long, value_name = "SPECS", value_parser = parse_shapes)]
+    pub shapes: Option<ShapeList>,
+    /// Read inputs from DIR: `<input>.npy`, or raw `<input>.bin` / `<input>.raw` (engine dtype, little-endian).
+    #[arg(
+        long,
+        value_name = "DIR",
+        alias = "loadInputs",
+        conflicts_with = "end_to_end"
+    )]
+    pub load_inputs: Option<PathBuf>,
+    /// Write the outputs of the last inference to DIR as `<output>.npy`.
+    #[arg(long, value_name = "DIR", alias = "saveOutputs")]
+    pub save_outputs: Option<PathBuf>,
+    /// Include yolo-rt's letterbox of IMAGE and the decode + NMS of the outputs in every measured inference.
+    #[arg(long, value_name = "IMAGE")]
+    pub end_to_end: Option<PathBuf>,
+    /// Print the report as JSON (schema `trt-bench/1`, or `trt-bench-compare/1` with --compare).
+    #[arg(long)]
+    pub json: bool,
+    /// Write every raw sample to FILE (schema `trt-bench-times/1`).
+    #[arg(long, value_name = "FILE", alias = "exportTimes")]
+    pub export_times: Option<PathBuf>,
+    /// CoV of GPU compute time (or latency) above which the run is flagged unstable, percent.
+    #[arg(long, value_name = "PCT", default_value_t = stats::DEFAULT_UNSTABLE_COV_PERCENT)]
+    pub unstable_threshold: f64,
+    /// Interleaving rounds for --compare.
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub rounds: u32,
+}
+
+/// Parsed `--percentiles`.
+#[derive(Debug, Clone)]
+pub struct PercentileList(pub Vec<f64>);
+/// Parsed `--shapes`.
+#[derive(Debug, Clone)]
+pub struct ShapeList(pub Vec<(String, Vec<i64>)>);
+
+fn parse_percentiles(s: &str) -> Result<PercentileList, String> {
+    stats::parse_percentiles(s).map(PercentileList)
+}
+
+fn parse_shapes(s: &str) -> Result<ShapeList, String> {
+    run::parse_shapes(s).map(ShapeList)
+}
+
+fn positive_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("`{s}` is not a positive number of seconds")),
+    }
+}
+
+/// `main` of `trt-bench`.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    crate::build::init_tracing(false, false);
+    match run_cli(&cli) {
+        Ok(()) => ExitCode::from(exit::OK),
+        Err(e) if crate::is_broken_pipe(&e) => ExitCode::from(exit::OK),
+        Err(e) => ExitCode::from(exit::report("trt-bench", &e)),
+    }
+}
+
+impl Cli {
+    fn settings(&self) -> Settings {
+        Settings {
+            warmup_ms: self.warmup,
+            iterations: self.iterations,
+            duration_s: if self.iterations.is_some() {
+                None
+            } else {
+                Some(self.duration.unwrap_or(3.0))
+            },
+            streams: self.streams as usize,
+            cuda_graph: self.cuda_graph,
+            data_transfers: !self.no_data_transfers,
+            percentiles: self.percentiles.0.clone(),
+            shapes: self
+                .shapes
+                .as_ref()
+                .map(|s| {
+                    s.0.iter()
+                        .map(|(n, d)| {
+                            format!(
+                                "{n}:{}",
+                                d.iter().map(i64::to_string).collect::<Vec<_>>().join("x")
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            inputs: self
+                .load_inputs
+                .as_ref()
+                .map_or("random".into(), |d| d.display().to_string()),
+            end_to_end: self.end_to_end.as_ref().map(|p| p.display().to_string()),
+        }
+    }
+
+    fn stop(&self) -> Stop {
+        match self.iterations {
+            Some(n) => Stop::Iterations(n),
+            None => Stop::Duration(Duration::from_secs_f64(self.duration.unwrap_or(3.0))),
+        }
+    }
+
+    fn engine_bench(&self) -> EngineBench {
+        EngineBench {
+            streams: self.streams as usize,
+            cuda_graph: self.cuda_graph,
+            data_transfers: !self.no_data_transfers,
+            shapes: self
+                .shapes
+                .as_ref()
+                .map(|s| s.0.clone())
+                .unwrap_or_default(),
+            load_inputs: self.load_inputs.clone(),
+            end_to_end: self.end_to_end.clone(),
+        }
+    }
+}
+
+fn print_report(cli: &Cli, text: String, json: impl serde::Serialize) -> Result<()> {
+    if cli.json {
+        crate::print_json(&json)
+    } else {
+        crate::print_out(&text)
+    }
+}
+
+/// Checks the input paths before TensorRT is touched (exit code 1 on any machine).
+fn check_paths(cli: &Cli) -> Result<()> {
+    if let Some(d) = &cli.load_inputs {
+        if !d.is_dir() {
+            bail!("--load-inputs {}: not a directory", d.display());
+        }
+    }
+    if let Some(i) = &cli.end_to_end {
+        if !i.is_file() {
+            bail!("--end-to-end {}: image not found", i.display());
+        }
+    }
+    if !cli.unstable_threshold.is_finite() || cli.unstable_threshold < 0.0 {
+        bail!(
+            "--unstable-threshold {} must be a non-negative percentage",
+            cli.unstable_threshold
+        );
+    }
+    Ok(())
+}
+
+/// Runs the command line.
+pub fn run_cli(cli: &Cli) -> Result<()> {
+    check_paths(cli)?;
+    if let Some(path) = &cli.import_times {
+        let t = Timings::read(path)?;
+        let mut settings = cli.settings();
+        settings.iterations = None;
+        settings.duration_s = None;
+        settings.warmup_ms = 0;
+        settings.streams = t.streams;
+        let report = report::analyze(&t, settings, None, cli.unstable_threshold)?;
+        return print_report(cli, report.to_text(), &report);
+    }
+    let engines: Vec<PathBuf> = if cli.compare.is_empty() {
+        cli.engine.iter().cloned().collect()
+    } else {
+        cli.compare.clone()
+    };
+    for e in &engines {
+        run::precheck_engine(e)?;
+    }
+    let lib = run::load_library()?;
+    let runtime = lib.runtime().context("creating the TensorRT runtime")?;
+    let loaded = engines
+        .iter()
+        .map(|e| {
+            runtime
+                .load_engine(e)
+                .with_context(|| format!("loading {}", e.display()))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let env = Environment {
+        tensorrt: lib.tensorrt_version().to_string(),
+        gpu: lib.device().name().to_string(),
+        compute_capability: lib.device().compute_capability().to_string(),
+    };
+    if cli.no_data_transfers && !lib.device().properties().integrated {
+        tracing::warn!(
+            "--no-data-transfers on a discrete GPU: the engine reads and writes mapped host memory over PCIe, so its \
+             time includes those accesses"
+        );
+    }
+    let cfg = cli.engine_bench();
+    let mut runners = Vec::new();
+    for (e, path) in loaded.iter().zip(&engines) {
+        runners.push(
+            SessionRunner::new(e, &cfg)
+                .with_context(|| format!("setting up {}", path.display()))?,
+        );
+    }
+    let warm = Duration::from_millis(cli.warmup);
+    for r in runners.iter_mut() {
+        run::warm_up(r, warm)?;
+    }
+    let rounds = if engines.len() > 1 {
+        cli.rounds as usize
+    } else {
+        1
+    };
+    let chunks: Vec<Stop> = match cli.stop() {
+        Stop::Iterations(n) => compare::split_iterations(n, rounds)
+            .into_iter()
+            .map(Stop::Iterations)
+            .collect(),
+        Stop::Duration(d) => vec![Stop::Duration(d / rounds as u32); rounds],
+    };
+    let mut samples = vec![Vec::new(); runners.len()];
+    let mut walls = vec![Duration::ZERO; runners.len()];
+    for (i, which) in compare::schedule(runners.len(), rounds)
+        .into_iter()
+        .enumerate()
+    {
+        let chunk = chunks[i / runners.len()];
+        if chunk == Stop::Iterations(0) {
+            continue;
+        }
+        let (s, w) = run::measure(&mut runners[which], chunk)?;
+        samples[which].extend(s);
+        walls[which] += w;
+    }
+    if let Some(dir) = &cli.save_outputs {
+        let written = runners[0].save_outputs(dir)?;
+        for w in written {
+            eprintln!("trt-bench: wrote {}", w.display());
+        }
+    }
+    let mut reports = Vec::new();
+    for (k, runner) in runners.iter().enumerate() {
+        let name = engines[k].display().to_string();
+        let batch = batch_of(&loaded[k], &cfg);
+        let mut t = run::timings(
+            &name,
+            batch,
+            cfg.streams,
+            std::mem::take(&mut samples[k]),
+            walls[k],
+        );
+        if cfg.data_transfers {
+            let (ib, ob) = runner.io_bytes()?;
+            let reps = t.samples.len().clamp(10, 200);
+            let (h, d) = run::probe_transfers(lib.device(), ib, ob, reps)
+                .context("timing H2D / D2H copies")?;
+            t.transfer_probe = Some(TransferProbe {
+                input_bytes: ib,
+                output_bytes: ob,
+                h2d_ms: h,
+                d2h_ms: d,
+            });
+        }
+        if let Some(path) = &cli.export_times {
+            let path = if engines.len() > 1 {
+                numbered(path, k)
+            } else {
+                path.clone()
+            };
+            let text = serde_json::to_string_pretty(&t)?;
+            crate::atomic_write(&path, text.as_bytes())
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+        reports.push(report::analyze(
+            &t,
+            cli.settings(),
+            Some(env.clone()),
+            cli.unstable_threshold,
+        )?);
+    }
+    if engines.len() > 1 {
+        let c = compare::CompareReport::new(reports, rounds);
+        print_report(cli, c.to_text(), &c)
+    } else {
+        let r: &Report = &reports[0];
+        print_report(cli, r.to_text(), r)
+    }
+}
+
+/// `times.json` → `times.1.json` for the second engine of a comparison.
+fn numbered(path: &Path, k: usize) -> PathBuf {
+    if k == 0 {
+        return path.to_path_buf();
+    }
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = match path.extension() {
+        Some(e) => format!("{stem}.{k}.{}", e.to_string_lossy()),
+        None => format!("{stem}.{k}"),
+    };
+    path.with_file_name(name)
+}
+
+fn batch_of(engine: &trt::Engine, cfg: &EngineBench) -> usize {
+    let Some(first) = engine.inputs().next() else {
+        return 1;
+    };
+    let d0 = cfg
+        .shapes
+        .iter()
+        .find(|(n, _)| *n == first.name)
+        .and_then(|(_, d)| d.first().copied())
+        .or_else(|| first.shape.first().copied().filter(|&d| d > 0))
+        .or_else(|| first.profiles.first().and_then(|p| p.max.first().copied()));
+    d0.and_then(|d| usize::try_from(d).ok())
+        .filter(|&d| d > 0)
+        .unwrap_or(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn long_help_keeps_the_exit_codes() {
+        assert!(AFTER_HELP.ends_with(exit::HELP));
+    }
+
+    #[test]
+    fn numbered_names() {
+        assert_eq!(
+            numbered(Path::new("a/t.json"), 2),
+            PathBuf::from("a/t.2.json")
+        );
+        assert_eq!(numbered(Path::new("t.json"), 0), PathBuf::from("t.json"));
+    }
+}

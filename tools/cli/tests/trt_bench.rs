@@ -1,0 +1,623 @@
+//! `trt-bench`: statistics against hand-computed values, ratios, warnings, the JSON schemas, and clean argument /
+//! input / missing-TensorRT errors. Runs without TensorRT or a GPU; `reallib_` tests use the real lean runtime.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::{json, Value};
+use trt_tools::bench::compare::{self, CompareReport};
+use trt_tools::bench::report::{self, Report, Sample, Settings, Timings};
+use trt_tools::bench::stats::{self, Summary, WarningInputs};
+
+fn cmd(dir: &Path) -> Command {
+    let mut c = Command::cargo_bin("trt-bench").unwrap();
+    c.current_dir(dir);
+    c
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-9 * b.abs().max(1.0)
+}
+
+// ---- statistics against known inputs ----
+
+#[test]
+fn summary_of_one_to_ten() {
+    // Shuffled 1..=10 ms.
+    let v = [7.0, 3.0, 10.0, 1.0, 5.0, 9.0, 2.0, 8.0, 6.0, 4.0];
+    let s = stats::summarize(&v, &[50.0, 90.0, 95.0, 99.0, 0.0, 100.0]).unwrap();
+    assert_eq!(s.count, 10);
+    assert_eq!((s.min, s.max), (1.0, 10.0));
+    assert!(close(s.mean, 5.5));
+    // Even count: mean of the 5th and 6th sorted samples.
+    assert!(close(s.median, 5.5));
+    // Population variance of 1..=10 is (10² − 1) / 12 = 8.25.
+    assert!(close(s.std_dev, 8.25f64.sqrt()));
+    assert!(close(s.cov_percent, 8.25f64.sqrt() / 5.5 * 100.0));
+    // Nearest rank: ceil(p/100 · 10): p50 → 5th, p90 → 9th, p95/p99 → 10th, p0 → 1st, p100 → 10th.
+    let got: Vec<f64> = s.percentiles.iter().map(|p| p.value).collect();
+    assert_eq!(got, vec![5.0, 9.0, 10.0, 10.0, 1.0, 10.0]);
+}
+
+#[test]
+fn median_odd_and_percentiles_of_large_series() {
+    let s = stats::summarize(&[3.0, 1.0, 2.0], &[50.0]).unwrap();
+    assert_eq!(s.median, 2.0);
+    assert_eq!(s.percentiles[0].value, 2.0); // ceil(1.5) = rank 2
+                                             // 1000 samples 0.001..=1.000: p99.9 → rank 999, p99 → rank 990.
+    let v: Vec<f64> = (1..=1000).map(|i| f64::from(i) / 1000.0).collect();
+    let s = stats::summarize(&v, &[99.9, 99.0, 90.0]).unwrap();
+    let got: Vec<f64> = s.percentiles.iter().map(|p| p.value).collect();
+    assert_eq!(got, vec![0.999, 0.990, 0.900]);
+}
+
+#[test]
+fn bad_samples_are_errors_not_panics() {
+    assert_eq!(
+        stats::summarize(&[], &[90.0]).unwrap_err(),
+        stats::StatsError::Empty
+    );
+    assert!(matches!(
+        stats::summarize(&[1.0, f64::NAN], &[90.0]).unwrap_err(),
+        stats::StatsError::BadSample { index: 1, .. }
+    ));
+    assert!(matches!(
+        stats::summarize(&[1.0], &[120.0]).unwrap_err(),
+        stats::StatsError::BadPercentile(_)
+    ));
+    assert_eq!(stats::throughput(500, 2.0), 250.0);
+    assert_eq!(stats::throughput(5, 0.0), 0.0);
+}
+
+// ---- warnings from constructed inputs ----
+
+fn constant(v: f64, n: usize) -> Summary {
+    stats::summarize(&vec![v; n], &[90.0]).unwrap()
+}
+
+fn kinds(w: &[stats::Warning]) -> Vec<&str> {
+    w.iter().map(|w| w.kind.as_str()).collect()
+}
+
+#[test]
+fn warnings_fire_exactly_on_their_conditions() {
+    // CoV of compute: nine 1.0 and one 1.5 → mean 1.05, population std 0.15 → 14.29 % > 2.5 %.
+    let mut v = vec![1.0; 9];
+    v.push(1.5);
+    let unstable = stats::summarize(&v, &[90.0]).unwrap();
+    assert!(close(unstable.cov_percent, 0.15 / 1.05 * 100.0));
+    let w = stats::warnings(
+        &WarningInputs {
+            compute: Some(&unstable),
+            ..Default::default()
+        },
+        2.5,
+    );
+    assert_eq!(kinds(&w), vec!["unstable"]);
+    // The same series under a 20 % threshold is stable.
+    assert!(stats::warnings(
+        &WarningInputs {
+            compute: Some(&unstable),
+            ..Default::default()
+        },
+        20.0
+    )
+    .is_empty());
+
+    let compute = constant(1.0, 20);
+    // enqueue 0.9 ≥ 0.8 × 1.0 → enqueue-bound; 0.5 is not.
+    let e_hi = constant(0.9, 20);
+    let e_lo = constant(0.5, 20);
+    let w = stats::warnings(
+        &WarningInputs {
+            enqueue: Some(&e_hi),
+            compute: Some(&compute),
+            ..Default::default()
+        },
+        2.5,
+    );
+    assert_eq!(kinds(&w), vec!["enqueue-bound"]);
+    let w = stats::warnings(
+        &WarningInputs {
+            enqueue: Some(&e_lo),
+            compute: Some(&compute),
+            ..Default::default()
+        },
+        2.5,
+    );
+    assert!(w.is_empty(), "{w:?}");
+
+    // H2D 0.6 + D2H 0.5 = 1.1 > compute 1.0 → transfer-bound; 0.3 + 0.3 is not.
+    let (h, d) = (constant(0.6, 20), constant(0.5, 20));
+    let w = stats::warnings(
+        &WarningInputs {
+            h2d: Some(&h),
+            d2h: Some(&d),
+            compute: Some(&compute),
+            ..Default::default()
+        },
+        2.5,
+    );
+    assert_eq!(kinds(&w), vec!["transfer-bound"]);
+    assert!(w[0].message.contains("1.1000"), "{}", w[0].message);
+    let small = constant(0.3, 20);
+    let w = stats::warnings(
+        &WarningInputs {
+            h2d: Some(&small),
+            d2h: Some(&small),
+            compute: Some(&compute),
+            ..Default::default()
+        },
+        2.5,
+    );
+    assert!(w.is_empty());
+
+    // Without GPU compute, the unstable check uses latency and says so; 5 samples are few.
+    let lat = stats::summarize(&[1.0, 2.0, 3.0, 4.0, 5.0], &[90.0]).unwrap();
+    let w = stats::warnings(
+        &WarningInputs {
+            latency: Some(&lat),
+            ..Default::default()
+        },
+        2.5,
+    );
+    assert_eq!(kinds(&w), vec!["few-samples", "unstable"]);
+    assert!(w[1].message.contains("not measured"));
+}
+
+// ---- ratios ----
+
+fn settings() -> Settings {
+    Settings {
+        warmup_ms: 0,
+        iterations: Some(4),
+        duration_s: None,
+        streams: 1,
+        cuda_graph: false,
+        data_transfers: true,
+        percentiles: vec![90.0],
+        shapes: vec![],
+        inputs: "random".into(),
+        end_to_end: None,
+    }
+}
+
+fn report_of(engine: &str, latencies: &[f64], compute: Option<&[f64]>, wall_s: f64) -> Report {
+    let samples = latencies
+        .iter()
+        .enumerate()
+        .map(|(i, &l)| Sample {
+            latency_ms: l,
+            enqueue_ms: 0.01,
+            compute_ms: compute.map(|c| c[i]),
+            ..Sample::default()
+        })
+        .collect();
+    let t = Timings {
+        schema: report::TIMES_SCHEMA.into(),
+        engine: engine.into(),
+        batch: 1,
+        streams: 1,
+        wall_time_s: wall_s,
+        gpu_compute_source: compute.map(|_| "events".into()),
+        transfer_probe: None,
+        samples,
+    };
+    report::analyze(&t, settings(), None, 2.5).unwrap()
+}
+
+#[test]
+fn ratio_table_against_the_baseline() {
+    let a = report_of("a.engine", &[10.0, 10.0, 10.0, 10.0], Some(&[8.0; 4]), 0.04); // 100 qps
+    let b = report_of("b.engine", &[5.0, 5.0, 5.0, 5.0], Some(&[2.0; 4]), 0.02); // 200 qps
+    let c = report_of("c.engine", &[20.0, 20.0, 20.0, 20.0], None, 0.08); // 50 qps
+    let r = compare::ratios(&[a, b, c]);
+    assert_eq!(r.len(), 3);
+    assert!(
+        close(r[0].latency_ratio, 1.0)
+            && close(r[0].speedup, 1.0)
+            && close(r[0].throughput_ratio, 1.0)
+    );
+    assert!(
+        close(r[1].latency_ratio, 0.5)
+            && close(r[1].speedup, 2.0)
+            && close(r[1].throughput_ratio, 2.0)
+    );
+    assert!(close(r[1].gpu_compute_ratio.unwrap(), 0.25));
+    assert!(
+        close(r[2].latency_ratio, 2.0)
+            && close(r[2].speedup, 0.5)
+            && close(r[2].throughput_ratio, 0.5)
+    );
+    assert_eq!(r[2].gpu_compute_ratio, None);
+    assert!(compare::ratios(&[]).is_empty());
+}
+
+#[test]
+fn compare_json_schema_fields() {
+    let a = report_of("a.engine", &[10.0; 4], None, 0.04);
+    let b = report_of("b.engine", &[5.0; 4], None, 0.02);
+    let c = CompareReport::new(vec![a, b], 10);
+    let v: Value = serde_json::to_value(&c).unwrap();
+    assert_eq!(v["schema"], "trt-bench-compare/1");
+    assert_eq!(v["baseline"], "a.engine");
+    assert_eq!(v["rounds"], 10);
+    assert_eq!(v["runs"].as_array().unwrap().len(), 2);
+    assert_eq!(v["runs"][1]["schema"], "trt-bench/1");
+    for key in [
+        "engine",
+        "latency_median_ms",
+        "throughput_qps",
+        "gpu_compute_median_ms",
+        "latency_ratio",
+        "speedup",
+        "throughput_ratio",
+        "gpu_compute_ratio",
+    ] {
+        assert!(v["ratios"][1].get(key).is_some(), "ratios[1] lacks {key}");
+    }
+    assert_eq!(v["ratios"][1]["speedup"], 2.0);
+    let text = c.to_text();
+    assert!(
+        text.contains("comparison (10 interleaved rounds; baseline a.engine)"),
+        "{text}"
+    );
+}
+
+// ---- the binary on recorded times (no GPU needed) ----
+
+fn times_file(dir: &Path, name: &str, samples: Value, wall: f64, batch: usize) -> PathBuf {
+    let p = dir.join(name);
+    let doc = json!({
+        "schema": "trt-bench-times/1",
+        "engine": "yolo.engine",
+        "batch": batch,
+        "streams": 1,
+        "wall_time_s": wall,
+        "gpu_compute_source": "events",
+        "samples": samples,
+    });
+    std::fs::write(&p, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+    p
+}
+
+#[test]
+fn import_times_json_schema_and_values() {
+    let dir = tempfile::tempdir().unwrap();
+    // latency 1..=10 ms, enqueue 0.9, compute nine 1.0 + one 1.5, H2D 0.6, D2H 0.5; 10 inferences in 2 s, batch 2.
+    let samples: Vec<Value> = (1..=10)
+        .map(|i| {
+            json!({"enqueue_ms": 0.9, "latency_ms": f64::from(i), "compute_ms": if i == 10 { 1.5 } else { 1.0 },
+                   "h2d_ms": 0.6, "d2h_ms": 0.5})
+        })
+        .collect();
+    times_file(dir.path(), "t.json", Value::Array(samples), 2.0, 2);
+    let o = cmd(dir.path())
+        .args([
+            "--import-times",
+            "t.json",
+            "--json",
+            "--percentiles",
+            "50,90,99",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["schema"], "trt-bench/1");
+    assert_eq!(r["tool"]["name"], "trt-bench");
+    assert_eq!(r["engine"], "yolo.engine");
+    assert!(r["environment"].is_null());
+    assert_eq!(r["settings"]["percentiles"], json!([50.0, 90.0, 99.0]));
+    let res = &r["results"];
+    assert_eq!(res["inferences"], 10);
+    assert_eq!(res["batch"], 2);
+    assert_eq!(res["throughput_qps"], 5.0);
+    assert_eq!(res["throughput_images_per_s"], 10.0);
+    let lat = &res["latency_ms"];
+    assert_eq!(
+        (
+            lat["min"].as_f64(),
+            lat["max"].as_f64(),
+            lat["median"].as_f64()
+        ),
+        (Some(1.0), Some(10.0), Some(5.5))
+    );
+    assert_eq!(
+        lat["percentiles"],
+        json!([{"p": 50.0, "value": 5.0}, {"p": 90.0, "value": 9.0}, {"p": 99.0, "value": 10.0}])
+    );
+    assert_eq!(res["gpu_compute_source"], "events");
+    assert_eq!(res["transfer_source"], "per-inference");
+    assert!(close(res["gpu_compute_ms"]["mean"].as_f64().unwrap(), 1.05));
+    assert_eq!(res["h2d_ms"]["median"], 0.6);
+    assert_eq!(res["d2h_ms"]["median"], 0.5);
+    for key in [
+        "enqueue_ms",
+        "preprocess_ms",
+        "postprocess_ms",
+        "wall_time_s",
+    ] {
+        assert!(res.get(key).is_some(), "results lacks {key}");
+    }
+    assert!(res["preprocess_ms"].is_null());
+    let k: Vec<&str> = r["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(k, vec!["unstable", "enqueue-bound", "transfer-bound"]);
+    // The JSON document reads back into the report type (the schema is the type).
+    let back: Report = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(back.results.inferences, 10);
+
+    // Human table: header with the percentiles, one row per measured phase, the warnings.
+    let o = cmd(dir.path())
+        .args(["--import-times", "t.json"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let text = String::from_utf8(o.stdout).unwrap();
+    for needle in [
+        "p90",
+        "p95",
+        "p99",
+        "latency",
+        "GPU compute",
+        "H2D",
+        "D2H",
+        "5.00 qps",
+        "warning [unstable]",
+        "settings: imported times (1 stream(s))",
+    ] {
+        assert!(text.contains(needle), "missing {needle}:\n{text}");
+    }
+}
+
+#[test]
+fn import_times_stable_run_has_no_warnings_and_probe_transfers() {
+    let dir = tempfile::tempdir().unwrap();
+    let samples: Vec<Value> = (0..20)
+        .map(|_| json!({"enqueue_ms": 0.1, "latency_ms": 2.0}))
+        .collect();
+    let p = times_file(dir.path(), "t.json", Value::Array(samples), 0.04, 1);
+    // Add a transfer probe: H2D from it, marked "probe".
+    let mut doc: Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+    doc["transfer_probe"] = json!({"input_bytes": 4915200, "output_bytes": 100800, "h2d_ms": [0.4, 0.5, 0.6], "d2h_ms": [0.1, 0.1, 0.1]});
+    std::fs::write(&p, serde_json::to_vec(&doc).unwrap()).unwrap();
+    let o = cmd(dir.path())
+        .args(["--import-times", "t.json", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["warnings"], json!([]));
+    assert_eq!(r["results"]["throughput_qps"], 500.0);
+    assert_eq!(r["results"]["transfer_source"], "probe");
+    assert_eq!(r["results"]["h2d_ms"]["median"], 0.5);
+    assert!(r["results"]["gpu_compute_ms"].is_null());
+    assert!(r["results"]["gpu_compute_source"].is_null());
+}
+
+#[test]
+fn bad_times_files_are_clean_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("junk.json"), "{not json").unwrap();
+    times_file(dir.path(), "empty.json", json!([]), 1.0, 1);
+    times_file(
+        dir.path(),
+        "mixed.json",
+        json!([{"enqueue_ms": 1.0, "latency_ms": 1.0, "compute_ms": 1.0}, {"enqueue_ms": 1.0, "latency_ms": 1.0}]),
+        1.0,
+        1,
+    );
+    times_file(
+        dir.path(),
+        "neg.json",
+        json!([{"enqueue_ms": 1.0, "latency_ms": -1.0}]),
+        1.0,
+        1,
+    );
+    for (file, needle) in [
+        ("junk.json", "not a trt-bench times file"),
+        ("empty.json", "no samples"),
+        ("mixed.json", "every sample must have it or none"),
+        ("neg.json", "not a finite non-negative time"),
+        ("missing.json", "missing.json"),
+    ] {
+        let o = cmd(dir.path())
+            .args(["--import-times", file])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{file}: {err}");
+        assert!(
+            err.starts_with("trt-bench: error: ") && err.contains(needle),
+            "{file}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+// ---- argument errors (exit 2) ----
+
+#[test]
+fn usage_errors_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        vec![],
+        vec!["m.engine", "--iterations", "0"],
+        vec!["m.engine", "--iterations", "5", "--duration", "1"],
+        vec!["m.engine", "--duration", "-1"],
+        vec!["m.engine", "--percentiles", "101"],
+        vec!["m.engine", "--percentiles", "ninety"],
+        vec!["m.engine", "--streams", "0"],
+        vec!["m.engine", "--shapes", "images=1x3"],
+        vec!["--compare", "only-one.engine"],
+        vec!["m.engine", "--compare", "a.engine", "b.engine"],
+        vec!["m.engine", "--bogus-flag"],
+    ] {
+        let o = cmd(dir.path()).args(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("error"), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    for flag in ["-h", "--help"] {
+        let o = cmd(dir.path()).arg(flag).output().unwrap();
+        assert_eq!(o.status.code(), Some(0));
+        assert!(
+            String::from_utf8_lossy(&o.stdout).contains("Exit codes: 0 ok"),
+            "{flag}"
+        );
+    }
+}
+
+// ---- invalid input (exit 1) and missing TensorRT (exit 3) ----
+
+fn write_engine(dir: &Path, bytes: &[u8]) -> PathBuf {
+    use trt::sidecar::*;
+    let path = dir.join("m.engine");
+    let mut sc = Sidecar::new(
+        TensorRtInfo {
+            version: Version::new(11, 4, 0),
+            version_compatible: false,
+            hardware_compatibility: HardwareCompatibility::None,
+            exclude_lean_runtime: false,
+        },
+        GpuInfo {
+            name: "Tesla T4".into(),
+            compute_capability: ComputeCapability::new(7, 5),
+        },
+        Precision::Fp16,
+    );
+    write_engine(&path, bytes, &mut sc).unwrap();
+    path
+}
+
+fn bogus_bytes() -> Vec<u8> {
+    (0..2048u32).map(|i| (i * 37 % 253) as u8).collect()
+}
+
+#[test]
+fn invalid_engines_exit_1_before_tensorrt() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = cmd(dir.path()).arg("nope.engine").output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("nope.engine: engine file not found"), "{err}");
+
+    let engine = write_engine(dir.path(), &bogus_bytes());
+    let side = trt::sidecar::sidecar_path(&engine);
+    // Corrupt sidecar.
+    std::fs::write(&side, "{ this is not json").unwrap();
+    let o = cmd(dir.path()).arg("m.engine").output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("m.engine") && err.contains("sidecar"), "{err}");
+    // Missing sidecar.
+    std::fs::remove_file(&side).unwrap();
+    let o = cmd(dir.path()).arg("m.engine").output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("sidecar"));
+    // Engine bytes changed after the sidecar was written (same length → checksum).
+    let engine = write_engine(dir.path(), &bogus_bytes());
+    let mut b = bogus_bytes();
+    b[7] ^= 0xff;
+    std::fs::write(&engine, &b).unwrap();
+    let o = cmd(dir.path()).arg("m.engine").output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("m.engine"), "{err}");
+    // Missing --load-inputs directory and --end-to-end image are exit 1 too, before TensorRT.
+    write_engine(dir.path(), &bogus_bytes());
+    for (args, needle) in [
+        (
+            vec!["m.engine", "--load-inputs", "no-dir"],
+            "no-dir: not a directory",
+        ),
+        (
+            vec!["m.engine", "--end-to-end", "no.jpg"],
+            "no.jpg: image not found",
+        ),
+    ] {
+        let o = cmd(dir.path()).args(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(err.contains(needle), "{err}");
+    }
+}
+
+#[test]
+fn valid_sidecar_without_tensorrt_exits_3() {
+    // TRT_LIBRARY names a file that does not exist, so TensorRT cannot load on any machine: the engine passes every
+    // check that needs no TensorRT, and the run stops at the TensorRT/GPU step with exit code 3.
+    let dir = tempfile::tempdir().unwrap();
+    write_engine(dir.path(), &bogus_bytes());
+    let o = cmd(dir.path())
+        .env("TRT_LIBRARY", dir.path().join("libnvinfer.so.11"))
+        .args(["m.engine", "--iterations", "10"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(
+        err.starts_with("trt-bench: error: cannot run engines on this machine"),
+        "{err}"
+    );
+    assert!(err.contains("trt-inspect system"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+#[ignore = "needs TRT_TEST_* libraries"]
+fn reallib_lean_runtime_without_gpu_exits_3() {
+    let lean = std::env::var("TRT_TEST_LEAN_LIB")
+        .expect("TRT_TEST_LEAN_LIB must name libnvinfer_lean.so.11");
+    let cudart = std::env::var("TRT_TEST_CUDART_DIR")
+        .expect("TRT_TEST_CUDART_DIR must name the libcudart directory");
+    let dir = tempfile::tempdir().unwrap();
+    write_engine(dir.path(), &bogus_bytes());
+    for extra in [
+        vec![],
+        vec!["--json"],
+        vec!["--compare", "m.engine", "m.engine"],
+    ] {
+        let mut args = if extra.first() == Some(&"--compare") {
+            vec![]
+        } else {
+            vec!["m.engine"]
+        };
+        args.extend(extra);
+        let o = cmd(dir.path())
+            .env("TRT_LIBRARY", &lean)
+            .env("CUDA_LIB_DIR", &cudart)
+            .args(&args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        eprintln!("{args:?}: {err}");
+        assert_eq!(o.status.code(), Some(3), "{args:?}: {err}");
+        assert!(
+            err.starts_with("trt-bench: error: cannot run engines on this machine"),
+            "{err}"
+        );
+        assert!(
+            err.to_lowercase().contains("cuda"),
+            "the message names the missing CUDA device/driver: {err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(o.stdout.is_empty());
+    }
+}

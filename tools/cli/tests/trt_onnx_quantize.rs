@@ -1,0 +1,425 @@
+//! `trt-onnx quantize` and `trt-build --int8 --calib` on generated YOLO-style models and generated image sets.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::Value;
+use yolo_onnx::quant::CalibrationCache;
+use yolo_onnx::{fuse, FuseOptions, Model};
+
+fn onnx(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_trt-onnx"))
+        .args(args)
+        .output()
+        .expect("run trt-onnx")
+}
+
+fn stdout_has(o: &Output, needle: &str) -> bool {
+    String::from_utf8_lossy(&o.stdout).contains(needle)
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn fused_v7(dir: &Path) -> PathBuf {
+    let mut m = yolo_onnx::testgen::yolov7_tiny_slice(4, 7);
+    fuse(&mut m, &FuseOptions::default()).unwrap();
+    let p = dir.join("v7.onnx");
+    m.save(&p).unwrap();
+    p
+}
+
+/// `n` PNGs of assorted sizes with smooth colour gradients and blocks, some in a subdirectory.
+fn images(dir: &Path, n: usize, seed: u64) -> PathBuf {
+    let root = dir.join("calib");
+    std::fs::create_dir_all(root.join("sub")).unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    for i in 0..n {
+        let (w, h) = (
+            rng.random_range(60..200usize),
+            rng.random_range(60..200usize),
+        );
+        let (a, b, c) = (
+            rng.random_range(0..255u32),
+            rng.random_range(1..5u32),
+            rng.random_range(0..255u32),
+        );
+        let mut data = Vec::with_capacity(w * h * 3);
+        for y in 0..h {
+            for x in 0..w {
+                let block = ((x / 16 + y / 16) % 2) as u32 * 60;
+                data.push(((a + x as u32 * b) % 256) as u8);
+                data.push(((c + y as u32 * b + block) % 256) as u8);
+                data.push(((x * y) as u32 / 40 % 256) as u8);
+            }
+        }
+        let img = yolo_rt::Image::from_raw(data, w, h, yolo_rt::PixelFormat::Rgb).unwrap();
+        let sub = if i % 3 == 0 {
+            root.join("sub")
+        } else {
+            root.clone()
+        };
+        img.save(sub.join(format!("img{i:02}.png"))).unwrap();
+    }
+    root
+}
+
+#[test]
+fn quantize_writes_a_qdq_model_a_cache_and_a_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = fused_v7(dir.path());
+    let calib = images(dir.path(), 10, 1);
+    std::fs::write(calib.join("broken.png"), b"definitely not a png").unwrap();
+    let (out, cache) = (dir.path().join("q.onnx"), dir.path().join("q.cache"));
+    let args = [
+        model.to_str().unwrap(),
+        "--calib",
+        calib.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--cache",
+        cache.to_str().unwrap(),
+        "--cache-trt",
+        "8.5.3",
+        "--held-out",
+        "2",
+        "--json",
+    ];
+    let o = onnx(&[
+        "quantize", args[0], args[1], args[2], args[3], args[4], args[5], args[6], args[7],
+        args[8], args[9], args[10], args[11],
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("broken.png"),
+        "skipped file is warned about: {}",
+        stderr(&o)
+    );
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["data"]["files_found"], 11);
+    assert_eq!(r["data"]["skipped"].as_array().unwrap().len(), 1);
+    assert_eq!(r["data"]["held_out_samples"], 2);
+    let calibrated = r["data"]["calibration_samples"].as_u64().unwrap();
+    assert!((8..=9).contains(&calibrated), "{calibrated}");
+    assert_eq!(r["report"]["samples"], calibrated);
+    let drift = &r["report"]["drift"][0];
+    assert!(drift["cosine"].as_f64().unwrap() > 0.99, "{drift}");
+
+    // The model: Q/DQ nodes, runs on the CPU executor.
+    let q = Model::load(&out).unwrap();
+    let n_q = q
+        .graph()
+        .nodes()
+        .iter()
+        .filter(|n| n.op_type == "QuantizeLinear")
+        .count();
+    assert!(n_q > 20, "{n_q} QuantizeLinear nodes");
+    yolo_onnx::exec::Executor::new(&q, &Default::default()).unwrap();
+
+    // The cache: TensorRT header, parses, one scale per tensor in the report, same values.
+    let text = std::fs::read(&cache).unwrap();
+    assert!(text.starts_with(b"TRT-8503-MinMaxCalibration\n"));
+    let c = CalibrationCache::parse(&text, "q.cache").unwrap();
+    let tensors = r["report"]["tensors"].as_array().unwrap();
+    assert_eq!(c.scales.len(), tensors.len());
+    for t in tensors {
+        let s = c.scale(t["name"].as_str().unwrap()).unwrap();
+        assert_eq!(s as f64, t["scale"].as_f64().unwrap() as f32 as f64);
+        let amax = t["max"]
+            .as_f64()
+            .unwrap()
+            .abs()
+            .max(t["min"].as_f64().unwrap().abs());
+        assert!(
+            t["amax"].as_f64().unwrap() >= amax * 0.999,
+            "minmax covers the range: {t}"
+        );
+    }
+
+    // Same seed → byte-identical outputs.
+    let (out2, cache2) = (dir.path().join("q2.onnx"), dir.path().join("q2.cache"));
+    let o = onnx(&[
+        "quantize",
+        args[0],
+        args[1],
+        args[2],
+        args[3],
+        out2.to_str().unwrap(),
+        args[5],
+        cache2.to_str().unwrap(),
+        args[7],
+        args[8],
+        args[9],
+        args[10],
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&out2).unwrap());
+    assert_eq!(
+        std::fs::read(&cache).unwrap(),
+        std::fs::read(&cache2).unwrap()
+    );
+}
+
+#[test]
+fn npy_tensors_and_percentile() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = fused_v7(dir.path());
+    let calib = dir.path().join("npy");
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    for i in 0..3 {
+        let a = yolo_onnx::exec::image_like(&[1, 3, 128, 128], &mut rng);
+        trt_tools::calib_data::write_npy(&calib.join(format!("t{i}.npy")), &a).unwrap();
+    }
+    let back = trt_tools::calib_data::read_npy(&calib.join("t0.npy")).unwrap();
+    assert_eq!(back.shape(), &[1, 3, 128, 128]);
+    let out = dir.path().join("q.onnx");
+    let o = onnx(&[
+        "quantize",
+        model.to_str().unwrap(),
+        "--calib",
+        calib.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--algo",
+        "percentile",
+        "--percentile",
+        "99.9",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["report"]["algorithm"], "percentile 99.9");
+    // Entropy in a debug build costs ~0.4 s per tensor: it is tested in yolo-onnx (tests/quant.rs).
+    assert_eq!(r["data"]["calibration_samples"], 3);
+    assert!(out.is_file());
+}
+
+fn assert_fails_cleanly(o: &Output, out: &Path, needles: &[&str]) {
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(o));
+    let e = stderr(o);
+    for n in needles {
+        assert!(e.contains(n), "`{n}` missing from: {e}");
+    }
+    assert!(!e.contains("panicked"), "{e}");
+    assert!(
+        !out.exists(),
+        "nothing may be written at {} on failure",
+        out.display()
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(out.parent().unwrap())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn bad_inputs_fail_with_clear_errors_and_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = fused_v7(dir.path());
+    let m = model.to_str().unwrap();
+    let out = dir.path().join("out").join("q.onnx");
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+    let o_s = out.to_str().unwrap();
+
+    // Empty directory.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir_all(empty.join("nested")).unwrap();
+    let o = onnx(&["quantize", m, "--calib", empty.to_str().unwrap(), "-o", o_s]);
+    assert_fails_cleanly(&o, &out, &["empty", "no images"]);
+
+    // Only unreadable images.
+    let bad = dir.path().join("bad");
+    std::fs::create_dir_all(&bad).unwrap();
+    std::fs::write(bad.join("a.jpg"), b"\xff\xd8 truncated").unwrap();
+    std::fs::write(bad.join("b.png"), b"").unwrap();
+    let o = onnx(&["quantize", m, "--calib", bad.to_str().unwrap(), "-o", o_s]);
+    assert_fails_cleanly(&o, &out, &["none of the 2 files could be used", "a.jpg"]);
+
+    // Tensor of the wrong size.
+    let npy = dir.path().join("npy");
+    trt_tools::calib_data::write_npy(
+        &npy.join("x.npy"),
+        &ndarray::ArrayD::zeros(ndarray::IxDyn(&[1, 3, 64, 64])),
+    )
+    .unwrap();
+    let o = onnx(&["quantize", m, "--calib", npy.to_str().unwrap(), "-o", o_s]);
+    assert_fails_cleanly(&o, &out, &["x.npy", "[1, 3, 64, 64]", "[1, 3, 128, 128]"]);
+
+    // --input-size that does not match the model.
+    let imgs = images(dir.path(), 2, 5);
+    let o = onnx(&[
+        "quantize",
+        m,
+        "--calib",
+        imgs.to_str().unwrap(),
+        "-o",
+        o_s,
+        "--input-size",
+        "640x640",
+    ]);
+    assert_fails_cleanly(&o, &out, &["640x640", "128x128"]);
+
+    // A model without quantizable operators.
+    let g = tract_onnx::pb::GraphProto {
+        name: "sig".into(),
+        node: vec![yolo_onnx::graph::make_node(
+            "Sigmoid",
+            "s",
+            &["images"],
+            &["y"],
+            vec![],
+        )],
+        input: vec![yolo_onnx::graph::make_value_info(
+            "images",
+            yolo_onnx::graph::DataType::Float,
+            &[1, 3, 32, 32],
+        )],
+        output: vec![yolo_onnx::graph::make_value_info(
+            "y",
+            yolo_onnx::graph::DataType::Float,
+            &[1, 3, 32, 32],
+        )],
+        ..Default::default()
+    };
+    let plain = dir.path().join("plain.onnx");
+    Model::new(g, 13).save(&plain).unwrap();
+    let o = onnx(&[
+        "quantize",
+        plain.to_str().unwrap(),
+        "--calib",
+        imgs.to_str().unwrap(),
+        "-o",
+        o_s,
+    ]);
+    assert_fails_cleanly(&o, &out, &["no quantizable operator", "Sigmoid"]);
+}
+
+#[test]
+fn trt_build_int8_calibrates_for_each_release() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut m = yolo_onnx::testgen::yolov7_tiny_slice(4, 2);
+    // trt-build re-parameterizes itself: give it the unfused model.
+    let p = dir.path().join("v7.onnx");
+    m.save(&p).unwrap();
+    let calib = images(dir.path(), 4, 9);
+    let build = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_trt-build"))
+            .current_dir(dir.path())
+            .env("TRT_LIBRARY", dir.path().join("none/libnvinfer.so.10"))
+            .env("CUDA_LIB_DIR", dir.path().join("none"))
+            .env_remove("TRT_LIB_DIR")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    // TensorRT 11: the Q/DQ model goes into the pipeline.
+    let emitted = dir.path().join("emitted.onnx");
+    let o = build(&[
+        "v7.onnx",
+        "--int8",
+        "--calib",
+        calib.to_str().unwrap(),
+        "--dry-run",
+        "--json",
+        "--trt-release",
+        "11.1",
+        "--emit-onnx",
+        emitted.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let steps: Vec<&str> = r["pipeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert!(steps.contains(&"int8-qdq"), "{steps:?}");
+    let q = Model::load(&emitted).unwrap();
+    assert!(q
+        .graph()
+        .nodes()
+        .iter()
+        .any(|n| n.op_type == "DequantizeLinear"));
+
+    // TensorRT 10.3: the cache is written for the builder's calibrator.
+    let cache = dir.path().join("c.cache");
+    let o = build(&[
+        "v7.onnx",
+        "--int8",
+        "--calib",
+        calib.to_str().unwrap(),
+        "--calib-cache",
+        cache.to_str().unwrap(),
+        "--dry-run",
+        "--json",
+        "--trt-release",
+        "10.3",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let c = CalibrationCache::parse(&std::fs::read(&cache).unwrap(), "c.cache").unwrap();
+    assert!(c.scales.len() > 20);
+    m = Model::load(&p).unwrap();
+    assert!(
+        c.scale(&m.graph().inputs()[0].name).is_some(),
+        "the input has a scale"
+    );
+}
+
+#[test]
+fn dynamic_input_size_needs_input_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut m = yolo_onnx::testgen::yolov7_tiny_slice(4, 7);
+    fuse(&mut m, &FuseOptions::default()).unwrap();
+    // Make H and W dynamic (the outputs keep their declared dims; tract infers the real ones).
+    m.graph_mut().edit_proto(|p| {
+        let name = p.input[0].name.clone();
+        p.input[0] = yolo_onnx::graph::make_value_info(
+            &name,
+            yolo_onnx::graph::DataType::Float,
+            &[1, 3, -1, -1],
+        );
+        for o in &mut p.output {
+            let n = o.name.clone();
+            *o = yolo_onnx::graph::make_value_info(
+                &n,
+                yolo_onnx::graph::DataType::Float,
+                &[1, -1, -1],
+            );
+        }
+    });
+    let model = dir.path().join("dyn.onnx");
+    m.save(&model).unwrap();
+    let calib = images(dir.path(), 4, 4);
+    let out = dir.path().join("q.onnx");
+    let args = [
+        "quantize",
+        model.to_str().unwrap(),
+        "--calib",
+        calib.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ];
+    let o = onnx(&args);
+    assert_fails_cleanly(&o, &out, &["dynamic", "--input-size"]);
+    let mut with = args.to_vec();
+    with.extend(["--input-size", "128x128"]);
+    let o = onnx(&with);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout_has(&o, "drift of"),
+        "one held-out image is compared: {}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert!(Model::load(&out)
+        .unwrap()
+        .graph()
+        .nodes()
+        .iter()
+        .any(|n| n.op_type == "QuantizeLinear"));
+}

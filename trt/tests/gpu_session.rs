@@ -1,0 +1,206 @@
+//! GPU tests of the session paths that need a real engine: in-place inference through the pinned input buffer,
+//! submit/wait, and owned sessions. Run on a machine with an NVIDIA GPU, TensorRT (found as in production, or via
+//! `TRT_LIBRARY`) and an engine with one f32 or f16 input and a `.json` sidecar, built for this GPU:
+//! `TRT_TEST_CUDART_DIR=… TRT_TEST_ENGINE=/path/model.engine cargo test -p trt --test gpu_session -- --ignored`.
+//! Without them the tests fail loudly.
+
+mod common;
+
+use std::path::PathBuf;
+
+use half::f16;
+use trt::{DataType, Input, Outputs, OwnedSession, SessionConfig, SharedEngine};
+
+fn engine() -> SharedEngine {
+    common::setup(None);
+    let path: PathBuf = common::required(
+        "TRT_TEST_ENGINE",
+        "an engine with its .json sidecar, built for this GPU",
+    );
+    let lib = trt::Library::load().expect("TensorRT and a GPU (this test needs both)");
+    let runtime = lib.runtime().expect("runtime");
+    runtime
+        .load_engine(&path)
+        .expect("TRT_TEST_ENGINE loads")
+        .into_shared()
+}
+
+/// The single input's name, dtype and current (capacity) shape.
+fn input_of(session: &OwnedSession) -> (String, DataType, Vec<usize>) {
+    let engine = session.engine();
+    let t = engine
+        .inputs()
+        .next()
+        .expect("the test engine has an input");
+    let shape = session
+        .shape(&t.name)
+        .unwrap()
+        .iter()
+        .map(|&d| usize::try_from(d).unwrap())
+        .collect();
+    (t.name.clone(), t.dtype, shape)
+}
+
+/// Deterministic input values in [-1, 1).
+fn values(n: usize, seed: usize) -> Vec<f32> {
+    (0..n)
+        .map(|i| ((i * 7919 + seed * 104_729) % 2000) as f32 / 1000.0 - 1.0)
+        .collect()
+}
+
+/// Every output as raw f32 (f16 and i32 widened), for exact comparison between runs.
+fn snapshot(outs: &Outputs<'_>) -> Vec<(String, Vec<i64>, Vec<f64>)> {
+    outs.names()
+        .map(|name| {
+            let data: Vec<f64> = match outs.dtype(name).unwrap() {
+                DataType::F32 => outs
+                    .get::<f32>(name)
+                    .unwrap()
+                    .iter()
+                    .map(|&v| f64::from(v))
+                    .collect(),
+                DataType::F16 => outs
+                    .get::<f16>(name)
+                    .unwrap()
+                    .iter()
+                    .map(|v| f64::from(v.to_f32()))
+                    .collect(),
+                DataType::I32 => outs
+                    .get::<i32>(name)
+                    .unwrap()
+                    .iter()
+                    .map(|&v| f64::from(v))
+                    .collect(),
+                DataType::I8 => outs
+                    .get::<i8>(name)
+                    .unwrap()
+                    .iter()
+                    .map(|&v| f64::from(v))
+                    .collect(),
+                DataType::U8 => outs
+                    .get::<u8>(name)
+                    .unwrap()
+                    .iter()
+                    .map(|&v| f64::from(v))
+                    .collect(),
+                DataType::Bool => outs
+                    .get::<bool>(name)
+                    .unwrap()
+                    .iter()
+                    .map(|&v| f64::from(u8::from(v)))
+                    .collect(),
+                other => panic!("output `{name}` has unsupported type {other}"),
+            };
+            (name.to_owned(), outs.shape(name).unwrap().to_vec(), data)
+        })
+        .collect()
+}
+
+fn copying_run(
+    session: &mut OwnedSession,
+    name: &str,
+    dtype: DataType,
+    shape: &[usize],
+    v: &[f32],
+) -> Vec<(String, Vec<i64>, Vec<f64>)> {
+    let halves: Vec<f16> = v.iter().map(|&x| f16::from_f32(x)).collect();
+    let input = match dtype {
+        DataType::F32 => Input::from_slice(name, shape, v).unwrap(),
+        DataType::F16 => Input::from_slice(name, shape, &halves).unwrap(),
+        other => panic!("the test engine's input must be f32 or f16, not {other}"),
+    };
+    snapshot(&session.infer(&[input]).unwrap())
+}
+
+fn write_in_place(session: &mut OwnedSession, name: &str, dtype: DataType, v: &[f32]) {
+    match dtype {
+        DataType::F32 => {
+            let mut view = session.input_mut::<f32>(name).unwrap();
+            view.as_slice_mut().unwrap().copy_from_slice(v);
+        }
+        DataType::F16 => {
+            let mut view = session.input_mut::<f16>(name).unwrap();
+            for (d, &s) in view.iter_mut().zip(v) {
+                *d = f16::from_f32(s);
+            }
+        }
+        other => panic!("the test engine's input must be f32 or f16, not {other}"),
+    }
+}
+
+#[test]
+#[ignore = "needs GPU, TensorRT and TRT_TEST_ENGINE"]
+fn gpu_in_place_inference_matches_copying_inference() {
+    let shared = engine();
+    let mut session = shared.session(SessionConfig::default()).unwrap();
+    let (name, dtype, shape) = input_of(&session);
+    let n: usize = shape.iter().product();
+    let (a, b) = (values(n, 1), values(n, 2));
+    let expect_a = copying_run(&mut session, &name, dtype, &shape, &a);
+    let expect_b = copying_run(&mut session, &name, dtype, &shape, &b);
+    assert_ne!(
+        expect_a, expect_b,
+        "the engine's outputs do not depend on its input"
+    );
+
+    write_in_place(&mut session, &name, dtype, &a);
+    assert_eq!(snapshot(&session.infer_in_place().unwrap()), expect_a);
+    // The buffer keeps its contents: running again gives the same outputs.
+    assert_eq!(snapshot(&session.infer_in_place().unwrap()), expect_a);
+    write_in_place(&mut session, &name, dtype, &b);
+    let pending = session.infer_async_in_place().unwrap();
+    assert_eq!(snapshot(&pending.wait().unwrap()), expect_b);
+}
+
+#[test]
+#[ignore = "needs GPU, TensorRT and TRT_TEST_ENGINE"]
+fn gpu_submit_and_wait_keep_one_inference_in_flight() {
+    let shared = engine();
+    let mut session = shared.session(SessionConfig::default()).unwrap();
+    let (name, dtype, shape) = input_of(&session);
+    let n: usize = shape.iter().product();
+    let (a, b) = (values(n, 3), values(n, 4));
+    let expect_a = copying_run(&mut session, &name, dtype, &shape, &a);
+    let expect_b = copying_run(&mut session, &name, dtype, &shape, &b);
+
+    write_in_place(&mut session, &name, dtype, &a);
+    session.submit_in_place().unwrap();
+    assert!(session.in_flight());
+    // Taking the input view waits for the inference that reads the buffer; the outputs are those of `a`.
+    write_in_place(&mut session, &name, dtype, &b);
+    assert!(!session.in_flight());
+    assert_eq!(snapshot(&session.outputs().unwrap()), expect_a);
+    session.submit_in_place().unwrap();
+    assert_eq!(snapshot(&session.wait().unwrap()), expect_b);
+    // Dropping a session with work in flight synchronizes (no crash, no deferred error).
+    session.submit_in_place().unwrap();
+    drop(session);
+    shared.library().device().take_deferred_errors().unwrap();
+}
+
+#[test]
+#[ignore = "needs GPU, TensorRT and TRT_TEST_ENGINE"]
+fn gpu_owned_sessions_keep_the_engine_alive() {
+    let shared = engine();
+    let mut first = shared.session(SessionConfig::default()).unwrap();
+    let mut second = shared.session(SessionConfig::default()).unwrap();
+    assert_eq!(shared.holders(), 3);
+    let (name, dtype, shape) = input_of(&first);
+    let v = values(shape.iter().product(), 5);
+    let expect = copying_run(&mut first, &name, dtype, &shape, &v);
+    let library = shared.library().clone();
+    drop(shared);
+    // The sessions still own the engine: a worker thread can run one ('static + Send).
+    let worker = std::thread::spawn(move || {
+        write_in_place(&mut second, &name, dtype, &v);
+        let got = snapshot(&second.infer_in_place().unwrap());
+        (got, second)
+    });
+    let (got, second) = worker.join().unwrap();
+    assert_eq!(got, expect);
+    assert_eq!(first.engine().holders(), 2);
+    drop(first);
+    assert_eq!(second.engine().holders(), 1);
+    drop(second);
+    library.device().take_deferred_errors().unwrap();
+}

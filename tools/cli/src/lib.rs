@@ -1,10 +1,10 @@
 //! Shared pieces of the command-line programs (exit codes, atomic writes, output helpers).
 #![forbid(unsafe_code)]
 
+pub mod bench;
 pub mod build; // trt-build (helper cli-build)
-pub mod inspect; // trt-inspect (helper cli-build)
 pub mod calib_data; // INT8 calibration data (helper int8)
-pub mod bench; // trt-bench (helper bench)
+pub mod inspect; // trt-inspect (helper cli-build) // trt-bench (helper bench)
 
 pub mod exit {
     //! Process exit codes shared by every program in this package (documented in each `--help`).
@@ -42,13 +42,19 @@ pub mod exit {
 
     /// An [`ExitError`] with [`MISSING_TENSORRT`].
     pub fn missing(message: impl Into<String>) -> anyhow::Error {
-        ExitError { code: MISSING_TENSORRT, message: message.into() }.into()
+        ExitError {
+            code: MISSING_TENSORRT,
+            message: message.into(),
+        }
+        .into()
     }
 
     /// The exit code for an error returned by a program's `run`: the [`ExitError`] code found in its chain, else
     /// [`FAILURE`].
     pub fn code_of(err: &anyhow::Error) -> u8 {
-        err.chain().find_map(|e| e.downcast_ref::<ExitError>()).map_or(FAILURE, |e| e.code)
+        err.chain()
+            .find_map(|e| e.downcast_ref::<ExitError>())
+            .map_or(FAILURE, |e| e.code)
     }
 
     /// Prints `error: …` (the whole context chain on one line, `a: b: c`) to stderr and returns the exit code.
@@ -69,7 +75,10 @@ pub fn atomic_write(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()>
     };
     std::fs::create_dir_all(&dir)?;
     let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{}.", path.file_name().and_then(|n| n.to_str()).unwrap_or("out")))
+        .prefix(&format!(
+            ".{}.",
+            path.file_name().and_then(|n| n.to_str()).unwrap_or("out")
+        ))
         .suffix(".tmp")
         .tempfile_in(&dir)?;
     tmp.write_all(bytes)?;
@@ -85,7 +94,10 @@ pub const TEST_PAUSE_ENV: &str = "TRT_TOOLS_TEST_PAUSE_BEFORE_RENAME_MS";
 
 /// Sleeps for [`TEST_PAUSE_ENV`] milliseconds when that variable is set (tests only).
 pub fn test_pause_before_rename() {
-    if let Some(ms) = std::env::var(TEST_PAUSE_ENV).ok().and_then(|v| v.parse::<u64>().ok()) {
+    if let Some(ms) = std::env::var(TEST_PAUSE_ENV)
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
         std::thread::sleep(std::time::Duration::from_millis(ms));
     }
 }
@@ -95,8 +107,10 @@ pub fn test_pause_before_rename() {
 /// Whether `err`'s chain contains a broken-pipe I/O error (stdout closed early, e.g. `| head`), which programs
 /// treat as success.
 pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
-    err.chain()
-        .any(|e| e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// Writes `text` to stdout (locked, flushed); I/O errors, including a broken pipe, are returned.

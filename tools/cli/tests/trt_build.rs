@@ -395,9 +395,9 @@ fn options_the_release_cannot_honor_name_option_and_release() {
 }
 
 #[test]
-fn int8_calibration_fails_from_one_place_until_the_module_lands() {
+fn int8_calibration_with_an_empty_calibration_directory_fails_cleanly() {
     let dir = tempfile::tempdir().unwrap();
-    sample(dir.path(), "conv-bn", "m.onnx");
+    sample(dir.path(), "repconv", "m.onnx");
     std::fs::create_dir(dir.path().join("calib")).unwrap();
     for release in ["8.5", "10.3", "11.1"] {
         let o = run(
@@ -412,7 +412,7 @@ fn int8_calibration_fails_from_one_place_until_the_module_lands() {
                 release,
             ],
         );
-        assert_fails(&o, 1, trt_tools::build::calib::NOT_AVAILABLE);
+        assert_fails(&o, 1, "calibration data calib: no images");
     }
     // the options are validated first
     assert_fails(
@@ -581,7 +581,8 @@ fn recipes_dry_run_on_a_stand_in_model() {
             ],
         );
         if target.contains("int8") {
-            assert_fails(&o, 1, trt_tools::build::calib::NOT_AVAILABLE);
+            // the recipes' calibration directory exists but is empty here
+            assert_fails(&o, 1, "no images");
             continue;
         }
         assert_eq!(o.status.code(), Some(0), "{target}: {}", stderr(&o));

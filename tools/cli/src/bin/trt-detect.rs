@@ -91,6 +91,9 @@ struct JsonReport<'a> {
     images: Vec<JsonImage<'a>>,
 }
 
+/// One processed image: the decoded image, its detections and the annotated file written (with --save-dir).
+type Processed = (Image, Vec<Detection>, Option<PathBuf>);
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -201,12 +204,9 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
     if let Some(dir) = &cli.save_dir {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let mut results: Vec<(
-        PathBuf,
-        Result<(Image, Vec<Detection>, Option<PathBuf>), String>,
-    )> = Vec::new();
+    let mut results: Vec<(PathBuf, Result<Processed, String>)> = Vec::new();
     for path in &images {
-        let r = (|| -> anyhow::Result<(Image, Vec<Detection>, Option<PathBuf>)> {
+        let r = (|| -> anyhow::Result<Processed> {
             let img = Image::open(path)?;
             let dets = detector.detect(&img.view())?;
             let saved = match &cli.save_dir {
@@ -275,24 +275,21 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
     } else {
         (|| -> std::io::Result<()> {
             for (p, r) in &results {
-                match r {
-                    Ok((_, dets, saved)) => {
-                        writeln!(stdout, "{}: {} detection(s)", p.display(), dets.len())?;
-                        for d in dets {
-                            let label = name_of(d.class_id)
-                                .map_or_else(|| format!("class {}", d.class_id), str::to_string);
-                            let [x1, y1, x2, y2] = d.bbox;
-                            writeln!(
-                                stdout,
-                                "  {label} {:.3} [{x1:.1}, {y1:.1}, {x2:.1}, {y2:.1}]",
-                                d.score
-                            )?;
-                        }
-                        if let Some(s) = saved {
-                            writeln!(stdout, "  annotated: {}", s.display())?;
-                        }
+                if let Ok((_, dets, saved)) = r {
+                    writeln!(stdout, "{}: {} detection(s)", p.display(), dets.len())?;
+                    for d in dets {
+                        let label = name_of(d.class_id)
+                            .map_or_else(|| format!("class {}", d.class_id), str::to_string);
+                        let [x1, y1, x2, y2] = d.bbox;
+                        writeln!(
+                            stdout,
+                            "  {label} {:.3} [{x1:.1}, {y1:.1}, {x2:.1}, {y2:.1}]",
+                            d.score
+                        )?;
                     }
-                    Err(_) => {}
+                    if let Some(s) = saved {
+                        writeln!(stdout, "  annotated: {}", s.display())?;
+                    }
                 }
             }
             Ok(())

@@ -20,9 +20,6 @@ use yolo_onnx::quant::{self, Algorithm, CalibrationCache, QdqOptions, QuantizeOp
 use super::options::CalibAlgo;
 use crate::calib_data::{self, DataOptions};
 
-/// Kept for callers that matched on the old message; calibration is available now.
-pub const NOT_AVAILABLE: &str = "INT8 calibration is not available in this build yet";
-
 /// Samples per `--calib-batches` batch.
 pub const BATCH_SIZE: usize = 8;
 

@@ -26,7 +26,9 @@ for v in "${versions[@]}"; do
   if ! cargo build --workspace --all-targets --features trt-sys/require-tensorrt; then
     summary+=("$v: FAIL (build)"); status=1; continue
   fi
-  if ! out=$(cargo test -p trt-sys -p trt --features trt-sys/require-tensorrt 2>&1); then
+  # The trybuild compile-fail snapshots name trt-sys internals that differ once the shim is compiled; the borrow
+  # rules they check do not depend on headers and run in the default (CI) build.
+  if ! out=$(cargo test -p trt-sys -p trt --features trt-sys/require-tensorrt -- --skip borrow_rules_reject_unsound_programs 2>&1); then
     echo "$out" | tail -40; summary+=("$v: FAIL (tests)"); status=1; continue
   fi
   passed=$(echo "$out" | grep -Eo "[0-9]+ passed" | awk '{s+=$1} END {print s+0}')

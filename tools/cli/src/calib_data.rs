@@ -141,93 +141,49 @@ pub fn shuffled(mut files: Vec<PathBuf>, seed: u64) -> Vec<PathBuf> {
 /// Reads a little-endian float32/float64 C-order `.npy` file.
 pub fn read_npy(path: &Path) -> Result<ArrayD<f32>> {
     let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
-    let bad = |m: &str| anyhow::anyhow!("{}: not a readable .npy tensor: {m}", path.display());
-    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
-        return Err(bad("missing the \\x93NUMPY magic"));
-    }
-    let (hlen, start) = match bytes[6] {
-        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
-        2 | 3 if bytes.len() >= 12 => (
-            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
-            12,
-        ),
-        v => return Err(bad(&format!("format version {v} is not supported"))),
+    let npy = crate::npy::parse(&bytes, path)?;
+    let width = match npy.descr.as_str() {
+        "<f4" => 4,
+        "<f8" => 8,
+        other => {
+            return Err(crate::npy::bad(
+                path,
+                format!(
+                "dtype '{other}' is not supported (save float32: np.save(f, x.astype(np.float32)))"
+            ),
+            ))
+        }
     };
-    let header = bytes
-        .get(start..start + hlen)
-        .ok_or_else(|| bad("truncated header"))?;
-    let header = std::str::from_utf8(header).map_err(|_| bad("header is not text"))?;
-    let field = |key: &str| -> Option<&str> {
-        let i = header.find(&format!("'{key}'"))? + key.len() + 2;
-        let rest = header[i..].trim_start().strip_prefix(':')?.trim_start();
-        Some(rest)
-    };
-    let descr = field("descr").ok_or_else(|| bad("no 'descr'"))?;
-    let width = if descr.starts_with("'<f4'") {
-        4
-    } else if descr.starts_with("'<f8'") {
-        8
-    } else {
-        return Err(bad(&format!(
-            "dtype {} is not supported (save float32: np.save(f, x.astype(np.float32)))",
-            descr.split(',').next().unwrap_or(descr)
-        )));
-    };
-    if field("fortran_order").is_some_and(|v| v.starts_with("True")) {
-        return Err(bad(
-            "Fortran order is not supported (save with np.ascontiguousarray)",
+    let n = npy.elements();
+    if npy.data.len() != n * width {
+        return Err(crate::npy::bad(
+            path,
+            format!(
+                "shape {:?} needs {} bytes of data, the file has {}",
+                npy.shape,
+                n * width,
+                npy.data.len()
+            ),
         ));
     }
-    let shape_txt = field("shape").ok_or_else(|| bad("no 'shape'"))?;
-    let close = shape_txt
-        .find(')')
-        .ok_or_else(|| bad("malformed 'shape'"))?;
-    let shape: Vec<usize> = shape_txt[1..close]
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| s.parse::<usize>().map_err(|_| bad("malformed 'shape'")))
-        .collect::<Result<_>>()?;
-    let n: usize = shape.iter().product();
-    let data = &bytes[start + hlen..];
-    if data.len() != n * width {
-        return Err(bad(&format!(
-            "shape {shape:?} needs {} bytes of data, the file has {}",
-            n * width,
-            data.len()
-        )));
-    }
     let v: Vec<f32> = if width == 4 {
-        data.chunks_exact(4)
+        npy.data
+            .chunks_exact(4)
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect()
     } else {
-        data.chunks_exact(8)
+        npy.data
+            .chunks_exact(8)
             .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32)
             .collect()
     };
-    Ok(ArrayD::from_shape_vec(IxDyn(&shape), v).expect("length checked"))
+    Ok(ArrayD::from_shape_vec(IxDyn(&npy.shape), v).expect("length checked"))
 }
 
 /// Writes a float32 `.npy` file (used by tests and benchmarks to make tensor calibration sets).
 pub fn write_npy(path: &Path, a: &ArrayD<f32>) -> Result<()> {
-    let shape: Vec<String> = a.shape().iter().map(|d| d.to_string()).collect();
-    let shape = if shape.len() == 1 {
-        format!("{},", shape[0])
-    } else {
-        shape.join(", ")
-    };
-    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({shape}), }}");
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    out.extend_from_slice(header.as_bytes());
-    for x in a.iter() {
-        out.extend_from_slice(&x.to_le_bytes());
-    }
+    let data: Vec<u8> = a.iter().flat_map(|x| x.to_le_bytes()).collect();
+    let out = crate::npy::encode("<f4", a.shape(), &data);
     crate::atomic_write(path, &out).with_context(|| format!("{}: cannot write", path.display()))
 }
 

@@ -2,9 +2,10 @@
 #![forbid(unsafe_code)]
 
 pub mod bench;
-pub mod build; // trt-build (helper cli-build)
-pub mod calib_data; // INT8 calibration data (helper int8)
-pub mod inspect; // trt-inspect (helper cli-build) // trt-bench (helper bench)
+pub mod build;
+pub mod calib_data;
+pub mod inspect;
+pub mod npy;
 
 pub mod exit {
     //! Process exit codes shared by every program in this package (documented in each `--help`).

@@ -166,90 +166,37 @@ fn descr_dtype(descr: &str) -> Option<DataType> {
     })
 }
 
-/// Encodes a `.npy` (version 1.0) file.
+/// Encodes `data` as a `.npy` file of the given shape.
 pub fn encode_npy(data: &HostData, shape: &[usize]) -> Vec<u8> {
     let descr = npy_descr(data.dtype()).unwrap_or("|u1");
-    let dims = match shape.len() {
-        1 => format!("({},)", shape[0]),
-        _ => format!(
-            "({})",
-            shape
-                .iter()
-                .map(usize::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    };
-    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {dims}, }}");
-    // Magic (6) + version (2) + length (2) + header + '\n' is a multiple of 64.
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    out.extend_from_slice(header.as_bytes());
-    out.extend_from_slice(&data.to_le_bytes());
-    out
-}
-
-fn header_value<'a>(header: &'a str, key: &str) -> Option<&'a str> {
-    let at = header.find(&format!("'{key}'"))? + key.len() + 2;
-    let rest = header[at..].trim_start().strip_prefix(':')?.trim_start();
-    Some(rest)
+    crate::npy::encode(descr, shape, &data.to_le_bytes())
 }
 
 /// Decodes a `.npy` file's bytes; `path` names it in errors.
 pub fn decode_npy(bytes: &[u8], path: &Path) -> Result<(HostData, Vec<usize>)> {
-    let bad = |m: String| anyhow::anyhow!("{}: not a readable .npy tensor: {m}", path.display());
-    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
-        return Err(bad("missing the \\x93NUMPY magic".into()));
-    }
-    let (hlen, start) = match bytes[6] {
-        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
-        2 | 3 if bytes.len() >= 12 => (
-            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
-            12,
-        ),
-        v => return Err(bad(format!("unsupported format version {v}"))),
-    };
-    let header = bytes
-        .get(start..start + hlen)
-        .and_then(|h| std::str::from_utf8(h).ok())
-        .ok_or_else(|| bad("truncated or non-UTF-8 header".into()))?;
-    let descr = header_value(header, "descr")
-        .and_then(|v| v.strip_prefix('\''))
-        .and_then(|v| v.split('\'').next())
-        .ok_or_else(|| bad("no 'descr' in the header".into()))?;
-    let dtype = descr_dtype(descr)
-        .ok_or_else(|| bad(format!("dtype {descr} is not supported (float32, float16, int8, int32, uint8, bool, little-endian)")))?;
-    if header_value(header, "fortran_order").is_some_and(|v| v.starts_with("True")) {
-        return Err(bad(
-            "Fortran order is not supported; save with np.ascontiguousarray".into(),
+    let npy = crate::npy::parse(bytes, path)?;
+    let dtype = descr_dtype(&npy.descr).ok_or_else(|| {
+        crate::npy::bad(
+            path,
+            format!(
+                "dtype {} is not supported (float32, float16, int8, int32, uint8, bool, little-endian)",
+                npy.descr
+            ),
+        )
+    })?;
+    let n = npy.elements();
+    let data = HostData::from_le_bytes(dtype, npy.data, &path.display().to_string())?;
+    if data.len() != n {
+        return Err(crate::npy::bad(
+            path,
+            format!(
+                "shape {:?} needs {n} elements but the file holds {}",
+                npy.shape,
+                data.len()
+            ),
         ));
     }
-    let shape_text = header_value(header, "shape")
-        .and_then(|v| v.strip_prefix('('))
-        .and_then(|v| v.split(')').next())
-        .ok_or_else(|| bad("no 'shape' in the header".into()))?;
-    let shape = shape_text
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            s.parse::<usize>()
-                .map_err(|_| bad(format!("bad dimension `{s}`")))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let n: usize = shape.iter().product();
-    let data = HostData::from_le_bytes(dtype, &bytes[start + hlen..], &path.display().to_string())?;
-    if data.len() != n {
-        return Err(bad(format!(
-            "shape {shape:?} needs {n} elements but the file holds {}",
-            data.len()
-        )));
-    }
-    Ok((data, shape))
+    Ok((data, npy.shape))
 }
 
 /// File name stem for a tensor name (`/`, `:` and other path characters become `_`).

@@ -58,6 +58,16 @@ pub mod exit {
             .map_or(FAILURE, |e| e.code)
     }
 
+    /// Parses the command line; on `--help`/`--version` (exit 0) or a usage error (exit [`USAGE`]) clap's text is
+    /// printed and the exit code comes back as the error.
+    pub fn parse_args<C: clap::Parser>() -> Result<C, std::process::ExitCode> {
+        C::try_parse().map_err(|e| {
+            let code = if e.use_stderr() { USAGE } else { OK };
+            let _ = e.print();
+            std::process::ExitCode::from(code)
+        })
+    }
+
     /// Prints `error: …` (the whole context chain on one line, `a: b: c`) to stderr and returns the exit code.
     pub fn report(program: &str, err: &anyhow::Error) -> u8 {
         eprintln!("{program}: error: {err:#}");

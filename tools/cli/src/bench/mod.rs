@@ -130,17 +130,9 @@ fn positive_seconds(s: &str) -> Result<f64, String> {
 
 /// `main` of `trt-bench`.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli: Cli = match exit::parse_args() {
         Ok(c) => c,
-        Err(e) => {
-            let code = if e.use_stderr() {
-                exit::USAGE
-            } else {
-                exit::OK
-            };
-            let _ = e.print();
-            return ExitCode::from(code);
-        }
+        Err(code) => return code,
     };
     crate::build::init_tracing(false, false);
     match run_cli(&cli) {

@@ -95,17 +95,9 @@ struct JsonReport<'a> {
 type Processed = (Image, Vec<Detection>, Option<PathBuf>);
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli: Cli = match exit::parse_args() {
         Ok(c) => c,
-        Err(e) => {
-            let code = if e.use_stderr() {
-                exit::USAGE
-            } else {
-                exit::OK
-            };
-            let _ = e.print();
-            return ExitCode::from(code);
-        }
+        Err(code) => return code,
     };
     match run(&cli) {
         Ok(code) => ExitCode::from(code),

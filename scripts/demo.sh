@@ -4,8 +4,10 @@
 # prints its plan, says exactly what is missing and exits 3; this script passes that exit code on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --locked -p trt-tools --bins
-bin=target/release
+# The dev profile builds dependencies at opt-level 2 (Cargo.toml), so the tools run at full speed and share the
+# test command's build cache.
+cargo build --locked -p trt-tools --bins
+bin="${CARGO_TARGET_DIR:-target}/debug"
 out=engines/out
 mkdir -p "$out"
 

@@ -69,7 +69,7 @@ pub fn lint(model: &Model) -> Vec<LintWarning> {
                         code,
                         node: String::new(),
                         message: format!(
-                            "{} {what} are not fused; run `trt-onnx fuse` (trt-build does this unless --no-fuse)",
+                            "{} {what} are not fused; run `trt-onnx fuse` (trt-build does this unless --no-reparam)",
                             c.fused
                         ),
                     });

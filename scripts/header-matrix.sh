@@ -33,15 +33,17 @@ for v in "${versions[@]}"; do
   fi
   passed=$(echo "$out" | grep -Eo "[0-9]+ passed" | awk '{s+=$1} END {print s+0}')
   linked=""
-  for bin in trt-build trt-inspect trt-onnx trt-detect trt-bench; do
+  # trt-onnx never touches TensorRT; the other programs must carry the shim and still import nothing from TensorRT.
+  for bin in trt-build trt-inspect trt-detect trt-bench trt-onnx; do
     f="$CARGO_TARGET_DIR/debug/$bin"
-    [ -x "$f" ] || continue
-    nm -C "$f" | grep -q "trtshim::" || { linked+=" $bin:no-shim"; continue; }
+    [ -x "$f" ] || { linked+=" $bin:missing"; continue; }
+    shim=$(nm -C "$f" | grep -c "trtshim::" || true)
+    [ "$bin" = trt-onnx ] || [ "$shim" -gt 0 ] || linked+=" $bin:no-shim"
     n=$(nm -u "$f" | grep -Eci "nvinfer|nvonnxparser|createInfer|getInferLib" || true)
     [ "$n" = 0 ] || linked+=" $bin:$n"
   done
   if [ -n "$linked" ]; then summary+=("$v: FAIL (nm -u / shim check:$linked)"); status=1; continue; fi
-  summary+=("$v: ok ($passed tests passed; shim in every binary; nm -u lists no TensorRT symbol)")
+  summary+=("$v: ok ($passed trt-sys+trt tests passed; shim linked into trt-build/inspect/detect/bench; nm -u lists no TensorRT symbol in any binary)")
 done
 printf '%s\n' "${summary[@]}"
 exit $status

@@ -11,6 +11,7 @@
 //! * [`Library`], [`Runtime`], [`Engine`], [`ExecutionContext`], [`Session`], [`SharedEngine`], [`OwnedSession`] —
 //!   the runtime over the TensorRT shim.
 //! * [`builder`] — the thin builder wrappers `trt-build` uses.
+//! * [`calibrator`] — [`DeviceCalibrator`], on-GPU INT8 calibration for TensorRT ≤ 10.x.
 //!
 //! # Async memory safety (DESIGN decision 7)
 //! No safe call lets the GPU read or write memory that Rust code can free, move or reuse before the work is known
@@ -34,6 +35,7 @@
 #![warn(missing_docs)]
 
 pub mod builder;
+pub mod calibrator;
 pub mod cuda;
 pub mod dtype;
 pub mod error;
@@ -43,6 +45,7 @@ mod session;
 mod shared;
 pub mod sidecar;
 
+pub use calibrator::{BatchSource, CalibInput, CalibrationHandle, DeviceCalibrator};
 pub use dtype::{DataType, Element};
 pub use error::{Error, Result, Shape};
 pub use logger::{LogMessage, Logger, Severity};

@@ -413,3 +413,150 @@ pub fn calibrate_dir(
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok((q, summary))
 }
+
+/// Preprocessed calibration samples of a directory, concatenated in batches of `batch` samples — for a calibrator
+/// that hands them to TensorRT itself (`trt-build --calib-on-gpu`). The same discovery, seeded shuffle,
+/// preprocessing and skip rules as [`calibrate_dir`] (bad files are skipped with a warning; data that cannot fit
+/// the input is an error); no files are held out. The last batch may be short.
+pub struct SampleBatches {
+    pre: Preprocessor,
+    files: std::vec::IntoIter<PathBuf>,
+    pending: Vec<f32>,
+    batch: usize,
+    sample_len: usize,
+    left: usize,
+    warnings: bool,
+    dir: PathBuf,
+    yielded: usize,
+    skipped: usize,
+}
+
+impl SampleBatches {
+    /// Batches of `batch` samples for an input of shape `[N, 3, H, W]` (N is ignored) from `dir`, at most
+    /// `data.count` samples.
+    pub fn new(dir: &Path, shape: &[usize], batch: usize, data: &DataOptions) -> Result<Self> {
+        if batch == 0 {
+            bail!("calibration batch size 0: give at least 1");
+        }
+        let mut one = shape.to_vec();
+        if let Some(n) = one.first_mut() {
+            *n = 1;
+        }
+        let pre = Preprocessor::new(&one, data)?;
+        let files = shuffled(discover(dir)?, data.seed);
+        Ok(SampleBatches {
+            pre,
+            files: files.into_iter(),
+            pending: Vec::new(),
+            batch,
+            sample_len: one.iter().product(),
+            left: data.count.unwrap_or(usize::MAX),
+            warnings: data.warnings,
+            dir: dir.to_path_buf(),
+            yielded: 0,
+            skipped: 0,
+        })
+    }
+
+    /// f32 values per sample.
+    pub fn sample_len(&self) -> usize {
+        self.sample_len
+    }
+}
+
+impl Iterator for SampleBatches {
+    type Item = Result<Vec<f32>>;
+
+    fn next(&mut self) -> Option<Result<Vec<f32>>> {
+        let want = self.batch.min(self.left) * self.sample_len;
+        while self.pending.len() < want {
+            let Some(path) = self.files.next() else { break };
+            match self.pre.load(&path) {
+                Ok(v) => v.iter().for_each(|a| self.pending.extend(a.iter())),
+                Err(LoadError::Skip(why)) => {
+                    self.skipped += 1;
+                    if self.warnings {
+                        eprintln!("warning: calibration: skipping {}: {why}", path.display());
+                    }
+                }
+                Err(LoadError::Fatal(e)) => {
+                    self.left = 0;
+                    return Some(Err(e));
+                }
+            }
+        }
+        if self.pending.is_empty() || want == 0 {
+            if self.yielded == 0 && self.left > 0 {
+                self.left = 0;
+                return Some(Err(anyhow::anyhow!(
+                    "calibration data {}: no usable file ({} skipped)",
+                    self.dir.display(),
+                    self.skipped
+                )));
+            }
+            return None;
+        }
+        let take = want.min(self.pending.len());
+        let rest = self.pending.split_off(take);
+        let out = std::mem::replace(&mut self.pending, rest);
+        let samples = out.len() / self.sample_len;
+        self.left -= samples;
+        self.yielded += samples;
+        Some(Ok(out))
+    }
+}
+
+#[cfg(test)]
+mod sample_batches_tests {
+    use super::*;
+
+    #[test]
+    fn batches_concatenate_samples_and_end_short() {
+        let dir = tempfile::tempdir().unwrap();
+        // 3 single samples and one file of 2: 5 samples of [3, 2, 2].
+        for k in 0..3 {
+            let a = ArrayD::from_elem(IxDyn(&[3, 2, 2]), k as f32);
+            write_npy(&dir.path().join(format!("s{k}.npy")), &a).unwrap();
+        }
+        let a = ArrayD::from_shape_fn(IxDyn(&[2, 3, 2, 2]), |i| 10.0 + i[0] as f32);
+        write_npy(&dir.path().join("pair.npy"), &a).unwrap();
+        let data = DataOptions {
+            warnings: false,
+            ..Default::default()
+        };
+        let b = SampleBatches::new(dir.path(), &[4, 3, 2, 2], 2, &data).unwrap();
+        assert_eq!(b.sample_len(), 12);
+        let batches: Vec<Vec<f32>> = b.map(|r| r.unwrap()).collect();
+        assert_eq!(
+            batches.iter().map(Vec::len).collect::<Vec<_>>(),
+            [24, 24, 12]
+        );
+        let mut firsts: Vec<f32> = batches
+            .iter()
+            .flat_map(|b| b.chunks(12).map(|c| c[0]))
+            .collect();
+        firsts.sort_by(f32::total_cmp);
+        assert_eq!(firsts, [0.0, 1.0, 2.0, 10.0, 11.0]);
+
+        let limited = SampleBatches::new(
+            dir.path(),
+            &[1, 3, 2, 2],
+            2,
+            &DataOptions {
+                count: Some(3),
+                ..data.clone()
+            },
+        );
+        let n: usize = limited.unwrap().map(|r| r.unwrap().len() / 12).sum();
+        assert_eq!(n, 3);
+
+        // A tensor of the wrong size is an error naming the file.
+        let bad = ArrayD::from_elem(IxDyn(&[3, 5, 5]), 0.0);
+        write_npy(&dir.path().join("bad.npy"), &bad).unwrap();
+        let err = SampleBatches::new(dir.path(), &[1, 3, 2, 2], 8, &data)
+            .unwrap()
+            .find_map(|r| r.err())
+            .unwrap();
+        assert!(format!("{err:#}").contains("bad.npy"), "{err:#}");
+    }
+}

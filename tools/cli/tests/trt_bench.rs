@@ -2,17 +2,18 @@
 //! input / missing-TensorRT errors. Runs without TensorRT or a GPU; `reallib_` tests use the real lean runtime.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
-use assert_cmd::Command;
 use serde_json::{json, Value};
 use trt_tools::bench::compare::{self, CompareReport};
 use trt_tools::bench::report::{self, Report, Sample, Settings, Timings};
 use trt_tools::bench::stats::{self, Summary, WarningInputs};
 
+mod common;
+
+/// A `trt-bench` command in `dir` with no TensorRT to find (see [`common::no_trt_cmd`]).
 fn cmd(dir: &Path) -> Command {
-    let mut c = Command::cargo_bin("trt-bench").unwrap();
-    c.current_dir(dir);
-    c
+    common::no_trt_cmd(env!("CARGO_BIN_EXE_trt-bench"), dir)
 }
 
 fn close(a: f64, b: f64) -> bool {
@@ -302,13 +303,8 @@ fn import_times_json_schema_and_values() {
         ])
         .output()
         .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    common::assert_ok(&o);
+    let r = common::json(&o);
     assert_eq!(r["schema"], "trt-bench/1");
     assert_eq!(r["tool"]["name"], "trt-bench");
     assert_eq!(r["engine"], "yolo.engine");
@@ -395,13 +391,8 @@ fn import_times_stable_run_has_no_warnings_and_probe_transfers() {
         .args(["--import-times", "t.json", "--json"])
         .output()
         .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    common::assert_ok(&o);
+    let r = common::json(&o);
     assert_eq!(r["warnings"], json!([]));
     assert_eq!(r["results"]["throughput_qps"], 500.0);
     assert_eq!(r["results"]["transfer_source"], "probe");
@@ -487,23 +478,7 @@ fn usage_errors_exit_2() {
 // ---- invalid input (exit 1) and missing TensorRT (exit 3) ----
 
 fn write_engine(dir: &Path, bytes: &[u8]) -> PathBuf {
-    use trt::sidecar::*;
-    let path = dir.join("m.engine");
-    let mut sc = Sidecar::new(
-        TensorRtInfo {
-            version: Version::new(11, 4, 0),
-            version_compatible: false,
-            hardware_compatibility: HardwareCompatibility::None,
-            exclude_lean_runtime: false,
-        },
-        GpuInfo {
-            name: "Tesla T4".into(),
-            compute_capability: ComputeCapability::new(7, 5),
-        },
-        Precision::Fp16,
-    );
-    write_engine(&path, bytes, &mut sc).unwrap();
-    path
+    common::write_engine(dir, bytes, (11, 4, 0), &[])
 }
 
 fn bogus_bytes() -> Vec<u8> {
@@ -583,10 +558,6 @@ fn valid_sidecar_without_tensorrt_exits_3() {
 #[test]
 #[ignore = "needs TRT_TEST_* libraries"]
 fn reallib_lean_runtime_without_gpu_exits_3() {
-    let lean = std::env::var("TRT_TEST_LEAN_LIB")
-        .expect("TRT_TEST_LEAN_LIB must name libnvinfer_lean.so.11");
-    let cudart = std::env::var("TRT_TEST_CUDART_DIR")
-        .expect("TRT_TEST_CUDART_DIR must name the libcudart directory");
     let dir = tempfile::tempdir().unwrap();
     write_engine(dir.path(), &bogus_bytes());
     for extra in [
@@ -600,9 +571,7 @@ fn reallib_lean_runtime_without_gpu_exits_3() {
             vec!["m.engine"]
         };
         args.extend(extra);
-        let o = cmd(dir.path())
-            .env("TRT_LIBRARY", &lean)
-            .env("CUDA_LIB_DIR", &cudart)
+        let o = common::real_env(&mut cmd(dir.path()))
             .args(&args)
             .output()
             .unwrap();

@@ -6,61 +6,31 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+mod common;
+
+use common::{json, sample, stderr};
 
 fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_trt-build"))
 }
 
-/// A command with no TensorRT to find: TRT_LIBRARY names a missing file, so every probe fails the same way on any
-/// machine.
+/// A command with no TensorRT to find (see [`common::no_trt_cmd`]).
 fn cmd(dir: &Path) -> Command {
-    let mut c = Command::new(bin());
-    c.current_dir(dir)
-        .env("TRT_LIBRARY", dir.join("no-tensorrt-here/libnvinfer.so.10"))
-        .env("CUDA_LIB_DIR", dir.join("no-cuda-here"))
-        .env_remove("TRT_LIB_DIR")
-        .env_remove("RUST_LOG")
-        .env_remove(trt_tools::TEST_PAUSE_ENV);
-    c
+    common::no_trt_cmd(bin(), dir)
 }
 
 fn run(dir: &Path, args: &[&str]) -> Output {
     cmd(dir).args(args).output().expect("run trt-build")
 }
 
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn json(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&o.stdout),
-            stderr(o)
-        )
-    })
+/// [`run`] with the arguments of `line`, split at whitespace.
+fn run_line(dir: &Path, line: &str) -> Output {
+    run(dir, &line.split_whitespace().collect::<Vec<_>>())
 }
 
 /// Asserts a failure: the exit code, one `trt-build: error:` line naming `needle`, no panic.
 fn assert_fails(o: &Output, code: i32, needle: &str) {
-    let err = stderr(o);
-    assert_eq!(o.status.code(), Some(code), "stderr: {err}");
-    assert!(!err.contains("panicked"), "{err}");
-    let lines: Vec<&str> = err.lines().filter(|l| l.contains("error")).collect();
-    assert_eq!(lines.len(), 1, "exactly one error line: {err}");
-    assert!(lines[0].starts_with("trt-build: error: "), "{err}");
-    assert!(lines[0].contains(needle), "`{needle}` not in: {err}");
-}
-
-fn sample(dir: &Path, kind: &str, name: &str) -> PathBuf {
-    let path = dir.join(name);
-    yolo_onnx::testgen::sample(kind, 3)
-        .unwrap()
-        .save(&path)
-        .unwrap();
-    path
+    common::assert_fails(o, "trt-build", code, needle);
 }
 
 #[test]
@@ -100,18 +70,11 @@ fn dry_run_plans_each_release_on_a_generated_yolov7_tiny() {
     let nodes_before = source.graph().nodes().len();
 
     // TensorRT 10.3: builder flags, no FP16 pass; re-parameterization runs and is verified.
-    let o = run(
+    let o = run_line(
         dir.path(),
-        &[
-            "v7tiny.onnx",
-            "--fp16",
-            "--dry-run",
-            "--json",
-            "--trt-release",
-            "10.3",
-        ],
+        "v7tiny.onnx --fp16 --dry-run --json --trt-release 10.3",
     );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    common::assert_ok(&o);
     let r = json(&o);
     assert_eq!(r["status"], "planned");
     assert_eq!(r["tensorrt"]["version"], "10.3.0");
@@ -144,20 +107,11 @@ fn dry_run_plans_each_release_on_a_generated_yolov7_tiny() {
     );
 
     // TensorRT 11.1: no FP16 flag; the FP16 ONNX pass runs after re-parameterization, verified, strongly typed.
-    let o = run(
+    let o = run_line(
         dir.path(),
-        &[
-            "v7tiny.onnx",
-            "--fp16",
-            "--dry-run",
-            "--json",
-            "--trt-release",
-            "11.1",
-            "--emit-onnx",
-            "fp16.onnx",
-        ],
+        "v7tiny.onnx --fp16 --dry-run --json --trt-release 11.1 --emit-onnx fp16.onnx",
     );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    common::assert_ok(&o);
     let r = json(&o);
     assert_eq!(r["precision_plan"]["path"], "onnx-passes");
     assert_eq!(r["precision_plan"]["strongly_typed"], true);
@@ -180,18 +134,11 @@ fn dry_run_plans_each_release_on_a_generated_yolov7_tiny() {
     assert!(fp16_inits > 0, "the emitted model holds FP16 weights");
 
     // TensorRT 8.6: spinner (no progress monitor).
-    let o = run(
+    let o = run_line(
         dir.path(),
-        &[
-            "v7tiny.onnx",
-            "--fp16",
-            "--dry-run",
-            "--json",
-            "--trt-release",
-            "8.6",
-        ],
+        "v7tiny.onnx --fp16 --dry-run --json --trt-release 8.6",
     );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    common::assert_ok(&o);
     assert_eq!(json(&o)["precision_plan"]["progress_monitor"], false);
 }
 
@@ -199,20 +146,11 @@ fn dry_run_plans_each_release_on_a_generated_yolov7_tiny() {
 fn dry_run_text_plan_and_emitted_onnx_is_the_fused_model() {
     let dir = tempfile::tempdir().unwrap();
     sample(dir.path(), "yolov9", "v9.onnx");
-    let o = run(
+    let o = run_line(
         dir.path(),
-        &[
-            "v9.onnx",
-            "--dry-run",
-            "--trt-release",
-            "10.3",
-            "--emit-onnx",
-            "out/v9.fused.onnx",
-            "-o",
-            "e/v9.engine",
-        ],
+        "v9.onnx --dry-run --trt-release 10.3 --emit-onnx out/v9.fused.onnx -o e/v9.engine",
     );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    common::assert_ok(&o);
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("Build plan (dry run)"), "{text}");
     assert!(text.contains("engine      e/v9.engine"), "{text}");
@@ -223,17 +161,11 @@ fn dry_run_text_plan_and_emitted_onnx_is_the_fused_model() {
         "re-parameterization removed nodes"
     );
     // --no-reparam emits the model unchanged
-    let o = run(
+    let o = run_line(
         dir.path(),
-        &[
-            "v9.onnx",
-            "--dry-run",
-            "--no-reparam",
-            "--emit-onnx",
-            "same.onnx",
-        ],
+        "v9.onnx --dry-run --no-reparam --emit-onnx same.onnx",
     );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    common::assert_ok(&o);
     let same = yolo_onnx::Model::load(dir.path().join("same.onnx")).unwrap();
     assert_eq!(same.graph().nodes().len(), original.graph().nodes().len());
 }
@@ -246,7 +178,7 @@ fn lint_warnings_are_reported() {
         dir.path(),
         &["rep.onnx", "--dry-run", "--no-reparam", "--json"],
     );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    common::assert_ok(&o);
     let r = json(&o);
     let lint: Vec<String> = r["lint"]
         .as_array()
@@ -286,28 +218,17 @@ fn shapes_and_profiles_are_checked_against_the_model() {
         &["m.onnx", "--dry-run", "--shapes", "images:1x3x640x640"],
     );
     assert_fails(&o, 1, "dimension 2 is fixed to 128");
-    let o = run(
+    let o = run_line(
         dir.path(),
-        &[
-            "m.onnx",
-            "--dry-run",
-            "--minShapes=images:1x3x128x256",
-            "--optShapes=images:1x3x128x128",
-            "--maxShapes=images:1x3x128x128",
-        ],
+        "m.onnx --dry-run --minShapes=images:1x3x128x256 \
+         --optShapes=images:1x3x128x128 --maxShapes=images:1x3x128x128",
     );
     assert_fails(&o, 1, "min 256 > max 128");
-    let o = run(
+    let o = run_line(
         dir.path(),
-        &[
-            "m.onnx",
-            "--dry-run",
-            "--shapes",
-            "images:1x3x128x128",
-            "--json",
-        ],
+        "m.onnx --dry-run --shapes images:1x3x128x128 --json",
     );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    common::assert_ok(&o);
     assert_eq!(
         json(&o)["profiles"][0]["inputs"][0]["max"],
         serde_json::json!([1, 3, 128, 128])
@@ -425,32 +346,15 @@ fn int8_calibration_with_an_empty_calibration_directory_fails_cleanly() {
     );
     // a calibration cache alone needs no calibration on <= 10.x, and is refused on 11.x
     std::fs::write(dir.path().join("c.cache"), "TRT-8503-EntropyCalibration2\n").unwrap();
-    let o = run(
+    let o = run_line(
         dir.path(),
-        &[
-            "m.onnx",
-            "--int8",
-            "--calib-cache",
-            "c.cache",
-            "--dry-run",
-            "--json",
-            "--trt-release",
-            "8.5",
-        ],
+        "m.onnx --int8 --calib-cache c.cache --dry-run --json --trt-release 8.5",
     );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    common::assert_ok(&o);
     assert_eq!(json(&o)["precision_plan"]["calibrator_from_cache"], true);
-    let o = run(
+    let o = run_line(
         dir.path(),
-        &[
-            "m.onnx",
-            "--int8",
-            "--calib-cache",
-            "c.cache",
-            "--dry-run",
-            "--trt-release",
-            "11.1",
-        ],
+        "m.onnx --int8 --calib-cache c.cache --dry-run --trt-release 11.1",
     );
     assert_fails(&o, 1, "--calib-cache cannot be honored by TensorRT 11.1.0");
 }
@@ -459,17 +363,9 @@ fn int8_calibration_with_an_empty_calibration_directory_fails_cleanly() {
 fn without_tensorrt_the_build_does_what_it_can_then_exits_3() {
     let dir = tempfile::tempdir().unwrap();
     sample(dir.path(), "yolov7-tiny", "m.onnx");
-    let o = run(
+    let o = run_line(
         dir.path(),
-        &[
-            "m.onnx",
-            "--fp16",
-            "--trt-release",
-            "10.3",
-            "--emit-onnx",
-            "tensorrt-input.onnx",
-            "--json",
-        ],
+        "m.onnx --fp16 --trt-release 10.3 --emit-onnx tensorrt-input.onnx --json",
     );
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(3), "{err}");
@@ -647,17 +543,11 @@ fn killed_mid_write_leaves_nothing_at_the_output_path() {
         "the temporary file is what a kill leaves behind"
     );
     // and without the pause the same command writes the file
-    let o = run(
+    let o = run_line(
         dir.path(),
-        &[
-            "m.onnx",
-            "--dry-run",
-            "--quiet",
-            "--emit-onnx",
-            "out/parsed.onnx",
-        ],
+        "m.onnx --dry-run --quiet --emit-onnx out/parsed.onnx",
     );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    common::assert_ok(&o);
     yolo_onnx::Model::load(dir.path().join("out/parsed.onnx")).unwrap();
 }
 
@@ -681,25 +571,13 @@ fn completions_and_man_page_generate() {
 
 // ---- real TensorRT lean runtime, no GPU --------------------------------------------------------------------------
 
-fn real_env(c: &mut Command) {
-    let lean = std::env::var("TRT_TEST_LEAN_LIB")
-        .expect("TRT_TEST_LEAN_LIB must name libnvinfer_lean.so.11");
-    let cudart = std::env::var("TRT_TEST_CUDART_DIR")
-        .expect("TRT_TEST_CUDART_DIR must name the libcudart directory");
-    assert!(
-        Path::new(&lean).is_file(),
-        "TRT_TEST_LEAN_LIB={lean} does not exist"
-    );
-    c.env("TRT_LIBRARY", lean).env("CUDA_LIB_DIR", cudart);
-}
-
 #[test]
 #[ignore = "needs TRT_TEST_* libraries"]
 fn reallib_build_with_the_lean_runtime_and_no_gpu_exits_3_saying_why() {
     let dir = tempfile::tempdir().unwrap();
     sample(dir.path(), "yolov7-tiny", "m.onnx");
     let mut c = cmd(dir.path());
-    real_env(&mut c);
+    common::real_env(&mut c);
     let o = c.args(["m.onnx", "--fp16", "--json"]).output().unwrap();
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(3), "{err}");

@@ -3,8 +3,17 @@
 use assert_cmd::Command;
 use predicates::prelude::*;
 
+mod common;
+
 fn cmd() -> Command {
     Command::cargo_bin("trt-detect").unwrap()
+}
+
+/// `trt-detect --model <model> <input>`.
+fn detect(model: impl AsRef<std::ffi::OsStr>, input: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut c = cmd();
+    c.arg("--model").arg(model).arg(input);
+    c
 }
 
 /// Grey 256x192 frame with a blue square (class 2) at (128,32) side 64 and a green one (class 1)
@@ -41,10 +50,7 @@ fn setup() -> (tempfile::TempDir, std::path::PathBuf) {
 fn json_detections_and_annotated_image() {
     let (dir, model) = setup();
     let out = dir.path().join("out");
-    let assert = cmd()
-        .arg("--model")
-        .arg(&model)
-        .arg(dir.path().join("imgs"))
+    let assert = detect(&model, dir.path().join("imgs"))
         .arg("--classes")
         .arg(dir.path().join("classes.txt"))
         .arg("--json")
@@ -100,10 +106,7 @@ fn json_detections_and_annotated_image() {
 #[test]
 fn text_output_and_threshold() {
     let (dir, model) = setup();
-    cmd()
-        .arg("--model")
-        .arg(&model)
-        .arg(dir.path().join("imgs/scene.png"))
+    detect(&model, dir.path().join("imgs/scene.png"))
         .assert()
         .success()
         .stdout(
@@ -111,10 +114,7 @@ fn text_output_and_threshold() {
                 .and(predicate::str::contains("class 2 0.99")),
         );
     // A threshold above every score leaves nothing.
-    cmd()
-        .arg("--model")
-        .arg(&model)
-        .arg(dir.path().join("imgs/scene.png"))
+    detect(&model, dir.path().join("imgs/scene.png"))
         .args(["--conf", "0.9999"])
         .assert()
         .success()
@@ -127,10 +127,7 @@ fn exit_codes() {
     // Corrupt image: reported, exit 1, the good image is still processed.
     let bad = dir.path().join("imgs/bad.jpg");
     std::fs::write(&bad, b"not a jpeg").unwrap();
-    cmd()
-        .arg("--model")
-        .arg(&model)
-        .arg(dir.path().join("imgs"))
+    detect(&model, dir.path().join("imgs"))
         .arg("--json")
         .assert()
         .code(1)
@@ -139,43 +136,28 @@ fn exit_codes() {
     // Engine without its sidecar: refused before any library is loaded (exit 1, names the sidecar).
     let engine = dir.path().join("m.engine");
     std::fs::write(&engine, b"x").unwrap();
-    cmd()
-        .arg("--model")
-        .arg(&engine)
-        .arg(dir.path().join("imgs/scene.png"))
+    detect(&engine, dir.path().join("imgs/scene.png"))
         .assert()
         .code(1)
         .stderr(predicate::str::contains("m.engine.json"));
     // Usage errors.
     cmd().arg("--model").arg(&model).assert().code(2);
     cmd().args(["--bogus"]).assert().code(2);
-    cmd()
-        .arg("--model")
-        .arg(&model)
-        .arg("x.png")
+    detect(&model, "x.png")
         .args(["--layout", "v10"])
         .assert()
         .code(2);
     // Missing model / input, model that is no detector.
-    cmd()
-        .arg("--model")
-        .arg(dir.path().join("nope.onnx"))
-        .arg(dir.path().join("imgs"))
+    detect(dir.path().join("nope.onnx"), dir.path().join("imgs"))
         .assert()
         .code(1);
-    cmd()
-        .arg("--model")
-        .arg(&model)
-        .arg(dir.path().join("missing.png"))
+    detect(&model, dir.path().join("missing.png"))
         .assert()
         .code(1)
         .stderr(predicate::str::contains("missing.png"));
     let junk = dir.path().join("junk.onnx");
     std::fs::write(&junk, b"junk").unwrap();
-    cmd()
-        .arg("--model")
-        .arg(&junk)
-        .arg(dir.path().join("imgs/scene.png"))
+    detect(&junk, dir.path().join("imgs/scene.png"))
         .assert()
         .code(1)
         .stderr(predicate::str::contains("junk.onnx"));
@@ -219,10 +201,7 @@ fn engine_with_corrupt_sidecar_exits_1() {
     let edited = text.replacen("\"fp16\"", "\"fp32\"", 1);
     assert_ne!(text, edited);
     std::fs::write(&side, edited).unwrap();
-    cmd()
-        .arg("--model")
-        .arg(&engine)
-        .arg(dir.path().join("imgs/scene.png"))
+    detect(&engine, dir.path().join("imgs/scene.png"))
         .assert()
         .code(1)
         .stderr(
@@ -232,10 +211,7 @@ fn engine_with_corrupt_sidecar_exits_1() {
         );
     // Not JSON at all.
     std::fs::write(&side, b"\x00\x01garbage").unwrap();
-    cmd()
-        .arg("--model")
-        .arg(&engine)
-        .arg(dir.path().join("imgs/scene.png"))
+    detect(&engine, dir.path().join("imgs/scene.png"))
         .assert()
         .code(1)
         .stderr(predicate::str::contains("corrupt"));
@@ -244,14 +220,7 @@ fn engine_with_corrupt_sidecar_exits_1() {
 #[test]
 #[ignore = "needs TRT_TEST_* libraries"]
 fn reallib_engine_without_cuda_device_exits_3() {
-    let lean = std::env::var("TRT_TEST_LEAN_LIB")
-        .expect("TRT_TEST_LEAN_LIB must name libnvinfer_lean.so.11");
-    let cudart = std::env::var("TRT_TEST_CUDART_DIR")
-        .expect("TRT_TEST_CUDART_DIR must name the libcudart directory");
-    assert!(
-        std::path::Path::new(&lean).exists(),
-        "TRT_TEST_LEAN_LIB={lean} does not exist"
-    );
+    let (lean, cudart) = common::real_libs();
     let (dir, engine) = bogus_engine_with_sidecar();
     let o = cmd()
         .env("TRT_LIBRARY", &lean)
@@ -295,22 +264,14 @@ fn gpu_trt_detect_runs_an_engine_end_to_end() {
     std::fs::create_dir(dir.path().join("imgs")).unwrap();
     write_scene(&dir.path().join("imgs/scene.png"));
     let out = dir.path().join("out");
-    let o = cmd()
-        .arg("--model")
-        .arg(&engine)
-        .arg(dir.path().join("imgs"))
+    let o = detect(&engine, dir.path().join("imgs"))
         .arg("--json")
         .arg("--save-dir")
         .arg(&out)
         .output()
         .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    common::assert_ok(&o);
+    let v = common::json(&o);
     assert!(
         v["backend"].as_str().unwrap().starts_with("tensorrt "),
         "{v}"

@@ -1,32 +1,20 @@
 //! `trt-inspect` end to end without TensorRT (and, for `reallib_` tests, with the real lean runtime and libcudart).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use serde_json::Value;
+
+mod common;
+
+use common::json;
 
 fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_trt-inspect"))
 }
 
 fn cmd(dir: &Path) -> Command {
-    let mut c = Command::new(bin());
-    c.current_dir(dir)
-        .env("TRT_LIBRARY", dir.join("no-tensorrt-here/libnvinfer.so.10"))
-        .env("CUDA_LIB_DIR", dir.join("no-cuda-here"))
-        .env_remove("TRT_LIB_DIR")
-        .env_remove("RUST_LOG");
-    c
-}
-
-fn json(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\n{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        )
-    })
+    common::no_trt_cmd(bin(), dir)
 }
 
 #[test]
@@ -89,12 +77,7 @@ fn onnx_model_io_opset_histogram_and_lint() {
         .args(["rep.onnx", "--json"])
         .output()
         .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    common::assert_ok(&o);
     let r = json(&o);
     assert_eq!(r["kind"], "onnx");
     assert_eq!(r["opset"], model.opset());
@@ -149,24 +132,7 @@ fn bad_targets_fail_with_one_line() {
 }
 
 fn write_engine(dir: &Path, bytes: &[u8]) -> PathBuf {
-    use trt::sidecar::*;
-    let path = dir.join("m.engine");
-    let mut sc = Sidecar::new(
-        TensorRtInfo {
-            version: Version::new(10, 3, 0),
-            version_compatible: false,
-            hardware_compatibility: HardwareCompatibility::None,
-            exclude_lean_runtime: false,
-        },
-        GpuInfo {
-            name: "Tesla T4".into(),
-            compute_capability: ComputeCapability::new(7, 5),
-        },
-        Precision::Fp16,
-    );
-    sc.pipeline = vec!["reparameterize".into()];
-    write_engine(&path, bytes, &mut sc).unwrap();
-    path
+    common::write_engine(dir, bytes, (10, 3, 0), &["reparameterize"])
 }
 
 #[test]
@@ -178,12 +144,7 @@ fn engine_sidecar_checksum_and_compatibility() {
         .args(["m.engine", "--json"])
         .output()
         .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    common::assert_ok(&o);
     let r = json(&o);
     assert_eq!(r["kind"], "engine");
     assert_eq!(r["bytes"], 4096);
@@ -219,14 +180,8 @@ fn engine_sidecar_checksum_and_compatibility() {
 #[test]
 #[ignore = "needs TRT_TEST_* libraries"]
 fn reallib_system_reports_the_lean_runtime_and_no_gpu() {
-    let lean = std::env::var("TRT_TEST_LEAN_LIB")
-        .expect("TRT_TEST_LEAN_LIB must name libnvinfer_lean.so.11");
-    let cudart = std::env::var("TRT_TEST_CUDART_DIR")
-        .expect("TRT_TEST_CUDART_DIR must name the libcudart directory");
     let dir = tempfile::tempdir().unwrap();
-    let o = cmd(dir.path())
-        .env("TRT_LIBRARY", &lean)
-        .env("CUDA_LIB_DIR", &cudart)
+    let o = common::real_env(&mut cmd(dir.path()))
         .args(["system", "--json"])
         .output()
         .unwrap();
@@ -258,9 +213,7 @@ fn reallib_system_reports_the_lean_runtime_and_no_gpu() {
         "{blockers}"
     );
 
-    let o = cmd(dir.path())
-        .env("TRT_LIBRARY", &lean)
-        .env("CUDA_LIB_DIR", &cudart)
+    let o = common::real_env(&mut cmd(dir.path()))
         .arg("system")
         .output()
         .unwrap();

@@ -7,6 +7,10 @@ use serde_json::Value;
 use yolo_onnx::graph::tensor_from_f32;
 use yolo_onnx::testgen;
 
+mod common;
+
+use common::json;
+
 fn bin() -> Command {
     Command::cargo_bin("trt-onnx").expect("trt-onnx binary")
 }
@@ -15,11 +19,6 @@ fn write(dir: &Path, name: &str, model: &yolo_onnx::Model) -> PathBuf {
     let p = dir.join(name);
     model.save(&p).unwrap();
     p
-}
-
-fn json(out: &[u8]) -> Value {
-    serde_json::from_slice(out)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(out)))
 }
 
 /// One line on stderr, naming the file.
@@ -48,7 +47,7 @@ fn fuse_json_report_and_verification() {
         .arg("--json")
         .assert()
         .success();
-    let v = json(&out.get_output().stdout);
+    let v = json(out.get_output());
     let r = &v["report"];
     let bn = &r["patterns"]["conv-bn"];
     assert!(
@@ -96,7 +95,7 @@ fn verify_passes_for_fused_and_fails_for_perturbed() {
         .arg("--json")
         .assert()
         .success();
-    assert_eq!(json(&out.get_output().stdout)["passed"], Value::Bool(true));
+    assert_eq!(json(out.get_output())["passed"], Value::Bool(true));
 
     let mut m = yolo_onnx::Model::load(&fused).unwrap();
     let w = m
@@ -176,7 +175,7 @@ fn fp16_writes_mixed_model_and_reports_kept_nodes() {
         .args(["--keep-fp32", "Resize", "--json"])
         .assert()
         .success();
-    let v = json(&out.get_output().stdout);
+    let v = json(out.get_output());
     let kept = v["report"]["kept_fp32"].as_array().unwrap();
     assert!(kept.iter().any(|k| k["reason"]["kind"] == "decode-tail"));
     assert!(kept
@@ -216,7 +215,7 @@ fn bench_prints_cpu_ratio_and_sample_writes_models() {
         .args(["--iterations", "3", "--warmup", "1", "--json"])
         .assert()
         .success();
-    let v = json(&out.get_output().stdout);
+    let v = json(out.get_output());
     assert_eq!(v["device"], "cpu");
     assert!(v["speedup"].as_f64().unwrap() > 0.0);
     let out = bin()
@@ -242,6 +241,6 @@ fn bench_prints_cpu_ratio_and_sample_writes_models() {
         .arg("--json")
         .assert()
         .success();
-    let v = json(&out.get_output().stdout);
+    let v = json(out.get_output());
     assert_eq!(v["outputs"][0]["declared"], serde_json::json!([1, 7, 84]));
 }

@@ -5,9 +5,12 @@ use std::process::{Command, Output};
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde_json::Value;
 use yolo_onnx::quant::CalibrationCache;
 use yolo_onnx::{fuse, FuseOptions, Model};
+
+mod common;
+
+use common::stderr;
 
 fn onnx(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_trt-onnx"))
@@ -16,12 +19,27 @@ fn onnx(args: &[&str]) -> Output {
         .expect("run trt-onnx")
 }
 
-fn stdout_has(o: &Output, needle: &str) -> bool {
-    String::from_utf8_lossy(&o.stdout).contains(needle)
+/// `trt-onnx quantize <model> --calib <calib> -o <out> <extra>...`.
+fn quantize(
+    model: impl AsRef<Path>,
+    calib: &Path,
+    out: impl AsRef<Path>,
+    extra: &[&str],
+) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_trt-onnx"))
+        .arg("quantize")
+        .arg(model.as_ref())
+        .arg("--calib")
+        .arg(calib)
+        .arg("-o")
+        .arg(out.as_ref())
+        .args(extra)
+        .output()
+        .expect("run trt-onnx")
 }
 
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+fn stdout_has(o: &Output, needle: &str) -> bool {
+    String::from_utf8_lossy(&o.stdout).contains(needle)
 }
 
 fn fused_v7(dir: &Path) -> PathBuf {
@@ -92,13 +110,13 @@ fn quantize_writes_a_qdq_model_a_cache_and_a_report() {
         "quantize", args[0], args[1], args[2], args[3], args[4], args[5], args[6], args[7],
         args[8], args[9], args[10], args[11],
     ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    common::assert_ok(&o);
     assert!(
         stderr(&o).contains("broken.png"),
         "skipped file is warned about: {}",
         stderr(&o)
     );
-    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let r = common::json(&o);
     assert_eq!(r["data"]["files_found"], 11);
     assert_eq!(r["data"]["skipped"].as_array().unwrap().len(), 1);
     assert_eq!(r["data"]["held_out_samples"], 2);
@@ -155,7 +173,7 @@ fn quantize_writes_a_qdq_model_a_cache_and_a_report() {
         args[9],
         args[10],
     ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    common::assert_ok(&o);
     assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&out2).unwrap());
     assert_eq!(
         std::fs::read(&cache).unwrap(),
@@ -176,21 +194,14 @@ fn npy_tensors_and_percentile() {
     let back = trt_tools::calib_data::read_npy(&calib.join("t0.npy")).unwrap();
     assert_eq!(back.shape(), &[1, 3, 128, 128]);
     let out = dir.path().join("q.onnx");
-    let o = onnx(&[
-        "quantize",
-        model.to_str().unwrap(),
-        "--calib",
-        calib.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-        "--algo",
-        "percentile",
-        "--percentile",
-        "99.9",
-        "--json",
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let o = quantize(
+        &model,
+        &calib,
+        &out,
+        &["--algo", "percentile", "--percentile", "99.9", "--json"],
+    );
+    common::assert_ok(&o);
+    let r = common::json(&o);
     assert_eq!(r["report"]["algorithm"], "percentile 99.9");
     // Entropy in a debug build costs ~0.4 s per tensor: it is tested in yolo-onnx (tests/quant.rs).
     assert_eq!(r["data"]["calibration_samples"], 3);
@@ -229,7 +240,7 @@ fn bad_inputs_fail_with_clear_errors_and_write_nothing() {
     // Empty directory.
     let empty = dir.path().join("empty");
     std::fs::create_dir_all(empty.join("nested")).unwrap();
-    let o = onnx(&["quantize", m, "--calib", empty.to_str().unwrap(), "-o", o_s]);
+    let o = quantize(m, &empty, o_s, &[]);
     assert_fails_cleanly(&o, &out, &["empty", "no images"]);
 
     // Only unreadable images.
@@ -237,7 +248,7 @@ fn bad_inputs_fail_with_clear_errors_and_write_nothing() {
     std::fs::create_dir_all(&bad).unwrap();
     std::fs::write(bad.join("a.jpg"), b"\xff\xd8 truncated").unwrap();
     std::fs::write(bad.join("b.png"), b"").unwrap();
-    let o = onnx(&["quantize", m, "--calib", bad.to_str().unwrap(), "-o", o_s]);
+    let o = quantize(m, &bad, o_s, &[]);
     assert_fails_cleanly(&o, &out, &["none of the 2 files could be used", "a.jpg"]);
 
     // Tensor of the wrong size.
@@ -247,21 +258,12 @@ fn bad_inputs_fail_with_clear_errors_and_write_nothing() {
         &ndarray::ArrayD::zeros(ndarray::IxDyn(&[1, 3, 64, 64])),
     )
     .unwrap();
-    let o = onnx(&["quantize", m, "--calib", npy.to_str().unwrap(), "-o", o_s]);
+    let o = quantize(m, &npy, o_s, &[]);
     assert_fails_cleanly(&o, &out, &["x.npy", "[1, 3, 64, 64]", "[1, 3, 128, 128]"]);
 
     // --input-size that does not match the model.
     let imgs = images(dir.path(), 2, 5);
-    let o = onnx(&[
-        "quantize",
-        m,
-        "--calib",
-        imgs.to_str().unwrap(),
-        "-o",
-        o_s,
-        "--input-size",
-        "640x640",
-    ]);
+    let o = quantize(m, &imgs, o_s, &["--input-size", "640x640"]);
     assert_fails_cleanly(&o, &out, &["640x640", "128x128"]);
 
     // A model without quantizable operators.
@@ -288,14 +290,7 @@ fn bad_inputs_fail_with_clear_errors_and_write_nothing() {
     };
     let plain = dir.path().join("plain.onnx");
     Model::new(g, 13).save(&plain).unwrap();
-    let o = onnx(&[
-        "quantize",
-        plain.to_str().unwrap(),
-        "--calib",
-        imgs.to_str().unwrap(),
-        "-o",
-        o_s,
-    ]);
+    let o = quantize(&plain, &imgs, o_s, &[]);
     assert_fails_cleanly(&o, &out, &["no quantizable operator", "Sigmoid"]);
 }
 
@@ -331,8 +326,8 @@ fn trt_build_int8_calibrates_for_each_release() {
         "--emit-onnx",
         emitted.to_str().unwrap(),
     ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    common::assert_ok(&o);
+    let r = common::json(&o);
     let steps: Vec<&str> = r["pipeline"]
         .as_array()
         .unwrap()
@@ -361,7 +356,7 @@ fn trt_build_int8_calibrates_for_each_release() {
         "--trt-release",
         "10.3",
     ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    common::assert_ok(&o);
     let c = CalibrationCache::parse(&std::fs::read(&cache).unwrap(), "c.cache").unwrap();
     assert!(c.scales.len() > 20);
     m = Model::load(&p).unwrap();
@@ -397,20 +392,10 @@ fn dynamic_input_size_needs_input_size() {
     m.save(&model).unwrap();
     let calib = images(dir.path(), 4, 4);
     let out = dir.path().join("q.onnx");
-    let args = [
-        "quantize",
-        model.to_str().unwrap(),
-        "--calib",
-        calib.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-    ];
-    let o = onnx(&args);
+    let o = quantize(&model, &calib, &out, &[]);
     assert_fails_cleanly(&o, &out, &["dynamic", "--input-size"]);
-    let mut with = args.to_vec();
-    with.extend(["--input-size", "128x128"]);
-    let o = onnx(&with);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = quantize(&model, &calib, &out, &["--input-size", "128x128"]);
+    common::assert_ok(&o);
     assert!(
         stdout_has(&o, "drift of"),
         "one held-out image is compared: {}",

@@ -49,6 +49,8 @@ pub struct BuildConfig {
     pub calib_algo: CalibAlgo,
     /// `--calib-batches`.
     pub calib_batches: Option<u32>,
+    /// `--calib-on-gpu`.
+    pub calib_on_gpu: bool,
     /// `--layer-precisions`.
     pub layer_precisions: Vec<(String, LayerPrecision)>,
     /// `--keep-fp32`.
@@ -231,6 +233,12 @@ impl BuildConfig {
             .calib_algo
             .or_else(|| calib.and_then(|c| c.algo))
             .unwrap_or(CalibAlgo::Minmax);
+        if cli.calib_on_gpu && calib_algo == CalibAlgo::Percentile {
+            bail!(
+                "--calib-algo percentile with --calib-on-gpu: TensorRT's calibrators offer minmax and entropy only; \
+                 choose one of those or drop --calib-on-gpu to calibrate in Rust"
+            );
+        }
         let calib_batches = cli.calib_batches.or_else(|| calib.and_then(|c| c.batches));
 
         let mut lp_specs = r
@@ -331,6 +339,7 @@ impl BuildConfig {
             calib_cache,
             calib_algo,
             calib_batches,
+            calib_on_gpu: cli.calib_on_gpu,
             layer_precisions,
             keep_fp32,
             precision_constraints: cli.precision_constraints,
@@ -397,6 +406,7 @@ impl BuildConfig {
             precision_constraints: self.precision_constraints,
             keep_fp32: self.keep_fp32.clone(),
             pools: self.pools.iter().map(|(p, _)| *p).collect(),
+            calib_on_gpu: self.calib_on_gpu,
         }
     }
 
@@ -586,6 +596,35 @@ mod tests {
         assert!(e.contains("no such directory"), "{e}");
         let c = cfg(&["m.onnx", "--no-timing-cache"]).unwrap();
         assert_eq!(c.timing_cache, TimingCache::Disabled);
+    }
+
+    #[test]
+    fn calib_on_gpu_reaches_the_release_request() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().to_str().unwrap();
+        let c = cfg(&["m.onnx", "--int8", "--calib", d, "--calib-on-gpu"]).unwrap();
+        assert!(c.calib_on_gpu);
+        let r = c.release_request(false);
+        assert!(r.calib_on_gpu);
+        assert_eq!(r.calib, CalibSource::Data);
+        let msg = cfg(&[
+            "m.onnx",
+            "--int8",
+            "--calib",
+            d,
+            "--calib-on-gpu",
+            "--calib-algo",
+            "percentile",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(msg.contains("minmax and entropy"), "{msg}");
+        assert!(
+            !cfg(&["m.onnx", "--int8", "--calib", d])
+                .unwrap()
+                .release_request(false)
+                .calib_on_gpu
+        );
     }
 
     #[test]

@@ -16,6 +16,7 @@ use trt::sidecar::{
 
 use super::config::{BuildConfig, TimingCache};
 use super::options;
+use super::options::CalibAlgo;
 use super::pipeline::LoadedModel;
 use super::progress::Progress;
 use super::release::{self, LayerPrecision, MemPool, PrecisionConstraints};
@@ -68,6 +69,108 @@ impl trt::builder::Calibrator for CacheCalibrator {
     }
 
     fn write_cache(&mut self, _data: &[u8]) {}
+}
+
+/// `--calib-on-gpu` (TensorRT ≤ 10.x): a [`trt::DeviceCalibrator`] fed with preprocessed `--calib DIR` batches.
+/// The network must have one image input `[N, 3, H, W]`; a dynamic dimension takes the first profile's opt value
+/// (TensorRT calibrates with the first profile's opt shapes). An existing `--calib-cache` whose header names the
+/// algorithm is served instead of calibrating.
+fn device_calibrator(
+    cfg: &BuildConfig,
+    device: &trt::cuda::Device,
+    inputs: &[trt::builder::NetworkTensorDesc],
+    profiles: &[super::shapes::Profile],
+) -> Result<(trt::DeviceCalibrator, CalibrationAlgorithm)> {
+    let Some(dir) = cfg.calib_data.as_ref() else {
+        bail!("internal: --calib-on-gpu planned without --calib DIR");
+    };
+    let algorithm = gpu_algorithm(cfg.calib_algo)?;
+    let [input] = inputs else {
+        let names: Vec<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
+        bail!(
+            "--calib-on-gpu: the network has {} inputs ({}); calibration data feeds one image input [N, 3, H, W]",
+            inputs.len(),
+            names.join(", ")
+        );
+    };
+    let shape = calibration_shape(input, profiles)?;
+    let batch = shape[0];
+    let data = crate::calib_data::DataOptions {
+        count: cfg
+            .calib_batches
+            .map(|b| b as usize * super::calib::BATCH_SIZE),
+        batch_size: batch,
+        progress: false,
+        warnings: !cfg.quiet,
+        ..Default::default()
+    };
+    let samples = crate::calib_data::SampleBatches::new(dir, &shape, batch, &data)
+        .with_context(|| format!("--calib {}", dir.display()))?;
+    let name = input.name.clone();
+    let what = dir.display().to_string();
+    let source = samples.map(move |r| {
+        r.map(|v| vec![(name.clone(), v)])
+            .map_err(|e| trt::Error::InvalidArgument(format!("--calib {what}: {e:#}")))
+    });
+    let inputs = vec![trt::CalibInput {
+        name: input.name.clone(),
+        sample_len: shape[1..].iter().product(),
+    }];
+    let mut calibrator =
+        trt::DeviceCalibrator::new(device, inputs, batch, algorithm, Box::new(source))
+            .context("--calib-on-gpu: setting up the device calibrator")?;
+    if let Some(path) = &cfg.calib_cache {
+        match std::fs::read(path) {
+            Ok(bytes) => calibrator = calibrator.with_cache(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => bail!("--calib-cache {}: cannot read: {e}", path.display()),
+        }
+    }
+    Ok((calibrator, algorithm))
+}
+
+/// TensorRT's calibrator for `--calib-algo` (`--calib-on-gpu`).
+fn gpu_algorithm(algo: CalibAlgo) -> Result<CalibrationAlgorithm> {
+    match algo {
+        CalibAlgo::Minmax => Ok(CalibrationAlgorithm::MinMax),
+        CalibAlgo::Entropy => Ok(CalibrationAlgorithm::Entropy2),
+        CalibAlgo::Percentile => bail!(
+            "--calib-algo percentile with --calib-on-gpu: TensorRT's calibrators offer minmax and entropy only; \
+             choose one of those or drop --calib-on-gpu to calibrate in Rust"
+        ),
+    }
+}
+
+/// The `[N, 3, H, W]` shape TensorRT calibrates `input` with: dynamic dimensions from the first profile's opt.
+fn calibration_shape(
+    input: &trt::builder::NetworkTensorDesc,
+    profiles: &[super::shapes::Profile],
+) -> Result<Vec<usize>> {
+    let opt = profiles
+        .first()
+        .and_then(|p| p.inputs.iter().find(|r| r.name == input.name))
+        .map(|r| r.opt.clone());
+    let dims = if input.shape.iter().any(|&d| d < 0) {
+        match opt {
+            Some(o) if o.len() == input.shape.len() => o,
+            _ => bail!(
+                "--calib-on-gpu: input `{}` has a dynamic shape {:?} and no profile gives its opt shape; \
+                 give --opt-shapes {}:1x3xHxW",
+                input.name,
+                input.shape,
+                input.name
+            ),
+        }
+    } else {
+        input.shape.clone()
+    };
+    if dims.len() != 4 || dims[1] != 3 || dims.iter().any(|&d| d <= 0) {
+        bail!(
+            "--calib-on-gpu: input `{}` has shape {dims:?}; calibration data feeds an image input [N, 3, H, W]",
+            input.name
+        );
+    }
+    Ok(dims.iter().map(|&d| d as usize).collect())
 }
 
 /// The calibrator algorithm a cache was written by, from its `TRT-<version>-<Algorithm>` header line.
@@ -256,6 +359,19 @@ pub fn build(
         let algorithm = cache_algorithm(&cache).with_context(|| what.clone())?;
         config.set_int8_calibrator(Box::new(CacheCalibrator { cache }), algorithm)?;
     }
+    let gpu_calibration = if plan.calibrate_on_gpu {
+        let (calibrator, algorithm) = device_calibrator(
+            cfg,
+            lib.device(),
+            &parser.network().inputs(),
+            &report.profiles,
+        )?;
+        let handle = calibrator.handle();
+        config.set_int8_calibrator(Box::new(calibrator), algorithm)?;
+        Some(handle)
+    } else {
+        None
+    };
     let timing_cache = match &report.builder.timing_cache {
         TimingCache::File(p) => Some(p.clone()),
         _ => None,
@@ -281,9 +397,29 @@ pub fn build(
     }
 
     progress.phase("build");
-    let engine = builder
-        .build_serialized_network(parser.network(), &config)
-        .context("building the engine")?;
+    let built = builder.build_serialized_network(parser.network(), &config);
+    if let Some(h) = &gpu_calibration {
+        // A calibration that stopped on an error would silently build on fewer batches: report it instead.
+        if let Some(e) = h.take_error() {
+            bail!(
+                "--calib-on-gpu: calibration failed after {} batch(es): {e}",
+                h.batches()
+            );
+        }
+        if h.dropped_samples() > 0 && !cfg.quiet {
+            eprintln!(
+                "trt-build: warning: --calib-on-gpu: {} sample(s) of a last, short batch were not used",
+                h.dropped_samples()
+            );
+        }
+    }
+    let engine = built.context("building the engine")?;
+    if let (Some(h), Some(path)) = (&gpu_calibration, &cfg.calib_cache) {
+        if let Some(cache) = h.take_written_cache() {
+            crate::atomic_write(path, &cache)
+                .with_context(|| format!("--calib-cache {}: cannot write", path.display()))?;
+        }
+    }
     let engine_bytes = engine.as_bytes();
 
     progress.phase("serialize");
@@ -371,6 +507,45 @@ pub fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn desc(name: &str, shape: &[i64]) -> trt::builder::NetworkTensorDesc {
+        trt::builder::NetworkTensorDesc {
+            name: name.into(),
+            data_type: trt_sys::shim::DataType::Float,
+            shape: shape.to_vec(),
+        }
+    }
+
+    #[test]
+    fn calibration_shapes() {
+        assert_eq!(
+            calibration_shape(&desc("images", &[4, 3, 64, 32]), &[]).unwrap(),
+            [4, 3, 64, 32]
+        );
+        let msg = calibration_shape(&desc("images", &[-1, 3, 64, 64]), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("`images`") && msg.contains("--opt-shapes"),
+            "{msg}"
+        );
+        let msg = calibration_shape(&desc("x", &[1, 1, 8, 8]), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("`x`") && msg.contains("[N, 3, H, W]"), "{msg}");
+        assert_eq!(
+            gpu_algorithm(CalibAlgo::Minmax).unwrap(),
+            CalibrationAlgorithm::MinMax
+        );
+        assert_eq!(
+            gpu_algorithm(CalibAlgo::Entropy).unwrap(),
+            CalibrationAlgorithm::Entropy2
+        );
+        assert!(gpu_algorithm(CalibAlgo::Percentile)
+            .unwrap_err()
+            .to_string()
+            .contains("minmax and entropy"));
+    }
 
     #[test]
     fn cache_headers() {

@@ -130,6 +130,11 @@ pub struct Cli {
     #[arg(long = "calib-batches", value_name = "N", value_parser = clap::value_parser!(u32).range(1..), help_heading = "Precision")]
     pub calib_batches: Option<u32>,
 
+    /// Let TensorRT calibrate on the GPU (≤ 10.x): --calib DIR batches are copied to the device for its
+    /// IInt8Calibrator instead of calibrating in Rust; the cache TensorRT writes goes to --calib-cache.
+    #[arg(long = "calib-on-gpu", help_heading = "Precision")]
+    pub calib_on_gpu: bool,
+
     /// Layers to build in a given precision: name:fp32|fp16|int8[,…] (`*` wildcards allowed in names).
     #[arg(
         long = "layer-precisions",
@@ -433,6 +438,31 @@ mod tests {
         .unwrap();
         assert_eq!(cli.min_shapes, vec!["x:1", "x:8"]);
         assert_eq!(cli.max_shapes, vec!["x:4", "x:16"]);
+    }
+
+    #[test]
+    fn calib_on_gpu_flag() {
+        let cli = Cli::try_parse_from([
+            "trt-build",
+            "m.onnx",
+            "--int8",
+            "--calib",
+            "d",
+            "--calib-on-gpu",
+        ])
+        .unwrap();
+        assert!(cli.calib_on_gpu);
+        assert!(
+            !Cli::try_parse_from(["trt-build", "m.onnx"])
+                .unwrap()
+                .calib_on_gpu
+        );
+        assert_eq!(
+            Cli::try_parse_from(["trt-build", "m.onnx", "--calib-on-gpu=yes"])
+                .unwrap_err()
+                .kind(),
+            clap::error::ErrorKind::TooManyValues
+        );
     }
 
     #[test]

@@ -249,6 +249,8 @@ pub struct ReleaseRequest {
     pub keep_fp32: Vec<String>,
     /// Memory pools given a limit.
     pub pools: Vec<MemPool>,
+    /// `--calib-on-gpu`: TensorRT calibrates on the GPU with batches from `--calib DIR` (≤ 10.x builder path).
+    pub calib_on_gpu: bool,
 }
 
 /// How the requested precision is realized on a release: the ONNX passes that run and the builder settings.
@@ -272,6 +274,9 @@ pub struct ReleasePlan {
     pub builder_int8: bool,
     /// Give TensorRT an `IInt8Calibrator` that serves the calibration cache.
     pub calibrator_from_cache: bool,
+    /// Give TensorRT an `IInt8Calibrator` that copies `--calib DIR` batches to the GPU (`--calib-on-gpu`); TensorRT
+    /// computes the ranges, and the cache it writes goes to `--calib-cache` when given.
+    pub calibrate_on_gpu: bool,
     /// Create the network strongly typed.
     pub strongly_typed: bool,
     /// Precision constraints to set on the builder (builder path with layer precisions or `--keep-fp32`).
@@ -396,6 +401,14 @@ pub fn plan_for_release(v: TrtVersion, req: &ReleaseRequest) -> Result<ReleasePl
             }
         }
     }
+    if req.calib_on_gpu && v.major >= 11 {
+        return Err(unsupported(
+            "--calib-on-gpu",
+            "on-GPU calibration runs through TensorRT's IInt8Calibrator, which TensorRT 11 removed; drop \
+             --calib-on-gpu (--int8 --calib DIR calibrates in Rust and builds a Q/DQ network)"
+                .into(),
+        ));
+    }
     if req.pools.contains(&MemPool::TacticSharedMem) && v.major < 10 {
         return Err(unsupported(
             "--mem-pool-size tacticSharedMem",
@@ -419,6 +432,22 @@ pub fn plan_for_release(v: TrtVersion, req: &ReleaseRequest) -> Result<ReleasePl
         ));
     }
     let wants_int8_calibration = p.has_int8() && !req.model_has_qdq;
+    if req.calib_on_gpu {
+        let why = if !p.has_int8() {
+            Some("it only applies with --int8 or --best")
+        } else if req.model_has_qdq {
+            Some("the model already holds QuantizeLinear/DequantizeLinear nodes: there is nothing to calibrate")
+        } else if req.calib != CalibSource::Data {
+            Some("TensorRT needs calibration data to calibrate on the GPU: give --calib DIR (images or .npy tensors)")
+        } else if req.explicit {
+            Some("--explicit calibrates in Rust into a Q/DQ network; drop one of the two options")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            return Err(unsupported("--calib-on-gpu", why.into()));
+        }
+    }
     if wants_int8_calibration && req.calib == CalibSource::None {
         return Err(unsupported(
             "--int8",
@@ -458,6 +487,7 @@ pub fn plan_for_release(v: TrtVersion, req: &ReleaseRequest) -> Result<ReleasePl
         builder_fp16: false,
         builder_int8: false,
         calibrator_from_cache: false,
+        calibrate_on_gpu: false,
         strongly_typed,
         precision_constraints: None,
         layer_precisions: Vec::new(),
@@ -539,7 +569,12 @@ pub fn plan_for_release(v: TrtVersion, req: &ReleaseRequest) -> Result<ReleasePl
                 "the model holds Q/DQ nodes: INT8 is enabled for explicit quantization".into(),
             );
         }
-        if wants_int8_calibration {
+        if wants_int8_calibration && req.calib_on_gpu {
+            plan.calibrate_on_gpu = true;
+            plan.notes.push(
+                "--calib-on-gpu: TensorRT calibrates on the GPU with the --calib batches (no Rust calibration)".into(),
+            );
+        } else if wants_int8_calibration {
             plan.calibrator_from_cache = true;
             plan.run_calibration = req.calib == CalibSource::Data;
         }
@@ -654,6 +689,83 @@ mod tests {
         let plan = plan_for_release(V111, &int8(CalibSource::Data)).unwrap();
         assert!(plan.onnx_qdq_pass && plan.run_calibration && plan.strongly_typed);
         assert!(!plan.builder_int8 && !plan.calibrator_from_cache);
+    }
+
+    fn on_gpu(r: ReleaseRequest) -> ReleaseRequest {
+        ReleaseRequest {
+            calib_on_gpu: true,
+            ..r
+        }
+    }
+
+    #[test]
+    fn calib_on_gpu_plans_the_device_calibrator_on_8_5() {
+        check_calib_on_gpu_up_to_10(V85);
+    }
+
+    #[test]
+    fn calib_on_gpu_plans_the_device_calibrator_on_8_6() {
+        check_calib_on_gpu_up_to_10(V86);
+    }
+
+    #[test]
+    fn calib_on_gpu_plans_the_device_calibrator_on_10_3() {
+        check_calib_on_gpu_up_to_10(V103);
+    }
+
+    #[test]
+    fn calib_on_gpu_plans_the_device_calibrator_on_10_16() {
+        check_calib_on_gpu_up_to_10(V1016);
+    }
+
+    fn check_calib_on_gpu_up_to_10(v: TrtVersion) {
+        let plan = plan_for_release(v, &on_gpu(int8(CalibSource::Data))).unwrap();
+        assert!(plan.calibrate_on_gpu && plan.builder_int8, "{v}");
+        assert!(
+            !plan.run_calibration && !plan.calibrator_from_cache && !plan.onnx_qdq_pass,
+            "{v}"
+        );
+        let plan = plan_for_release(v, &int8(CalibSource::Data)).unwrap();
+        assert!(!plan.calibrate_on_gpu, "{v}");
+        // Release-independent misuse, refused naming the option.
+        for (r, want) in [
+            (on_gpu(int8(CalibSource::CacheOnly)), "--calib DIR"),
+            (on_gpu(req(Precision::Fp16)), "--int8"),
+            (
+                on_gpu(ReleaseRequest {
+                    model_has_qdq: true,
+                    ..int8(CalibSource::Data)
+                }),
+                "QuantizeLinear",
+            ),
+            (
+                on_gpu(ReleaseRequest {
+                    explicit: true,
+                    ..int8(CalibSource::Data)
+                }),
+                "--explicit",
+            ),
+        ] {
+            let e = plan_for_release(v, &r).unwrap_err();
+            assert_eq!(e.option, "--calib-on-gpu", "{v}");
+            assert!(e.to_string().contains(want), "{v}: {e}");
+        }
+    }
+
+    #[test]
+    fn calib_on_gpu_is_refused_on_11() {
+        for r in [
+            on_gpu(int8(CalibSource::Data)),
+            on_gpu(req(Precision::Best)),
+        ] {
+            let e = plan_for_release(V111, &r).unwrap_err();
+            assert_eq!(e.option, "--calib-on-gpu");
+            let msg = e.to_string();
+            assert!(
+                msg.contains("TensorRT 11.1.0") && msg.contains("IInt8Calibrator"),
+                "{msg}"
+            );
+        }
     }
 
     #[test]

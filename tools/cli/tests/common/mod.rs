@@ -1,0 +1,134 @@
+//! Helpers shared by the `trt-tools` integration tests: commands that find no TensorRT, output extraction, the
+//! one-error-line failure check, generated sample models and the `reallib_` environment.
+//!
+//! Each test file compiles this module on its own and uses only part of it.
+#![allow(dead_code)]
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// A command running `exe` (a `CARGO_BIN_EXE_*` path) in `dir` with no TensorRT to find: `TRT_LIBRARY` names a
+/// missing file and `CUDA_LIB_DIR` a missing directory, so every probe fails the same way on any machine.
+pub fn no_trt_cmd(exe: impl AsRef<OsStr>, dir: &Path) -> Command {
+    let mut c = Command::new(exe);
+    c.current_dir(dir)
+        .env("TRT_LIBRARY", dir.join("no-tensorrt-here/libnvinfer.so.10"))
+        .env("CUDA_LIB_DIR", dir.join("no-cuda-here"))
+        .env_remove("TRT_LIB_DIR")
+        .env_remove("RUST_LOG")
+        .env_remove(trt_tools::TEST_PAUSE_ENV);
+    c
+}
+
+/// Stdout of `o` as text.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Stderr of `o` as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Stdout of `o` parsed as JSON; panics showing stdout and stderr when it is not.
+pub fn json(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&o.stdout),
+            stderr(o)
+        )
+    })
+}
+
+/// Asserts that `o` exited with `code`, showing stderr when it did not.
+pub fn assert_code(o: &Output, code: i32) {
+    assert_eq!(o.status.code(), Some(code), "stderr: {}", stderr(o));
+}
+
+/// Asserts that `o` succeeded (exit 0), showing stderr when it did not.
+pub fn assert_ok(o: &Output) {
+    assert_code(o, 0);
+}
+
+/// Asserts a failure of `program`: the exit code, no panic, and exactly one `<program>: error:` line, naming
+/// `needle`.
+pub fn assert_fails(o: &Output, program: &str, code: i32, needle: &str) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(code), "stderr: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let lines: Vec<&str> = err.lines().filter(|l| l.contains("error")).collect();
+    assert_eq!(lines.len(), 1, "exactly one error line: {err}");
+    assert!(
+        lines[0].starts_with(&format!("{program}: error: ")),
+        "{err}"
+    );
+    assert!(lines[0].contains(needle), "`{needle}` not in: {err}");
+}
+
+/// Writes the generated sample model `kind` (`yolo_onnx::testgen::sample`, seed 3) to `dir/name`.
+pub fn sample(dir: &Path, kind: &str, name: &str) -> PathBuf {
+    sample_seeded(dir, kind, name, 3)
+}
+
+/// Writes the generated sample model `kind` with `seed` to `dir/name`.
+pub fn sample_seeded(dir: &Path, kind: &str, name: &str, seed: u64) -> PathBuf {
+    let path = dir.join(name);
+    yolo_onnx::testgen::sample(kind, seed)
+        .unwrap()
+        .save(&path)
+        .unwrap();
+    path
+}
+
+/// The real TensorRT lean runtime and libcudart directory named by `TRT_TEST_LEAN_LIB` and `TRT_TEST_CUDART_DIR`;
+/// fails loudly when either is unset or the library does not exist.
+pub fn real_libs() -> (String, String) {
+    let lean = std::env::var("TRT_TEST_LEAN_LIB")
+        .expect("TRT_TEST_LEAN_LIB must name libnvinfer_lean.so.11");
+    let cudart = std::env::var("TRT_TEST_CUDART_DIR")
+        .expect("TRT_TEST_CUDART_DIR must name the libcudart directory");
+    assert!(
+        Path::new(&lean).is_file(),
+        "TRT_TEST_LEAN_LIB={lean} does not exist"
+    );
+    (lean, cudart)
+}
+
+/// Points `c` at the real lean runtime and libcudart (see [`real_libs`]).
+pub fn real_env(c: &mut Command) -> &mut Command {
+    let (lean, cudart) = real_libs();
+    c.env("TRT_LIBRARY", lean).env("CUDA_LIB_DIR", cudart)
+}
+
+/// Writes `bytes` as `dir/m.engine` with a sealed sidecar (TensorRT `trt_version`, Tesla T4, FP16, `pipeline`),
+/// through the `trt` sidecar API; returns the engine path.
+pub fn write_engine(
+    dir: &Path,
+    bytes: &[u8],
+    trt_version: (u32, u32, u32),
+    pipeline: &[&str],
+) -> PathBuf {
+    use trt::sidecar::*;
+    let path = dir.join("m.engine");
+    let (major, minor, patch) = trt_version;
+    let mut sc = Sidecar::new(
+        TensorRtInfo {
+            version: Version::new(major, minor, patch),
+            version_compatible: false,
+            hardware_compatibility: HardwareCompatibility::None,
+            exclude_lean_runtime: false,
+        },
+        GpuInfo {
+            name: "Tesla T4".into(),
+            compute_capability: ComputeCapability::new(7, 5),
+        },
+        Precision::Fp16,
+    );
+    sc.pipeline = pipeline.iter().map(|s| s.to_string()).collect();
+    write_engine(&path, bytes, &mut sc).unwrap();
+    path
+}

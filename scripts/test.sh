@@ -22,5 +22,5 @@ echo "== cargo test (CPU tests) =="
 cargo test --workspace --locked
 echo "== cargo test (real NVIDIA libraries from PyPI, no GPU) =="
 cargo test --workspace --locked -- --ignored reallib_
-echo "== cargo doc (no NVIDIA software) =="
-RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
+echo "== cargo doc of the libraries (no NVIDIA software) =="
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --lib --no-deps --locked --quiet

@@ -18,9 +18,13 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 source scripts/nvidia-wheels.sh
 
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 echo "== cargo test (CPU tests) =="
-cargo test --workspace --locked
+cargo test --workspace --locked 2>&1 | tee -a "$log"
 echo "== cargo test (real NVIDIA libraries from PyPI, no GPU) =="
-cargo test --workspace --locked -- --ignored reallib_
+cargo test --workspace --locked -- --ignored reallib_ 2>&1 | tee -a "$log"
 echo "== cargo doc of the libraries (no NVIDIA software) =="
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --lib --no-deps --locked --quiet
+# One closing line over both runs, for readers of the CI log.
+awk '/^test result:/ {p += $4; f += $6} END {printf "tests: %d passed, %d failed\n", p, f}' "$log"

@@ -22,7 +22,7 @@ use tract_onnx::pb::TensorProto;
 use super::QUANTIZABLE_OPS;
 use crate::error::{Error, Result};
 use crate::fp16::glob_match;
-use crate::graph::{attr_i, make_attr_i, make_node, node_label, tensor_from_f32, DataType};
+use crate::graph::{attr_i, make_attr_i, make_node, node_label, tensor_from_f32, DataType, Graph};
 use crate::model::Model;
 
 /// What [`plan`] quantizes.
@@ -306,13 +306,14 @@ pub fn apply(
                  with --exclude",
             )
         })?;
-        let base = t.replace(['/', ':'], "_");
-        let s_name = g.unique_name(&format!("{base}_scale"));
-        let z_name = g.unique_name(&format!("{base}_zero_point"));
-        let q_out = g.unique_name(&format!("{base}_quantized"));
-        let dq_out = g.unique_name(&format!("{base}_dequantized"));
-        let q_node = g.unique_name(&format!("{base}_QuantizeLinear"));
-        let dq_node = g.unique_name(&format!("{base}_DequantizeLinear"));
+        let QdqNames {
+            s_name,
+            z_name,
+            q_out,
+            dq_out,
+            q_node,
+            dq_node,
+        } = QdqNames::new(g, t);
         g.set_initializer(tensor_from_f32(
             &s_name,
             &ArrayD::from_elem(IxDyn(&[]), scale),
@@ -349,13 +350,14 @@ pub fn apply(
             ));
         }
         let cs = channel_scales(&arr, w.axis);
-        let base = w.tensor.replace(['/', ':'], "_");
-        let s_name = g.unique_name(&format!("{base}_scale"));
-        let z_name = g.unique_name(&format!("{base}_zero_point"));
-        let q_out = g.unique_name(&format!("{base}_quantized"));
-        let dq_out = g.unique_name(&format!("{base}_dequantized"));
-        let q_node = g.unique_name(&format!("{base}_QuantizeLinear"));
-        let dq_node = g.unique_name(&format!("{base}_DequantizeLinear"));
+        let QdqNames {
+            s_name,
+            z_name,
+            q_out,
+            dq_out,
+            q_node,
+            dq_node,
+        } = QdqNames::new(g, &w.tensor);
         let n = cs.len();
         g.set_initializer(tensor_from_f32(
             &s_name,
@@ -383,4 +385,29 @@ pub fn apply(
     g.validate()?;
     out.set_source_name(format!("{source} (int8 Q/DQ)"));
     Ok(out)
+}
+
+/// Fresh names for one QuantizeLinear/DequantizeLinear pair inserted on `tensor`.
+struct QdqNames {
+    s_name: String,
+    z_name: String,
+    q_out: String,
+    dq_out: String,
+    q_node: String,
+    dq_node: String,
+}
+
+impl QdqNames {
+    fn new(g: &mut Graph, tensor: &str) -> Self {
+        let base = tensor.replace(['/', ':'], "_");
+        let mut name = |suffix: &str| g.unique_name(&format!("{base}_{suffix}"));
+        QdqNames {
+            s_name: name("scale"),
+            z_name: name("zero_point"),
+            q_out: name("quantized"),
+            dq_out: name("dequantized"),
+            q_node: name("QuantizeLinear"),
+            dq_node: name("DequantizeLinear"),
+        }
+    }
 }

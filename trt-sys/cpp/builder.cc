@@ -266,6 +266,32 @@ std::int32_t ShimNetwork::num_layers() const
     return network->getNbLayers();
 }
 
+namespace
+{
+// The plugin type of a plugin layer ("" for any other layer). IPluginV2Layer is deprecated in 11.x but still how
+// networks parsed from ONNX carry V2 plugins (EfficientNMS_TRT, custom YOLO layers).
+std::string plugin_name_of(nvinfer1::ILayer* l)
+{
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    if (l->getType() == nvinfer1::LayerType::kPLUGIN_V2)
+    {
+        return str_or_empty(static_cast<nvinfer1::IPluginV2Layer*>(l)->getPlugin().getPluginType());
+    }
+#pragma GCC diagnostic pop
+#if NV_TENSORRT_MAJOR >= 10
+    if (l->getType() == nvinfer1::LayerType::kPLUGIN_V3)
+    {
+        auto* core = static_cast<nvinfer1::IPluginV3OneCore*>(
+            static_cast<nvinfer1::IPluginV3Layer*>(l)->getPlugin().getCapabilityInterface(
+                nvinfer1::PluginCapabilityType::kCORE));
+        return core ? str_or_empty(core->getPluginName()) : std::string();
+    }
+#endif
+    return std::string();
+}
+} // namespace
+
 LayerDesc ShimNetwork::layer(std::int32_t index) const
 {
     nvinfer1::ILayer* l = layer_or_throw(*network, index);
@@ -273,6 +299,7 @@ LayerDesc ShimNetwork::layer(std::int32_t index) const
     d.index = index;
     d.name = rust::String::lossy(str_or_empty(l->getName()));
     d.kind = rust::String(layer_kind(l->getType()));
+    d.plugin = rust::String::lossy(plugin_name_of(l));
 #if NV_TENSORRT_MAJOR <= 10
     d.precision = from_trt(l->getPrecision());
     d.precision_is_set = l->precisionIsSet();

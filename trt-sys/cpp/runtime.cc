@@ -10,6 +10,7 @@ namespace
 {
 using CreateFn = void* (*) (void*, std::int32_t);
 using InitPluginsFn = bool (*)(void*, char const*);
+using RegistryFn = void* (*) ();
 constexpr std::int32_t kHeaderVersion = static_cast<std::int32_t>(NV_TENSORRT_VERSION);
 
 std::string name_of(rust::Str s)
@@ -51,6 +52,33 @@ void init_plugins(ShimLogger const& logger, std::size_t init_fn, rust::Str names
     {
         throw_logged(logger, mark, "initLibNvInferPlugins", "plugin registration failed");
     }
+}
+
+void plugin_registry_load_library(ShimLogger const& logger, std::size_t registry_fn, rust::Str path)
+{
+#if NV_TENSORRT_MAJOR > 8 || (NV_TENSORRT_MAJOR == 8 && NV_TENSORRT_MINOR >= 6)
+    if (registry_fn == 0)
+    {
+        throw_invalid("getPluginRegistry address is null");
+    }
+    auto fn = reinterpret_cast<RegistryFn>(registry_fn);
+    auto* registry = static_cast<nvinfer1::IPluginRegistry*>(fn());
+    if (!registry)
+    {
+        throw_invalid("getPluginRegistry returned no registry");
+    }
+    std::string file(path);
+    std::uint64_t mark = logger.error_count();
+    if (!registry->loadLibrary(file.c_str()))
+    {
+        throw_logged(logger, mark, "IPluginRegistry::loadLibrary", "the registry refused the library");
+    }
+#else
+    (void) logger;
+    (void) registry_fn;
+    (void) path;
+    throw_unsupported("IPluginRegistry::loadLibrary (plugin libraries exporting getPluginCreators need TensorRT 8.6+)");
+#endif
 }
 
 ShimRuntime::ShimRuntime(nvinfer1::IRuntime* r, ShimLogger const& l)

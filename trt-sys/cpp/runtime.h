@@ -37,6 +37,11 @@ std::unique_ptr<ShimRuntime> new_runtime(ShimLogger const& logger, std::size_t c
 // plugin registry of the library that exports it; false on failure -> throws. Nothing to delete.
 void init_plugins(ShimLogger const& logger, std::size_t init_fn, rust::Str namespace_);
 
+// getPluginRegistry()->loadLibrary(path) through the loader's address of getPluginRegistry (TensorRT >= 8.6; older
+// headers throw "unsupported"): the registry owns the library handle for the rest of the process; a null handle
+// (file refused, entry points missing; TensorRT logs why) -> throws. Nothing to delete.
+void plugin_registry_load_library(ShimLogger const& logger, std::size_t registry_fn, rust::Str path);
+
 class ShimEngine
 {
 public:

@@ -7,8 +7,9 @@
 # Environment:
 #   TRT_HEADERS_ROOT  directory holding <version>/include for each release (default /work/ext/trt)
 #   CUDA_INCLUDE_DIR  CUDA include directory with cuda_runtime_api.h (default /work/ext/wh/nvidia/cu13/include)
-#   TRT_LEAN_LIB      real lean runtime; when it exists, the ignored lean-runtime test runs for the matching major
-#                     (default /work/ext/wh/tensorrt_lean_libs/libnvinfer_lean.so.11)
+#   TRT_LEAN_LIB      real lean runtime; when it exists, the ignored real-library (reallib_) tests run for the
+#                     matching major (default /work/ext/wh/tensorrt_lean_libs/libnvinfer_lean.so.11)
+#   TRT_DISPATCH_LIB  real dispatch runtime for those tests (default …/tensorrt_dispatch_libs/libnvinfer_dispatch.so.11)
 #   CUDA_LIB_DIR      where libcudart lives for that test (default /work/ext/wh/nvidia/cu13/lib)
 # Each release builds in its own target directory (target/matrix-<version>) so switching releases never rebuilds.
 set -euo pipefail
@@ -17,6 +18,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 headers_root=${TRT_HEADERS_ROOT:-/work/ext/trt}
 export CUDA_INCLUDE_DIR=${CUDA_INCLUDE_DIR:-/work/ext/wh/nvidia/cu13/include}
 lean_lib=${TRT_LEAN_LIB:-/work/ext/wh/tensorrt_lean_libs/libnvinfer_lean.so.11}
+dispatch_lib=${TRT_DISPATCH_LIB:-/work/ext/wh/tensorrt_dispatch_libs/libnvinfer_dispatch.so.11}
 cuda_lib_dir=${CUDA_LIB_DIR:-/work/ext/wh/nvidia/cu13/lib}
 versions=("$@")
 [ ${#versions[@]} -gt 0 ] || versions=(8.5 8.6 10.3 10.16 11.1)
@@ -73,13 +75,20 @@ for v in "${versions[@]}"; do
     fi
     major=${v%%.*}
     if [ -f "$lean_lib" ] && [[ "$(basename "$lean_lib")" == *".so.$major" ]]; then
-        if TRT_TEST_LEAN_LIB="$lean_lib" CUDA_LIB_DIR="$cuda_lib_dir" \
-            cargo test -p trt-sys --features require-tensorrt --lib -- --ignored --exact --nocapture shim::tests::with_headers::lean_runtime_without_gpu_fails_with_a_cuda_error >"$CARGO_TARGET_DIR/lean-test.log" 2>&1 &&
-            grep -q "test result: ok. 1 passed" "$CARGO_TARGET_DIR/lean-test.log"; then
-            result="$result, lean runtime test ok: $(grep -m1 '^runtime error: ' "$CARGO_TARGET_DIR/lean-test.log" || true)"
+        # Every real-library test of trt-sys, now with the shim compiled: the lean runtime without a GPU (a clean
+        # CUDA error), plugin libraries registered through the real IPluginRegistry, the loader's lean/dispatch tests.
+        if TRT_TEST_LEAN_LIB="$lean_lib" TRT_TEST_DISPATCH_LIB="$dispatch_lib" TRT_TEST_CUDART_DIR="$cuda_lib_dir" \
+            CUDA_LIB_DIR="$cuda_lib_dir" \
+            cargo test -p trt-sys --features require-tensorrt --lib -- --ignored --nocapture --test-threads=1 reallib_ \
+            >"$CARGO_TARGET_DIR/lean-test.log" 2>&1 &&
+            grep -q "^test result: ok\. [0-9]* passed; 0 failed" "$CARGO_TARGET_DIR/lean-test.log" &&
+            grep -q "^test shim::tests::with_headers::reallib_lean_runtime_without_gpu_fails_with_a_cuda_error" "$CARGO_TARGET_DIR/lean-test.log" &&
+            grep -q "^test plugin_lib::tests::reallib_registry_plugin_library_loads_through_iplugin_registry ... ok" "$CARGO_TARGET_DIR/lean-test.log"; then
+            n=$(grep -Eo "[0-9]+ passed" "$CARGO_TARGET_DIR/lean-test.log" | awk '{s+=$1} END {print s+0}')
+            result="$result, $n real-library tests ok: $(grep -m1 '^runtime error: ' "$CARGO_TARGET_DIR/lean-test.log" || true)"
         else
             cat "$CARGO_TARGET_DIR/lean-test.log" >&2
-            summary+=("$v: FAIL (lean runtime test)")
+            summary+=("$v: FAIL (real-library tests)")
             status=1
             continue
         fi

@@ -108,6 +108,16 @@ pub enum Error {
         reason: String,
     },
 
+    /// A custom plugin library cannot be used (not a shared library, another architecture or TensorRT major, refused
+    /// by the dynamic loader or the plugin registry).
+    #[error("plugin library {}: {message}", path.display())]
+    PluginLibrary {
+        /// The file named by the user.
+        path: PathBuf,
+        /// What is wrong and what to do.
+        message: String,
+    },
+
     /// A TensorRT call failed; `message` carries the last error(s) TensorRT logged.
     #[error("TensorRT {call} failed: {message}")]
     TensorRt {

@@ -239,6 +239,19 @@ pub enum Error {
         hardware_compatibility: HardwareCompatibility,
     },
 
+    /// The engine was built with custom plugin libraries that are not loaded in this process.
+    #[error(
+        "engine {} was built with the plugin libraries {} which are not loaded; load them before the engine \
+         (`--plugins PATH` on the command line, `Library::load_plugin_library` in code)",
+        engine.display(), libraries.join(", ")
+    )]
+    PluginLibrariesNotLoaded {
+        /// The engine file.
+        engine: PathBuf,
+        /// File names of the libraries that are missing.
+        libraries: Vec<String>,
+    },
+
     /// The engine needs TensorRT plugins but the plugin library was not initialized.
     #[error(
         "engine {} needs TensorRT plugins ({}) but the plugin library is not initialized; call \

@@ -53,6 +53,6 @@ pub use runtime::{
     format_name, Engine, ExecutionContext, IoTensor, Library, LoadOptions, ProfileDims, Runtime,
     TensorFormat,
 };
-pub use session::{Input, Outputs, PendingInference, Session, SessionConfig};
+pub use session::{Input, Outputs, PendingInference, PhaseTimes, Session, SessionConfig};
 pub use shared::{OwnedSession, SharedEngine};
 pub use sidecar::{ComputeCapability, Version};

@@ -28,6 +28,8 @@ pub struct LoadOptions {
     pub logger: Logger,
     /// Initialize the TensorRT plugin library (`libnvinfer_plugin`) right away.
     pub init_plugins: bool,
+    /// Custom plugin libraries to load right away ([`Library::load_plugin_library`]), in order.
+    pub plugin_libraries: Vec<PathBuf>,
 }
 
 /// The loaded TensorRT and CUDA libraries, the device and the logger. Cheap to clone.
@@ -78,6 +80,9 @@ impl Library {
         if options.init_plugins {
             lib.init_plugins()?;
         }
+        for path in &options.plugin_libraries {
+            lib.load_plugin_library(path)?;
+        }
         Ok(lib)
     }
 
@@ -120,6 +125,33 @@ impl Library {
         Ok(())
     }
 
+    /// Loads a custom plugin library (a `.so` built against this TensorRT) so its plugins can be parsed, built and
+    /// deserialized. The file is checked first (a shared library for this machine, linking this TensorRT major);
+    /// a library exporting `getPluginCreators`/`getCreators` goes through `IPluginRegistry::loadLibrary` on
+    /// TensorRT ≥ 8.6, any other is opened and registers itself from its initializers (`REGISTER_TENSORRT_PLUGIN`).
+    /// Loading the same file again is a no-op. Plugin libraries stay loaded for the rest of the process.
+    pub fn load_plugin_library(
+        &self,
+        path: &Path,
+    ) -> Result<trt_sys::plugin_lib::PluginLibraryInfo> {
+        let info = trt_sys::plugin_lib::load_plugin_library(path, Some(&self.inner.shim_logger))?;
+        tracing::info!(
+            target: "trt",
+            "plugin library {} loaded ({:?})",
+            info.path.display(),
+            info.mode
+        );
+        Ok(info)
+    }
+
+    /// File names of the custom plugin libraries loaded into this process.
+    pub fn plugin_libraries(&self) -> Vec<String> {
+        trt_sys::plugin_lib::loaded_plugin_libraries()
+            .into_iter()
+            .map(|l| l.file_name)
+            .collect()
+    }
+
     /// Whether [`Library::init_plugins`] has run.
     pub fn plugins_initialized(&self) -> bool {
         self.inner.plugins.load(Ordering::Acquire)
@@ -134,6 +166,7 @@ impl Library {
                 compute_capability: self.inner.device.compute_capability(),
             }),
             plugins_initialized: self.plugins_initialized(),
+            plugin_libraries: self.plugin_libraries(),
         }
     }
 

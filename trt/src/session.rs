@@ -22,7 +22,9 @@ use std::borrow::Cow;
 
 use ndarray::{ArrayView, ArrayViewD, ArrayViewMutD, Dimension, IxDyn};
 
-use crate::cuda::{CudaGraph, DeviceBuffer, HostAllocFlags, PinnedBuffer, Stream};
+use std::time::Duration;
+
+use crate::cuda::{CudaGraph, DeviceBuffer, Event, HostAllocFlags, PinnedBuffer, Stream};
 use crate::dtype::{DataType, Element};
 use crate::error::{Error, Result, Shape};
 use crate::runtime::{check_shape_against, Engine, ExecutionContext, IoTensor};
@@ -43,6 +45,10 @@ pub struct SessionConfig {
     /// Flags of the pinned host buffers. `mapped` makes TensorRT read and write the pinned memory directly
     /// (zero-copy; for Jetson's integrated GPU), skipping device buffers and copies.
     pub host_flags: HostAllocFlags,
+    /// Record CUDA events around the H2D copies, the engine and the D2H copies of every launch, so
+    /// [`Session::phase_times`] can report each phase's GPU time (trtexec's H2D / GPU compute / D2H). Costs four event
+    /// records per inference; off by default.
+    pub phase_timing: bool,
 }
 
 impl SessionConfig {
@@ -68,6 +74,60 @@ impl SessionConfig {
     pub fn with_host_flags(mut self, flags: HostAllocFlags) -> Self {
         self.host_flags = flags;
         self
+    }
+
+    /// Enables or disables per-phase GPU timing ([`Session::phase_times`]).
+    pub fn with_phase_timing(mut self, on: bool) -> Self {
+        self.phase_timing = on;
+        self
+    }
+}
+
+/// GPU time of each phase of one inference, from CUDA events recorded on the session's stream
+/// ([`SessionConfig::phase_timing`]).
+///
+/// `h2d`, `compute` and `d2h` are `None` when they could not be separated: a replayed CUDA graph is one launch
+/// (only `total` is known), and zero-copy sessions have no copies (`compute` equals `total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PhaseTimes {
+    /// Host-to-device copies of the inputs.
+    pub h2d: Option<Duration>,
+    /// The engine itself (TensorRT's enqueue).
+    pub compute: Option<Duration>,
+    /// Device-to-host copies of the outputs.
+    pub d2h: Option<Duration>,
+    /// Everything the inference put on the stream.
+    pub total: Duration,
+}
+
+/// Which events the last launch recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PhaseKind {
+    NotRecorded,
+    /// start, after H2D, after the engine, after D2H.
+    Split,
+    /// start and end of a graph replay.
+    TotalOnly,
+}
+
+#[derive(Debug)]
+struct PhaseEvents {
+    start: Event,
+    inputs_copied: Event,
+    computed: Event,
+    end: Event,
+    kind: PhaseKind,
+}
+
+impl PhaseEvents {
+    fn new(device: &crate::cuda::Device) -> Result<Self> {
+        Ok(PhaseEvents {
+            start: Event::new(device)?,
+            inputs_copied: Event::new(device)?,
+            computed: Event::new(device)?,
+            end: Event::new(device)?,
+            kind: PhaseKind::NotRecorded,
+        })
     }
 }
 
@@ -183,6 +243,7 @@ pub struct Session<'engine> {
     shapes_stale: bool,
     zero_copy: bool,
     profile: usize,
+    phases: Option<PhaseEvents>,
 }
 
 impl<'engine> Session<'engine> {
@@ -287,6 +348,11 @@ impl<'engine> Session<'engine> {
             shapes_stale: false,
             zero_copy,
             profile: config.profile,
+            phases: if config.phase_timing {
+                Some(PhaseEvents::new(&device)?)
+            } else {
+                None
+            },
         })
     }
 
@@ -298,6 +364,41 @@ impl<'engine> Session<'engine> {
     /// The session's stream.
     pub fn stream(&self) -> &Stream {
         &self.stream
+    }
+
+    /// GPU time of each phase of the last launched inference ([`SessionConfig::phase_timing`]; `None` when timing is
+    /// off or nothing ran yet). Waits for that inference to finish if it has not.
+    pub fn phase_times(&self) -> Result<Option<PhaseTimes>> {
+        let Some(p) = &self.phases else {
+            return Ok(None);
+        };
+        let total = match p.kind {
+            PhaseKind::NotRecorded => return Ok(None),
+            PhaseKind::Split | PhaseKind::TotalOnly => p.start.elapsed(&p.end)?,
+        };
+        if p.kind == PhaseKind::TotalOnly {
+            return Ok(Some(PhaseTimes {
+                h2d: None,
+                compute: None,
+                d2h: None,
+                total,
+            }));
+        }
+        let compute = p.inputs_copied.elapsed(&p.computed)?;
+        let (h2d, d2h) = if self.zero_copy {
+            (None, None)
+        } else {
+            (
+                Some(p.start.elapsed(&p.inputs_copied)?),
+                Some(p.computed.elapsed(&p.end)?),
+            )
+        };
+        Ok(Some(PhaseTimes {
+            h2d,
+            compute: Some(compute),
+            d2h,
+            total,
+        }))
     }
 
     /// Whether the last inference replayed a CUDA graph.
@@ -593,9 +694,16 @@ impl<'engine> Session<'engine> {
         match &self.graph_state {
             GraphState::Captured(s) if *s == shapes && self.graph.is_some() => {
                 if let Some(g) = &self.graph {
+                    if let Some(p) = &mut self.phases {
+                        self.stream.record(&mut p.start)?;
+                    }
                     // SAFETY: the graph uses only session-owned buffers, which live as long as the graph (field
                     // order), and the host reads them only after synchronizing (infer / wait / settle).
                     unsafe { g.launch(&self.stream) }?;
+                    if let Some(p) = &mut self.phases {
+                        self.stream.record(&mut p.end)?;
+                        p.kind = PhaseKind::TotalOnly;
+                    }
                 }
             }
             GraphState::Ready => self.capture_or_fallback(shapes)?,
@@ -605,7 +713,13 @@ impl<'engine> Session<'engine> {
                 let next = matches!(state, GraphState::Armed | GraphState::Captured(_));
                 // SAFETY: see enqueue_raw.
                 unsafe {
-                    enqueue_raw(&mut self.context, &self.slots, self.zero_copy, &self.stream)
+                    enqueue_raw(
+                        &mut self.context,
+                        &self.slots,
+                        self.zero_copy,
+                        &self.stream,
+                        self.phases.as_mut(),
+                    )
                 }?;
                 if next {
                     self.graph = None;
@@ -629,12 +743,19 @@ impl<'engine> Session<'engine> {
         // dropped first, after Drop synchronized), and no tracked operation runs inside the capture.
         let captured = unsafe {
             self.stream
-                .capture(|st| enqueue_raw(context, slots, zero_copy, st))
+                .capture(|st| enqueue_raw(context, slots, zero_copy, st, None))
         };
         match captured {
             Ok(g) => {
+                if let Some(p) = &mut self.phases {
+                    self.stream.record(&mut p.start)?;
+                }
                 // SAFETY: as above.
                 unsafe { g.launch(&self.stream) }?;
+                if let Some(p) = &mut self.phases {
+                    self.stream.record(&mut p.end)?;
+                    p.kind = PhaseKind::TotalOnly;
+                }
                 self.graph = Some(g);
                 self.graph_state = GraphState::Captured(shapes);
             }
@@ -643,7 +764,13 @@ impl<'engine> Session<'engine> {
                 self.graph_state = GraphState::Failed;
                 // SAFETY: see enqueue_raw.
                 unsafe {
-                    enqueue_raw(&mut self.context, &self.slots, self.zero_copy, &self.stream)
+                    enqueue_raw(
+                        &mut self.context,
+                        &self.slots,
+                        self.zero_copy,
+                        &self.stream,
+                        self.phases.as_mut(),
+                    )
                 }?;
             }
         }
@@ -692,7 +819,9 @@ fn typed_view_mut<'a, T: Element>(
         .map_err(|e| Error::InvalidArgument(format!("tensor `{name}`: {e}")))
 }
 
-/// Enqueues copies in, the engine, copies out (untracked raw work; the caller brackets it).
+/// Enqueues copies in, the engine, copies out (untracked raw work; the caller brackets it). With `phases`, records
+/// an event before the copies in, after them, after the engine and after the copies out (never inside a graph
+/// capture: the caller passes `None` there).
 ///
 /// # Safety
 /// `slots` are the session's buffers, bound to `context`, sized for the current shapes (checked in `prepare`).
@@ -701,7 +830,13 @@ unsafe fn enqueue_raw(
     slots: &[Slot],
     zero_copy: bool,
     stream: &Stream,
+    mut phases: Option<&mut PhaseEvents>,
 ) -> Result<()> {
+    if let Some(p) = phases.as_deref_mut() {
+        // Until all four are recorded, the previous times are gone and no new ones exist.
+        p.kind = PhaseKind::NotRecorded;
+        stream.record(&mut p.start)?;
+    }
     if !zero_copy {
         for s in slots.iter().filter(|s| s.tensor.is_input()) {
             if let Some(d) = &s.device {
@@ -717,9 +852,15 @@ unsafe fn enqueue_raw(
             }
         }
     }
+    if let Some(p) = phases.as_deref_mut() {
+        stream.record(&mut p.inputs_copied)?;
+    }
     // SAFETY: every tensor address points to a session-owned buffer sized for the capacity shape; all input
     // shapes are set (prepare/new).
     unsafe { context.enqueue(stream) }?;
+    if let Some(p) = phases.as_deref_mut() {
+        stream.record(&mut p.computed)?;
+    }
     if !zero_copy {
         for s in slots.iter().filter(|s| !s.tensor.is_input()) {
             if let Some(d) = &s.device {
@@ -734,6 +875,10 @@ unsafe fn enqueue_raw(
                 }?;
             }
         }
+    }
+    if let Some(p) = phases {
+        stream.record(&mut p.end)?;
+        p.kind = PhaseKind::Split;
     }
     Ok(())
 }

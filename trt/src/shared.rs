@@ -136,6 +136,11 @@ impl OwnedSession {
         self.session.stream()
     }
 
+    /// See [`Session::phase_times`].
+    pub fn phase_times(&self) -> Result<Option<crate::session::PhaseTimes>> {
+        self.session().phase_times()
+    }
+
     /// See [`Session::graph_active`].
     pub fn graph_active(&self) -> bool {
         self.session.graph_active()

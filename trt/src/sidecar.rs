@@ -21,12 +21,15 @@
 //!   "source": { "onnx_file": "yolov7.onnx", "onnx_sha256": "…64 hex…" },
 //!   "pipeline": ["reparameterize", "fp16"],
 //!   "plugins": ["EfficientNMS_TRT"],
+//!   "plugin_libraries": ["libyolo_layer.so"],
+//!   "class_names": ["person", "bicycle"],
 //!   "engine": { "sha256": "…64 hex…", "bytes": 12345678 },
 //!   "created_at": "2026-11-23T00:41:53Z",
 //!   "tool": { "name": "trt-build", "version": "0.1.0" },
 //!   "sidecar_sha256": "…64 hex…"
 //! }
 //! ```
+//! * `plugin_libraries` and `class_names` are optional (omitted when empty; older sidecars without them verify).
 //! * `shape` uses `-1` for dynamic dimensions; `format` is TensorRT's tensor format in lowercase (`linear`, `chw32` …).
 //! * `hardware_compatibility` is `none`, `ampere-plus` or `same-compute-capability`.
 //! * `sidecar_sha256` is the SHA-256 of the *canonical* form of the sidecar: the compact `serde_json` serialization of
@@ -41,7 +44,8 @@
 //!    the majors are equal and the loaded release is not older;
 //! 3. compute capability: equal to the device's (`none`, `same-compute-capability`), or the device is ≥ 8.0
 //!    (`ampere-plus`); a different GPU *name* with the same compute capability is only a warning (TensorRT allows it);
-//! 4. plugins: when the engine lists plugins, the plugin library must be initialized;
+//! 4. plugins: every library of `plugin_libraries` must be loaded (by file name); when the engine lists plugins and
+//!    was built without custom plugin libraries, the standard plugin library must be initialized;
 //! 5. the engine file's length, then its SHA-256.
 //!
 //! Each failure is its own [`Error`] variant that says what to rebuild with.
@@ -375,6 +379,14 @@ pub struct Sidecar {
     pub pipeline: Vec<String>,
     /// TensorRT plugins the engine needs (empty: none).
     pub plugins: Vec<String>,
+    /// File names of the custom plugin libraries (`trt-build --plugins`) the engine was built with; they must be
+    /// loaded ([`crate::Library::load_plugin_library`]) before the engine is deserialized. Omitted when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plugin_libraries: Vec<String>,
+    /// Class names of the model's outputs, index = class id (from `trt-build --classes` or the ONNX metadata);
+    /// omitted when unknown.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub class_names: Vec<String>,
     /// Engine length and checksum (filled by [`write_engine`] / [`Sidecar::set_engine`]).
     pub engine: EngineDigest,
     /// Creation time, RFC 3339 UTC.
@@ -399,6 +411,8 @@ impl Sidecar {
             source: SourceInfo::default(),
             pipeline: Vec::new(),
             plugins: Vec::new(),
+            plugin_libraries: Vec::new(),
+            class_names: Vec::new(),
             engine: EngineDigest::default(),
             created_at: now_rfc3339(),
             tool: ToolInfo {
@@ -531,7 +545,21 @@ impl Sidecar {
                 device.compute_capability
             );
         }
-        if !self.plugins.is_empty() && !here.plugins_initialized {
+        let missing: Vec<String> = self
+            .plugin_libraries
+            .iter()
+            .filter(|l| !here.plugin_libraries.contains(l))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            return Err(Error::PluginLibrariesNotLoaded {
+                engine: engine.to_owned(),
+                libraries: missing,
+            });
+        }
+        // Plugins of an engine built with custom plugin libraries may all come from them.
+        if !self.plugins.is_empty() && !here.plugins_initialized && self.plugin_libraries.is_empty()
+        {
             return Err(Error::PluginsNotInitialized {
                 engine: engine.to_owned(),
                 plugins: self.plugins.clone(),
@@ -570,6 +598,8 @@ pub struct RuntimeFacts {
     pub device: Option<DeviceFacts>,
     /// Whether `initLibNvInferPlugins` has run.
     pub plugins_initialized: bool,
+    /// File names of the custom plugin libraries loaded in this process.
+    pub plugin_libraries: Vec<String>,
 }
 
 /// The device part of [`RuntimeFacts`].

@@ -204,3 +204,52 @@ fn gpu_owned_sessions_keep_the_engine_alive() {
     drop(second);
     library.device().take_deferred_errors().unwrap();
 }
+
+#[test]
+#[ignore = "needs GPU, TensorRT and TRT_TEST_ENGINE"]
+fn gpu_phase_times_split_each_inference_and_graphs_report_the_total() {
+    let shared = engine();
+    let mut session = shared
+        .session(SessionConfig::default().with_phase_timing(true))
+        .unwrap();
+    assert_eq!(session.phase_times().unwrap(), None, "nothing ran yet");
+    let (name, dtype, shape) = input_of(&session);
+    let n: usize = shape.iter().product();
+    copying_run(&mut session, &name, dtype, &shape, &values(n, 5));
+    let t = session.phase_times().unwrap().expect("times after a run");
+    let (h2d, compute, d2h) = (
+        t.h2d.expect("h2d measured"),
+        t.compute.expect("compute measured"),
+        t.d2h.expect("d2h measured"),
+    );
+    assert!(!compute.is_zero(), "{t:?}");
+    // The phases are consecutive intervals of the same stream: they add up to the total (event resolution ~0.5 us).
+    let sum = h2d + compute + d2h;
+    let slack = std::time::Duration::from_micros(5);
+    assert!(sum <= t.total + slack && t.total <= sum + slack, "{t:?}");
+
+    // Without phase timing nothing is recorded.
+    let mut plain = shared.session(SessionConfig::default()).unwrap();
+    copying_run(&mut plain, &name, dtype, &shape, &values(n, 5));
+    assert_eq!(plain.phase_times().unwrap(), None);
+
+    // A replayed CUDA graph is one launch: only the total is known.
+    let mut graphed = shared
+        .session(
+            SessionConfig::default()
+                .with_phase_timing(true)
+                .with_cuda_graph(true),
+        )
+        .unwrap();
+    for seed in 0..3 {
+        copying_run(&mut graphed, &name, dtype, &shape, &values(n, seed));
+    }
+    let g = graphed
+        .phase_times()
+        .unwrap()
+        .expect("times after graph runs");
+    if graphed.graph_active() {
+        assert_eq!((g.h2d, g.compute, g.d2h), (None, None, None), "{g:?}");
+        assert!(!g.total.is_zero());
+    }
+}

@@ -71,6 +71,7 @@ fn here() -> RuntimeFacts {
             compute_capability: T4,
         }),
         plugins_initialized: false,
+        plugin_libraries: Vec::new(),
     }
 }
 
@@ -156,6 +157,7 @@ struct Tally {
     version: usize,
     gpu: usize,
     plugins: usize,
+    plugin_libraries: usize,
 }
 
 impl Tally {
@@ -169,6 +171,7 @@ impl Tally {
             Error::TensorRtVersion { .. } => self.version += 1,
             Error::ComputeCapability { .. } => self.gpu += 1,
             Error::PluginsNotInitialized { .. } => self.plugins += 1,
+            Error::PluginLibrariesNotLoaded { .. } => self.plugin_libraries += 1,
             other => panic!("unexpected error kind: {other:?}"),
         }
     }
@@ -291,6 +294,11 @@ fn generated_corrupt_cases_never_reach_tensorrt() {
     }
     write_variant(&|s| s.plugins = vec!["EfficientNMS_TRT".into()]);
     check("plugins not initialized", &mut tally);
+    write_variant(&|s| {
+        s.plugins = vec!["YoloLayer_TRT".into()];
+        s.plugin_libraries = vec!["libyolo_layer.so".into()];
+    });
+    check("plugin library not loaded", &mut tally);
 
     assert!(tally.cases >= 1000, "{tally:?}");
     assert_eq!(tally.engine_checksum, 400, "{tally:?}");
@@ -298,6 +306,7 @@ fn generated_corrupt_cases_never_reach_tensorrt() {
     assert_eq!(tally.version, 8, "{tally:?}");
     assert_eq!(tally.gpu, 4, "{tally:?}");
     assert_eq!(tally.plugins, 1, "{tally:?}");
+    assert_eq!(tally.plugin_libraries, 1, "{tally:?}");
     assert!(tally.sidecar_corrupt > 500, "{tally:?}");
     assert_eq!(calls.get(), 0);
 
@@ -346,6 +355,17 @@ fn compatible_variants_load() {
             },
         ),
         (
+            // Custom plugins come from their own library: loading it is enough.
+            Box::new(|s: &mut Sidecar| {
+                s.plugins = vec!["YoloLayer_TRT".into()];
+                s.plugin_libraries = vec!["libyolo_layer.so".into()];
+            }),
+            RuntimeFacts {
+                plugin_libraries: vec!["libother.so".into(), "libyolo_layer.so".into()],
+                ..here()
+            },
+        ),
+        (
             Box::new(|s: &mut Sidecar| s.gpu.name = "Tesla T4 (other board)".into()),
             here(),
         ),
@@ -363,7 +383,7 @@ fn compatible_variants_load() {
             load_counting(&engine, &facts, &calls).unwrap_or_else(|e| panic!("case {i}: {e}"));
         assert_eq!(got, format!("engine {i}").as_bytes());
     }
-    assert_eq!(calls.get(), 4);
+    assert_eq!(calls.get(), 5);
 }
 
 #[test]
@@ -406,6 +426,44 @@ fn mismatch_messages_say_what_to_rebuild_with() {
         msg.contains("EfficientNMS_TRT") && msg.contains("init_plugins"),
         "{msg}"
     );
+
+    let mut s = sample_sidecar();
+    s.plugins = vec!["YoloLayer_TRT".into()];
+    s.plugin_libraries = vec!["libyolo_layer.so".into(), "libdecode.so".into()];
+    let (engine, _) = setup(dir.path(), "custom.engine", b"x", s);
+    let facts = RuntimeFacts {
+        plugin_libraries: vec!["libyolo_layer.so".into()],
+        ..here()
+    };
+    let msg = load_counting(&engine, &facts, &Cell::new(0))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("libdecode.so")
+            && !msg.contains("libyolo_layer.so,")
+            && msg.contains("--plugins"),
+        "{msg}"
+    );
+}
+
+/// The optional fields are omitted when empty (older sidecars keep verifying) and round-trip when set.
+#[test]
+fn optional_plugin_libraries_and_class_names_round_trip() {
+    let mut s = sample_sidecar();
+    s.set_engine(b"x");
+    s.seal();
+    let json = s.to_json();
+    assert!(
+        !json.contains("plugin_libraries") && !json.contains("class_names"),
+        "{json}"
+    );
+    let mut t = sample_sidecar();
+    t.plugin_libraries = vec!["libyolo_layer.so".into()];
+    t.class_names = vec!["person".into(), "forklift's cab".into()];
+    t.set_engine(b"x");
+    t.seal();
+    let back = Sidecar::from_json(&t.to_json(), std::path::Path::new("t.engine.json")).unwrap();
+    assert_eq!(back, t);
 }
 
 #[test]

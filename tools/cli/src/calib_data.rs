@@ -36,7 +36,8 @@ pub struct DataOptions {
     pub held_out: usize,
     /// Seed of the shuffle.
     pub seed: u64,
-    /// Samples loaded per batch (memory holds one batch of preprocessed samples at a time).
+    /// Samples loaded per batch (memory holds one batch of preprocessed samples at a time; raised to the
+    /// calibration thread count so every thread has a sample).
     pub batch_size: usize,
     /// Network input size (width, height) for images; `None`: the model's declared input size.
     pub input_size: Option<(usize, usize)>,
@@ -332,8 +333,14 @@ pub fn calibrate_dir(
         }
         None => None,
     };
-    let mut collector = Collector::with_input_shape(model, options.bins, shape.as_deref())
-        .map_err(|e| {
+    // Min/max calibration needs no histogram bins: keep only the exact extremes (cheaper to stream).
+    let bins = if options.algorithm.needs_bins() {
+        options.bins
+    } else {
+        0
+    };
+    let mut collector =
+        Collector::with_input_shape(model, bins, shape.as_deref()).map_err(|e| {
             anyhow::anyhow!(
                 "{e}{}",
                 if data.input_size.is_none() {
@@ -360,7 +367,8 @@ pub fn calibrate_dir(
     };
     let progress = bar(want.min(calib_files.len()), data);
     let started = std::time::Instant::now();
-    let batch = data.batch_size.max(1);
+    // Load at least one sample per collector thread at a time, so every thread has work.
+    let batch = data.batch_size.max(collector.threads()).max(1);
     let mut next = 0;
     while summary.calibration_samples < want && next < calib_files.len() {
         // Load one batch, then run it.
@@ -377,11 +385,13 @@ pub fn calibrate_dir(
                 Err(LoadError::Fatal(e)) => return Err(e),
             }
         }
-        for s in samples.into_iter().take(want - summary.calibration_samples) {
-            collector.add(&s).map_err(|e| anyhow::anyhow!("{e}"))?;
-            summary.calibration_samples += 1;
-            progress.inc(1);
-        }
+        // The collector runs the batch on its threads; the statistics do not depend on how many.
+        samples.truncate(want - summary.calibration_samples);
+        collector
+            .add_batch(&samples)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        summary.calibration_samples += samples.len();
+        progress.inc(samples.len() as u64);
     }
     progress.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();

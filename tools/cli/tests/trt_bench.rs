@@ -590,3 +590,20 @@ fn reallib_lean_runtime_without_gpu_exits_3() {
         assert!(o.stdout.is_empty());
     }
 }
+
+#[test]
+fn a_bad_plugin_library_is_refused_before_tensorrt_is_needed() {
+    let dir = tempfile::tempdir().unwrap();
+    common::write_engine(dir.path(), b"engine", (10, 3, 0), &[]);
+    std::fs::write(dir.path().join("yolo_layer.cu"), "__global__ void k() {}\n").unwrap();
+    let o = cmd(dir.path())
+        .args(["m.engine", "--plugins", "yolo_layer.cu"])
+        .output()
+        .unwrap();
+    common::assert_fails(&o, "trt-bench", 1, "yolo_layer.cu: is not a shared library");
+    let o = cmd(dir.path())
+        .args(["m.engine", "--staticPlugins", "missing.so"])
+        .output()
+        .unwrap();
+    common::assert_fails(&o, "trt-bench", 1, "missing.so: no such file");
+}

@@ -359,6 +359,34 @@ fn int8_calibration_with_an_empty_calibration_directory_fails_cleanly() {
     assert_fails(&o, 1, "--calib-cache cannot be honored by TensorRT 11.1.0");
 }
 
+/// The calibration cache written by `--calib-cache` carries the version of the release the build targets, so that
+/// release reads it as-is (TensorRT skips a cache stamped with another version).
+#[test]
+fn calibration_cache_header_names_the_target_release() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    sample(d, "yolov7-tiny", "m.onnx");
+    common::calib_images(d, 4, 7);
+    for (release, header) in [
+        ("8.5.3", "TRT-8503-"),
+        ("10.3", "TRT-100300-"),
+        ("8.6.1", "TRT-8601-"),
+    ] {
+        let o = run_line(
+            d,
+            &format!("m.onnx --int8 --calib calib --calib-batches 1 --calib-cache c.cache --dry-run --trt-release {release}"),
+        );
+        common::assert_ok(&o);
+        let text = std::fs::read_to_string(d.join("c.cache")).unwrap();
+        let first = text.lines().next().unwrap_or_default();
+        assert!(
+            first.starts_with(header) && first.ends_with("MinMaxCalibration"),
+            "{release}: {first}"
+        );
+        assert!(text.lines().count() > 2, "one line per tensor: {text}");
+    }
+}
+
 #[test]
 fn without_tensorrt_the_build_does_what_it_can_then_exits_3() {
     let dir = tempfile::tempdir().unwrap();
@@ -549,6 +577,130 @@ fn killed_mid_write_leaves_nothing_at_the_output_path() {
     );
     common::assert_ok(&o);
     yolo_onnx::Model::load(dir.path().join("out/parsed.onnx")).unwrap();
+}
+
+/// Compiles a C source into the shared library `dir/name` with the system C compiler (`CC`, default `cc`).
+fn compile_so(dir: &Path, name: &str, source: &str, extra: &[&str]) -> PathBuf {
+    let src = dir.join(format!("{name}.c"));
+    std::fs::write(&src, source).unwrap();
+    let out = dir.join(name);
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let ok = Command::new(&cc)
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(&out)
+        .arg(&src)
+        .args(extra)
+        .status()
+        .unwrap_or_else(|e| panic!("this test compiles a plugin fixture with `{cc}` (set CC): {e}"))
+        .success();
+    assert!(ok, "{cc} failed for {name}");
+    out
+}
+
+#[test]
+fn plugin_libraries_and_class_names_are_checked_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    sample(d, "yolov7-tiny", "m.onnx");
+    std::fs::write(
+        d.join("notes.txt"),
+        "REGISTER_TENSORRT_PLUGIN(YoloLayerCreator);\n",
+    )
+    .unwrap();
+    assert_fails(
+        &run_line(d, "m.onnx --dry-run --plugins notes.txt"),
+        1,
+        "notes.txt: is not a shared library",
+    );
+    assert_fails(
+        &run_line(d, "m.onnx --dry-run --staticPlugins gone/libyolo.so"),
+        1,
+        "gone/libyolo.so: no such file",
+    );
+
+    // A plugin built against TensorRT 8 (links libnvinfer.so.8) for a 10.3 build.
+    compile_so(
+        d,
+        "libnvinfer.so.8",
+        "int getInferLibVersion(void) { return 8503; }\n",
+        &["-Wl,-soname,libnvinfer.so.8"],
+    );
+    let lib_dir = format!("-L{}", d.display());
+    compile_so(
+        d,
+        "libold_plugin.so",
+        "int getInferLibVersion(void);\nint v(void) { return getInferLibVersion(); }\n",
+        &[&lib_dir, "-l:libnvinfer.so.8", "-Wl,--no-as-needed"],
+    );
+    let o = run_line(
+        d,
+        "m.onnx --dry-run --trt-release 10.3 --plugins libold_plugin.so",
+    );
+    assert_fails(&o, 1, "libold_plugin.so: links TensorRT 8");
+    assert!(
+        stderr(&o).contains("the build targets TensorRT 10.3.0 (--trt-release)"),
+        "{}",
+        stderr(&o)
+    );
+    common::assert_ok(&run_line(
+        d,
+        "m.onnx --dry-run --trt-release 8.5 --plugins libold_plugin.so",
+    ));
+
+    // A good plugin and a class-name file: both land in the plan.
+    compile_so(
+        d,
+        "libgood_plugin.so",
+        "#include <string.h>\nint n(const char* s) { return (int)strlen(s); }\n",
+        &[],
+    );
+    std::fs::write(d.join("names.txt"), "person\nforklift\n\npallet\n").unwrap();
+    let o = run_line(
+        d,
+        "m.onnx --dry-run --json --trt-release 10.3 --plugins libgood_plugin.so --classes names.txt",
+    );
+    common::assert_ok(&o);
+    let r = json(&o);
+    assert_eq!(r["builder"]["plugins"][0], "libgood_plugin.so");
+    assert_eq!(
+        r["class_names"],
+        serde_json::json!(["person", "forklift", "pallet"])
+    );
+    // Without --classes and without `names` metadata, no class names are invented.
+    let o = run_line(d, "m.onnx --dry-run --json");
+    assert_eq!(json(&o)["class_names"], serde_json::json!([]));
+
+    // Ultralytics-style `names` metadata is the default; --classes overrides it; a malformed entry is an error.
+    let with_names = |value: &str, file: &str| {
+        let mut m = yolo_onnx::Model::load(d.join("m.onnx")).unwrap();
+        let props = &mut m.header_mut().metadata_props;
+        props.push(Default::default());
+        let e = props.last_mut().unwrap();
+        e.key = "names".into();
+        e.value = value.into();
+        m.save(d.join(file)).unwrap();
+    };
+    with_names("{0: 'person', 1: \"forklift's cab\"}", "named.onnx");
+    let o = run_line(d, "named.onnx --dry-run --json");
+    assert_eq!(
+        json(&o)["class_names"],
+        serde_json::json!(["person", "forklift's cab"])
+    );
+    let o = run_line(d, "named.onnx --dry-run --json --classes names.txt");
+    assert_eq!(json(&o)["class_names"][1], "forklift");
+    with_names("{0: 'person', 2: 'pallet'}", "gappy.onnx");
+    assert_fails(&run_line(d, "gappy.onnx --dry-run"), 1, "--classes FILE");
+    assert_fails(
+        &run_line(d, "m.onnx --dry-run --classes missing.txt"),
+        1,
+        "missing.txt",
+    );
+    std::fs::write(d.join("empty.txt"), "\n\n").unwrap();
+    assert_fails(
+        &run_line(d, "m.onnx --dry-run --classes empty.txt"),
+        1,
+        "no class names",
+    );
 }
 
 #[test]

@@ -103,6 +103,41 @@ fn json_detections_and_annotated_image() {
     assert_eq!(px(10, 180), [128, 128, 128], "background");
 }
 
+/// Without `--classes`, names come from the ONNX `names` metadata (Ultralytics-style dict);
+/// `--classes` overrides them.
+#[test]
+fn class_names_from_onnx_metadata() {
+    let (dir, _) = setup();
+    let model = dir.path().join("named.onnx");
+    let mut m = yolo_onnx::testgen::tiny_detector(64, 3);
+    let props = &mut m.header_mut().metadata_props;
+    props.push(Default::default());
+    let e = props.last_mut().unwrap();
+    e.key = "names".into();
+    e.value = "{0: 'rouge', 1: 'vert', 2: \"l'azur\"}".into();
+    m.save(&model).unwrap();
+    let names_of = |assert: assert_cmd::assert::Assert| -> Vec<String> {
+        let json: serde_json::Value = serde_json::from_slice(&assert.get_output().stdout).unwrap();
+        let mut dets = json["images"][0]["detections"].as_array().unwrap().clone();
+        dets.sort_by_key(|d| d["class_id"].as_u64().unwrap());
+        dets.iter()
+            .map(|d| d["class_name"].as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    let scene = dir.path().join("imgs/scene.png");
+    let got = names_of(detect(&model, &scene).arg("--json").assert().success());
+    assert_eq!(got, ["vert", "l'azur"]);
+    let got = names_of(
+        detect(&model, &scene)
+            .arg("--classes")
+            .arg(dir.path().join("classes.txt"))
+            .arg("--json")
+            .assert()
+            .success(),
+    );
+    assert_eq!(got, ["green", "blue"]);
+}
+
 #[test]
 fn text_output_and_threshold() {
     let (dir, model) = setup();
@@ -140,6 +175,16 @@ fn exit_codes() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains("m.engine.json"));
+    // A plugin library that is not a shared library: refused before TensorRT is needed (exit 1, names it).
+    std::fs::write(dir.path().join("yolo_layer.cu"), "__global__ void k() {}\n").unwrap();
+    detect(&engine, dir.path().join("imgs/scene.png"))
+        .arg("--plugins")
+        .arg(dir.path().join("yolo_layer.cu"))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "yolo_layer.cu: is not a shared library",
+        ));
     // Usage errors.
     cmd().arg("--model").arg(&model).assert().code(2);
     cmd().args(["--bogus"]).assert().code(2);

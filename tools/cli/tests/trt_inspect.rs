@@ -178,6 +178,61 @@ fn engine_sidecar_checksum_and_compatibility() {
 }
 
 #[test]
+fn engine_plugin_libraries_and_class_names_are_shown_and_bad_plugins_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.engine");
+    let mut sc = trt::sidecar::Sidecar::new(
+        trt::sidecar::TensorRtInfo {
+            version: trt::Version::new(10, 3, 0),
+            version_compatible: false,
+            hardware_compatibility: trt::sidecar::HardwareCompatibility::None,
+            exclude_lean_runtime: false,
+        },
+        trt::sidecar::GpuInfo {
+            name: "Orin".into(),
+            compute_capability: trt::ComputeCapability::new(8, 7),
+        },
+        trt::sidecar::Precision::Fp16,
+    );
+    sc.plugins = vec!["YoloLayer_TRT".into()];
+    sc.plugin_libraries = vec!["libyolo_layer.so".into()];
+    sc.class_names = (0..10).map(|i| format!("class{i}")).collect();
+    trt::sidecar::write_engine(&path, b"engine bytes", &mut sc).unwrap();
+
+    let o = cmd(dir.path()).arg("m.engine").output().unwrap();
+    common::assert_ok(&o);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("plugin libraries  libyolo_layer.so (load with --plugins)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("classes   10 (class0, class1,") && text.contains("… 2 more"),
+        "{text}"
+    );
+    let r = json(
+        &cmd(dir.path())
+            .args(["m.engine", "--json"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(r["sidecar"]["plugin_libraries"][0], "libyolo_layer.so");
+    assert_eq!(r["sidecar"]["class_names"][9], "class9");
+
+    std::fs::write(dir.path().join("libyolo_layer.so"), "not ELF").unwrap();
+    let o = cmd(dir.path())
+        .args(["m.engine", "--plugins", "libyolo_layer.so"])
+        .output()
+        .unwrap();
+    common::assert_fails(
+        &o,
+        "trt-inspect",
+        1,
+        "libyolo_layer.so: is not a shared library",
+    );
+}
+
+#[test]
 #[ignore = "needs TRT_TEST_* libraries"]
 fn reallib_system_reports_the_lean_runtime_and_no_gpu() {
     let dir = tempfile::tempdir().unwrap();

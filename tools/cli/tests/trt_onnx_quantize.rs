@@ -3,14 +3,14 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use yolo_onnx::quant::CalibrationCache;
 use yolo_onnx::{fuse, FuseOptions, Model};
 
 mod common;
 
-use common::stderr;
+use common::{calib_images as images, stderr};
 
 fn onnx(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_trt-onnx"))
@@ -48,41 +48,6 @@ fn fused_v7(dir: &Path) -> PathBuf {
     let p = dir.join("v7.onnx");
     m.save(&p).unwrap();
     p
-}
-
-/// `n` PNGs of assorted sizes with smooth colour gradients and blocks, some in a subdirectory.
-fn images(dir: &Path, n: usize, seed: u64) -> PathBuf {
-    let root = dir.join("calib");
-    std::fs::create_dir_all(root.join("sub")).unwrap();
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    for i in 0..n {
-        let (w, h) = (
-            rng.random_range(60..200usize),
-            rng.random_range(60..200usize),
-        );
-        let (a, b, c) = (
-            rng.random_range(0..255u32),
-            rng.random_range(1..5u32),
-            rng.random_range(0..255u32),
-        );
-        let mut data = Vec::with_capacity(w * h * 3);
-        for y in 0..h {
-            for x in 0..w {
-                let block = ((x / 16 + y / 16) % 2) as u32 * 60;
-                data.push(((a + x as u32 * b) % 256) as u8);
-                data.push(((c + y as u32 * b + block) % 256) as u8);
-                data.push(((x * y) as u32 / 40 % 256) as u8);
-            }
-        }
-        let img = yolo_rt::Image::from_raw(data, w, h, yolo_rt::PixelFormat::Rgb).unwrap();
-        let sub = if i % 3 == 0 {
-            root.join("sub")
-        } else {
-            root.clone()
-        };
-        img.save(sub.join(format!("img{i:02}.png"))).unwrap();
-    }
-    root
 }
 
 #[test]

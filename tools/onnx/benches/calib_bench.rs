@@ -3,10 +3,12 @@
 //! `cargo bench -p yolo-onnx --bench calib_bench` builds a fused YOLOv7-like graph at 640 px (≈ 2.5 M parameters;
 //! `CALIB_BENCH_PARAMS` to change), streams `CALIB_BENCH_SAMPLES` (default 8) image-like inputs through
 //! [`yolo_onnx::quant::Collector`] (every activation, min/max + 2048-bin histograms) and times the min/max and entropy
-//! thresholds. It then runs `benches/calib_ort.py` (python3 or `$PYTHON`; needs `pip install onnxruntime onnx
-//! numpy`) on the same model and inputs — onnxruntime's `create_calibrator` with MinMax and Entropy, one thread like
-//! tract — and prints images/s of both and the ratio. Without Python or onnxruntime the peer is reported missing.
-//! `cargo test --benches` runs a small smoke version (128 px model, 2 samples, no peer).
+//! thresholds, once per thread count (`CALIB_BENCH_THREADS`, comma-separated; default 1 and
+//! [`yolo_onnx::quant::default_threads`]), checking that the statistics are identical for every thread count. It
+//! then runs `benches/calib_ort.py` (python3 or `$PYTHON`; needs `pip install onnxruntime onnx numpy`) on the same
+//! model and inputs — onnxruntime's `create_calibrator` with MinMax and Entropy, with the same number of intra-op
+//! threads — and prints images/s of both and the ratio per thread count. Without Python or onnxruntime the peer is
+//! reported missing. `cargo test --benches` runs a small smoke version (128 px model, 2 samples, no peer).
 
 use std::process::Command;
 use std::time::Instant;
@@ -58,69 +60,94 @@ fn main() {
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     let samples: Vec<_> = (0..n).map(|_| image_like(&shape, &mut rng)).collect();
 
-    let t = Instant::now();
-    let mut c = Collector::new(&model, quant::hist::DEFAULT_BINS).expect("collector");
-    let prepare = t.elapsed().as_secs_f64();
-    // One warm-up sample, not timed (tract plans lazily).
-    c.add(&samples[0]).expect("warm-up");
-    let t = Instant::now();
-    for s in &samples {
-        c.add(s).expect("calibration run");
-    }
-    let (run_s, hist_s) = c.timings();
-    let stats = c.finish().expect("stats");
-    let collect = t.elapsed().as_secs_f64();
-    // Thresholds as `quantize` computes them (spread over the available cores).
-    let plan = quant::qdq::plan(&model, &Default::default()).expect("plan");
-    let t = Instant::now();
-    let mm = quant::scales(&stats, Algorithm::MinMax, &plan);
-    let t_mm = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    // The smoke run (debug build) skips the entropy search: ~0.3 s per tensor unoptimized.
-    let en = if full {
-        quant::scales(&stats, Algorithm::Entropy, &plan)
-    } else {
-        mm.clone()
+    // Thread counts compared: 1 and the collector's default (the available cores, at most 8), or CALIB_BENCH_THREADS
+    // (comma-separated). onnxruntime gets the same number of intra-op threads in each row.
+    let threads: Vec<usize> = match std::env::var("CALIB_BENCH_THREADS") {
+        Ok(v) => v
+            .split(',')
+            .filter_map(|t| t.trim().parse().ok())
+            .filter(|&t| t > 0)
+            .collect(),
+        Err(_) => {
+            let mut t = vec![1, quant::default_threads()];
+            t.dedup();
+            t
+        }
     };
-    let t_en = t.elapsed().as_secs_f64();
-    assert_eq!(mm.len(), en.len());
-    // Plain FP32 inference (no activations exposed), for the split of the cost.
+    let plan = quant::qdq::plan(&model, &Default::default()).expect("plan");
+    let mut rust = Vec::new();
+    let mut reference: [Option<quant::Statistics>; 2] = [None, None];
+    for &th in &threads {
+        let s_th = if th == 1 { "" } else { "s" };
+        // Min/max needs only the exact extremes (like onnxruntime's MinMax calibrator); entropy needs the
+        // 2048-bin histograms. Each is a separate collection, as on the onnxruntime side.
+        let mut per = [0.0f64; 2];
+        for (k, bins) in [0, quant::hist::DEFAULT_BINS].into_iter().enumerate() {
+            let t = Instant::now();
+            let mut c = Collector::new(&model, bins).expect("collector");
+            c.set_threads(th);
+            let prepare = t.elapsed().as_secs_f64();
+            // One warm-up sample, not timed (tract plans lazily).
+            c.add(&samples[0]).expect("warm-up");
+            let (run0, hist0) = c.timings();
+            let t = Instant::now();
+            c.add_batch(&samples).expect("calibration run");
+            let (run_s, hist_s) = c.timings();
+            let (run_s, hist_s) = (run_s - run0, hist_s - hist0);
+            let stats = c.finish().expect("stats");
+            let collect = t.elapsed().as_secs_f64();
+            // Thresholds as `quantize` computes them (spread over the available cores).
+            let algorithm = if bins == 0 {
+                Algorithm::MinMax
+            } else {
+                Algorithm::Entropy
+            };
+            let t = Instant::now();
+            let thresholds = quant::scales(&stats, algorithm, &plan);
+            let t_search = t.elapsed().as_secs_f64();
+            assert_eq!(thresholds.len(), stats.tensors.len());
+            // The statistics do not depend on the thread count.
+            match &reference[k] {
+                None => reference[k] = Some(stats.clone()),
+                Some(r) => assert!(
+                    r.order == stats.order && r.tensors.iter().all(|(k, h)| stats.tensors[k] == *h),
+                    "statistics differ between thread counts"
+                ),
+            }
+            per[k] = n as f64 / (collect + t_search);
+            let elements: u64 = stats.tensors.values().map(|h| h.count()).sum();
+            println!(
+                "Rust (tract, {th} thread{s_th}) {} calibration at {size}x{size}, {} tensors, {n} samples \
+                 (prepare {prepare:.2} s): {:.2} images/s; per image: inference with all activations exposed \
+                 {:.3} s, {} {:.3} s ({:.1} M values), {} {t_search:.3} s in all",
+                algorithm.name(),
+                stats.tensors.len(),
+                per[k],
+                run_s / n as f64,
+                if bins == 0 { "min/max" } else { "histograms" },
+                hist_s / n as f64,
+                elements as f64 / (n + 1) as f64 / 1e6,
+                if bins == 0 { "thresholds" } else { "entropy search" },
+            );
+        }
+        rust.push((th, per[0], per[1]));
+    }
+    // Plain FP32 inference (no activations exposed, one thread), for the split of the cost.
     let plain = yolo_onnx::exec::Executor::new(&model, &Default::default()).expect("executor");
-    let feed = vec![(
-        yolo_onnx::testgen::INPUT.to_string(),
-        yolo_onnx::exec::TensorValue::F32(samples[0].clone()),
-    )];
-    plain.run(&feed).expect("warm-up");
-    let t = Instant::now();
-    for s in &samples {
-        let feed = vec![(
+    let feed = |s: &ndarray::ArrayD<f32>| {
+        vec![(
             yolo_onnx::testgen::INPUT.to_string(),
             yolo_onnx::exec::TensorValue::F32(s.clone()),
-        )];
-        plain.run(&feed).expect("inference");
-    }
-    let plain_s = t.elapsed().as_secs_f64() / n as f64;
-    let rust_mm = n as f64 / (collect + t_mm);
-    let rust_en = n as f64 / (collect + t_en);
-    let entropy = if full {
-        format!(
-            "entropy {rust_en:.2} images/s (entropy search {t_en:.2} s on {} threads)",
-            std::thread::available_parallelism().map_or(1, |n| n.get())
-        )
-    } else {
-        "entropy skipped (smoke run)".to_string()
+        )]
     };
+    plain.run(&feed(&samples[0])).expect("warm-up");
+    let t = Instant::now();
+    for s in &samples {
+        plain.run(&feed(s)).expect("inference");
+    }
     println!(
-        "Rust (tract, 1 thread) calibration at {size}x{size}, {} tensors, {n} samples (prepare {:.2} s): \
-         min/max {rust_mm:.2} images/s, {entropy}",
-        stats.tensors.len(),
-        prepare,
-    );
-    println!(
-        "  per image: model with all activations exposed {:.3} s, histograms {:.3} s; plain FP32 inference {:.3} s",
-        run_s / (n + 1) as f64,
-        hist_s / (n + 1) as f64,
-        plain_s
+        "  plain FP32 inference (1 thread): {:.3} s per image",
+        t.elapsed().as_secs_f64() / n as f64
     );
     if !full {
         return;
@@ -133,11 +160,26 @@ fn main() {
     write_npy(&spath, &[n, 3, size, size], &flat);
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/calib_ort.py");
-    let out = Command::new(&python)
+    for (th, rust_mm, rust_en) in rust {
+        peer(&python, script, &mpath, &spath, th, rust_mm, rust_en);
+    }
+}
+
+/// Runs the onnxruntime peer with `threads` intra-op threads and prints its numbers and the ratios.
+fn peer(
+    python: &str,
+    script: &str,
+    mpath: &std::path::Path,
+    spath: &std::path::Path,
+    threads: usize,
+    rust_mm: f64,
+    rust_en: f64,
+) {
+    let out = Command::new(python)
         .arg(script)
-        .arg(&mpath)
-        .arg(&spath)
-        .arg("1")
+        .arg(mpath)
+        .arg(spath)
+        .arg(threads.to_string())
         .output();
     match out {
         Ok(o) if o.status.success() => {
@@ -149,11 +191,12 @@ fn main() {
                 v["entropy_images_per_s"].as_f64().unwrap(),
             );
             println!(
-                "onnxruntime {} calibrate (1 thread), {} tensors: min/max {om:.2} images/s, entropy {oe:.2} images/s",
-                v["ort"], v["tensors"]
+                "onnxruntime {} calibrate ({threads} thread{}), {} tensors: min/max {om:.2} images/s, entropy {oe:.2} images/s",
+                v["ort"], if threads == 1 { "" } else { "s" }, v["tensors"]
             );
             println!(
-                "ratio Rust / onnxruntime: min/max {:.2}x, entropy {:.2}x",
+                "ratio Rust / onnxruntime at {threads} thread{}: min/max {:.2}x, entropy {:.2}x",
+                if threads == 1 { "" } else { "s" },
                 rust_mm / om,
                 rust_en / oe
             );

@@ -355,6 +355,15 @@ impl Executor {
 
     /// Runs the model. Every graph input must be given (by name, any order); extra names are an error.
     pub fn run(&self, inputs: &NamedTensors) -> Result<NamedTensors> {
+        let out = self.run_raw(inputs)?;
+        (0..out.len()).map(|i| out.get(i)).collect()
+    }
+
+    /// Runs the model like [`Executor::run`] but keeps the outputs as the executor produced them, without
+    /// copying them into `ndarray`s: read them with [`RawOutputs::f32_slice`] (calibration streams every
+    /// activation this way). An `Executor` is `Sync`: several threads may run it at once, each run with its
+    /// own state.
+    pub fn run_raw(&self, inputs: &NamedTensors) -> Result<RawOutputs> {
         let ctx = || format!("{}: running on the CPU executor", self.source_name);
         for (name, _) in inputs {
             if !self.inputs.iter().any(|s| &s.name == name) {
@@ -394,15 +403,68 @@ impl Executor {
             }
             tv.push(v.clone().into_tract().into_tvalue());
         }
-        let out = self
+        let values = self
             .plan
             .run(tv)
             .map_err(|e| Error::other(ctx(), format!("{e:#}")))?;
-        self.outputs
-            .iter()
-            .zip(out.iter())
-            .map(|(spec, t)| Ok((spec.name.clone(), TensorValue::from_tract(t, &spec.name)?)))
-            .collect()
+        Ok(RawOutputs {
+            names: self.outputs.iter().map(|s| s.name.clone()).collect(),
+            values,
+        })
+    }
+}
+
+/// Outputs of [`Executor::run_raw`], in graph-output order, held without a copy.
+pub struct RawOutputs {
+    names: Vec<String>,
+    values: TVec<TValue>,
+}
+
+impl std::fmt::Debug for RawOutputs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawOutputs")
+            .field("names", &self.names)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RawOutputs {
+    /// Number of outputs.
+    pub fn len(&self) -> usize {
+        self.values.len().min(self.names.len())
+    }
+
+    /// True when the model has no outputs.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Name of output `i`.
+    pub fn name(&self, i: usize) -> &str {
+        &self.names[i]
+    }
+
+    /// Shape of output `i`.
+    pub fn shape(&self, i: usize) -> &[usize] {
+        self.values[i].shape()
+    }
+
+    /// The values of output `i` in row-major order, borrowed; `None` when it is not a FLOAT tensor.
+    pub fn f32_slice(&self, i: usize) -> Option<&[f32]> {
+        let t: &Tensor = &self.values[i];
+        if t.datum_type() != f32::datum_type() {
+            return None;
+        }
+        t.as_plain_ram()?.as_slice::<f32>().ok()
+    }
+
+    /// Output `i` converted to a [`TensorValue`] (a copy), with its name.
+    pub fn get(&self, i: usize) -> Result<(String, TensorValue)> {
+        let name = &self.names[i];
+        Ok((
+            name.clone(),
+            TensorValue::from_tract(&self.values[i], name)?,
+        ))
     }
 }
 

@@ -176,6 +176,103 @@ fn entropy_thresholds_match_an_independent_reference() {
     assert!(checked >= 5, "only {checked} tensors checked");
 }
 
+/// The statistics do not depend on the thread count or on how samples are batched: every histogram is
+/// bit-identical to the one-thread, one-sample-at-a-time run.
+#[test]
+fn statistics_are_identical_for_any_thread_count() {
+    let model = fused(yolo_onnx::testgen::yolov7_tiny_slice(4, 21));
+    let mut data = samples(&[1, 3, 128, 128], 5, 17);
+    // A sample with an outlier, so later samples grow the histograms' ranges.
+    data[2].iter_mut().take(7).for_each(|x| *x = 40.0);
+    let run = |threads: usize, batched: bool| {
+        let mut c = Collector::new(&model, quant::hist::DEFAULT_BINS).unwrap();
+        c.set_threads(threads);
+        assert_eq!(c.threads(), threads);
+        if batched {
+            c.add_batch(&data[..1]).unwrap();
+            c.add_batch(&data[1..]).unwrap();
+        } else {
+            for s in &data {
+                c.add(s).unwrap();
+            }
+        }
+        c.finish().unwrap()
+    };
+    let one = run(1, false);
+    assert_eq!(one.samples, 5);
+    let bits = |h: &quant::Histogram| {
+        (
+            h.bins().to_vec(),
+            h.range().to_bits(),
+            h.min().to_bits(),
+            h.max().to_bits(),
+            h.count(),
+            h.nonfinite(),
+        )
+    };
+    for (threads, batched) in [(1, true), (2, true), (3, true), (4, false), (8, true)] {
+        let other = run(threads, batched);
+        assert_eq!(other.samples, one.samples);
+        assert_eq!(other.order, one.order, "{threads} threads");
+        for (name, h) in &one.tensors {
+            assert_eq!(
+                bits(h),
+                bits(&other.tensors[name]),
+                "tensor {name}, {threads} threads, batched {batched}"
+            );
+        }
+    }
+    // The input's histogram saw the outlier (its range grew after the first samples).
+    assert_eq!(one.tensors[&one.order[0]].max(), 40.0);
+    // A sample of the wrong shape anywhere in a batch fails before anything is added.
+    let mut c = Collector::new(&model, 256).unwrap();
+    c.set_threads(2);
+    let mut bad = data[..3].to_vec();
+    bad[2] = ArrayD::zeros(ndarray::IxDyn(&[1, 3, 64, 64]));
+    let e = c.add_batch(&bad).unwrap_err().to_string();
+    assert!(e.contains("[1, 3, 64, 64]"), "{e}");
+    assert_eq!(c.samples(), 0);
+}
+
+/// Min/max-only statistics (no bins) give the same min/max calibration as full histograms; the algorithms
+/// that need bins refuse them.
+#[test]
+fn min_max_only_statistics_give_the_same_minmax_scales() {
+    let model = fused(yolo_onnx::testgen::yolov7_tiny_slice(4, 8));
+    let data = samples(&[1, 3, 128, 128], 2, 3);
+    let full = collect(&model, &data);
+    let mut c = Collector::new(&model, 0).unwrap();
+    c.add_batch(&data).unwrap();
+    let lean = c.finish().unwrap();
+    assert_eq!(lean.order, full.order);
+    for (n, h) in &full.tensors {
+        let l = &lean.tensors[n];
+        assert!(!l.is_binned() && h.is_binned(), "{n}");
+        assert_eq!(
+            (l.min(), l.max(), l.count()),
+            (h.min(), h.max(), h.count()),
+            "{n}"
+        );
+    }
+    let opts = QuantizeOptions::default();
+    let a = quant::quantize(&model, &full, &opts, &[], 8503).unwrap();
+    let b = quant::quantize(&model, &lean, &opts, &[], 8503).unwrap();
+    assert_eq!(a.cache, b.cache);
+    let e = quant::quantize(
+        &model,
+        &lean,
+        &QuantizeOptions {
+            algorithm: Algorithm::Entropy,
+            ..Default::default()
+        },
+        &[],
+        8503,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("entropy") && e.contains("min/max only"), "{e}");
+}
+
 #[test]
 fn qdq_pairs_carry_their_tensor_scales_cache_round_trips_and_drift_is_bounded() {
     let model = fused(yolo_onnx::testgen::yolov7_tiny_slice(4, 11));

@@ -3,7 +3,8 @@
 
 letterbox: cv2.resize(INTER_LINEAR) + cv2.copyMakeBorder(114) + cv2.dnn.blobFromImage(1/255, swapRB)
 decode:    numpy decode of a [1, 4+nc, N] YOLOv9 output + cv2.dnn.NMSBoxesBatched + mapping back.
-Single thread (cv2.setNumThreads(1)). Prints one JSON object with median milliseconds.
+Single thread (cv2.setNumThreads(1)). Prints one JSON object with median milliseconds of thread
+CPU time (time.thread_time), the clock the Rust side reads too.
 Needs: pip install opencv-python-headless numpy
 """
 import argparse
@@ -15,13 +16,14 @@ import numpy as np
 
 
 def median_ms(fn, iters, repeats=7):
+    """Median over `repeats` runs, in this thread's CPU time (as the Rust side measures)."""
     fn()  # warm up
     runs = []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = time.thread_time()
         for _ in range(iters):
             fn()
-        runs.append((time.perf_counter() - t0) / iters * 1e3)
+        runs.append((time.thread_time() - t0) / iters * 1e3)
     runs.sort()
     return runs[len(runs) // 2]
 

@@ -151,6 +151,56 @@ pub trait Backend: Send {
     /// Runs the first `batch` images of `input` (the rest of the buffer is unspecified) and returns
     /// the outputs for the whole model batch; batch item `i` of the outputs belongs to image `i`.
     fn run(&mut self, input: &InputBuffer, batch: usize) -> Result<Vec<TensorView<'_>>>;
+
+    /// Class names the model itself carries (index = class id): the engine sidecar's
+    /// `class_names`, the ONNX `names` metadata. `None` (the default) when it has none; the
+    /// [`Detector`](crate::Detector) then falls back to numeric ids.
+    fn class_names(&self) -> Option<&[String]> {
+        None
+    }
+
+    /// How many batches can be in flight at once through [`submit_slot`](Self::submit_slot) /
+    /// [`wait_slot`](Self::wait_slot): slots `0..slots()`. The default, 1, suits synchronous
+    /// backends; the TensorRT backend has one slot per session (2 by default), each with its own
+    /// CUDA stream and buffers, so that one batch's copies and kernels overlap the other's.
+    fn slots(&self) -> usize {
+        1
+    }
+
+    /// Starts running the first `batch` images of `input` on `slot` and returns without waiting
+    /// when the backend can. Redeem it with [`wait_slot`](Self::wait_slot) on the same slot,
+    /// passing the same `input` and `batch`, unchanged in between (a backend may read it at either
+    /// call). On error nothing is in flight on `slot`.
+    ///
+    /// The default only checks the arguments and defers the work to `wait_slot` (synchronous
+    /// backends gain nothing from starting early).
+    fn submit_slot(&mut self, slot: usize, input: &InputBuffer, batch: usize) -> Result<()> {
+        check_slot(self.slots(), slot)?;
+        check_run_args(self.input(), input, batch)
+    }
+
+    /// Waits for the batch submitted on `slot` and returns its outputs, like [`run`](Self::run);
+    /// `input` and `batch` are those given to [`submit_slot`](Self::submit_slot). Afterwards the
+    /// slot is free again, also when this fails. The default runs the batch now.
+    fn wait_slot(
+        &mut self,
+        slot: usize,
+        input: &InputBuffer,
+        batch: usize,
+    ) -> Result<Vec<TensorView<'_>>> {
+        check_slot(self.slots(), slot)?;
+        self.run(input, batch)
+    }
+}
+
+/// Checks that `slot` is one of a backend's `slots` (see [`Backend::slots`]).
+pub fn check_slot(slots: usize, slot: usize) -> Result<()> {
+    if slot >= slots {
+        return Err(Error::Config(format!(
+            "slot {slot} does not exist: this backend has {slots} slot(s), 0..{slots}"
+        )));
+    }
+    Ok(())
 }
 
 /// Checks the common preconditions of [`Backend::run`]; backends call it first.

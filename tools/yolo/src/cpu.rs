@@ -29,6 +29,7 @@ pub struct CpuBackend {
     input: InputInfo,
     outputs: Vec<OutputInfo>,
     results: Vec<Tensor>,
+    class_names: Option<Vec<String>>,
 }
 
 impl std::fmt::Debug for CpuBackend {
@@ -133,7 +134,26 @@ impl CpuBackend {
             },
             outputs,
             results: Vec::new(),
+            class_names: names_metadata(model, name),
         })
+    }
+}
+
+/// Class names from the model's `names` metadata (Ultralytics-style exports), when present and
+/// well-formed; a malformed entry is logged and ignored (the detector falls back to ids).
+fn names_metadata(model: &Model, name: &str) -> Option<Vec<String>> {
+    let entry = model
+        .header()
+        .metadata_props
+        .iter()
+        .find(|p| p.key == "names")?;
+    match crate::classes::parse_names_metadata(&entry.value) {
+        Ok(names) if !names.is_empty() => Some(names),
+        Ok(_) => None,
+        Err(e) => {
+            tracing::warn!("{name}: ignoring the model's class names: {e}");
+            None
+        }
     }
 }
 
@@ -146,6 +166,10 @@ impl Backend for CpuBackend {
     }
     fn outputs(&self) -> &[OutputInfo] {
         &self.outputs
+    }
+    /// From the ONNX `names` metadata ([`crate::classes::parse_names_metadata`]).
+    fn class_names(&self) -> Option<&[String]> {
+        self.class_names.as_deref()
     }
     fn run(&mut self, input: &InputBuffer, batch: usize) -> Result<Vec<TensorView<'_>>> {
         check_run_args(&self.input, input, batch)?;

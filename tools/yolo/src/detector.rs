@@ -1,6 +1,8 @@
 //! [`Detector`]: letterbox → backend → decode/NMS → boxes in source pixels, one image, a batch, or
-//! a pipelined stream that pre-processes frame N+1 on a worker thread while frame N runs.
+//! a pipelined stream that keeps the backend's slots busy (frame N+1 submitted before frame N is
+//! waited for) while a worker thread pre-processes the next frames.
 
+use std::collections::VecDeque;
 use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::mpsc;
@@ -22,7 +24,9 @@ pub struct DetectorOptions {
     pub letterbox: LetterboxConfig,
     /// Decoding and NMS.
     pub decode: DecodeConfig,
-    /// Class names, index = class id (may be empty).
+    /// Class names, index = class id, e.g. from a names file ([`load_class_names`]). When empty,
+    /// the backend's own are used ([`Backend::class_names`]: the engine sidecar's `class_names` or
+    /// `<engine>.names`, the ONNX `names` metadata), else numeric ids.
     pub class_names: Vec<String>,
 }
 
@@ -126,11 +130,21 @@ impl Detector {
             | Layout::V9Dual { classes, .. } => Some(*classes),
             _ => None,
         };
+        // The caller's names (a names file), else the model's own (sidecar, ONNX metadata), else
+        // none: numeric ids.
+        let (class_names, source) = if !options.class_names.is_empty() {
+            (options.class_names, "given")
+        } else {
+            match backend.class_names() {
+                Some(names) => (names.to_vec(), "from the model"),
+                None => (Vec::new(), ""),
+            }
+        };
         if let Some(nc) = classes {
-            if !options.class_names.is_empty() && options.class_names.len() != nc {
+            if !class_names.is_empty() && class_names.len() != nc {
                 tracing::warn!(
-                    "the model has {nc} classes but {} class names were given",
-                    options.class_names.len()
+                    "the model has {nc} classes but {} class names were {source}; ids without a name are shown as numbers",
+                    class_names.len()
                 );
             }
         }
@@ -138,7 +152,7 @@ impl Detector {
             backend,
             letterbox,
             decoder,
-            class_names: options.class_names,
+            class_names,
             buffers: Vec::new(),
         })
     }
@@ -151,7 +165,7 @@ impl Detector {
 
     /// A detector running the TensorRT engine at `engine` (verified against its sidecar; see
     /// [`EngineBackend::load`]) with default [`EngineOptions`]. When `options.class_names` is empty, class names
-    /// come from `<engine>.names` if that file exists ([`crate::engine::class_names_path`]).
+    /// come from the sidecar, else from `<engine>.names` ([`crate::engine::class_names_path`]).
     pub fn from_engine(engine: impl AsRef<Path>, options: DetectorOptions) -> Result<Self> {
         Self::from_engine_with(engine, options, &EngineOptions::default())
     }
@@ -159,15 +173,10 @@ impl Detector {
     /// [`Detector::from_engine`] with explicit [`EngineOptions`] (device, profile, sessions, CUDA graphs).
     pub fn from_engine_with(
         engine: impl AsRef<Path>,
-        mut options: DetectorOptions,
+        options: DetectorOptions,
         engine_options: &EngineOptions,
     ) -> Result<Self> {
         let backend = EngineBackend::load(engine, engine_options)?;
-        if options.class_names.is_empty() {
-            if let Some(names) = backend.class_names() {
-                options.class_names = names.to_vec();
-            }
-        }
         Self::new(Box::new(backend), options)
     }
 
@@ -234,10 +243,17 @@ impl Detector {
         Ok(all)
     }
 
-    /// Runs a stream of frames with pre-processing on a worker thread: while the backend runs
-    /// frame N, frame N+1 is letterboxed into the second of two input buffers. `sink` gets every
-    /// result in order and may stop the stream with `ControlFlow::Break`. A frame that fails
-    /// (empty image, backend error) is reported through its result; the stream goes on.
+    /// Runs a stream of frames through a pipeline: a worker thread letterboxes upcoming frames
+    /// into spare input buffers while the backend runs up to [`Backend::slots`] frames at once
+    /// (the TensorRT backend: two sessions on their own streams), and frame N+1 is submitted
+    /// ([`Backend::submit_slot`]) *before* frame N is waited for ([`Backend::wait_slot`]) and
+    /// decoded. So with a GPU backend, N+1's upload and kernels overlap N's download and decode,
+    /// and the host letterboxes N+2 meanwhile; with a one-slot backend only the letterbox overlaps.
+    ///
+    /// `sink` gets every result in frame order and may stop the stream with
+    /// `ControlFlow::Break`; batches still in flight are then waited for and dropped. A frame that
+    /// fails (empty image, backend error) is reported through its own result, with its index; the
+    /// stream goes on.
     pub fn detect_pipelined<I, F, S>(&mut self, frames: I, mut sink: S) -> Result<()>
     where
         I: IntoIterator<Item = F>,
@@ -245,7 +261,9 @@ impl Detector {
         F: Frame,
         S: FnMut(FrameResult<F>) -> ControlFlow<()>,
     {
-        self.ensure_buffers(2)?;
+        let slots = self.backend.slots().max(1);
+        // One buffer per slot in flight, plus one for the worker to fill meanwhile.
+        self.ensure_buffers(slots + 1)?;
         let per = self.backend.input().image_len();
         let (free_tx, free_rx) = mpsc::channel::<InputBuffer>();
         let (ready_tx, ready_rx) =
@@ -270,25 +288,64 @@ impl Detector {
                 }
                 free_rx
             });
-            for (index, frame, buf, r) in ready_rx.iter() {
-                let detections = r.and_then(|t| {
-                    let outs = backend.run(&buf, 1)?;
+            // Moved in, so that both channel ends the worker may block on are dropped (and the
+            // worker ends) however this closure exits, a panicking sink included.
+            let (free_tx, ready_rx) = (free_tx, ready_rx);
+            let mut queue: VecDeque<InFlight<F>> = VecDeque::with_capacity(slots);
+            let mut free_slots: Vec<usize> = (0..slots).rev().collect();
+            let mut more = true;
+            loop {
+                // Keep every slot busy: submit the next frames before waiting for the oldest.
+                while more && queue.len() < slots {
+                    let Ok((index, frame, buf, r)) = ready_rx.recv() else {
+                        more = false;
+                        break;
+                    };
+                    let state = r.and_then(|t| {
+                        let slot = free_slots.pop().expect("fewer frames queued than slots");
+                        match backend.submit_slot(slot, &buf, 1) {
+                            Ok(()) => Ok((t, slot)),
+                            Err(e) => {
+                                free_slots.push(slot);
+                                Err(e)
+                            }
+                        }
+                    });
+                    queue.push_back(InFlight {
+                        index,
+                        frame,
+                        buf,
+                        state,
+                    });
+                }
+                let Some(job) = queue.pop_front() else { break };
+                let detections = job.state.and_then(|(t, slot)| {
+                    free_slots.push(slot);
+                    let outs = backend.wait_slot(slot, &job.buf, 1)?;
                     decoder.decode(&outs, 0, &t)
                 });
-                if let Err(mpsc::SendError(buf)) = free_tx.send(buf) {
+                if let Err(mpsc::SendError(buf)) = free_tx.send(job.buf) {
                     returned.push(buf);
                 }
-                if sink(FrameResult {
-                    index,
-                    frame,
+                let result = FrameResult {
+                    index: job.index,
+                    frame: job.frame,
                     detections,
-                })
-                .is_break()
-                {
+                };
+                if sink(result).is_break() {
                     break;
                 }
             }
-            // Stop feeding the worker; take back what it still hands over so that it can end.
+            // Stopped early: finish what is in flight (the backend must not keep a batch
+            // submitted), and take back every buffer so that the worker can end.
+            for job in queue {
+                if let Ok((_, slot)) = job.state {
+                    if let Err(e) = backend.wait_slot(slot, &job.buf, 1) {
+                        tracing::debug!("frame {} dropped after the sink stopped: {e}", job.index);
+                    }
+                }
+                returned.push(job.buf);
+            }
             drop(free_tx);
             for (_, _, buf, _) in ready_rx.iter() {
                 returned.push(buf);
@@ -301,4 +358,13 @@ impl Detector {
         self.buffers = returned;
         Ok(())
     }
+}
+
+/// A frame of [`Detector::detect_pipelined`] between submission and its result: its input buffer
+/// and, when it was letterboxed and submitted, its transform and slot (else the error).
+struct InFlight<F> {
+    index: usize,
+    frame: F,
+    buf: InputBuffer,
+    state: Result<(LetterboxTransform, usize)>,
 }

@@ -31,9 +31,11 @@
 //! [`EngineBackend::wait`] synchronizes that session's stream and returns the views. Submitting
 //! frame N+1 before waiting for frame N lets N+1's host→device copy (copy engine, stream B) overlap N's kernels
 //! (stream A), and N's device→host copy overlap N+1's kernels; the host pre-processes N+2 meanwhile.
-//! [`Backend::run`] is submit + wait on one session, so through the plain [`Backend`] trait
-//! ([`Detector::detect_pipelined`](crate::Detector::detect_pipelined)) only the host side overlaps: the worker
-//! letterboxes N+1 while N is copied, run and copied back.
+//! The same double buffering is available through the [`Backend`] trait as one slot per session
+//! ([`Backend::slots`], [`Backend::submit_slot`], [`Backend::wait_slot`]), which is what
+//! [`Detector::detect_pipelined`](crate::Detector::detect_pipelined) drives: frame N+1 is enqueued on the other
+//! session before frame N's outputs are waited for and decoded, while a worker thread letterboxes N+2.
+//! [`Backend::run`] is submit + wait on one free session.
 //!
 //! # Engine lifetime
 //! The backend owns its engine: [`trt::Engine::into_shared`] puts it behind an `Arc`, and each session is a
@@ -54,7 +56,7 @@ use trt::sidecar::TensorMode;
 use trt::{DataType, IoTensor, TensorFormat};
 
 use crate::backend::{
-    check_run_args, Backend, InputBuffer, InputInfo, InputMut, InputRef, InputType,
+    check_run_args, check_slot, Backend, InputBuffer, InputInfo, InputMut, InputRef, InputType,
 };
 use crate::decode::OutputInfo;
 use crate::error::{Error, Result};
@@ -72,6 +74,9 @@ pub struct EngineOptions {
     pub sessions: usize,
     /// Replay the enqueue as a CUDA graph while shapes stay the same (opt-in; falls back when capture fails).
     pub cuda_graph: bool,
+    /// Custom plugin libraries the engine was built with (`trt-build --plugins`), loaded before it is
+    /// deserialized; the sidecar's `plugin_libraries` must all be among them.
+    pub plugin_libraries: Vec<std::path::PathBuf>,
 }
 
 impl Default for EngineOptions {
@@ -81,6 +86,7 @@ impl Default for EngineOptions {
             profile: 0,
             sessions: 2,
             cuda_graph: false,
+            plugin_libraries: Vec::new(),
         }
     }
 }
@@ -285,8 +291,8 @@ pub fn map_trt_error(model: &Path, e: trt::Error) -> Error {
 }
 
 /// The class-name file that may accompany an engine: the engine's file name plus `.names` (`model.engine` →
-/// `model.engine.names`), next to the sidecar `model.engine.json`. The sidecar format (version 1) has no field for
-/// class names.
+/// `model.engine.names`), next to the sidecar `model.engine.json`. Used when the sidecar has no `class_names`
+/// (engines built before the sidecar had that field).
 pub fn class_names_path(engine: &Path) -> PathBuf {
     let mut name = engine.as_os_str().to_owned();
     name.push(".names");
@@ -351,6 +357,7 @@ impl EngineBackend {
         let lib = trt::Library::load_with(trt::LoadOptions {
             device: options.device,
             init_plugins: !sidecar.plugins.is_empty(),
+            plugin_libraries: options.plugin_libraries.clone(),
             ..Default::default()
         })
         .map_err(|e| map_trt_error(path, e))?;
@@ -384,7 +391,10 @@ impl EngineBackend {
                 .map(|&d| usize::try_from(d).unwrap_or(0))
                 .collect();
         }
-        let class_names = {
+        // The sidecar's names (trt-build --classes or the ONNX metadata), else `<engine>.names`.
+        let class_names = if !sidecar.class_names.is_empty() {
+            Some(sidecar.class_names.clone())
+        } else {
             let p = class_names_path(path);
             if p.is_file() {
                 Some(crate::classes::load_class_names(&p)?)
@@ -415,11 +425,6 @@ impl EngineBackend {
     /// The engine's IO as the detector sees it.
     pub fn io(&self) -> &EngineIo {
         &self.io
-    }
-
-    /// Class names from `<engine>.names` ([`class_names_path`]), when that file exists.
-    pub fn class_names(&self) -> Option<&[String]> {
-        self.class_names.as_deref()
     }
 
     /// The engine (shared by the backend's sessions; freed when the backend is dropped and no clone of this
@@ -650,11 +655,53 @@ impl Backend for EngineBackend {
         &self.io.outputs
     }
 
+    /// The sidecar's `class_names`, else the lines of `<engine>.names` ([`class_names_path`]) when that
+    /// file exists.
+    fn class_names(&self) -> Option<&[String]> {
+        self.class_names.as_deref()
+    }
+
     fn run(&mut self, input: &InputBuffer, batch: usize) -> Result<Vec<TensorView<'_>>> {
         // Any free session; a batch submitted earlier stays in flight on the other one.
         let k = self.free_session()?;
         self.enqueue(k, input, batch)?;
         self.views(k)
+    }
+
+    /// One slot per session.
+    fn slots(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Copies the batch into session `slot`'s pinned buffer and enqueues H2D → engine → D2H on its
+    /// stream; returns at once. `input` may be reused as soon as this returns.
+    fn submit_slot(&mut self, slot: usize, input: &InputBuffer, batch: usize) -> Result<()> {
+        check_slot(self.sessions.len(), slot)?;
+        if self.pending[slot].is_some() {
+            return Err(Error::Config(format!(
+                "slot {slot} already has a batch in flight; wait_slot({slot}) for it first"
+            )));
+        }
+        self.enqueue(slot, input, batch)?;
+        // Marks the slot busy (a ticket nobody holds: only wait_slot can free it).
+        let _ = self.ticket(slot);
+        Ok(())
+    }
+
+    /// Synchronizes session `slot`'s stream and returns views of its pinned outputs.
+    fn wait_slot(
+        &mut self,
+        slot: usize,
+        _input: &InputBuffer,
+        _batch: usize,
+    ) -> Result<Vec<TensorView<'_>>> {
+        check_slot(self.sessions.len(), slot)?;
+        if self.pending[slot].take().is_none() {
+            return Err(Error::Config(format!(
+                "nothing was submitted on slot {slot}; call submit_slot first"
+            )));
+        }
+        self.views(slot)
     }
 }
 

@@ -66,6 +66,12 @@ pub enum Error {
         /// What failed.
         message: String,
     },
+    /// A model's or engine's class-name metadata (ONNX `metadata_props` `names`) is malformed.
+    #[error("class names metadata `names` is not valid: {message} (expected a dict like {{0: 'person', 1: 'bicycle'}}, a JSON object {{\"0\": \"person\"}} or a JSON list [\"person\", \"bicycle\"])")]
+    NamesMetadata {
+        /// What is wrong, with its position.
+        message: String,
+    },
     /// A model could not be loaded or run by a backend.
     #[error("model {model}: {message}")]
     Model {

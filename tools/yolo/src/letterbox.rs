@@ -14,7 +14,10 @@
 //! source rows an output row needs, then resample horizontally) or horizontal-first (resample each
 //! needed source row once, cached and shared by the output rows that read it, then blend),
 //! whichever a cost model says is cheaper for the sizes: vertical-first for downscales,
-//! horizontal-first for upscales. Only source rows the output reads are touched. The last pass
+//! horizontal-first for upscales. Exact integer downscales — the common camera cases, 1920x1080
+//! and 1280x720 to 640 — take exact fast paths instead: odd factors copy one source pixel per
+//! output pixel, even factors average 2x2 blocks in integers (OpenCV's result bit for bit).
+//! Only source rows the output reads are touched. The last pass
 //! writes channel-swapped, normalised CHW rows straight into the caller's buffer (f32: a
 //! multiply-add; f16: a 256-entry table per channel). Tap tables are cached per source size.
 
@@ -367,6 +370,14 @@ enum Order {
     /// every output row that reads it), then blend two such rows: cheapest for upscales, where
     /// each source row serves several output rows.
     HorizontalFirst,
+    /// Every tap on both axes has weights (1, 0) — exact odd integer downscales (1920x1080 →
+    /// 640x360) and same-size copies: each output pixel *is* one source pixel, copied as bytes.
+    Copy,
+    /// Every tap on both axes has weights (½, ½) — exact even integer downscales (1280x720 →
+    /// 640x360, 2560x1440 → 640x360): each output pixel is the rounded mean of a 2x2 block,
+    /// `(a + b + c + d + 2) >> 2`, which is OpenCV's result bit for bit (its 11-bit weights are
+    /// exactly 1024 here; for 2x it even switches to `INTER_AREA`, the same mean).
+    Pair,
 }
 
 /// Everything precomputed for one (source size, resized size) pair.
@@ -425,7 +436,14 @@ impl Plan {
         }
         let rows = used.iter().filter(|&&u| u).count() as f64;
         horizontal_first += rows * (0.5 * sw3 + hpass);
-        let order = if horizontal_first < vertical_first {
+        let copy = |t: &Tap| t.w1 == 0;
+        let half = 1 << (COEF_BITS - 1);
+        let pair = |t: &Tap| t.w0 == half && t.w1 == half && t.s1 == t.s0 + 1;
+        let order = if xt.iter().all(copy) && yt.iter().all(copy) {
+            Order::Copy
+        } else if xt.iter().all(pair) && yt.iter().all(pair) {
+            Order::Pair
+        } else if horizontal_first < vertical_first {
             Order::HorizontalFirst
         } else {
             Order::VerticalFirst
@@ -462,8 +480,24 @@ impl Plan {
             match self.order {
                 Order::VerticalFirst => self.vertical_first(image, ty, s),
                 Order::HorizontalFirst => self.horizontal_first(image, ty, s),
+                Order::Copy => copy_pixels(image.row(ty.r0), &self.xo, &mut s.px),
+                Order::Pair => self.pair(image, ty, s),
             }
             emit(dy, &s.px);
+        }
+    }
+
+    /// [`Order::Pair`]: sums the two source rows (u8 + u8 → u16, vectorised), gathers each output
+    /// pixel's two horizontal neighbours and takes the rounded mean of the four.
+    fn pair(&self, image: &ImageView<'_>, ty: &RowTap, s: &mut Scratch) {
+        let n = 3 * self.src.0;
+        add_rows(&mut s.v[..n], image.row(ty.r0), image.row(ty.r1));
+        gather(&s.v, &self.xo, &mut s.g0, &mut s.g1);
+        let px = s.px.as_flattened_mut();
+        let m = px.len();
+        let (g0, g1) = (&s.g0.as_flattened()[..m], &s.g1.as_flattened()[..m]);
+        for ((p, &a), &b) in px.iter_mut().zip(g0).zip(g1) {
+            *p = ((a + b + 2) >> 2) as u8;
         }
     }
 
@@ -558,6 +592,35 @@ impl Plan {
 fn widen_row(dst: &mut [u16], src: &[u8]) {
     for (d, &a) in dst.iter_mut().zip(src) {
         *d = widen(a);
+    }
+}
+
+/// `dst = a + b` widened to 16 bits ([`Order::Pair`]'s vertical sum). Not inlined, so that it
+/// vectorises (see [`widen_row`]).
+#[inline(never)]
+fn add_rows(dst: &mut [u16], a: &[u8], b: &[u8]) {
+    for ((d, &a), &b) in dst.iter_mut().zip(a).zip(b) {
+        *d = u16::from(a) + u16::from(b);
+    }
+}
+
+/// [`Order::Copy`]: output pixel `x` is the source pixel at byte offset `xo[x]` of `row`, copied
+/// as one 4-byte load (lane 3 is the next pixel's first byte, unused) — except the last columns,
+/// whose 4-byte window would end past the row.
+#[inline(never)]
+fn copy_pixels(row: &[u8], xo: &[u32], px: &mut [[u8; 4]]) {
+    // `xo` increases, so the columns whose window fits form a prefix.
+    let fit = xo.partition_point(|&o| o as usize + 4 <= row.len());
+    let (head, tail) = px.split_at_mut(fit.min(px.len()));
+    // In bounds by the partition; the `min` lets LLVM drop the per-column check.
+    let last = row.len().saturating_sub(4);
+    for (p, &o) in head.iter_mut().zip(xo) {
+        let o = (o as usize).min(last);
+        *p = row[o..o + 4].try_into().expect("4 bytes");
+    }
+    for (p, &o) in tail.iter_mut().zip(&xo[fit..]) {
+        let o = o as usize;
+        *p = [row[o], row[o + 1], row[o + 2], 0];
     }
 }
 
@@ -921,11 +984,56 @@ mod tests {
             Order::HorizontalFirst
         );
         assert_eq!(
-            Plan::new((1920, 1080), (640, 360)).order,
+            Plan::new((1921, 1080), (640, 360)).order,
             Order::VerticalFirst
         );
         assert_eq!(
             Plan::new((1000, 750), (640, 480)).order,
+            Order::VerticalFirst
+        );
+    }
+
+    /// Exact integer downscales (and same-size copies) take the fast paths, which are OpenCV's
+    /// integer result bit for bit, including the rightmost columns of [`copy_pixels`].
+    #[test]
+    fn integer_factors_take_exact_fast_paths() {
+        let cases = [
+            (1920, 1080, 640, 360, Order::Copy),
+            (1280, 720, 640, 360, Order::Pair),
+            (2560, 1440, 640, 360, Order::Pair),
+            (96, 54, 32, 18, Order::Copy),
+            (64, 36, 32, 18, Order::Pair),
+            (40, 30, 40, 30, Order::Copy),
+            (2, 1, 2, 1, Order::Copy),
+            (55, 35, 11, 7, Order::Copy),
+            (128, 72, 32, 18, Order::Pair),
+            (4, 2, 2, 1, Order::Pair),
+        ];
+        for (i, &(sw, sh, dw, dh, order)) in cases.iter().enumerate() {
+            assert_eq!(Plan::new((sw, sh), (dw, dh)).order, order, "{sw}x{sh}");
+            let img = image(sw, sh, 100 + i as u32);
+            let want = opencv_exact(&img, dw, dh);
+            let got = resize_with(&img, dw, dh, order);
+            assert!(
+                got == want,
+                "{sw}x{sh} -> {dw}x{dh} {order:?} differs from OpenCV"
+            );
+            // The general passes agree within one grey level.
+            let general = resize_with(&img, dw, dh, Order::VerticalFirst);
+            let max = general.iter().zip(&got).map(|(a, b)| a.abs_diff(*b)).max();
+            assert!(max <= Some(1), "{sw}x{sh}: {max:?}");
+        }
+        // Non-uniform weights never take them.
+        assert_eq!(
+            Plan::new((1000, 750), (640, 480)).order,
+            Order::VerticalFirst
+        );
+        assert_eq!(
+            Plan::new((320, 240), (640, 480)).order,
+            Order::HorizontalFirst
+        );
+        assert_eq!(
+            Plan::new((1281, 720), (640, 360)).order,
             Order::VerticalFirst
         );
     }

@@ -25,7 +25,7 @@ pub mod nms;
 pub mod tensor;
 
 pub use backend::{Backend, HostBuffer, InputBuffer, InputInfo, InputMut, InputRef, InputType};
-pub use classes::load_class_names;
+pub use classes::{load_class_names, parse_names_metadata};
 pub use cpu::{CpuBackend, CpuOptions};
 pub use decode::{
     detect_layout, DecodeConfig, Decoder, DetectedLayout, Detection, Layout, LayoutKind,

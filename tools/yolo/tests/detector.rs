@@ -174,3 +174,65 @@ fn corrupt_and_empty_image_files_are_errors() {
     std::fs::write(&ok, scene(PixelFormat::Bgr).encode_png().unwrap()).unwrap();
     assert_eq!(Image::open(&ok).unwrap(), scene(PixelFormat::Rgb));
 }
+
+/// Writes the tiny detector with `names` metadata (when given).
+fn model_with_names(dir: &std::path::Path, names: Option<&str>) -> std::path::PathBuf {
+    let path = dir.join("named.onnx");
+    let mut model = yolo_onnx::testgen::tiny_detector(64, 3);
+    if let Some(v) = names {
+        let props = &mut model.header_mut().metadata_props;
+        props.push(Default::default());
+        let e = props.last_mut().unwrap();
+        e.key = "names".into();
+        e.value = v.into();
+    }
+    model.save(&path).unwrap();
+    path
+}
+
+/// Class names: the caller's, else the ONNX `names` metadata (Ultralytics dict), else none; a
+/// malformed entry falls back to ids instead of failing the model.
+#[test]
+fn class_names_come_from_the_caller_then_the_onnx_metadata() {
+    let dir = tempfile::tempdir().unwrap();
+    let meta = "{0: 'red', 2: \"it's blue\", 1: 'green'}";
+    let det = Detector::from_onnx(
+        model_with_names(dir.path(), Some(meta)),
+        DetectorOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(det.class_names(), ["red", "green", "it's blue"]);
+    assert_eq!(det.class_name(2), Some("it's blue"));
+    // The backend reports them too, and the detections are named in drawing / JSON through it.
+    let mut det = det;
+    let dets = det.detect(&scene(PixelFormat::Rgb).view()).unwrap();
+    check(&dets);
+    let blue = dets.iter().find(|d| d.class_id == 2).unwrap();
+    assert_eq!(det.class_name(blue.class_id), Some("it's blue"));
+
+    // A names file given by the caller wins.
+    let given = DetectorOptions {
+        class_names: vec!["a".into(), "b".into(), "c".into()],
+        ..Default::default()
+    };
+    let det = Detector::from_onnx(model_with_names(dir.path(), Some(meta)), given).unwrap();
+    assert_eq!(det.class_names(), ["a", "b", "c"]);
+
+    // No metadata, or malformed metadata (a gap in the ids): numeric ids.
+    for meta in [None, Some("{0: 'red', 2: 'blue'}"), Some("not a dict")] {
+        let det = Detector::from_onnx(
+            model_with_names(dir.path(), meta),
+            DetectorOptions::default(),
+        )
+        .unwrap();
+        assert!(det.class_names().is_empty(), "{meta:?}");
+        assert_eq!(det.class_name(0), None);
+    }
+    // A JSON list works too, even when its length disagrees with the model's 3 classes (warned).
+    let det = Detector::from_onnx(
+        model_with_names(dir.path(), Some(r#"["x", "y"]"#)),
+        DetectorOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(det.class_names(), ["x", "y"]);
+}

@@ -307,6 +307,8 @@ fn matches_opencv_blob_from_image() {
     let mut rng = ChaCha8Rng::seed_from_u64(21);
     for (w, h, size) in [
         (1920usize, 1080usize, 640usize),
+        (1280, 720, 640),
+        (1000, 750, 640),
         (333, 517, 320),
         (100, 60, 256),
     ] {

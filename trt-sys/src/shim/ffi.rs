@@ -217,6 +217,8 @@ pub(crate) mod ffi {
         index: i32,
         name: String,
         kind: String,
+        /// Plugin type of a plugin layer (`EfficientNMS_TRT`), empty for other layers.
+        plugin: String,
         precision: DataType,
         precision_is_set: bool,
         output_names: Vec<String>,
@@ -403,6 +405,11 @@ pub(crate) mod ffi {
 
         unsafe fn init_plugins(logger: &ShimLogger, init_fn: usize, namespace_: &str)
             -> Result<()>;
+        unsafe fn plugin_registry_load_library(
+            logger: &ShimLogger,
+            registry_fn: usize,
+            path: &str,
+        ) -> Result<()>;
         unsafe fn new_runtime(
             logger: &ShimLogger,
             create_fn: usize,

@@ -421,6 +421,8 @@ pub struct LayerDesc {
     /// Layer type, TensorRT's enumerator name without the `k` (e.g. "CONVOLUTION"); "UNKNOWN" when the shim's
     /// table does not list it.
     pub kind: String,
+    /// Plugin type of a plugin layer (e.g. `EfficientNMS_TRT`); empty for every other layer.
+    pub plugin: String,
     /// Compute precision (<= 10.x; on 11.x the type of the first output).
     pub precision: DataType,
     /// Whether a precision was requested for this layer.
@@ -763,6 +765,44 @@ pub fn init_plugins(logger: &Logger, namespace: &str) -> Result<()> {
         // the registration (TensorRT keeps a pointer: callers keep the Logger alive while using plugins).
         let r = unsafe { sys::init_plugins(logger.shim(), addr, namespace) };
         logger.finish("initLibNvInferPlugins", r)
+    }
+}
+
+/// `getPluginRegistry()->loadLibrary(path)` on the registry of `trt` (TensorRT ≥ 8.6): registers a plugin library
+/// that exports `getPluginCreators`/`getCreators`. Use [`crate::plugin_lib::load_plugin_library`], which checks the
+/// file first and decides whether this or plain loading applies.
+pub fn load_plugin_library_via_registry(
+    logger: &Logger,
+    trt: &crate::loader::TensorRtLibs,
+    path: &Path,
+) -> Result<()> {
+    #[cfg(not(trt_shim))]
+    {
+        let _ = (logger, trt, path);
+        Err(Error::TensorRtNotCompiled)
+    }
+    #[cfg(trt_shim)]
+    {
+        check_major(compiled_version(), trt.version, trt.nvinfer.path())?;
+        let registry = trt
+            .entry
+            .get_plugin_registry
+            .ok_or_else(|| Error::SymbolMissing {
+                library: trt.nvinfer.path().to_owned(),
+                symbol: "getPluginRegistry".into(),
+            })?;
+        let file = path.to_str().ok_or_else(|| Error::PluginLibrary {
+            path: path.to_owned(),
+            message:
+                "its path is not valid UTF-8, which TensorRT's loadLibrary cannot take; rename it"
+                    .into(),
+        })?;
+        // SAFETY: `registry` is getPluginRegistry resolved from `trt`, whose library stays open (the caller's
+        // contract); its signature is `IPluginRegistry*()` in every supported release. The registry keeps the
+        // library open itself.
+        let r =
+            unsafe { sys::plugin_registry_load_library(logger.shim(), registry as usize, file) };
+        logger.finish("IPluginRegistry::loadLibrary", r)
     }
 }
 
@@ -1395,6 +1435,7 @@ impl Network {
                 index,
                 name: d.name,
                 kind: d.kind,
+                plugin: d.plugin,
                 precision: enum_from_ffi(DataType::from_ffi(d.precision), DataType::Unknown),
                 precision_is_set: d.precision_is_set,
                 output_names: d.output_names,

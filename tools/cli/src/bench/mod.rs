@@ -72,6 +72,9 @@ pub struct Cli {
     /// those accesses cross PCIe inside the engine's time).
     #[arg(long, alias = "noDataTransfers")]
     pub no_data_transfers: bool,
+    /// Plugin library the engine was built with (`trt-build --plugins`); repeatable.
+    #[arg(long, value_name = "LIB", aliases = ["staticPlugins", "dynamicPlugins"])]
+    pub plugins: Vec<PathBuf>,
     /// Percentiles to report, comma-separated.
     #[arg(long, value_name = "P,P,…", default_value = "90,95,99", value_parser = parse_percentiles, alias = "percentile")]
     pub percentiles: PercentileList,
@@ -248,10 +251,16 @@ pub fn run_cli(cli: &Cli) -> Result<()> {
     } else {
         cli.compare.clone()
     };
+    let mut needs_standard_plugins = false;
     for e in &engines {
-        run::precheck_engine(e)?;
+        let sidecar = run::precheck_engine(e)?;
+        needs_standard_plugins |= !sidecar.plugins.is_empty();
     }
-    let lib = run::load_library()?;
+    for p in &cli.plugins {
+        trt_sys::plugin_lib::inspect_plugin_library(p)
+            .map_err(|e| anyhow::anyhow!("--plugins: {e}"))?;
+    }
+    let lib = run::load_library(needs_standard_plugins, &cli.plugins)?;
     let runtime = lib.runtime().context("creating the TensorRT runtime")?;
     let loaded = engines
         .iter()
@@ -327,7 +336,11 @@ pub fn run_cli(cli: &Cli) -> Result<()> {
             std::mem::take(&mut samples[k]),
             walls[k],
         );
-        if cfg.data_transfers {
+        if t.samples.iter().any(|x| x.compute_ms.is_some()) {
+            t.gpu_compute_source = Some("events".into());
+        }
+        let per_inference_copies = t.samples.iter().any(|x| x.h2d_ms.is_some());
+        if cfg.data_transfers && !per_inference_copies {
             let (ib, ob) = runner.io_bytes()?;
             let reps = t.samples.len().clamp(10, 200);
             let (h, d) = run::probe_transfers(lib.device(), ib, ob, reps)

@@ -10,12 +10,12 @@
 //! * `preprocess_ms` / `postprocess_ms` — with `--end-to-end IMAGE`: yolo-rt's letterbox into the input tensor, and
 //!   decode + NMS of the outputs; `latency_ms` then spans preprocessing through NMS.
 //!
-//! H2D and D2H are timed with CUDA events by a *transfer probe* after the measured phase: the same byte counts as the
-//! engine's inputs / outputs, pinned host ↔ device, on the session's device ([`probe_transfers`]).
-//!
-//! GPU compute time is not reported for engines: [`trt::Session`] enqueues copies and the engine as one unit and
-//! exposes no event between them, and the raw context path is `unsafe` (not allowed in this crate). The statistics,
-//! warnings and schema support it (`compute_ms` in a times file) for when the runtime exposes phase events.
+//! * `h2d_ms` / `compute_ms` / `d2h_ms` — GPU time of each phase of that inference, from CUDA events the session
+//!   records around its input copies, the engine and its output copies ([`trt::SessionConfig::phase_timing`],
+//!   like trtexec's H2D Latency / GPU Compute Time / D2H Latency). Zero-copy runs (`--no-data-transfers`) have no
+//!   copies. A replayed CUDA graph (`--cuda-graph`) is one launch whose phases cannot be told apart: then only the
+//!   latency is per inference, and H2D / D2H come from a *transfer probe* after the measured phase — the same byte
+//!   counts as the engine's inputs / outputs, pinned host ↔ device, timed with CUDA events ([`probe_transfers`]).
 //!
 //! The measured phase's wall time (throughput) starts after the warm-up and ends when the last round completes.
 
@@ -104,10 +104,15 @@ pub fn precheck_engine(engine: &Path) -> Result<trt::sidecar::Sidecar> {
     Ok(sidecar)
 }
 
-/// Loads TensorRT and opens the GPU; any failure is exit code 3 with what is missing (the `trt-inspect system`
-/// probe's reasons).
-pub fn load_library() -> Result<trt::Library> {
-    trt::Library::load().map_err(|e| {
+/// Loads TensorRT and opens the GPU, registering the standard plugins (`init_plugins`, for engines whose sidecar
+/// lists plugins) and loading the custom plugin libraries `plugins`; any failure to load TensorRT or open the GPU is
+/// exit code 3 with what is missing (the `trt-inspect system` probe's reasons), a bad plugin library exit code 1.
+pub fn load_library(init_plugins: bool, plugins: &[PathBuf]) -> Result<trt::Library> {
+    let lib = trt::Library::load_with(trt::LoadOptions {
+        init_plugins,
+        ..Default::default()
+    })
+    .map_err(|e| {
         let report = crate::inspect::system::probe();
         let mut msg = format!("cannot run engines on this machine: {e}");
         for b in &report.run_blockers {
@@ -118,7 +123,12 @@ pub fn load_library() -> Result<trt::Library> {
         }
         msg.push_str(" (run `trt-inspect system` for details)");
         exit::missing(msg)
-    })
+    })?;
+    for p in plugins {
+        lib.load_plugin_library(p)
+            .map_err(|e| anyhow::anyhow!("--plugins: {e}"))?;
+    }
+    Ok(lib)
 }
 
 /// Parses `--shapes name:1x3x640x640[,name2:…]` (trtexec syntax; a quoted name may contain `:`).
@@ -340,7 +350,9 @@ impl<'e> SessionRunner<'e> {
     pub fn new(engine: &'e trt::Engine, cfg: &EngineBench) -> Result<Self> {
         let mut streams = Vec::new();
         for _ in 0..cfg.streams.max(1) {
-            let mut sc = SessionConfig::default().with_cuda_graph(cfg.cuda_graph);
+            let mut sc = SessionConfig::default()
+                .with_cuda_graph(cfg.cuda_graph)
+                .with_phase_timing(true);
             if !cfg.data_transfers {
                 sc = sc.with_host_flags(HostAllocFlags::mapped());
             }
@@ -463,6 +475,15 @@ impl Runner for SessionRunner<'_> {
                 postprocess_ms: post.map(ms),
                 ..Sample::default()
             });
+        }
+        // Every inference of the round has completed: read its phase events.
+        for (sample, st) in samples.iter_mut().zip(&self.streams) {
+            if let Some(t) = st.session.phase_times()? {
+                let ms = |d: Duration| d.as_secs_f64() * 1e3;
+                sample.h2d_ms = t.h2d.map(ms);
+                sample.compute_ms = t.compute.map(ms);
+                sample.d2h_ms = t.d2h.map(ms);
+            }
         }
         Ok(samples)
     }

@@ -12,7 +12,7 @@ use serde::Serialize;
 use trt_tools::exit;
 use yolo_rt::{
     load_class_names, CpuBackend, CpuOptions, DecodeConfig, Detection, Detector, DetectorOptions,
-    Image, LayoutKind, NmsConfig, RawHeadConfig,
+    EngineOptions, Image, LayoutKind, NmsConfig, RawHeadConfig,
 };
 
 const IMAGE_EXTENSIONS: [&str; 4] = ["png", "jpg", "jpeg", "bmp"];
@@ -56,6 +56,9 @@ struct Cli {
     /// Write annotated images (boxes, labels, scores) as PNG files into this directory.
     #[arg(long, value_name = "DIR")]
     save_dir: Option<PathBuf>,
+    /// Plugin library the engine was built with (`trt-build --plugins`); repeatable.
+    #[arg(long, value_name = "LIB", aliases = ["staticPlugins", "dynamicPlugins"])]
+    plugins: Vec<PathBuf>,
 }
 
 #[derive(Serialize)]
@@ -167,14 +170,24 @@ fn load_detector(cli: &Cli) -> anyhow::Result<Detector> {
         ..Default::default()
     };
     if has_ext(&cli.model, &ENGINE_EXTENSIONS) {
-        // Class names: --classes, else `<engine>.names` (the sidecar has no field for them).
-        return Detector::from_engine(&cli.model, options).map_err(|e| match e {
-            // No TensorRT, CUDA runtime, driver or GPU here: exit 3.
-            yolo_rt::Error::BackendUnavailable(msg) => exit::missing(format!(
-                "{msg}; run the model's ONNX on the CPU backend instead (--model model.onnx)"
-            )),
-            other => other.into(),
-        });
+        // Class names: --classes, else the sidecar's `class_names`, else `<engine>.names`.
+        for p in &cli.plugins {
+            trt_sys::plugin_lib::inspect_plugin_library(p)
+                .map_err(|e| anyhow::anyhow!("--plugins: {e}"))?;
+        }
+        let engine_options = EngineOptions {
+            plugin_libraries: cli.plugins.clone(),
+            ..EngineOptions::default()
+        };
+        return Detector::from_engine_with(&cli.model, options, &engine_options).map_err(
+            |e| match e {
+                // No TensorRT, CUDA runtime, driver or GPU here: exit 3.
+                yolo_rt::Error::BackendUnavailable(msg) => exit::missing(format!(
+                    "{msg}; run the model's ONNX on the CPU backend instead (--model model.onnx)"
+                )),
+                other => other.into(),
+            },
+        );
     }
     let backend = CpuBackend::load(&cli.model, &CpuOptions::default())?;
     Ok(Detector::new(Box::new(backend), options)?)

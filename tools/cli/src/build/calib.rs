@@ -23,7 +23,7 @@ use crate::calib_data::{self, DataOptions};
 /// Samples per `--calib-batches` batch.
 pub const BATCH_SIZE: usize = 8;
 
-/// Header version written before the loaded TensorRT is known (8.5.3, JetPack 5.1); [`restamp_cache`] replaces it
+/// Header version written when no TensorRT release is known (8.5.3, JetPack 5.1); [`restamp_cache`] replaces it
 /// with the loaded release's when the cache is handed to TensorRT.
 pub const DEFAULT_CACHE_VERSION: u32 = 8503;
 
@@ -42,6 +42,27 @@ pub struct CalibRequest {
     pub qdq: bool,
     /// Node-name patterns kept in floating point.
     pub exclude: Vec<String>,
+    /// The TensorRT release the build targets (loaded, `--trt-release` or the recipe's): its version goes into the
+    /// cache header, so a `--calib-cache` file is accepted as-is by that release. `None`: [`DEFAULT_CACHE_VERSION`].
+    #[serde(serialize_with = "ser_version")]
+    pub tensorrt: Option<trt_sys::loader::TrtVersion>,
+}
+
+fn ser_version<S: serde::Serializer>(
+    v: &Option<trt_sys::loader::TrtVersion>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => s.serialize_some(&v.to_string()),
+        None => s.serialize_none(),
+    }
+}
+
+/// The cache header version for `release` (`None`: [`DEFAULT_CACHE_VERSION`]).
+pub fn cache_version(release: Option<trt_sys::loader::TrtVersion>) -> u32 {
+    release.map_or(DEFAULT_CACHE_VERSION, |v| {
+        quant::cache::version_code(v.major, v.minor, v.patch)
+    })
 }
 
 /// The result of calibration.
@@ -96,9 +117,14 @@ pub fn calibrate(model: &yolo_onnx::Model, request: &CalibRequest) -> Result<Cal
         },
         ..QuantizeOptions::default()
     };
-    let (q, summary) =
-        calib_data::calibrate_dir(model, &request.data, &data, &options, DEFAULT_CACHE_VERSION)
-            .with_context(|| format!("INT8 calibration (--calib {})", request.data.display()))?;
+    let (q, summary) = calib_data::calibrate_dir(
+        model,
+        &request.data,
+        &data,
+        &options,
+        cache_version(request.tensorrt),
+    )
+    .with_context(|| format!("INT8 calibration (--calib {})", request.data.display()))?;
     let cache = q.cache.to_text().into_bytes();
     if let Some(path) = &request.cache_out {
         crate::atomic_write(path, &cache)

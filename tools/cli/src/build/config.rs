@@ -78,6 +78,8 @@ pub struct BuildConfig {
     pub hardware_compat: Option<HardwareCompat>,
     /// Plugin libraries.
     pub plugins: Vec<PathBuf>,
+    /// Class names for the sidecar (`--classes`; filled from the ONNX `names` metadata later when empty).
+    pub class_names: Vec<String>,
     /// Profiling verbosity.
     pub profiling_verbosity: Option<ProfilingVerbosity>,
     /// Release asked for with `--trt-release` or by the recipe.
@@ -317,13 +319,31 @@ impl BuildConfig {
             Some(cc) => Some(super::recipe::parse_cc(cc).map_err(anyhow::Error::msg)?),
             None => None,
         };
-        for p in &cli.plugins {
-            if p.components().count() > 1 && !p.exists() {
-                bail!("--plugins {}: no such file", p.display());
-            }
-        }
+        let class_names = match &cli.classes {
+            Some(f) => yolo_rt::classes::load_class_names(f)
+                .map_err(|e| anyhow::anyhow!("--classes: {e}"))?,
+            None => Vec::new(),
+        };
         let mut plugins = r.map(|r| r.build.plugins.clone()).unwrap_or_default();
         plugins.extend(cli.plugins.iter().cloned());
+        // The file is checked here, before any work and on machines without TensorRT: a shared library for this
+        // machine that links the target release's major (when one is known).
+        for p in &plugins {
+            let facts = trt_sys::plugin_lib::inspect_plugin_library(p)
+                .map_err(|e| anyhow::anyhow!("--plugins: {e}"))?;
+            if let Some(v) = trt_release {
+                let desc = format!(
+                    "the build targets TensorRT {v} ({})",
+                    if trt_release_from_recipe {
+                        "recipe"
+                    } else {
+                        "--trt-release"
+                    }
+                );
+                trt_sys::plugin_lib::plan_plugin_load(p, &facts, v, &desc)
+                    .map_err(|e| anyhow::anyhow!("--plugins: {e}"))?;
+            }
+        }
 
         let cfg = BuildConfig {
             model,
@@ -355,6 +375,7 @@ impl BuildConfig {
                 || r.is_some_and(|r| r.build.version_compatible),
             hardware_compat,
             plugins,
+            class_names,
             profiling_verbosity: cli
                 .profiling_verbosity
                 .or_else(|| r.and_then(|r| r.build.profiling_verbosity)),

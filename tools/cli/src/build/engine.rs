@@ -210,18 +210,6 @@ pub fn build(
     let Some(plan) = report.precision_plan.clone() else {
         bail!("internal: no precision plan although TensorRT is loaded");
     };
-    if !cfg.plugins.is_empty() {
-        let list: Vec<String> = cfg
-            .plugins
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect();
-        bail!(
-            "--plugins {}: loading custom plugin libraries is not supported by this build (TensorRT's standard \
-             plugins from libnvinfer_plugin are registered automatically)",
-            list.join(", ")
-        );
-    }
     let lib = trt::Library::load_with(trt::LoadOptions {
         logger: trt::Logger::new(if cfg.verbose {
             trt::Severity::Info
@@ -229,6 +217,7 @@ pub fn build(
             trt::Severity::Warning
         }),
         init_plugins: probe.plugins.found,
+        plugin_libraries: cfg.plugins.clone(),
         ..Default::default()
     })
     .context("loading TensorRT")?;
@@ -486,6 +475,27 @@ pub fn build(
         onnx_sha256: Some(source.sha256.clone()),
     };
     sc.pipeline = report.pipeline.iter().map(|s| s.name.clone()).collect();
+    let mut plugins: Vec<String> = net
+        .layers()?
+        .into_iter()
+        .map(|l| l.plugin)
+        .filter(|p| !p.is_empty())
+        .collect();
+    plugins.sort();
+    plugins.dedup();
+    sc.plugins = plugins;
+    sc.plugin_libraries = cfg
+        .plugins
+        .iter()
+        // The canonical file name, as the loader records it (a `libx.so` symlink resolves to its target).
+        .filter_map(|p| {
+            p.canonicalize()
+                .ok()?
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .collect();
+    sc.class_names = report.class_names.clone();
     sc.tool = sidecar::ToolInfo {
         name: "trt-build".into(),
         version: env!("CARGO_PKG_VERSION").into(),

@@ -254,6 +254,11 @@ pub struct Cli {
           value_parser = parse_hw_compat, help_heading = "Builder")]
     pub hardware_compatibility: Option<super::release::HardwareCompat>,
 
+    /// Class names recorded in the sidecar for trt-detect and services (JSON array or one name per line); default:
+    /// the ONNX model's `names` metadata when it has one.
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    pub classes: Option<PathBuf>,
+
     /// Plugin library to load (and record in the sidecar); repeatable.
     #[arg(long, value_name = "LIB", aliases = ["staticPlugins", "dynamicPlugins"], help_heading = "Builder")]
     pub plugins: Vec<PathBuf>,

@@ -61,6 +61,8 @@ pub struct BuildReport {
     pub sidecar: PathBuf,
     /// Builder settings.
     pub builder: BuilderSettings,
+    /// Class names recorded in the sidecar (`--classes`, else the ONNX `names` metadata; empty: unknown).
+    pub class_names: Vec<String>,
     /// Notes (release notes, defaults taken).
     pub notes: Vec<String>,
     /// What is missing (status `missing-tensorrt`).
@@ -176,6 +178,7 @@ pub fn run(cli: &Cli) -> Result<u8> {
                     batches: cfg.calib_batches,
                     qdq: p.onnx_qdq_pass,
                     exclude: p.fp16_pass_keep_fp32.clone(),
+                    tensorrt: release_version,
                 },
             )?;
             if let Some(q) = out.qdq_model {
@@ -288,6 +291,7 @@ pub fn run(cli: &Cli) -> Result<u8> {
             plugins: cfg.plugins.clone(),
             profiling_verbosity: cfg.profiling_verbosity,
         },
+        class_names: class_names(&cfg, &loaded)?,
         notes,
         missing: None,
     };
@@ -488,4 +492,27 @@ pub fn render(r: &BuildReport) -> String {
         let _ = writeln!(s, "  note        {n}");
     }
     s.trim_end().to_string()
+}
+
+/// Class names for the sidecar: `--classes`, else the model's `names` metadata (Ultralytics-style exports), else
+/// none.
+fn class_names(cfg: &BuildConfig, loaded: &pipeline::LoadedModel) -> Result<Vec<String>> {
+    if !cfg.class_names.is_empty() {
+        return Ok(cfg.class_names.clone());
+    }
+    let Some(entry) = loaded
+        .model
+        .header()
+        .metadata_props
+        .iter()
+        .find(|p| p.key == "names")
+    else {
+        return Ok(Vec::new());
+    };
+    yolo_rt::classes::parse_names_metadata(&entry.value).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: the model's `names` metadata is not a class list ({e}); give the names with --classes FILE",
+            cfg.model.display()
+        )
+    })
 }

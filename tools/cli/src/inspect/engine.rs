@@ -1,6 +1,6 @@
 //! `trt-inspect ENGINE`: the sidecar, compatibility with this machine, and (with TensorRT) IO, profiles, layers.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use serde::Serialize;
@@ -31,7 +31,7 @@ struct EngineReport<'a> {
 }
 
 /// The facts of this machine that an engine is checked against, when TensorRT and a GPU are here.
-pub fn runtime_facts(report: &SystemReport) -> Option<RuntimeFacts> {
+pub fn runtime_facts(report: &SystemReport, plugins: &[PathBuf]) -> Option<RuntimeFacts> {
     let v = report.loaded_version?;
     let device = report.cuda.gpus.first().and_then(|g| {
         let cc: ComputeCapability = g.compute_capability.parse().ok()?;
@@ -44,12 +44,27 @@ pub fn runtime_facts(report: &SystemReport) -> Option<RuntimeFacts> {
         tensorrt: Version::new(v.major, v.minor, v.patch),
         device,
         plugins_initialized: report.plugins.found,
+        // The libraries `--plugins` will load, by canonical file name (as the loader records them).
+        plugin_libraries: plugins
+            .iter()
+            .filter_map(|p| {
+                p.canonicalize()
+                    .ok()?
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+            })
+            .collect(),
     })
 }
 
 /// Checks a sidecar against this machine.
-pub fn compatibility(engine: &Path, sc: &Sidecar, report: &SystemReport) -> Compatibility {
-    match runtime_facts(report) {
+pub fn compatibility(
+    engine: &Path,
+    sc: &Sidecar,
+    report: &SystemReport,
+    plugins: &[PathBuf],
+) -> Compatibility {
+    match runtime_facts(report, plugins) {
         None => Compatibility {
             status: "unknown",
             reason: Some("no TensorRT runtime is loaded here (see `trt-inspect system`)".into()),
@@ -72,7 +87,11 @@ pub fn compatibility(engine: &Path, sc: &Sidecar, report: &SystemReport) -> Comp
 }
 
 /// Inspects an engine file.
-pub fn inspect(path: &Path, layers: bool, json: bool) -> Result<u8> {
+pub fn inspect(path: &Path, layers: bool, json: bool, plugins: &[PathBuf]) -> Result<u8> {
+    for p in plugins {
+        trt_sys::plugin_lib::inspect_plugin_library(p)
+            .map_err(|e| anyhow::anyhow!("--plugins: {e}"))?;
+    }
     let bytes =
         std::fs::read(path).map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))?;
     let (sc, sidecar_error) = match sidecar::read_sidecar(path) {
@@ -88,7 +107,7 @@ pub fn inspect(path: &Path, layers: bool, json: bool) -> Result<u8> {
     };
     let report = system::probe();
     let compat = match &sc {
-        Some(s) if checksum == "ok" => compatibility(path, s, &report),
+        Some(s) if checksum == "ok" => compatibility(path, s, &report, plugins),
         Some(s) => Compatibility {
             status: "incompatible",
             reason: Some(
@@ -131,7 +150,7 @@ pub fn inspect(path: &Path, layers: bool, json: bool) -> Result<u8> {
         );
     }
     if report.can_run && compat.status == "compatible" {
-        tensorrt_view(path, layers, json)?;
+        tensorrt_view(path, layers, json, plugins)?;
     } else if layers {
         return Err(exit::missing(format!(
             "--layers needs TensorRT and a GPU that can run this engine here ({}); `trt-inspect system` says what is \
@@ -202,16 +221,40 @@ fn print_sidecar(s: &Sidecar) {
     if !s.plugins.is_empty() {
         println!("  plugins   {}", s.plugins.join(", "));
     }
+    if !s.plugin_libraries.is_empty() {
+        println!(
+            "  plugin libraries  {} (load with --plugins)",
+            s.plugin_libraries.join(", ")
+        );
+    }
+    if !s.class_names.is_empty() {
+        let shown: Vec<&str> = s.class_names.iter().take(8).map(String::as_str).collect();
+        let more = s.class_names.len().saturating_sub(shown.len());
+        println!(
+            "  classes   {} ({}{})",
+            s.class_names.len(),
+            shown.join(", "),
+            if more > 0 {
+                format!(", … {more} more")
+            } else {
+                String::new()
+            }
+        );
+    }
 }
 
 /// IO tensors, profiles and (with `layers`) the layer table, from TensorRT itself. With `json`, goes to stderr as
 /// text is not wanted on stdout: the JSON report already holds the sidecar's IO description.
-fn tensorrt_view(path: &Path, layers: bool, json: bool) -> Result<()> {
+fn tensorrt_view(path: &Path, layers: bool, json: bool, plugins: &[PathBuf]) -> Result<()> {
     let lib = trt::Library::load_with(trt::LoadOptions {
         init_plugins: true,
         ..Default::default()
     })
     .or_else(|_| trt::Library::load())?;
+    for p in plugins {
+        lib.load_plugin_library(p)
+            .map_err(|e| anyhow::anyhow!("--plugins: {e}"))?;
+    }
     let engine = lib.runtime()?.load_engine(path)?;
     let mut out = String::new();
     for t in engine.io_tensors() {

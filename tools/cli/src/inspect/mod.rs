@@ -44,6 +44,10 @@ pub struct Cli {
     #[arg(long)]
     pub json: bool,
 
+    /// Plugin library the engine was built with (`trt-build --plugins`); repeatable.
+    #[arg(long, value_name = "LIB", aliases = ["staticPlugins", "dynamicPlugins"])]
+    pub plugins: Vec<PathBuf>,
+
     /// Show debug logs.
     #[arg(short, long)]
     pub verbose: bool,
@@ -92,6 +96,6 @@ pub fn run(cli: &Cli) -> Result<u8> {
     if onnx::looks_like_onnx(&path)? {
         onnx::inspect(&path, cli.layers, cli.json)
     } else {
-        engine::inspect(&path, cli.layers, cli.json)
+        engine::inspect(&path, cli.layers, cli.json, &cli.plugins)
     }
 }

@@ -4,6 +4,8 @@
 //! minimum and maximum seen. The first non-zero value sets `range` to the batch's max |x|; when a later
 //! batch exceeds it, `range` doubles (adjacent bins merge pairwise, exactly) until the new values fit.
 //! Memory is `bins × 8` bytes per tensor, independent of how many activations are streamed through.
+//! [`Histogram::min_max_only`] keeps the exact min/max and counts without bins (all that min/max calibration
+//! needs, and cheaper to stream).
 
 use serde::Serialize;
 
@@ -11,7 +13,7 @@ use serde::Serialize;
 pub const DEFAULT_BINS: usize = 2048;
 
 /// Histogram of |x| for one tensor, with exact min/max.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Histogram {
     bins: Vec<u64>,
     range: f32,
@@ -33,6 +35,20 @@ impl Histogram {
             count: 0,
             nonfinite: 0,
         }
+    }
+
+    /// A histogram without bins: exact min/max, counts and non-finite counts only ([`Histogram::is_binned`] is
+    /// false; its [`Histogram::range`] stays 0).
+    pub fn min_max_only() -> Histogram {
+        Histogram {
+            bins: Vec::new(),
+            ..Histogram::new(2)
+        }
+    }
+
+    /// False for a [`Histogram::min_max_only`] histogram.
+    pub fn is_binned(&self) -> bool {
+        !self.bins.is_empty()
     }
 
     /// Adds values. NaN and ±inf are counted apart ([`Histogram::nonfinite`]) and not binned.
@@ -70,9 +86,12 @@ impl Histogram {
         }
         self.min = self.min.min(lo);
         self.max = self.max.max(hi);
+        self.count += data.len() as u64;
+        if self.bins.is_empty() {
+            return;
+        }
         self.grow_to(lo.abs().max(hi.abs()));
         let n = self.bins.len();
-        self.count += data.len() as u64;
         if self.range > 0.0 {
             // Pass 2: every value is finite and |x| <= range.
             let k = n as f32 / self.range;
@@ -117,9 +136,13 @@ impl Histogram {
         self.range
     }
 
-    /// Width of one bin.
+    /// Width of one bin (0 without bins).
     pub fn bin_width(&self) -> f32 {
-        self.range / self.bins.len() as f32
+        if self.bins.is_empty() {
+            0.0
+        } else {
+            self.range / self.bins.len() as f32
+        }
     }
 
     /// Exact minimum seen (`+inf` when empty).
@@ -199,6 +222,20 @@ mod tests {
         assert_eq!(h.range(), 2.0);
         assert_eq!(h.bins(), &[2, 0, 0, 1]);
         assert_eq!(h.nonfinite(), 2);
+    }
+
+    #[test]
+    fn min_max_only_keeps_extremes_and_counts() {
+        let mut h = Histogram::min_max_only();
+        h.add(&[0.5, -3.0, f32::NAN, 2.0]);
+        h.add(&[7.0]);
+        assert!(!h.is_binned() && Histogram::new(4).is_binned());
+        assert_eq!((h.min(), h.max(), h.abs_max()), (-3.0, 7.0, 7.0));
+        assert_eq!((h.count(), h.nonfinite(), h.range()), (4, 1, 0.0));
+        assert_eq!(
+            (h.bins().len(), h.bin_width(), h.saturation(1.0)),
+            (0, 0.0, 0.0)
+        );
     }
 
     #[test]

@@ -346,6 +346,16 @@ pub fn plan_plugin_load(
 static LOADED: Mutex<Vec<(PluginLibraryInfo, Option<libloading::os::unix::Library>)>> =
     Mutex::new(Vec::new());
 
+/// The name sidecars record for the plugin library `path`: the file name of its canonical path (a `libx.so` symlink
+/// resolves to its target), as [`PluginLibraryInfo::file_name`] reports it once loaded. `None` when the path does
+/// not resolve.
+pub fn recorded_name(path: &Path) -> Option<String> {
+    path.canonicalize()
+        .ok()?
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+}
+
 /// Every plugin library loaded by [`load_plugin_library`] in this process, in load order.
 pub fn loaded_plugin_libraries() -> Vec<PluginLibraryInfo> {
     LOADED

@@ -711,16 +711,7 @@ impl<'engine> Session<'engine> {
                 // Armed: TensorRT needs one plain enqueue before capture. Captured with other shapes: warm up the
                 // new shapes with a plain enqueue, capture on the next call.
                 let next = matches!(state, GraphState::Armed | GraphState::Captured(_));
-                // SAFETY: see enqueue_raw.
-                unsafe {
-                    enqueue_raw(
-                        &mut self.context,
-                        &self.slots,
-                        self.zero_copy,
-                        &self.stream,
-                        self.phases.as_mut(),
-                    )
-                }?;
+                self.enqueue_plain()?;
                 if next {
                     self.graph = None;
                     self.graph_state = GraphState::Ready;
@@ -734,6 +725,20 @@ impl<'engine> Session<'engine> {
             }
         }
         Ok(())
+    }
+
+    /// One plain (not graph) enqueue of the copies in, the engine and the copies out, with phase events.
+    fn enqueue_plain(&mut self) -> Result<()> {
+        // SAFETY: see enqueue_raw; the slots are this session's buffers, bound to its context.
+        unsafe {
+            enqueue_raw(
+                &mut self.context,
+                &self.slots,
+                self.zero_copy,
+                &self.stream,
+                self.phases.as_mut(),
+            )
+        }
     }
 
     fn capture_or_fallback(&mut self, shapes: Vec<Vec<i64>>) -> Result<()> {
@@ -762,16 +767,7 @@ impl<'engine> Session<'engine> {
             Err(e) => {
                 tracing::warn!(target: "trt", "CUDA graph capture failed ({e}); falling back to plain enqueues");
                 self.graph_state = GraphState::Failed;
-                // SAFETY: see enqueue_raw.
-                unsafe {
-                    enqueue_raw(
-                        &mut self.context,
-                        &self.slots,
-                        self.zero_copy,
-                        &self.stream,
-                        self.phases.as_mut(),
-                    )
-                }?;
+                self.enqueue_plain()?;
             }
         }
         Ok(())

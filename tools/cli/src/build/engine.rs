@@ -487,13 +487,7 @@ pub fn build(
     sc.plugin_libraries = cfg
         .plugins
         .iter()
-        // The canonical file name, as the loader records it (a `libx.so` symlink resolves to its target).
-        .filter_map(|p| {
-            p.canonicalize()
-                .ok()?
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-        })
+        .filter_map(|p| trt_sys::plugin_lib::recorded_name(p))
         .collect();
     sc.class_names = report.class_names.clone();
     sc.tool = sidecar::ToolInfo {

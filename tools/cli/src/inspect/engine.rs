@@ -44,15 +44,10 @@ pub fn runtime_facts(report: &SystemReport, plugins: &[PathBuf]) -> Option<Runti
         tensorrt: Version::new(v.major, v.minor, v.patch),
         device,
         plugins_initialized: report.plugins.found,
-        // The libraries `--plugins` will load, by canonical file name (as the loader records them).
+        // The libraries `--plugins` will load, by the name the loader records.
         plugin_libraries: plugins
             .iter()
-            .filter_map(|p| {
-                p.canonicalize()
-                    .ok()?
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-            })
+            .filter_map(|p| trt_sys::plugin_lib::recorded_name(p))
             .collect(),
     })
 }

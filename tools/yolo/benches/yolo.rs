@@ -30,7 +30,7 @@ fn thread_cpu_s() -> Option<f64> {
     // SAFETY: `ts` is a valid, writable timespec for the duration of the call; the clock id is a
     // constant the C library defines.
     let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    (rc == 0).then(|| ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9)
+    (rc == 0).then_some(ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9)
 }
 
 /// Median milliseconds per call over 7 runs of `iters` calls, in thread CPU time where the OS

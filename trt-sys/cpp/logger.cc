@@ -25,7 +25,9 @@ void ShimLogger::log(nvinfer1::ILogger::Severity severity, nvinfer1::AsciiChar c
         {
             std::lock_guard<std::mutex> lock(mu_);
             ++count_;
-            errors_.emplace_back(count_, std::string(text));
+            auto const tid = std::this_thread::get_id();
+            std::uint64_t const thread_seq = ++thread_counts_[tid];
+            errors_.push_back(Entry{tid, thread_seq, count_, std::string(text)});
             while (errors_.size() > kKeep)
             {
                 errors_.pop_front();
@@ -56,12 +58,21 @@ rust::Vec<rust::String> ShimLogger::last_errors() const
     rust::Vec<rust::String> out;
     for (auto const& e : errors_)
     {
-        out.push_back(rust::String::lossy(e.second));
+        out.push_back(rust::String::lossy(e.text));
     }
     return out;
 }
 
 std::uint64_t ShimLogger::error_count() const
+{
+    std::lock_guard<std::mutex> lock(mu_);
+    auto const tid = std::this_thread::get_id();
+    thread_marks_[tid] = count_;
+    auto it = thread_counts_.find(tid);
+    return it == thread_counts_.end() ? 0 : it->second;
+}
+
+std::uint64_t ShimLogger::total_error_count() const
 {
     std::lock_guard<std::mutex> lock(mu_);
     return count_;
@@ -81,16 +92,26 @@ void ShimLogger::log_for_test(::trtshim::Severity severity, rust::Str message) c
 std::string ShimLogger::errors_since(std::uint64_t mark) const
 {
     std::lock_guard<std::mutex> lock(mu_);
+    auto const tid = std::this_thread::get_id();
     std::string out;
     for (auto const& e : errors_)
     {
-        if (e.first > mark)
+        if (e.thread == tid && e.thread_seq > mark)
         {
             if (!out.empty())
             {
                 out += "; ";
             }
-            out += e.second;
+            out += e.text;
+        }
+    }
+    if (out.empty())
+    {
+        auto m = thread_marks_.find(tid);
+        std::uint64_t const since = m == thread_marks_.end() ? 0 : m->second;
+        if (!errors_.empty() && errors_.back().seq > since)
+        {
+            out = errors_.back().text + " (logged by another thread)";
         }
     }
     return out;

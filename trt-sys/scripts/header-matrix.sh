@@ -85,7 +85,7 @@ for v in "${versions[@]}"; do
             grep -q "^test shim::tests::with_headers::reallib_lean_runtime_without_gpu_fails_with_a_cuda_error" "$CARGO_TARGET_DIR/lean-test.log" &&
             grep -q "^test plugin_lib::tests::reallib_registry_plugin_library_loads_through_iplugin_registry ... ok" "$CARGO_TARGET_DIR/lean-test.log"; then
             n=$(grep -Eo "[0-9]+ passed" "$CARGO_TARGET_DIR/lean-test.log" | awk '{s+=$1} END {print s+0}')
-            result="$result, $n real-library tests ok: $(grep -m1 '^runtime error: ' "$CARGO_TARGET_DIR/lean-test.log" || true)"
+            result="$result, $n real-library tests ok: $(grep -o -m1 'runtime error: .*' "$CARGO_TARGET_DIR/lean-test.log" || true)"
         else
             cat "$CARGO_TARGET_DIR/lean-test.log" >&2
             summary+=("$v: FAIL (real-library tests)")

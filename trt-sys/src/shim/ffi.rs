@@ -290,6 +290,7 @@ pub(crate) mod ffi {
         fn set_threshold(self: &ShimLogger, threshold: Severity);
         fn last_errors(self: &ShimLogger) -> Vec<String>;
         fn error_count(self: &ShimLogger) -> u64;
+        fn total_error_count(self: &ShimLogger) -> u64;
         /// Feeds a message through the TensorRT-facing `ILogger::log` entry (tests and the Rust side's own notes).
         fn log_for_test(self: &ShimLogger, severity: Severity, message: &str) -> Result<()>;
     }

@@ -661,12 +661,21 @@ impl Logger {
         self.shim().last_errors()
     }
 
-    /// How many errors were logged so far.
+    /// How many errors the calling thread logged through this logger so far. Shim calls compare it before and
+    /// after calling TensorRT, so an error another thread logs meanwhile never fails them.
     pub fn error_count(&self) -> u64 {
         #[cfg(not(trt_shim))]
         match self.never {}
         #[cfg(trt_shim)]
         self.shim().error_count()
+    }
+
+    /// How many errors were logged through this logger so far, by every thread.
+    pub fn total_error_count(&self) -> u64 {
+        #[cfg(not(trt_shim))]
+        match self.never {}
+        #[cfg(trt_shim)]
+        self.shim().total_error_count()
     }
 
     /// Logs `message` through the same path TensorRT uses (for notes from the Rust side, and tests).

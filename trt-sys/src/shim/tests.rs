@@ -354,6 +354,32 @@ mod with_headers {
         assert_eq!(logger.error_count(), 20);
     }
 
+    /// One Library's logger serves every thread: an error logged by another thread while a call runs must not be
+    /// attributed to that call (it would fail "an error was logged during creation").
+    #[test]
+    fn errors_are_counted_per_thread_for_call_marks() {
+        let (logger, _) = collecting_logger(Severity::InternalError);
+        let logger = Arc::new(logger);
+        logger.log(Severity::Error, "main before").unwrap();
+        let mark = logger.error_count();
+        assert_eq!(mark, 1);
+        let other = logger.clone();
+        std::thread::spawn(move || {
+            other.log(Severity::Error, "worker").unwrap();
+            assert_eq!(other.error_count(), 1, "the worker's own count");
+        })
+        .join()
+        .unwrap();
+        assert_eq!(logger.error_count(), mark, "the worker's error is not this thread's");
+        assert_eq!(logger.total_error_count(), 2);
+        logger.log(Severity::Error, "main after").unwrap();
+        assert_eq!(logger.error_count(), 2);
+        assert_eq!(
+            logger.last_errors(),
+            vec!["main before".to_owned(), "worker".to_owned(), "main after".to_owned()]
+        );
+    }
+
     #[test]
     fn callback_panic_is_reraised_after_the_call_not_unwound_through_cxx() {
         let logger = Logger::new(Severity::Info, |_, msg| panic!("callback saw {msg}")).unwrap();

@@ -370,13 +370,21 @@ mod with_headers {
         })
         .join()
         .unwrap();
-        assert_eq!(logger.error_count(), mark, "the worker's error is not this thread's");
+        assert_eq!(
+            logger.error_count(),
+            mark,
+            "the worker's error is not this thread's"
+        );
         assert_eq!(logger.total_error_count(), 2);
         logger.log(Severity::Error, "main after").unwrap();
         assert_eq!(logger.error_count(), 2);
         assert_eq!(
             logger.last_errors(),
-            vec!["main before".to_owned(), "worker".to_owned(), "main after".to_owned()]
+            vec![
+                "main before".to_owned(),
+                "worker".to_owned(),
+                "main after".to_owned()
+            ]
         );
     }
 

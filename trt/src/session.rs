@@ -694,16 +694,9 @@ impl<'engine> Session<'engine> {
         match &self.graph_state {
             GraphState::Captured(s) if *s == shapes && self.graph.is_some() => {
                 if let Some(g) = &self.graph {
-                    if let Some(p) = &mut self.phases {
-                        self.stream.record(&mut p.start)?;
-                    }
                     // SAFETY: the graph uses only session-owned buffers, which live as long as the graph (field
                     // order), and the host reads them only after synchronizing (infer / wait / settle).
-                    unsafe { g.launch(&self.stream) }?;
-                    if let Some(p) = &mut self.phases {
-                        self.stream.record(&mut p.end)?;
-                        p.kind = PhaseKind::TotalOnly;
-                    }
+                    unsafe { launch_graph(g, &self.stream, self.phases.as_mut()) }?;
                 }
             }
             GraphState::Ready => self.capture_or_fallback(shapes)?,
@@ -752,15 +745,8 @@ impl<'engine> Session<'engine> {
         };
         match captured {
             Ok(g) => {
-                if let Some(p) = &mut self.phases {
-                    self.stream.record(&mut p.start)?;
-                }
                 // SAFETY: as above.
-                unsafe { g.launch(&self.stream) }?;
-                if let Some(p) = &mut self.phases {
-                    self.stream.record(&mut p.end)?;
-                    p.kind = PhaseKind::TotalOnly;
-                }
+                unsafe { launch_graph(&g, &self.stream, self.phases.as_mut()) }?;
                 self.graph = Some(g);
                 self.graph_state = GraphState::Captured(shapes);
             }
@@ -813,6 +799,29 @@ fn typed_view_mut<'a, T: Element>(
     };
     ArrayViewMutD::from_shape(IxDyn(shape), data)
         .map_err(|e| Error::InvalidArgument(format!("tensor `{name}`: {e}")))
+}
+
+/// Replays `graph` on `stream`; with `phases`, brackets it with the start and end events (a graph is one launch:
+/// only its total time is known).
+///
+/// # Safety
+/// As [`CudaGraph::launch`]: everything the graph touches must stay alive until the stream has run it.
+unsafe fn launch_graph(
+    graph: &CudaGraph,
+    stream: &Stream,
+    phases: Option<&mut PhaseEvents>,
+) -> Result<()> {
+    let mut phases = phases;
+    if let Some(p) = phases.as_deref_mut() {
+        stream.record(&mut p.start)?;
+    }
+    // SAFETY: forwarded to the caller.
+    unsafe { graph.launch(stream) }?;
+    if let Some(p) = phases {
+        stream.record(&mut p.end)?;
+        p.kind = PhaseKind::TotalOnly;
+    }
+    Ok(())
 }
 
 /// Enqueues copies in, the engine, copies out (untracked raw work; the caller brackets it). With `phases`, records

@@ -142,3 +142,34 @@ pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     s.push('\n');
     print_out(&s)
 }
+
+// ---- Custom plugin libraries of the programs that run engines ----
+
+/// `--plugins LIB` of trt-bench, trt-inspect and trt-detect (trt-build has its own: it also records them).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct PluginArgs {
+    /// Plugin library the engine was built with (`trt-build --plugins`); repeatable.
+    #[arg(long, value_name = "LIB", aliases = ["staticPlugins", "dynamicPlugins"])]
+    pub plugins: Vec<std::path::PathBuf>,
+}
+
+impl PluginArgs {
+    /// Checks every file (a shared library for this machine) before TensorRT is needed, so a bad one is exit
+    /// code 1 on any machine.
+    pub fn check(&self) -> anyhow::Result<()> {
+        for p in &self.plugins {
+            trt_sys::plugin_lib::inspect_plugin_library(p)
+                .map_err(|e| anyhow::anyhow!("--plugins: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// Loads every library into `lib`, in order.
+    pub fn load(&self, lib: &trt::Library) -> anyhow::Result<()> {
+        for p in &self.plugins {
+            lib.load_plugin_library(p)
+                .map_err(|e| anyhow::anyhow!("--plugins: {e}"))?;
+        }
+        Ok(())
+    }
+}

@@ -51,6 +51,23 @@ fn owned(views: &[yolo_rt::TensorView<'_>]) -> Vec<(String, Vec<usize>, Vec<f32>
         .collect()
 }
 
+/// Same output names and shapes, values within 1e-3 relative (absolute below 1).
+fn assert_outputs_close(
+    want: &[(String, Vec<usize>, Vec<f32>)],
+    got: &[(String, Vec<usize>, Vec<f32>)],
+) {
+    assert_eq!(want.len(), got.len());
+    for ((wn, ws, wd), (gn, gs, gd)) in want.iter().zip(got) {
+        assert_eq!((wn, ws), (gn, gs));
+        let worst = wd
+            .iter()
+            .zip(gd)
+            .map(|(a, b)| (a - b).abs() / a.abs().max(1.0))
+            .fold(0.0f32, f32::max);
+        assert!(worst <= 1e-3, "output `{wn}` differs by {worst}");
+    }
+}
+
 fn fill(backend: &EngineBackend, buf: &mut yolo_rt::InputBuffer, k: usize) {
     let info = backend.input();
     let mut lb = Letterbox::new(LetterboxConfig {
@@ -121,17 +138,8 @@ fn gpu_two_sessions_in_flight_give_the_same_outputs_as_run() {
     );
     let got0 = owned(&b.wait(t0).unwrap());
     let got1 = owned(&b.wait(t1).unwrap());
-    for (want, got) in [(want0, got0), (want1, got1)] {
-        for ((wn, ws, wd), (gn, gs, gd)) in want.iter().zip(&got) {
-            assert_eq!((wn, ws), (gn, gs));
-            let worst = wd
-                .iter()
-                .zip(gd)
-                .map(|(a, b)| (a - b).abs() / a.abs().max(1.0))
-                .fold(0.0f32, f32::max);
-            assert!(worst <= 1e-3, "output `{wn}` differs by {worst}");
-        }
-    }
+    assert_outputs_close(&want0, &got0);
+    assert_outputs_close(&want1, &got1);
 }
 
 /// The `Backend` slot API on the two sessions: both slots in flight at once (submitted before
@@ -159,17 +167,8 @@ fn gpu_pipelined_engine_backend_keeps_two_slots_in_flight() {
     let got1 = owned(&b.wait_slot(1, &bufs[1], 1).unwrap());
     let e = b.wait_slot(0, &bufs[0], 1).unwrap_err().to_string();
     assert!(e.contains("nothing was submitted on slot 0"), "{e}");
-    for (want, got) in [(want0, got0), (want1, got1)] {
-        for ((wn, ws, wd), (gn, gs, gd)) in want.iter().zip(&got) {
-            assert_eq!((wn, ws), (gn, gs));
-            let worst = wd
-                .iter()
-                .zip(gd)
-                .map(|(a, b)| (a - b).abs() / a.abs().max(1.0))
-                .fold(0.0f32, f32::max);
-            assert!(worst <= 1e-3, "output `{wn}` differs by {worst}");
-        }
-    }
+    assert_outputs_close(&want0, &got0);
+    assert_outputs_close(&want1, &got1);
     // Through the detector: 2 slots in flight, results in order and equal to one by one.
     let mut det = Detector::new(Box::new(b), DetectorOptions::default()).unwrap();
     let frames: Vec<Image> = (0..9).map(frame).collect();

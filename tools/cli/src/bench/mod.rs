@@ -72,9 +72,8 @@ pub struct Cli {
     /// those accesses cross PCIe inside the engine's time).
     #[arg(long, alias = "noDataTransfers")]
     pub no_data_transfers: bool,
-    /// Plugin library the engine was built with (`trt-build --plugins`); repeatable.
-    #[arg(long, value_name = "LIB", aliases = ["staticPlugins", "dynamicPlugins"])]
-    pub plugins: Vec<PathBuf>,
+    #[command(flatten)]
+    pub plugins: crate::PluginArgs,
     /// Percentiles to report, comma-separated.
     #[arg(long, value_name = "P,P,…", default_value = "90,95,99", value_parser = parse_percentiles, alias = "percentile")]
     pub percentiles: PercentileList,
@@ -256,10 +255,7 @@ pub fn run_cli(cli: &Cli) -> Result<()> {
         let sidecar = run::precheck_engine(e)?;
         needs_standard_plugins |= !sidecar.plugins.is_empty();
     }
-    for p in &cli.plugins {
-        trt_sys::plugin_lib::inspect_plugin_library(p)
-            .map_err(|e| anyhow::anyhow!("--plugins: {e}"))?;
-    }
+    cli.plugins.check()?;
     let lib = run::load_library(needs_standard_plugins, &cli.plugins)?;
     let runtime = lib.runtime().context("creating the TensorRT runtime")?;
     let loaded = engines

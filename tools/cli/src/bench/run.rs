@@ -107,7 +107,7 @@ pub fn precheck_engine(engine: &Path) -> Result<trt::sidecar::Sidecar> {
 /// Loads TensorRT and opens the GPU, registering the standard plugins (`init_plugins`, for engines whose sidecar
 /// lists plugins) and loading the custom plugin libraries `plugins`; any failure to load TensorRT or open the GPU is
 /// exit code 3 with what is missing (the `trt-inspect system` probe's reasons), a bad plugin library exit code 1.
-pub fn load_library(init_plugins: bool, plugins: &[PathBuf]) -> Result<trt::Library> {
+pub fn load_library(init_plugins: bool, plugins: &crate::PluginArgs) -> Result<trt::Library> {
     let lib = trt::Library::load_with(trt::LoadOptions {
         init_plugins,
         ..Default::default()
@@ -124,10 +124,7 @@ pub fn load_library(init_plugins: bool, plugins: &[PathBuf]) -> Result<trt::Libr
         msg.push_str(" (run `trt-inspect system` for details)");
         exit::missing(msg)
     })?;
-    for p in plugins {
-        lib.load_plugin_library(p)
-            .map_err(|e| anyhow::anyhow!("--plugins: {e}"))?;
-    }
+    plugins.load(&lib)?;
     Ok(lib)
 }
 

@@ -56,9 +56,8 @@ struct Cli {
     /// Write annotated images (boxes, labels, scores) as PNG files into this directory.
     #[arg(long, value_name = "DIR")]
     save_dir: Option<PathBuf>,
-    /// Plugin library the engine was built with (`trt-build --plugins`); repeatable.
-    #[arg(long, value_name = "LIB", aliases = ["staticPlugins", "dynamicPlugins"])]
-    plugins: Vec<PathBuf>,
+    #[command(flatten)]
+    plugins: trt_tools::PluginArgs,
 }
 
 #[derive(Serialize)]
@@ -171,12 +170,9 @@ fn load_detector(cli: &Cli) -> anyhow::Result<Detector> {
     };
     if has_ext(&cli.model, &ENGINE_EXTENSIONS) {
         // Class names: --classes, else the sidecar's `class_names`, else `<engine>.names`.
-        for p in &cli.plugins {
-            trt_sys::plugin_lib::inspect_plugin_library(p)
-                .map_err(|e| anyhow::anyhow!("--plugins: {e}"))?;
-        }
+        cli.plugins.check()?;
         let engine_options = EngineOptions {
-            plugin_libraries: cli.plugins.clone(),
+            plugin_libraries: cli.plugins.plugins.clone(),
             ..EngineOptions::default()
         };
         return Detector::from_engine_with(&cli.model, options, &engine_options).map_err(

@@ -1,13 +1,13 @@
 //! `trt-inspect ENGINE`: the sidecar, compatibility with this machine, and (with TensorRT) IO, profiles, layers.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Result;
 use serde::Serialize;
 use trt::sidecar::{self, ComputeCapability, DeviceFacts, RuntimeFacts, Sidecar, Version};
 
 use super::system::{self, SystemReport};
-use crate::exit;
+use crate::{exit, PluginArgs};
 
 /// Compatibility of an engine with this machine.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -31,7 +31,7 @@ struct EngineReport<'a> {
 }
 
 /// The facts of this machine that an engine is checked against, when TensorRT and a GPU are here.
-pub fn runtime_facts(report: &SystemReport, plugins: &[PathBuf]) -> Option<RuntimeFacts> {
+pub fn runtime_facts(report: &SystemReport, plugins: &PluginArgs) -> Option<RuntimeFacts> {
     let v = report.loaded_version?;
     let device = report.cuda.gpus.first().and_then(|g| {
         let cc: ComputeCapability = g.compute_capability.parse().ok()?;
@@ -46,6 +46,7 @@ pub fn runtime_facts(report: &SystemReport, plugins: &[PathBuf]) -> Option<Runti
         plugins_initialized: report.plugins.found,
         // The libraries `--plugins` will load, by the name the loader records.
         plugin_libraries: plugins
+            .plugins
             .iter()
             .filter_map(|p| trt_sys::plugin_lib::recorded_name(p))
             .collect(),
@@ -57,7 +58,7 @@ pub fn compatibility(
     engine: &Path,
     sc: &Sidecar,
     report: &SystemReport,
-    plugins: &[PathBuf],
+    plugins: &PluginArgs,
 ) -> Compatibility {
     match runtime_facts(report, plugins) {
         None => Compatibility {
@@ -82,11 +83,8 @@ pub fn compatibility(
 }
 
 /// Inspects an engine file.
-pub fn inspect(path: &Path, layers: bool, json: bool, plugins: &[PathBuf]) -> Result<u8> {
-    for p in plugins {
-        trt_sys::plugin_lib::inspect_plugin_library(p)
-            .map_err(|e| anyhow::anyhow!("--plugins: {e}"))?;
-    }
+pub fn inspect(path: &Path, layers: bool, json: bool, plugins: &PluginArgs) -> Result<u8> {
+    plugins.check()?;
     let bytes =
         std::fs::read(path).map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))?;
     let (sc, sidecar_error) = match sidecar::read_sidecar(path) {
@@ -240,16 +238,13 @@ fn print_sidecar(s: &Sidecar) {
 
 /// IO tensors, profiles and (with `layers`) the layer table, from TensorRT itself. With `json`, goes to stderr as
 /// text is not wanted on stdout: the JSON report already holds the sidecar's IO description.
-fn tensorrt_view(path: &Path, layers: bool, json: bool, plugins: &[PathBuf]) -> Result<()> {
+fn tensorrt_view(path: &Path, layers: bool, json: bool, plugins: &PluginArgs) -> Result<()> {
     let lib = trt::Library::load_with(trt::LoadOptions {
         init_plugins: true,
         ..Default::default()
     })
     .or_else(|_| trt::Library::load())?;
-    for p in plugins {
-        lib.load_plugin_library(p)
-            .map_err(|e| anyhow::anyhow!("--plugins: {e}"))?;
-    }
+    plugins.load(&lib)?;
     let engine = lib.runtime()?.load_engine(path)?;
     let mut out = String::new();
     for t in engine.io_tensors() {

@@ -44,9 +44,8 @@ pub struct Cli {
     #[arg(long)]
     pub json: bool,
 
-    /// Plugin library the engine was built with (`trt-build --plugins`); repeatable.
-    #[arg(long, value_name = "LIB", aliases = ["staticPlugins", "dynamicPlugins"])]
-    pub plugins: Vec<PathBuf>,
+    #[command(flatten)]
+    pub plugins: crate::PluginArgs,
 
     /// Show debug logs.
     #[arg(short, long)]

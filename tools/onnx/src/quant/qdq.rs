@@ -306,33 +306,7 @@ pub fn apply(
                  with --exclude",
             )
         })?;
-        let QdqNames {
-            s_name,
-            z_name,
-            q_out,
-            dq_out,
-            q_node,
-            dq_node,
-        } = QdqNames::new(g, t);
-        g.set_initializer(tensor_from_f32(
-            &s_name,
-            &ArrayD::from_elem(IxDyn(&[]), scale),
-        ));
-        g.set_initializer(int8_zeros(&z_name, None));
-        g.add_node(make_node(
-            "QuantizeLinear",
-            &q_node,
-            &[t.as_str(), &s_name, &z_name],
-            &[&q_out],
-            vec![],
-        ));
-        g.add_node(make_node(
-            "DequantizeLinear",
-            &dq_node,
-            &[&q_out, &s_name, &z_name],
-            &[&dq_out],
-            vec![],
-        ));
+        let dq_out = insert_qdq(g, t, ArrayD::from_elem(IxDyn(&[]), scale), None);
         dq_of.insert(t.clone(), dq_out);
     }
     for (node, slot, t) in &plan.uses {
@@ -350,35 +324,9 @@ pub fn apply(
             ));
         }
         let cs = channel_scales(&arr, w.axis);
-        let QdqNames {
-            s_name,
-            z_name,
-            q_out,
-            dq_out,
-            q_node,
-            dq_node,
-        } = QdqNames::new(g, &w.tensor);
         let n = cs.len();
-        g.set_initializer(tensor_from_f32(
-            &s_name,
-            &ArrayD::from_shape_vec(IxDyn(&[n]), cs).expect("1-d"),
-        ));
-        g.set_initializer(int8_zeros(&z_name, Some(n)));
-        let axis = vec![make_attr_i("axis", w.axis as i64)];
-        g.add_node(make_node(
-            "QuantizeLinear",
-            &q_node,
-            &[w.tensor.as_str(), &s_name, &z_name],
-            &[&q_out],
-            axis.clone(),
-        ));
-        g.add_node(make_node(
-            "DequantizeLinear",
-            &dq_node,
-            &[&q_out, &s_name, &z_name],
-            &[&dq_out],
-            axis,
-        ));
+        let scales = ArrayD::from_shape_vec(IxDyn(&[n]), cs).expect("1-d");
+        let dq_out = insert_qdq(g, &w.tensor, scales, Some(w.axis));
         g.nodes_mut()[w.node].input[w.slot] = dq_out;
     }
     g.sort_topologically()?;
@@ -387,27 +335,35 @@ pub fn apply(
     Ok(out)
 }
 
-/// Fresh names for one QuantizeLinear/DequantizeLinear pair inserted on `tensor`.
-struct QdqNames {
-    s_name: String,
-    z_name: String,
-    q_out: String,
-    dq_out: String,
-    q_node: String,
-    dq_node: String,
-}
-
-impl QdqNames {
-    fn new(g: &mut Graph, tensor: &str) -> Self {
-        let base = tensor.replace(['/', ':'], "_");
-        let mut name = |suffix: &str| g.unique_name(&format!("{base}_{suffix}"));
-        QdqNames {
-            s_name: name("scale"),
-            z_name: name("zero_point"),
-            q_out: name("quantized"),
-            dq_out: name("dequantized"),
-            q_node: name("QuantizeLinear"),
-            dq_node: name("DequantizeLinear"),
-        }
-    }
+/// Inserts a QuantizeLinear/DequantizeLinear pair on `tensor` with fresh names: `scale` (a scalar, or one value per
+/// channel of `axis`) and an int8 zero point of the same shape as initializers. Returns the dequantized output's
+/// name; rewiring consumers to it is the caller's job.
+fn insert_qdq(g: &mut Graph, tensor: &str, scale: ArrayD<f32>, axis: Option<usize>) -> String {
+    let base = tensor.replace(['/', ':'], "_");
+    let mut name = |suffix: &str| g.unique_name(&format!("{base}_{suffix}"));
+    let (s_name, z_name) = (name("scale"), name("zero_point"));
+    let (q_out, dq_out) = (name("quantized"), name("dequantized"));
+    let (q_node, dq_node) = (name("QuantizeLinear"), name("DequantizeLinear"));
+    let channels = axis.map(|_| scale.len());
+    g.set_initializer(tensor_from_f32(&s_name, &scale));
+    g.set_initializer(int8_zeros(&z_name, channels));
+    let attrs = || {
+        axis.map(|a| vec![make_attr_i("axis", a as i64)])
+            .unwrap_or_default()
+    };
+    g.add_node(make_node(
+        "QuantizeLinear",
+        &q_node,
+        &[tensor, &s_name, &z_name],
+        &[&q_out],
+        attrs(),
+    ));
+    g.add_node(make_node(
+        "DequantizeLinear",
+        &dq_node,
+        &[&q_out, &s_name, &z_name],
+        &[&dq_out],
+        attrs(),
+    ));
+    dq_out
 }

@@ -4,31 +4,36 @@
 # prove that no binary links TensorRT (`nm -u` lists no nvinfer/nvonnxparser symbol). trt-sys/scripts/header-matrix.sh
 # does the same for trt-sys alone, plus the real lean-runtime test.
 #
-#   scripts/header-matrix.sh [VERSION...]      (default: 8.5 8.6 10.3 10.16 11.1)
+#   scripts/header-matrix.sh [VERSION...]      (default: 8.5 8.6 10.3 10.16 11.1 11.4 rtx1.6 rtx1.7)
 #
-# TRT_HEADERS_ROOT holds <version>/include for each release (fetched outside the repository; never committed).
-# CUDA_INCLUDE_DIR defaults to the CUDA headers that scripts/nvidia-wheels.sh unpacks from PyPI.
+# TRT_HEADERS_ROOT holds <version>/include for the releases fetched from NVIDIA's repositories (outside the
+# repository; never committed; default /work/ext/trt); 11.4, rtx1.6 and rtx1.7 fall back to the crates.io headers
+# that scripts/tensorrt-headers.sh caches. CUDA_INCLUDE_DIR defaults to the CUDA headers that
+# scripts/nvidia-wheels.sh unpacks from PyPI. Versions named rtxX.Y are TensorRT for RTX.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/nvidia-wheels.sh
+source scripts/tensorrt-headers.sh
+crates_headers=$TRT_CRATES_HEADERS
 headers_root=${TRT_HEADERS_ROOT:-/work/ext/trt}
-if [ -z "${CUDA_INCLUDE_DIR:-}" ]; then
-  source scripts/nvidia-wheels.sh
-  export CUDA_INCLUDE_DIR="$TRT_TEST_CUDA_INCLUDE_DIR"
-fi
+export CUDA_INCLUDE_DIR="${CUDA_INCLUDE_DIR:-$TRT_TEST_CUDA_INCLUDE_DIR}"
 export CARGO_TARGET_DIR="${MATRIX_TARGET_DIR:-$PWD/target/matrix-workspace}"
 versions=("$@")
-[ ${#versions[@]} -gt 0 ] || versions=(8.5 8.6 10.3 10.16 11.1)
+[ ${#versions[@]} -gt 0 ] || versions=(8.5 8.6 10.3 10.16 11.1 11.4 rtx1.6 rtx1.7)
 summary=()
 status=0
 for v in "${versions[@]}"; do
   export TENSORRT_INCLUDE_DIR="$headers_root/$v/include"
+  [ -f "$TENSORRT_INCLUDE_DIR/NvInfer.h" ] || TENSORRT_INCLUDE_DIR="$crates_headers/$v/include"
+  feature=trt-sys/require-tensorrt
+  case $v in rtx*) feature=trt-sys/require-tensorrt-rtx ;; esac
   echo "=== TensorRT $v: $TENSORRT_INCLUDE_DIR"
-  if ! cargo build --workspace --all-targets --features trt-sys/require-tensorrt; then
+  if ! cargo build --workspace --all-targets --features "$feature"; then
     summary+=("$v: FAIL (build)"); status=1; continue
   fi
   # The trybuild compile-fail snapshots name trt-sys internals that differ once the shim is compiled; the borrow
   # rules they check do not depend on headers and run in the default (CI) build.
-  if ! out=$(cargo test -p trt-sys -p trt --features trt-sys/require-tensorrt -- --skip borrow_rules_reject_unsound_programs 2>&1); then
+  if ! out=$(cargo test -p trt-sys -p trt --features "$feature" -- --skip borrow_rules_reject_unsound_programs 2>&1); then
     echo "$out" | tail -40; summary+=("$v: FAIL (tests)"); status=1; continue
   fi
   passed=$(echo "$out" | grep -Eo "[0-9]+ passed" | awk '{s+=$1} END {print s+0}')

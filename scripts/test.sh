@@ -1,7 +1,16 @@
 #!/usr/bin/env bash
 # The project's test command (README, .ci/run): sets up what it needs on a fresh machine, then runs every test that needs
-# no GPU: the CPU tests, and the real-library tests against NVIDIA's libcudart and TensorRT lean/dispatch runtimes from PyPI.
-# GPU tests are `#[ignore = "needs GPU"]`; run them on a GPU machine with `cargo test --workspace -- --ignored gpu_`.
+# no GPU, in three builds of the workspace:
+#   1. no TensorRT headers (what docs.rs and a plain `cargo test` build): the CPU tests, and the real-library tests
+#      against NVIDIA's libcudart and TensorRT 11.4 lean/dispatch runtimes from PyPI;
+#   2. the TensorRT shim compiled against TensorRT 11.4's headers (crates.io): the same tests plus the shim's own,
+#      and the real-library tests with the shim compiled in;
+#   3. the shim compiled against TensorRT for RTX 1.7's headers: the same tests, and the `rtx_` tests that build real
+#      engines with the real TensorRT-RTX builder (PyPI) — FP32, FP16, INT8, profiles, compute-capability targets —
+#      and check them with its validity check.
+# Plus a compile check of the shim against TensorRT-RTX 1.6's headers and the library docs. GPU tests are
+# `#[ignore = "needs GPU"]`; run them on a GPU machine with `cargo test --workspace -- --ignored gpu_`.
+# Downloads and build outputs are cached outside the repository (~/.cache/trt-yolo); later runs are incremental.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # System packages the tests use: python3 + pip (NVIDIA wheels from PyPI), a C++ compiler (cxx), jq/flock/sha256sum
@@ -17,14 +26,52 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
 fi
 source scripts/nvidia-wheels.sh
+source scripts/tensorrt-headers.sh
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/trt-yolo/target}"
+export CUDA_INCLUDE_DIR="$TRT_TEST_CUDA_INCLUDE_DIR"
+# The trybuild compile-fail snapshots name trt-sys internals that differ once the shim is compiled; the borrow rules
+# they check do not depend on headers and run in the first build.
+skip_trybuild=(--skip borrow_rules_reject_unsound_programs)
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-echo "== cargo test (CPU tests) =="
-cargo test --workspace --locked 2>&1 | tee -a "$log"
-echo "== cargo test (real NVIDIA libraries from PyPI, no GPU) =="
-cargo test --workspace --locked -- --ignored reallib_ 2>&1 | tee -a "$log"
-echo "== cargo doc of the libraries (no NVIDIA software) =="
+run() {
+  echo "== $1"
+  shift
+  "$@" 2>&1 | tee -a "$log"
+}
+
+unset TENSORRT_INCLUDE_DIR
+run "cargo test (CPU tests, no TensorRT headers)" cargo test --workspace --locked
+run "cargo test (real NVIDIA libraries from PyPI, no GPU, no shim)" \
+  cargo test --workspace --locked -- --ignored reallib_
+
+export TENSORRT_INCLUDE_DIR="$TRT_CRATES_HEADERS/11.4/include"
+run "cargo test (shim compiled against TensorRT 11.4)" \
+  cargo test --workspace --locked --features trt-sys/require-tensorrt -- "${skip_trybuild[@]}"
+run "cargo test (real lean/dispatch runtimes with the TensorRT 11.4 shim, no GPU)" \
+  cargo test --workspace --locked --features trt-sys/require-tensorrt -- --ignored reallib_
+
+export TENSORRT_INCLUDE_DIR="$TRT_CRATES_HEADERS/rtx1.7/include"
+run "cargo test (shim compiled against TensorRT-RTX 1.7)" \
+  cargo test --workspace --locked --features trt-sys/require-tensorrt-rtx -- "${skip_trybuild[@]}"
+run "cargo test (real TensorRT-RTX builder from PyPI, no GPU)" \
+  env TRT_LIBRARY="$TRT_TEST_RTX_LIB" CUDA_LIB_DIR="$TRT_TEST_CUDART_DIR" \
+  cargo test --workspace --locked --features trt-sys/require-tensorrt-rtx -- --ignored rtx_
+# Enough real builds ran: a CI log without them is a failure, not a pass.
+rtx_passed=$(grep -E "^test .*rtx_.* \.\.\. ok$" "$log" | wc -l)
+if [ "$rtx_passed" -lt 8 ]; then
+  echo "test.sh: only $rtx_passed rtx_ tests passed; the real TensorRT-RTX builds did not run" >&2
+  exit 1
+fi
+
+# TensorRT-RTX 1.6's headers: the shim compiles and its own tests pass (trt-sys alone, in its own target directory).
+export TENSORRT_INCLUDE_DIR="$TRT_CRATES_HEADERS/rtx1.6/include"
+run "cargo test -p trt-sys (shim compiled against TensorRT-RTX 1.6)" \
+  env CARGO_TARGET_DIR="$CARGO_TARGET_DIR/rtx1.6" cargo test -p trt-sys --locked --features require-tensorrt-rtx
+unset TENSORRT_INCLUDE_DIR
+
+echo "== cargo doc of the libraries (no NVIDIA software)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --lib --no-deps --locked --quiet
-# One closing line over both runs, for readers of the CI log.
+# One closing line over every run, for readers of the CI log.
 awk '/^test result:/ {p += $4; f += $6} END {printf "tests: %d passed, %d failed\n", p, f}' "$log"

@@ -44,8 +44,10 @@ fn main() {
         println!("cargo:rerun-if-env-changed={var}");
     }
     println!("cargo::rustc-check-cfg=cfg(trt_shim)");
+    println!("cargo::rustc-check-cfg=cfg(trt_shim_rtx)");
 
-    let require = env::var_os("CARGO_FEATURE_REQUIRE_TENSORRT").is_some();
+    let require = env::var_os("CARGO_FEATURE_REQUIRE_TENSORRT").is_some()
+        || env::var_os("CARGO_FEATURE_REQUIRE_TENSORRT_RTX").is_some();
     let trt = find_dir(&tensorrt_candidates(), is_tensorrt_include);
     let cuda = find_dir(&cuda_candidates(), is_cuda_include);
 
@@ -97,7 +99,29 @@ fn main() {
         "{}.{}.{}.{}",
         version[0], version[1], version[2], version[3]
     );
+    // TensorRT for RTX defines TRT_MAJOR_RTX (and reuses NV_TENSORRT_MAJOR for its own 1.x numbers).
+    let rtx = is_rtx(&trt_dir.join("NvInferVersion.h"));
+    let require_rtx = env::var_os("CARGO_FEATURE_REQUIRE_TENSORRT_RTX").is_some();
+    if require_rtx && !rtx {
+        eprintln!(
+            "error: trt-sys feature `require-tensorrt-rtx` is enabled but the headers in {} are TensorRT {version_str}, \
+             not TensorRT for RTX; set TENSORRT_INCLUDE_DIR to the TensorRT-RTX headers",
+            trt_dir.display()
+        );
+        std::process::exit(1);
+    }
     println!("cargo:rustc-env=TRT_SYS_TENSORRT_VERSION={version_str}");
+    println!(
+        "cargo:rustc-env=TRT_SYS_TENSORRT_PRODUCT={}",
+        if rtx { "rtx" } else { "tensorrt" }
+    );
+    if rtx {
+        println!("cargo:rustc-cfg=trt_shim_rtx");
+    }
+    println!(
+        "cargo:tensorrt_product={}",
+        if rtx { "rtx" } else { "tensorrt" }
+    );
     println!(
         "cargo:rustc-env=TRT_SYS_TENSORRT_INCLUDE_DIR={}",
         trt_dir.display()
@@ -241,6 +265,18 @@ fn is_tensorrt_include(d: &Path) -> bool {
 
 fn is_cuda_include(d: &Path) -> bool {
     d.join("cuda_runtime_api.h").is_file()
+}
+
+/// Whether a NvInferVersion.h belongs to TensorRT for RTX (`#define TRT_MAJOR_RTX`).
+fn is_rtx(header: &Path) -> bool {
+    fs::read_to_string(header).is_ok_and(|text| {
+        text.lines().any(|l| {
+            l.trim()
+                .strip_prefix("#define")
+                .and_then(|rest| rest.split_whitespace().next())
+                == Some("TRT_MAJOR_RTX")
+        })
+    })
 }
 
 /// Reads NV_TENSORRT_{MAJOR,MINOR,PATCH,BUILD}, following one level of `#define A B` indirection

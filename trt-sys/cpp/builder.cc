@@ -63,7 +63,7 @@ nvinfer1::ILayer* layer_or_throw(nvinfer1::INetworkDefinition& net, std::int32_t
     return l;
 }
 
-#if NV_TENSORRT_MAJOR >= 10
+#if TRTSHIM_AT_LEAST(10, 0)
 // IProgressMonitor (>= 10.0): TensorRT calls these from the building thread; the Rust functions catch panics, and
 // stepComplete returning false asks TensorRT to cancel the build (buildSerializedNetwork then returns null).
 class ShimProgressMonitor final : public nvinfer1::IProgressMonitor
@@ -99,7 +99,7 @@ private:
 };
 #endif
 
-#if NV_TENSORRT_MAJOR <= 10
+#if TRTSHIM_HAS_CALIBRATOR
 // IInt8Calibrator (<= 10.x). TensorRT owns nothing here: the config references the calibrator, ShimConfig keeps it
 // alive. getBatch fills device pointers (one per input name) that must stay valid until the next getBatch call;
 // the Rust side owns that memory. readCalibrationCache returns a pointer TensorRT reads before the next call: it is
@@ -195,7 +195,7 @@ std::int32_t ShimBuilder::num_dla_cores() const
 std::unique_ptr<ShimNetwork> ShimBuilder::create_network(bool strongly_typed) const
 {
     std::uint32_t flags = 0;
-#if NV_TENSORRT_MAJOR < 10
+#if !TRTSHIM_AT_LEAST(10, 0)
     flags |= 1U << static_cast<std::uint32_t>(nvinfer1::NetworkDefinitionCreationFlag::kEXPLICIT_BATCH);
     if (strongly_typed)
     {
@@ -203,7 +203,7 @@ std::unique_ptr<ShimNetwork> ShimBuilder::create_network(bool strongly_typed) co
                           ">= 10.0; this shim was compiled against " + std::to_string(NV_TENSORRT_MAJOR) + "."
             + std::to_string(NV_TENSORRT_MINOR) + ")");
     }
-#elif NV_TENSORRT_MAJOR == 10
+#elif TRTSHIM_API_MAJOR == 10
     if (strongly_typed)
     {
         flags |= 1U << static_cast<std::uint32_t>(nvinfer1::NetworkDefinitionCreationFlag::kSTRONGLY_TYPED);
@@ -279,7 +279,7 @@ std::string plugin_name_of(nvinfer1::ILayer* l)
         return str_or_empty(static_cast<nvinfer1::IPluginV2Layer*>(l)->getPlugin().getPluginType());
     }
 #pragma GCC diagnostic pop
-#if NV_TENSORRT_MAJOR >= 10
+#if TRTSHIM_AT_LEAST(10, 0)
     if (l->getType() == nvinfer1::LayerType::kPLUGIN_V3)
     {
         auto* core = static_cast<nvinfer1::IPluginV3OneCore*>(
@@ -300,7 +300,7 @@ LayerDesc ShimNetwork::layer(std::int32_t index) const
     d.name = rust::String::lossy(str_or_empty(l->getName()));
     d.kind = rust::String(layer_kind(l->getType()));
     d.plugin = rust::String::lossy(plugin_name_of(l));
-#if NV_TENSORRT_MAJOR <= 10
+#if TRTSHIM_HAS_LAYER_PRECISION
     d.precision = from_trt(l->getPrecision());
     d.precision_is_set = l->precisionIsSet();
 #else
@@ -319,7 +319,7 @@ LayerDesc ShimNetwork::layer(std::int32_t index) const
 
 void ShimNetwork::set_layer_precision(std::int32_t index, DataType data_type) const
 {
-#if NV_TENSORRT_MAJOR <= 10
+#if TRTSHIM_HAS_LAYER_PRECISION
     nvinfer1::ILayer* l = layer_or_throw(*network, index);
     nvinfer1::DataType t = to_trt_or_throw(data_type);
     std::uint64_t mark = logger->error_count();
@@ -338,7 +338,7 @@ void ShimNetwork::set_layer_precision(std::int32_t index, DataType data_type) co
 
 void ShimNetwork::set_layer_output_type(std::int32_t index, std::int32_t output, DataType data_type) const
 {
-#if NV_TENSORRT_MAJOR <= 10
+#if TRTSHIM_HAS_LAYER_PRECISION
     nvinfer1::ILayer* l = layer_or_throw(*network, index);
     if (output < 0 || output >= l->getNbOutputs())
     {
@@ -542,7 +542,7 @@ void ShimConfig::set_builder_optimization_level(std::int32_t level) const
 
 void ShimConfig::set_hardware_compatibility(HardwareCompatibility level) const
 {
-#if TRTSHIM_AT_LEAST(8, 6)
+#if TRTSHIM_HAS_COMPATIBILITY
     config->setHardwareCompatibilityLevel(
         map_or_unsupported<nvinfer1::HardwareCompatibilityLevel>(level, "hardware compatibility level"));
 #else
@@ -609,7 +609,7 @@ std::unique_ptr<ShimHostMemory> ShimConfig::serialize_timing_cache() const
 
 void ShimConfig::set_progress_monitor(rust::Box<ProgressSink> sink) const
 {
-#if NV_TENSORRT_MAJOR >= 10
+#if TRTSHIM_AT_LEAST(10, 0)
     auto monitor = std::make_shared<ShimProgressMonitor>(std::move(sink));
     config->setProgressMonitor(monitor.get());
     const_cast<ShimConfig*>(this)->progress_monitor = monitor;
@@ -621,7 +621,7 @@ void ShimConfig::set_progress_monitor(rust::Box<ProgressSink> sink) const
 
 void ShimConfig::set_int8_calibrator(rust::Box<CalibratorSink> sink, CalibrationAlgorithm algo) const
 {
-#if NV_TENSORRT_MAJOR <= 10
+#if TRTSHIM_HAS_CALIBRATOR
     std::shared_ptr<nvinfer1::IInt8Calibrator> cal;
     if (algo == CalibrationAlgorithm::MinMax)
     {
@@ -638,6 +638,56 @@ void ShimConfig::set_int8_calibrator(rust::Box<CalibratorSink> sink, Calibration
     (void) algo;
     throw_unsupported("INT8 calibrators (removed in TensorRT 11; quantize with Q/DQ nodes in the ONNX instead)");
 #endif
+}
+
+void ShimConfig::set_compute_capabilities(rust::Slice<std::int32_t const> targets) const
+{
+#if TRTSHIM_RTX
+    std::vector<nvinfer1::ComputeCapability> ccs;
+    for (std::int32_t v : targets)
+    {
+        nvinfer1::ComputeCapability cc{};
+        if (!compute_capability_to_trt(v, cc))
+        {
+            throw_invalid("compute capability " + std::to_string(v / 10) + "." + std::to_string(v % 10)
+                + " is not a target of TensorRT-RTX " + std::to_string(NV_TENSORRT_MAJOR) + "."
+                + std::to_string(NV_TENSORRT_MINOR) + " (targets: " + supported_compute_capabilities() + ")");
+        }
+        if (cc == nvinfer1::ComputeCapability::kCURRENT && targets.size() != 1)
+        {
+            throw_invalid("compute capability `current` (the GPU present) cannot be combined with other targets");
+        }
+        ccs.push_back(cc);
+    }
+    std::uint64_t mark = logger->error_count();
+    if (!config->setNbComputeCapabilities(static_cast<std::int32_t>(ccs.size())))
+    {
+        throw_logged(*logger, mark, "IBuilderConfig::setNbComputeCapabilities", "rejected");
+    }
+    for (std::size_t i = 0; i < ccs.size(); ++i)
+    {
+        if (!config->setComputeCapability(ccs[i], static_cast<std::int32_t>(i)))
+        {
+            throw_logged(*logger, mark, "IBuilderConfig::setComputeCapability", "rejected");
+        }
+    }
+#else
+    (void) targets;
+    throw_unsupported("compute-capability targets (IBuilderConfig::setComputeCapability exists only in TensorRT for "
+                      "RTX; TensorRT builds for the GPU it runs on, or use hardware compatibility)");
+#endif
+}
+
+rust::Vec<std::int32_t> ShimConfig::compute_capabilities() const
+{
+    rust::Vec<std::int32_t> out;
+#if TRTSHIM_RTX
+    for (std::int32_t i = 0; i < config->getNbComputeCapabilities(); ++i)
+    {
+        out.push_back(static_cast<std::int32_t>(config->getComputeCapability(i)));
+    }
+#endif
+    return out;
 }
 
 // ------------------------------------------------------------------------------------------------ profile

@@ -129,6 +129,13 @@ public:
     // IBuilderConfig::setInt8Calibrator (<= 10.x; removed in 11.x): the config references the calibrator; this
     // wrapper owns it.
     void set_int8_calibrator(rust::Box<CalibratorSink> sink, CalibrationAlgorithm algo) const;
+    // IBuilderConfig::setNbComputeCapabilities + setComputeCapability(cc, i) (TensorRT-RTX only; others throw
+    // "unsupported"): the GPU architectures the engine is compiled for. Values are ComputeCapability enumerators: SM
+    // numbers (75, 80, 86, 89, 120, 121) or 1 for kCURRENT (the GPU present, alone). An empty list keeps the library's
+    // default. A value the release does not list, or false from TensorRT -> throws.
+    void set_compute_capabilities(rust::Slice<std::int32_t const> targets) const;
+    // IBuilderConfig::getNbComputeCapabilities + getComputeCapability(i) (TensorRT-RTX; others: empty). Never fails.
+    rust::Vec<std::int32_t> compute_capabilities() const;
 };
 
 class ShimProfile

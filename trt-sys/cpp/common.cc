@@ -209,6 +209,56 @@ std::string str_or_empty(char const* s)
     return s ? std::string(s) : std::string();
 }
 
+namespace
+{
+#define CC_ROWS(X) X(kCURRENT) X(kSM75) X(kSM80) X(kSM86) X(kSM87) X(kSM89) X(kSM90) X(kSM100) X(kSM110) X(kSM120) X(kSM121)
+#define CC_DETECT_ROW(N) TRTSHIM_OPTIONAL_ENUMERATOR(N)
+CC_ROWS(CC_DETECT_ROW)
+#undef CC_DETECT_ROW
+} // namespace
+
+#if TRTSHIM_RTX
+bool compute_capability_to_trt(std::int32_t v, nvinfer1::ComputeCapability& out)
+{
+    nvinfer1::ComputeCapability c{};
+#define CC_TO_ROW(N)                                                                                                   \
+    if (get_##N(c) && static_cast<std::int32_t>(c) == v)                                                               \
+    {                                                                                                                  \
+        out = c;                                                                                                       \
+        return true;                                                                                                   \
+    }
+    CC_ROWS(CC_TO_ROW)
+#undef CC_TO_ROW
+    return false;
+}
+#endif
+
+rust::Vec<std::int32_t> compute_capability_targets()
+{
+    rust::Vec<std::int32_t> out;
+#if TRTSHIM_RTX
+    nvinfer1::ComputeCapability c{};
+#define CC_LIST_ROW(N)                                                                                                 \
+    if (get_##N(c) && c != nvinfer1::ComputeCapability::kCURRENT)                                                      \
+    {                                                                                                                  \
+        out.push_back(static_cast<std::int32_t>(c));                                                                   \
+    }
+    CC_ROWS(CC_LIST_ROW)
+#undef CC_LIST_ROW
+#endif
+    return out;
+}
+
+std::string supported_compute_capabilities()
+{
+    std::string s;
+    for (std::int32_t v : compute_capability_targets())
+    {
+        s += (s.empty() ? "" : ", ") + std::to_string(v / 10) + "." + std::to_string(v % 10);
+    }
+    return s;
+}
+
 HeaderVersion header_version()
 {
     return HeaderVersion{static_cast<std::uint32_t>(NV_TENSORRT_MAJOR), static_cast<std::uint32_t>(NV_TENSORRT_MINOR),
@@ -218,17 +268,24 @@ HeaderVersion header_version()
 ShimCapabilities capabilities()
 {
     ShimCapabilities c{};
-    c.explicit_batch_flag = NV_TENSORRT_MAJOR < 10; // 8.x: required; 10.x: deprecated and ignored; 11.x: gone
-    c.strongly_typed_flag = NV_TENSORRT_MAJOR >= 10;
-    c.strongly_typed_always = NV_TENSORRT_MAJOR >= 11;
+    c.explicit_batch_flag = !TRTSHIM_AT_LEAST(10, 0); // 8.x: required; 10.x: deprecated and ignored; 11.x: gone
+    c.strongly_typed_flag = TRTSHIM_AT_LEAST(10, 0);
+    c.strongly_typed_always = TRTSHIM_AT_LEAST(11, 0);
     c.builder_optimization_level = TRTSHIM_AT_LEAST(8, 6);
-    c.version_compatible = TRTSHIM_AT_LEAST(8, 6);
-    c.hardware_compatibility = TRTSHIM_AT_LEAST(8, 6);
-    c.progress_monitor = NV_TENSORRT_MAJOR >= 10;
-    c.int8_calibrator = NV_TENSORRT_MAJOR <= 10;
-    c.layer_precision = NV_TENSORRT_MAJOR <= 10;
-    c.dla = true; // setDLACore/DeviceType::kDLA exist in every supported release (8.5 .. 11.1 headers)
-    c.parser_node_names = NV_TENSORRT_MAJOR >= 10;
+    c.version_compatible = TRTSHIM_HAS_COMPATIBILITY;
+    c.hardware_compatibility = TRTSHIM_HAS_COMPATIBILITY;
+    c.progress_monitor = TRTSHIM_AT_LEAST(10, 0);
+    c.int8_calibrator = TRTSHIM_HAS_CALIBRATOR;
+    c.layer_precision = TRTSHIM_HAS_LAYER_PRECISION;
+    // setDLACore/DeviceType::kDLA exist in every enterprise release (8.5 .. 11.x); RTX keeps the declarations but
+    // targets no DLA.
+    c.dla = !TRTSHIM_RTX;
+    c.parser_node_names = TRTSHIM_AT_LEAST(10, 0);
+    c.rtx = TRTSHIM_RTX;
+    // TensorRT-RTX: compute-capability targets, IRuntime::getEngineValidity and the JIT runtime cache.
+    c.compute_capability_targets = TRTSHIM_RTX;
+    c.engine_validity = TRTSHIM_RTX;
+    c.runtime_cache = TRTSHIM_RTX;
     return c;
 }
 

@@ -20,8 +20,29 @@
 
 #include "rust/cxx.h"
 
+// API level. Enterprise TensorRT gates on its own release number. TensorRT for RTX (TRT_MAJOR_RTX defined;
+// NV_TENSORRT_MAJOR is 1 there) forked from the 10.x API: RTX 1.5 and later behave like 11.x (always strongly typed,
+// no FP16/INT8 builder flags, no ILayer::setPrecision/setOutputType), 1.3/1.4 like a late 10.x. No RTX release has
+// INT8 calibrators, DLA, version/hardware compatibility, lean/dispatch runtimes or a plugin library.
+#if defined(TRT_MAJOR_RTX)
+#define TRTSHIM_RTX 1
+#define TRTSHIM_API_MAJOR (NV_TENSORRT_MINOR >= 5 ? 11 : 10)
+#define TRTSHIM_API_MINOR (NV_TENSORRT_MINOR >= 5 ? 0 : 99)
+#else
+#define TRTSHIM_RTX 0
+#define TRTSHIM_API_MAJOR NV_TENSORRT_MAJOR
+#define TRTSHIM_API_MINOR NV_TENSORRT_MINOR
+#endif
+
+// True when the compiled API level is at least maj.min (enterprise numbering; see above for RTX).
 #define TRTSHIM_AT_LEAST(maj, min) \
-    (NV_TENSORRT_MAJOR > (maj) || (NV_TENSORRT_MAJOR == (maj) && NV_TENSORRT_MINOR >= (min)))
+    (TRTSHIM_API_MAJOR > (maj) || (TRTSHIM_API_MAJOR == (maj) && TRTSHIM_API_MINOR >= (min)))
+// IInt8Calibrator and IBuilderConfig::setInt8Calibrator: enterprise <= 10.x only.
+#define TRTSHIM_HAS_CALIBRATOR (!TRTSHIM_RTX && NV_TENSORRT_MAJOR <= 10)
+// ILayer::setPrecision/setOutputType/getPrecision: API level <= 10.x.
+#define TRTSHIM_HAS_LAYER_PRECISION (TRTSHIM_API_MAJOR <= 10)
+// Version/hardware compatibility, builder optimization level: enterprise 8.6+ (RTX has the optimization level only).
+#define TRTSHIM_HAS_COMPATIBILITY (!TRTSHIM_RTX && TRTSHIM_AT_LEAST(8, 6))
 
 namespace trtshim
 {
@@ -76,6 +97,15 @@ nvinfer1::Dims to_dims(rust::Slice<std::int64_t const> dims);
 rust::Vec<std::int64_t> from_dims(nvinfer1::Dims const& dims);
 // Null-safe C string -> std::string.
 std::string str_or_empty(char const* s);
+
+#if TRTSHIM_RTX
+// ComputeCapability (TensorRT-RTX): v is the enumerator's value (SM number, or 1 for kCURRENT); false when the
+// compiled release does not list it.
+bool compute_capability_to_trt(std::int32_t v, nvinfer1::ComputeCapability& out);
+#endif
+// The compute-capability targets of the compiled release ("7.5, 8.0, ..."; "" outside TensorRT-RTX).
+std::string supported_compute_capabilities();
+rust::Vec<std::int32_t> compute_capability_targets();
 
 HeaderVersion header_version();
 ShimCapabilities capabilities();

@@ -113,7 +113,7 @@ rust::Vec<ParserErrorDesc> ShimParser::errors() const
         d.line = e->line();
         d.function = rust::String::lossy(str_or_empty(e->func()));
         d.node_index = e->node();
-#if NV_TENSORRT_MAJOR >= 10
+#if TRTSHIM_AT_LEAST(10, 0)
         d.node_name = rust::String::lossy(str_or_empty(e->nodeName()));
         d.node_operator = rust::String::lossy(str_or_empty(e->nodeOperator()));
 #endif

@@ -56,7 +56,7 @@ void init_plugins(ShimLogger const& logger, std::size_t init_fn, rust::Str names
 
 void plugin_registry_load_library(ShimLogger const& logger, std::size_t registry_fn, rust::Str path)
 {
-#if NV_TENSORRT_MAJOR > 8 || (NV_TENSORRT_MAJOR == 8 && NV_TENSORRT_MINOR >= 6)
+#if TRTSHIM_AT_LEAST(8, 6)
     if (registry_fn == 0)
     {
         throw_invalid("getPluginRegistry address is null");
@@ -102,6 +102,38 @@ std::unique_ptr<ShimEngine> ShimRuntime::deserialize(rust::Slice<std::uint8_t co
             "that is not loaded");
     }
     return std::make_unique<ShimEngine>(e, *logger);
+}
+
+EngineValidityDesc ShimRuntime::engine_validity(rust::Slice<std::uint8_t const> blob) const
+{
+#if TRTSHIM_RTX
+    EngineValidityDesc d{};
+    d.header_size = runtime->getEngineHeaderSize();
+    if (d.header_size <= 0 || static_cast<std::int64_t>(blob.size()) < d.header_size)
+    {
+        d.validity = 2;
+        d.diagnostics = static_cast<std::uint64_t>(nvinfer1::EngineInvalidityDiagnostics::kMALFORMED_ENGINE);
+        d.checked = false;
+        return d;
+    }
+    std::uint64_t diagnostics = 0;
+    std::uint64_t mark = logger->error_count();
+    nvinfer1::EngineValidity v
+        = runtime->getEngineValidity(blob.data(), static_cast<std::int64_t>(blob.size()), &diagnostics);
+    d.validity = static_cast<std::int32_t>(v);
+    d.diagnostics = diagnostics;
+    d.checked = true;
+    // Without a usable GPU TensorRT-RTX logs why (cudaError 35 reading the GPU's properties) and reports "invalid"
+    // with no diagnostic bit: the header was read, the system could not be judged.
+    if (logger->error_count() != mark)
+    {
+        d.logged = rust::String::lossy(logger->errors_since(mark));
+    }
+    return d;
+#else
+    (void) blob;
+    throw_unsupported("IRuntime::getEngineValidity (TensorRT for RTX only)");
+#endif
 }
 
 // ------------------------------------------------------------------------------------------------ engine
@@ -158,7 +190,7 @@ rust::Vec<std::int64_t> ShimEngine::profile_shape(rust::Str tensor, std::int32_t
 
 std::int64_t ShimEngine::device_memory_size() const
 {
-#if NV_TENSORRT_MAJOR >= 10
+#if TRTSHIM_AT_LEAST(10, 0)
     return engine->getDeviceMemorySizeV2();
 #else
     return static_cast<std::int64_t>(engine->getDeviceMemorySize());
@@ -197,10 +229,68 @@ std::unique_ptr<ShimHostMemory> ShimEngine::serialize() const
     return std::make_unique<ShimHostMemory>(m);
 }
 
+bool ShimEngine::enable_runtime_cache(rust::Slice<std::uint8_t const> blob) const
+{
+#if TRTSHIM_RTX
+    std::uint64_t mark = logger->error_count();
+    std::shared_ptr<nvinfer1::IRuntimeConfig> config(engine->createRuntimeConfig());
+    if (!config)
+    {
+        throw_logged(*logger, mark, "ICudaEngine::createRuntimeConfig", "TensorRT returned no runtime config");
+    }
+    std::shared_ptr<nvinfer1::IRuntimeCache> cache(config->createRuntimeCache());
+    if (!cache)
+    {
+        throw_logged(*logger, mark, "IRuntimeConfig::createRuntimeCache", "TensorRT returned no runtime cache");
+    }
+    bool accepted = blob.empty() || cache->deserialize(blob.data(), blob.size());
+    if (!accepted)
+    {
+        cache->reset();
+    }
+    if (!config->setRuntimeCache(*cache))
+    {
+        throw_logged(*logger, mark, "IRuntimeConfig::setRuntimeCache", "rejected");
+    }
+    auto* self = const_cast<ShimEngine*>(this);
+    self->runtime_cache = cache;
+    self->runtime_config = config;
+    return accepted;
+#else
+    (void) blob;
+    throw_unsupported("the JIT runtime cache (IRuntimeCache exists only in TensorRT for RTX)");
+#endif
+}
+
+std::unique_ptr<ShimHostMemory> ShimEngine::serialize_runtime_cache() const
+{
+#if TRTSHIM_RTX
+    if (!runtime_cache)
+    {
+        throw_invalid("no runtime cache is enabled on this engine");
+    }
+    std::uint64_t mark = logger->error_count();
+    nvinfer1::IHostMemory* m = static_cast<nvinfer1::IRuntimeCache*>(runtime_cache.get())->serialize();
+    if (!m)
+    {
+        throw_logged(*logger, mark, "IRuntimeCache::serialize", "TensorRT returned nothing");
+    }
+    return std::make_unique<ShimHostMemory>(m);
+#else
+    throw_unsupported("the JIT runtime cache (IRuntimeCache exists only in TensorRT for RTX)");
+#endif
+}
+
 std::unique_ptr<ShimContext> ShimEngine::create_context() const
 {
     std::uint64_t mark = logger->error_count();
+#if TRTSHIM_RTX
+    nvinfer1::IExecutionContext* c = runtime_config
+        ? engine->createExecutionContext(static_cast<nvinfer1::IRuntimeConfig*>(runtime_config.get()))
+        : engine->createExecutionContext();
+#else
     nvinfer1::IExecutionContext* c = engine->createExecutionContext();
+#endif
     if (!c)
     {
         throw_logged(*logger, mark, "ICudaEngine::createExecutionContext",

@@ -11,6 +11,7 @@
 namespace trtshim
 {
 struct TensorDesc;
+struct EngineValidityDesc;
 class ShimEngine;
 class ShimContext;
 
@@ -25,6 +26,10 @@ public:
     // IRuntime::deserializeCudaEngine(blob, size): caller owns the engine (delete, before the runtime); null when
     // the blob is corrupt, from another TensorRT version/GPU, or needs an absent plugin (errors logged) -> throws.
     std::unique_ptr<ShimEngine> deserialize(rust::Slice<std::uint8_t const> blob) const;
+    // IRuntime::getEngineHeaderSize + getEngineValidity(blob, size, &diagnostics) (TensorRT-RTX; others throw
+    // "unsupported"): judges an engine from its header alone, without a GPU. A blob shorter than the header is
+    // reported as malformed (kMALFORMED_ENGINE) without calling TensorRT, which requires at least the header.
+    EngineValidityDesc engine_validity(rust::Slice<std::uint8_t const> blob) const;
 };
 
 // createInferRuntime_INTERNAL(logger, NV_TENSORRT_VERSION) through the loader's address: caller owns the runtime
@@ -68,8 +73,20 @@ public:
     // ICudaEngine::serialize: caller owns the IHostMemory; null -> throws.
     std::unique_ptr<ShimHostMemory> serialize() const;
     // ICudaEngine::createExecutionContext: caller owns the context (delete, before the engine); null when device
-    // memory cannot be allocated -> throws.
+    // memory cannot be allocated -> throws. With a runtime cache enabled, contexts are created through the engine's
+    // IRuntimeConfig so that they share the cache.
     std::unique_ptr<ShimContext> create_context() const;
+    // TensorRT-RTX JIT runtime cache: createRuntimeConfig + createRuntimeCache, deserialize(blob) when the blob is not
+    // empty, setRuntimeCache. Returns whether the blob was accepted (false: TensorRT rejected it as from another
+    // GPU, driver or release, and the cache starts empty). Call before creating contexts; others throw
+    // "unsupported".
+    bool enable_runtime_cache(rust::Slice<std::uint8_t const> blob) const;
+    // IRuntimeCache::serialize: caller owns the IHostMemory; throws when no cache is enabled.
+    std::unique_ptr<ShimHostMemory> serialize_runtime_cache() const;
+
+    // Kept alive for the engine's contexts (declared after `engine`: destroyed first).
+    std::shared_ptr<void> runtime_cache;
+    std::shared_ptr<void> runtime_config;
 };
 
 class ShimContext

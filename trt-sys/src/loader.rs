@@ -34,13 +34,16 @@ use crate::error::{Error, Result};
 
 /// TensorRT majors tried, in order, when no TensorRT headers were compiled in.
 pub const DEFAULT_TRT_MAJORS: [u32; 3] = [11, 10, 8];
+/// TensorRT-RTX majors tried after [`DEFAULT_TRT_MAJORS`] when no TensorRT headers were compiled in.
+pub const DEFAULT_RTX_MAJORS: [u32; 1] = [1];
 
 /// libcudart file names tried in every location, in order.
 pub const CUDART_NAMES: [&str; 3] = ["libcudart.so.13", "libcudart.so.12", "libcudart.so.11.0"];
 
 /// Environment variables read by [`SearchConfig::from_env`].
-pub const ENV_VARS: [&str; 7] = [
+pub const ENV_VARS: [&str; 8] = [
     "TRT_LIBRARY",
+    "TRT_YOLO_CACHE",
     "TRT_LIB_DIR",
     "CUDA_LIB_DIR",
     "LD_LIBRARY_PATH",
@@ -53,9 +56,78 @@ pub const ENV_VARS: [&str; 7] = [
 // Versions and flavors
 // ---------------------------------------------------------------------------------------------------------
 
-/// A TensorRT release number.
+/// Which TensorRT product a library or a set of headers belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum Product {
+    /// NVIDIA TensorRT (`libnvinfer.so.<major>`): datacenter GPUs and Jetson.
+    #[default]
+    TensorRt,
+    /// NVIDIA TensorRT for RTX (`libtensorrt_rtx.so.<major>`, headers define `TRT_MAJOR_RTX`): builds engines ahead
+    /// of time without a GPU for a list of compute capabilities and JIT-compiles them on the target. Its version
+    /// numbers (1.x) are its own.
+    Rtx,
+}
+
+impl Product {
+    /// The product's name as users know it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::TensorRt => "TensorRT",
+            Self::Rtx => "TensorRT-RTX",
+        }
+    }
+
+    /// The builder/runtime library for `flavor`; `None` where the product has no such runtime (RTX has no lean or
+    /// dispatch runtime).
+    pub fn runtime_file_name(self, flavor: RuntimeFlavor, major: u32) -> Option<String> {
+        match self {
+            Self::TensorRt => Some(flavor.file_name(major)),
+            Self::Rtx => {
+                (flavor == RuntimeFlavor::Full).then(|| format!("libtensorrt_rtx.so.{major}"))
+            }
+        }
+    }
+
+    /// The ONNX parser library.
+    pub fn parser_file_name(self, major: u32) -> String {
+        match self {
+            Self::TensorRt => format!("libnvonnxparser.so.{major}"),
+            Self::Rtx => format!("libtensorrt_onnxparser_rtx.so.{major}"),
+        }
+    }
+
+    /// Recognizes a runtime file name of either product: flavour, product and the major it names (if any).
+    pub fn from_file_name(name: &str) -> Option<(Product, RuntimeFlavor, Option<u32>)> {
+        if let Some(rest) = name.strip_prefix("libtensorrt_rtx.so") {
+            if rest.is_empty() || rest.starts_with('.') {
+                let major = rest
+                    .strip_prefix('.')
+                    .and_then(|r| r.split('.').next()?.parse().ok());
+                return Some((Self::Rtx, RuntimeFlavor::Full, major));
+            }
+            return None;
+        }
+        let flavor = RuntimeFlavor::from_file_name(name)?;
+        Some((
+            Self::TensorRt,
+            flavor,
+            RuntimeFlavor::major_from_file_name(name),
+        ))
+    }
+}
+
+impl fmt::Display for Product {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A TensorRT release number, with the product it belongs to (TensorRT 10.3.0 and TensorRT-RTX 1.7.1 are different
+/// libraries with unrelated numbers).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct TrtVersion {
+    /// TensorRT or TensorRT-RTX.
+    pub product: Product,
     /// Major, e.g. 10.
     pub major: u32,
     /// Minor, e.g. 3.
@@ -65,22 +137,65 @@ pub struct TrtVersion {
 }
 
 impl TrtVersion {
-    /// A version from its parts.
+    /// A TensorRT (enterprise) version from its parts.
     pub const fn new(major: u32, minor: u32, patch: u32) -> Self {
         Self {
+            product: Product::TensorRt,
             major,
             minor,
             patch,
         }
     }
 
+    /// A TensorRT-RTX version from its parts.
+    pub const fn rtx(major: u32, minor: u32, patch: u32) -> Self {
+        Self {
+            product: Product::Rtx,
+            major,
+            minor,
+            patch,
+        }
+    }
+
+    /// Whether this is a TensorRT-RTX version.
+    pub const fn is_rtx(self) -> bool {
+        matches!(self.product, Product::Rtx)
+    }
+
+    /// "TensorRT 10.3.0" / "TensorRT-RTX 1.7.1".
+    pub fn label(self) -> String {
+        format!("{} {self}", self.product)
+    }
+
+    /// Whether a library of version `self` can serve code compiled against `compiled`: same product and major, and
+    /// a minor that is not older (newer minors only add vtable slots; an older library lacks the ones the headers
+    /// call). The patch does not matter.
+    pub fn serves(self, compiled: TrtVersion) -> bool {
+        self.product == compiled.product
+            && self.major == compiled.major
+            && self.minor >= compiled.minor
+    }
+
     /// Decodes `getInferLibVersion()` / `NV_TENSORRT_VERSION`: `M*1000+m*100+p` for majors below 10 (8503 is
     /// 8.5.3) and `M*10000+m*100+p` from 10 on (100300 is 10.3.0, 110400 is 11.4.0).
     ///
     /// Values that fit neither encoding (negative, below 1000, or 10000..=99999 where the two encodings
-    /// overlap and neither is a real release) are [`Error::InvalidVersion`].
+    /// overlap and neither is a real release) are [`Error::InvalidVersion`]. TensorRT-RTX reports
+    /// `M*10000+m*100+p` with M = 1 (10701 is RTX 1.7.1), which lies in that band: decode RTX versions with
+    /// [`TrtVersion::decode_rtx`].
     pub fn decode(value: i32) -> Result<Self> {
         Self::decode_from(value, "a TensorRT version integer")
+    }
+
+    /// Decodes TensorRT-RTX's `getInferLibVersion()` (`M*10000+m*100+p`: 10701 is 1.7.1).
+    pub fn decode_rtx(value: i32) -> Result<Self> {
+        match u32::try_from(value) {
+            Ok(v @ 10_000..=99_999) => Ok(Self::rtx(v / 10_000, (v / 100) % 100, v % 100)),
+            _ => Err(Error::InvalidVersion {
+                value: i64::from(value),
+                origin: "a TensorRT-RTX version integer".to_owned(),
+            }),
+        }
     }
 
     fn decode_from(value: i32, origin: &str) -> Result<Self> {
@@ -104,6 +219,18 @@ impl TrtVersion {
         Self::decode_parser_from(value, "an ONNX parser version integer")
     }
 
+    /// TensorRT-RTX's parser version (`getNvOnnxParserVersion`, `M*10000+m*100+p` with its own numbering: 200 is
+    /// 0.2.0).
+    fn decode_rtx_parser_from(value: i32, origin: &str) -> Result<Self> {
+        match u32::try_from(value) {
+            Ok(v @ 0..=999_999) => Ok(Self::rtx(v / 10_000, (v / 100) % 100, v % 100)),
+            _ => Err(Error::InvalidVersion {
+                value: i64::from(value),
+                origin: origin.to_owned(),
+            }),
+        }
+    }
+
     fn decode_parser_from(value: i32, origin: &str) -> Result<Self> {
         match u32::try_from(value) {
             Ok(v @ 10_000..=999_999) => Ok(Self::new(v / 10_000, (v / 100) % 100, v % 100)),
@@ -117,7 +244,7 @@ impl TrtVersion {
     /// The integer TensorRT itself uses for this version (`NV_TENSORRT_VERSION`), the inverse of
     /// [`TrtVersion::decode`].
     pub const fn encode(self) -> i32 {
-        if self.major < 10 {
+        if self.major < 10 && !self.is_rtx() {
             (self.major * 1000 + self.minor * 100 + self.patch) as i32
         } else {
             (self.major * 10_000 + self.minor * 100 + self.patch) as i32
@@ -349,6 +476,9 @@ pub enum Origin {
     SystemDir,
     /// A Python site-packages library directory.
     PythonSitePackages,
+    /// The project's own download cache (`$TRT_YOLO_CACHE`, default `~/.cache/trt-yolo`), where `scripts/demo.sh`
+    /// and `scripts/test.sh` unpack NVIDIA's wheels.
+    ProjectCache,
 }
 
 /// One place to try.
@@ -378,7 +508,13 @@ pub struct SearchConfig {
     pub system_dirs: Vec<PathBuf>,
     /// Library directories inside Python site-packages, in order.
     pub python_lib_dirs: Vec<PathBuf>,
+    /// Library directories inside the project's download cache ([`PROJECT_CACHE_ROOT`]), in order.
+    pub cache_lib_dirs: Vec<PathBuf>,
 }
+
+/// Where the project's scripts unpack NVIDIA's wheels, below `$TRT_YOLO_CACHE` (default `~/.cache/trt-yolo`); it is
+/// laid out like site-packages, so [`SITE_PACKAGES_LIB_DIRS`] apply.
+pub const PROJECT_CACHE_ROOT: &str = "nvidia/root";
 
 /// The usual install layouts, relative to the file-system root; `*` is expanded by [`SearchConfig::discover`].
 pub const SYSTEM_DIR_PATTERNS: [&str; 5] = [
@@ -400,8 +536,9 @@ pub const SITE_PACKAGES_PATTERNS: [&str; 5] = [
 ];
 
 /// Library directories inside one site-packages directory.
-pub const SITE_PACKAGES_LIB_DIRS: [&str; 4] = [
+pub const SITE_PACKAGES_LIB_DIRS: [&str; 5] = [
     "tensorrt_libs",
+    "tensorrt_rtx_libs",
     "tensorrt_lean_libs",
     "tensorrt_dispatch_libs",
     "nvidia/*/lib",
@@ -459,6 +596,16 @@ impl SearchConfig {
                 python_lib_dirs.extend(glob_dirs(&site, sub));
             }
         }
+        let cache = non_empty("TRT_YOLO_CACHE")
+            .map(PathBuf::from)
+            .or_else(|| home.as_ref().map(|h| h.join(".cache/trt-yolo")));
+        let mut cache_lib_dirs = Vec::new();
+        if let Some(cache) = cache {
+            let root = cache.join(PROJECT_CACHE_ROOT);
+            for sub in SITE_PACKAGES_LIB_DIRS {
+                cache_lib_dirs.extend(glob_dirs(&root, sub));
+            }
+        }
 
         Self {
             trt_library: non_empty("TRT_LIBRARY").map(PathBuf::from),
@@ -468,6 +615,7 @@ impl SearchConfig {
             dynamic_loader: true,
             system_dirs,
             python_lib_dirs: dedup(python_lib_dirs),
+            cache_lib_dirs: dedup(cache_lib_dirs),
         }
     }
 
@@ -541,45 +689,64 @@ impl SearchConfig {
         for dir in &self.python_lib_dirs {
             push_dir(dir, Origin::PythonSitePackages, &mut out);
         }
+        for dir in &self.cache_lib_dirs {
+            push_dir(dir, Origin::ProjectCache, &mut out);
+        }
         let mut seen = std::collections::HashSet::new();
         out.retain(|c| seen.insert(c.path.clone()));
         out
     }
 
-    /// The ordered libnvinfer candidates for the given majors: `TRT_LIBRARY` alone when set; otherwise the full
-    /// runtime in every location, then the lean runtime, then the dispatch runtime (each for every major in
-    /// the given order within a location).
+    /// The ordered TensorRT (enterprise) libnvinfer candidates for the given majors; see
+    /// [`SearchConfig::runtime_candidates`].
     pub fn tensorrt_candidates(&self, majors: &[u32]) -> Vec<TrtCandidate> {
+        let wanted: Vec<(Product, u32)> = majors.iter().map(|&m| (Product::TensorRt, m)).collect();
+        self.runtime_candidates(&wanted)
+    }
+
+    /// The ordered runtime-library candidates for the given products and majors: `TRT_LIBRARY` alone when set;
+    /// otherwise the full runtime (`libnvinfer.so.<major>`, `libtensorrt_rtx.so.<major>`) in every location, then
+    /// the lean runtime, then the dispatch runtime (each for every wanted release in the given order within a
+    /// location; TensorRT-RTX has only the full runtime).
+    pub fn runtime_candidates(&self, wanted: &[(Product, u32)]) -> Vec<TrtCandidate> {
         if let Some(file) = &self.trt_library {
             let name = file
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
+            let known = Product::from_file_name(&name);
             return vec![TrtCandidate {
                 candidate: Candidate {
                     path: file.clone(),
                     origin: Origin::TrtLibrary,
                 },
-                flavor: RuntimeFlavor::from_file_name(&name),
-                major: RuntimeFlavor::major_from_file_name(&name),
+                product: known.map(|k| k.0),
+                flavor: known.map(|k| k.1),
+                major: known.and_then(|k| k.2),
             }];
         }
         let mut out = Vec::new();
         for flavor in RuntimeFlavor::SEARCH_ORDER {
-            let names: Vec<String> = majors.iter().map(|&m| flavor.file_name(m)).collect();
+            let names: Vec<String> = wanted
+                .iter()
+                .filter_map(|&(product, m)| product.runtime_file_name(flavor, m))
+                .collect();
+            if names.is_empty() {
+                continue;
+            }
             let names: Vec<&str> = names.iter().map(String::as_str).collect();
             for candidate in self.candidates_inner(&names, false) {
                 let file = candidate
                     .path
                     .file_name()
-                    .map(|n| n.to_string_lossy().into_owned());
-                let major = file
-                    .as_deref()
-                    .and_then(RuntimeFlavor::major_from_file_name);
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let known = Product::from_file_name(&file);
                 out.push(TrtCandidate {
                     candidate,
+                    product: known.map(|k| k.0),
                     flavor: Some(flavor),
-                    major,
+                    major: known.and_then(|k| k.2),
                 });
             }
         }
@@ -592,6 +759,8 @@ impl SearchConfig {
 pub struct TrtCandidate {
     /// Path and origin.
     pub candidate: Candidate,
+    /// The product named by the file name (`None` for an unrecognized `TRT_LIBRARY` name).
+    pub product: Option<Product>,
     /// The flavor named by the file name (`None` for an unrecognized `TRT_LIBRARY` name).
     pub flavor: Option<RuntimeFlavor>,
     /// The major named by the file name, if any.
@@ -806,33 +975,51 @@ pub struct PluginLib {
     pub init_lib_nvinfer_plugins: InitPluginsFn,
 }
 
-fn tensorrt_hint(majors: &[u32]) -> String {
-    let names: Vec<String> = majors
+fn tensorrt_hint(wanted: &[(Product, u32)]) -> String {
+    let names: Vec<String> = wanted
         .iter()
-        .map(|m| RuntimeFlavor::Full.file_name(*m))
+        .filter_map(|&(p, m)| p.runtime_file_name(RuntimeFlavor::Full, m))
         .collect();
+    let rtx_only = wanted.iter().all(|(p, _)| *p == Product::Rtx);
+    let install = if rtx_only {
+        "or install TensorRT for RTX (`bash scripts/demo.sh` unpacks PyPI's tensorrt-rtx-cu13-libs into \
+         ~/.cache/trt-yolo, where it is found by default)"
+    } else {
+        "or install TensorRT (Debian/JetPack packages, the TensorRT tarball under /usr/local/tensorrt, or the pip \
+         wheels)"
+    };
     format!(
-        "Set TRT_LIBRARY to a TensorRT runtime file (libnvinfer, libnvinfer_lean or libnvinfer_dispatch), or \
-         TRT_LIB_DIR to the directory that holds {}; or install TensorRT (Debian/JetPack packages, the TensorRT \
-         tarball under /usr/local/tensorrt, or the pip wheels).",
+        "Set TRT_LIBRARY to a TensorRT runtime file (libnvinfer, libnvinfer_lean, libnvinfer_dispatch or \
+         libtensorrt_rtx), or TRT_LIB_DIR to the directory that holds {}; {install}.",
         names.join(" / ")
     )
 }
 
-/// Opens libnvinfer without caching. `compiled` is the version of the TensorRT headers the shim was compiled
-/// against (`None` when no shim is compiled: then majors [`DEFAULT_TRT_MAJORS`] are searched and any of them is
-/// accepted).
+/// The releases searched for: the compiled headers' product and major, or every default when nothing was compiled
+/// (TensorRT [`DEFAULT_TRT_MAJORS`], then TensorRT-RTX [`DEFAULT_RTX_MAJORS`]).
+pub fn wanted_releases(compiled: Option<TrtVersion>) -> Vec<(Product, u32)> {
+    match compiled {
+        Some(v) => vec![(v.product, v.major)],
+        None => DEFAULT_TRT_MAJORS
+            .iter()
+            .map(|&m| (Product::TensorRt, m))
+            .chain(DEFAULT_RTX_MAJORS.iter().map(|&m| (Product::Rtx, m)))
+            .collect(),
+    }
+}
+
+/// Opens the TensorRT runtime library without caching. `compiled` is the version of the TensorRT headers the shim
+/// was compiled against (`None` when no shim is compiled: then every release of [`wanted_releases`] is searched
+/// and any of them is accepted).
 ///
-/// The loaded library must report (through `getInferLibVersion`) the major that was asked for: the compiled
-/// major, the major in its own file name, and one of [`DEFAULT_TRT_MAJORS`] when nothing was compiled;
-/// otherwise [`Error::VersionMismatch`].
+/// The loaded library must report (through `getInferLibVersion`, or `getInferLib{Major,Minor,Patch}Version` on
+/// TensorRT-RTX) the product and major that were asked for and, when headers were compiled, a minor that is not
+/// older than theirs ([`TrtVersion::serves`]); its file name's major must agree too. Otherwise
+/// [`Error::VersionMismatch`] names both versions.
 pub fn open_tensorrt(config: &SearchConfig, compiled: Option<TrtVersion>) -> Result<TensorRtLibs> {
-    let majors: Vec<u32> = match compiled {
-        Some(v) => vec![v.major],
-        None => DEFAULT_TRT_MAJORS.to_vec(),
-    };
-    let hint = tensorrt_hint(&majors);
-    let candidates = config.tensorrt_candidates(&majors);
+    let wanted = wanted_releases(compiled);
+    let hint = tensorrt_hint(&wanted);
+    let candidates = config.runtime_candidates(&wanted);
     let library = match &config.trt_library {
         Some(file) => format!("TRT_LIBRARY={}", file.display()),
         None => candidates
@@ -853,7 +1040,8 @@ pub fn open_tensorrt(config: &SearchConfig, compiled: Option<TrtVersion>) -> Res
             return Err(Error::LibraryOpen {
                 path: file.clone(),
                 message: "TRT_LIBRARY names a file that does not exist; point it at libnvinfer.so.<major> \
-                          (or the lean/dispatch runtime) or unset it to search the usual locations"
+                          (or the lean/dispatch runtime, or libtensorrt_rtx.so.1) or unset it to search the usual \
+                          locations"
                     .to_owned(),
             });
         }
@@ -869,16 +1057,67 @@ pub fn open_tensorrt(config: &SearchConfig, compiled: Option<TrtVersion>) -> Res
             continue;
         };
         lib.resolve_real_path("getInferLibVersion");
-        return finish_tensorrt(lib, c, compiled, &majors);
+        return finish_tensorrt(lib, c, compiled, &wanted);
     }
     Err(search.into_error())
+}
+
+/// Reads the version a runtime library reports about itself. TensorRT >= 10 and TensorRT-RTX export the parts;
+/// they must agree with the integer where both exist.
+fn library_version(
+    lib: &LoadedLibrary,
+    get_version: VersionFn,
+    product: Product,
+) -> Result<TrtVersion> {
+    let origin = format!("getInferLibVersion() of {}", lib.path().display());
+    // SAFETY: `getInferLibVersion` takes no arguments, has no preconditions and only returns a constant.
+    let raw = unsafe { get_version() };
+    // SAFETY: `int32_t getInferLib{Major,Minor,Patch}Version() noexcept` (NvInferRuntime.h, 10.0+ and RTX); each
+    // takes no arguments and returns a constant.
+    let parts = unsafe {
+        (
+            lib.optional_function::<VersionFn>("getInferLibMajorVersion"),
+            lib.optional_function::<VersionFn>("getInferLibMinorVersion"),
+            lib.optional_function::<VersionFn>("getInferLibPatchVersion"),
+        )
+    };
+    let version = match product {
+        Product::Rtx => match parts {
+            // SAFETY: as above.
+            (Some(ma), Some(mi), Some(pa)) => unsafe {
+                let part = |v: i32| {
+                    u32::try_from(v).map_err(|_| Error::InvalidVersion {
+                        value: i64::from(v),
+                        origin: format!("{origin} (a negative version part)"),
+                    })
+                };
+                TrtVersion::rtx(part(ma())?, part(mi())?, part(pa())?)
+            },
+            _ => TrtVersion::decode_rtx(raw).map_err(|_| Error::InvalidVersion {
+                value: i64::from(raw),
+                origin: origin.clone(),
+            })?,
+        },
+        Product::TensorRt => TrtVersion::decode_from(raw, &origin)?,
+    };
+    if let (Some(major_fn), Product::TensorRt) = (parts.0, product) {
+        // SAFETY: as above, no arguments and no preconditions.
+        let major = unsafe { major_fn() };
+        if i64::from(major) != i64::from(version.major) {
+            return Err(Error::InvalidVersion {
+                value: i64::from(raw),
+                origin: format!("{origin} (getInferLibMajorVersion() says {major})"),
+            });
+        }
+    }
+    Ok(version)
 }
 
 fn finish_tensorrt(
     lib: LoadedLibrary,
     candidate: &TrtCandidate,
     compiled: Option<TrtVersion>,
-    majors: &[u32],
+    wanted: &[(Product, u32)],
 ) -> Result<TensorRtLibs> {
     // The types below are the C signatures declared in NvInferRuntime.h / NvInferRuntimeBase.h / NvInfer.h for
     // every supported release, and the pointers live inside `lib`, which the returned struct owns.
@@ -893,7 +1132,7 @@ fn finish_tensorrt(
     let create_infer_refitter = unsafe { lib.optional_function("createInferRefitter_INTERNAL") };
     // SAFETY: `IPluginRegistry* getPluginRegistry() noexcept` (returned as an opaque pointer).
     let get_plugin_registry = unsafe { lib.optional_function("getPluginRegistry") };
-    // SAFETY: `bool setInternalLibraryPath(AsciiChar const* path) noexcept` (NvInfer.h, 11.x).
+    // SAFETY: `bool setInternalLibraryPath(AsciiChar const* path) noexcept` (NvInfer.h, 11.x and RTX).
     let set_internal_library_path = unsafe { lib.optional_function("setInternalLibraryPath") };
     let entry = TrtEntryPoints {
         get_infer_lib_version: get_version,
@@ -904,40 +1143,39 @@ fn finish_tensorrt(
         set_internal_library_path,
     };
 
-    let origin = format!("getInferLibVersion() of {}", lib.path().display());
-    // SAFETY: `getInferLibVersion` takes no arguments, has no preconditions and only returns a constant.
-    let raw = unsafe { get_version() };
-    let version = TrtVersion::decode_from(raw, &origin)?;
-    // TensorRT >= 10 also exports the parts; they must agree with the decoded integer.
-    // SAFETY: `int32_t getInferLibMajorVersion() noexcept` (NvInferRuntime.h, 10.0+).
-    if let Some(major_fn) = unsafe { lib.optional_function::<VersionFn>("getInferLibMajorVersion") }
-    {
-        // SAFETY: as above, no arguments and no preconditions.
-        let major = unsafe { major_fn() };
-        if i64::from(major) != i64::from(version.major) {
-            return Err(Error::InvalidVersion {
-                value: i64::from(raw),
-                origin: format!("{origin} (getInferLibMajorVersion() says {major})"),
-            });
-        }
-    }
+    // The product: from the file name; for an unrecognized TRT_LIBRARY name, the compiled one (or TensorRT).
+    let product = candidate
+        .product
+        .or(compiled.map(|c| c.product))
+        .unwrap_or_default();
+    let version = library_version(&lib, get_version, product)?;
 
     let path = lib.path().to_owned();
     let mismatch = |expected: String| Error::VersionMismatch {
         compiled: expected,
-        loaded: version.to_string(),
+        loaded: version.label(),
         path: path.clone(),
     };
     if let Some(c) = compiled {
-        if version.major != c.major {
-            return Err(mismatch(format!("{c} (compiled headers)")));
+        if !version.serves(c) {
+            return Err(mismatch(format!(
+                "{} (compiled headers: the library must be {} {}.x with a minor of at least {}; rebuild against its \
+                 headers or install that release)",
+                c.label(),
+                c.product,
+                c.major,
+                c.minor
+            )));
         }
-    } else if !majors.contains(&version.major) {
-        return Err(mismatch(or_list(majors)));
+    } else if !wanted.contains(&(version.product, version.major)) {
+        return Err(mismatch(or_list(wanted)));
     }
     if let Some(m) = candidate.major {
         if m != version.major {
-            return Err(mismatch(format!("{m}.x (from the file name)")));
+            return Err(mismatch(format!(
+                "{} {m}.x (from the file name)",
+                version.product
+            )));
         }
     }
 
@@ -957,9 +1195,9 @@ fn finish_tensorrt(
     })
 }
 
-/// "11, 10 or 8".
-fn or_list(majors: &[u32]) -> String {
-    let list: Vec<String> = majors.iter().map(u32::to_string).collect();
+/// "TensorRT 11.x, TensorRT 10.x or TensorRT-RTX 1.x".
+fn or_list(wanted: &[(Product, u32)]) -> String {
+    let list: Vec<String> = wanted.iter().map(|(p, m)| format!("{p} {m}.x")).collect();
     match list.split_last() {
         Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
         _ => list.concat(),
@@ -986,9 +1224,10 @@ fn requires_full(trt: &TensorRtLibs, what: &str) -> Result<()> {
 /// depends on `libnvinfer.so.<major>`, which the dynamic loader matches to the already opened library).
 pub fn open_onnx_parser(config: &SearchConfig, trt: &TensorRtLibs) -> Result<ParserLib> {
     requires_full(trt, "the ONNX parser")?;
-    let name = format!("libnvonnxparser.so.{}", trt.version.major);
+    let product = trt.version.product;
+    let name = product.parser_file_name(trt.version.major);
     let hint = format!(
-        "The ONNX parser ships with full TensorRT installs; set TRT_LIB_DIR to the directory that holds {name}."
+        "The ONNX parser ships with full {product} installs; set TRT_LIB_DIR to the directory that holds {name}."
     );
     let mut lib = open_first(&config.candidates(&[&name]), name, &hint)?;
     lib.resolve_real_path("createNvOnnxParser_INTERNAL");
@@ -1002,11 +1241,14 @@ pub fn open_onnx_parser(config: &SearchConfig, trt: &TensorRtLibs) -> Result<Par
         Some(f) => {
             // SAFETY: `int getNvOnnxParserVersion()` has no arguments and no preconditions.
             let raw = unsafe { f() };
-            let v = TrtVersion::decode_parser_from(
-                raw,
-                &format!("getNvOnnxParserVersion() of {}", lib.path().display()),
-            )?;
-            if v.major != trt.version.major {
+            let origin = format!("getNvOnnxParserVersion() of {}", lib.path().display());
+            let v = match product {
+                Product::TensorRt => TrtVersion::decode_parser_from(raw, &origin)?,
+                Product::Rtx => TrtVersion::decode_rtx_parser_from(raw, &origin)?,
+            };
+            // TensorRT's parser carries TensorRT's major; TensorRT-RTX's parser has numbers of its own (0.2.0 with
+            // RTX 1.7), so only its file name ties it to the runtime.
+            if product == Product::TensorRt && v.major != trt.version.major {
                 return Err(Error::VersionMismatch {
                     compiled: format!(
                         "{}.x (to match {})",
@@ -1032,6 +1274,16 @@ pub fn open_onnx_parser(config: &SearchConfig, trt: &TensorRtLibs) -> Result<Par
 /// Opens libnvinfer_plugin matching an opened libnvinfer, without caching. Needs the full runtime.
 pub fn open_plugins(config: &SearchConfig, trt: &TensorRtLibs) -> Result<PluginLib> {
     requires_full(trt, "the TensorRT plugin library")?;
+    if trt.version.is_rtx() {
+        return Err(Error::Unsupported {
+            what: format!(
+                "the standard plugin library (libnvinfer_plugin): {} {} has none",
+                trt.version.product,
+                trt.nvinfer.path().display()
+            ),
+            version: trt.version.label(),
+        });
+    }
     let name = format!("libnvinfer_plugin.so.{}", trt.version.major);
     let hint = format!("Set TRT_LIB_DIR to the directory that holds {name} (it ships with full TensorRT installs).");
     let mut lib = open_first(&config.candidates(&[&name]), name, &hint)?;
@@ -1100,7 +1352,14 @@ pub fn cudart_fits_driver(runtime: i32, driver: i32) -> bool {
 /// The TensorRT version of the headers the shim was compiled against (from `NvInferVersion.h`, passed by
 /// build.rs as `TRT_SYS_TENSORRT_VERSION`), `None` when no TensorRT headers were found at build time.
 pub fn compiled_version() -> Option<TrtVersion> {
-    parse_dotted_version(option_env!("TRT_SYS_TENSORRT_VERSION")?)
+    let v = parse_dotted_version(option_env!("TRT_SYS_TENSORRT_VERSION")?)?;
+    Some(match option_env!("TRT_SYS_TENSORRT_PRODUCT") {
+        Some("rtx") => TrtVersion {
+            product: Product::Rtx,
+            ..v
+        },
+        _ => v,
+    })
 }
 
 /// Parses "10.3.0" or "10.3.0.26" (the build number is ignored).

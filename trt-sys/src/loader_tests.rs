@@ -24,6 +24,7 @@ fn full_config() -> SearchConfig {
         dynamic_loader: true,
         system_dirs: vec![p("/usr/lib/x86_64-linux-gnu"), p("/usr/local/cuda/lib64")],
         python_lib_dirs: vec![p("/venv/site-packages/tensorrt_libs")],
+        cache_lib_dirs: vec![p("/cache/nvidia/root/tensorrt_rtx_libs")],
     }
 }
 
@@ -195,6 +196,7 @@ fn candidates_follow_the_documented_order() {
             "/usr/lib/x86_64-linux-gnu/libnvonnxparser.so.10",
             "/usr/local/cuda/lib64/libnvonnxparser.so.10",
             "/venv/site-packages/tensorrt_libs/libnvonnxparser.so.10",
+            "/cache/nvidia/root/tensorrt_rtx_libs/libnvonnxparser.so.10",
         ]
     );
     let origins: Vec<Origin> = full_config()
@@ -213,7 +215,8 @@ fn candidates_follow_the_documented_order() {
             DynamicLoader,
             SystemDir,
             SystemDir,
-            PythonSitePackages
+            PythonSitePackages,
+            ProjectCache
         ]
     );
 }
@@ -706,7 +709,7 @@ fn reallib_runtime_with_another_major_than_compiled_is_a_version_mismatch() {
         panic!("unexpected {err:?}")
     };
     assert!(compiled.contains("10.3.0"), "{compiled}");
-    assert_eq!(loaded, "11.4.0");
+    assert_eq!(loaded, "TensorRT 11.4.0");
     assert_eq!(path, &file);
     let msg = err.to_string();
     assert!(msg.contains("10.3.0") && msg.contains("11.4.0"), "{msg}");
@@ -721,9 +724,57 @@ fn reallib_runtime_with_another_major_than_compiled_is_a_version_mismatch() {
     };
     let err = open_tensorrt(&cfg, None).unwrap_err();
     assert!(
-        matches!(&err, Error::VersionMismatch { compiled, loaded, .. } if compiled.contains("10") && loaded == "11.4.0"),
+        matches!(&err, Error::VersionMismatch { compiled, loaded, .. } if compiled.contains("10") && loaded == "TensorRT 11.4.0"),
         "{err:?}"
     );
+}
+
+#[test]
+#[ignore = "needs TRT_TEST_RTX_LIB (TensorRT for RTX)"]
+fn rtx_library_versions_are_decoded_and_checked_against_the_compiled_headers() {
+    let file = required_env("TRT_TEST_RTX_LIB");
+    let cfg = SearchConfig {
+        trt_library: Some(file.clone()),
+        ..SearchConfig::default()
+    };
+    // Nothing compiled: any supported release is accepted, and RTX's own numbers are read.
+    let trt = open_tensorrt(&cfg, None).expect("TensorRT-RTX opens");
+    assert!(trt.version.is_rtx(), "{:?}", trt.version);
+    assert_eq!(trt.version.major, 1);
+    assert!(trt.version.minor >= 6, "{:?}", trt.version);
+    assert_eq!(trt.flavor, RuntimeFlavor::Full);
+    assert!(trt.entry.create_infer_builder.is_some());
+    // The integer it reports is RTX's own encoding, which the TensorRT decoder refuses.
+    // SAFETY: `int32_t getInferLibVersion() noexcept`, no arguments.
+    let raw = unsafe { (trt.entry.get_infer_lib_version)() };
+    assert_eq!(TrtVersion::decode_rtx(raw).unwrap(), trt.version);
+    assert!(TrtVersion::decode(raw).is_err(), "{raw}");
+    // TensorRT 11.4 headers cannot drive it, nor can headers of a newer RTX minor.
+    for compiled in [
+        TrtVersion::new(11, 4, 0),
+        TrtVersion::rtx(1, trt.version.minor + 1, 0),
+    ] {
+        let err = open_tensorrt(&cfg, Some(compiled)).unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, Error::VersionMismatch { .. }), "{err:?}");
+        assert!(
+            msg.contains(&compiled.label()) && msg.contains("TensorRT-RTX 1."),
+            "{msg}"
+        );
+    }
+    // Headers of the same or an older minor can.
+    assert!(open_tensorrt(&cfg, Some(TrtVersion::rtx(1, trt.version.minor, 0))).is_ok());
+    assert!(open_tensorrt(&cfg, Some(TrtVersion::rtx(1, 6, 0))).is_ok());
+    // Its parser sits beside it under its own name.
+    let parser = open_onnx_parser(
+        &SearchConfig::only_dirs([file.parent().unwrap().to_owned()]),
+        &trt,
+    )
+    .expect("the RTX parser opens");
+    assert!(parser
+        .lib
+        .path()
+        .ends_with("libtensorrt_onnxparser_rtx.so.1"));
 }
 
 #[test]
@@ -798,9 +849,135 @@ fn reallib_cudart_opens_through_cuda_lib_dir() {
 
 #[test]
 fn accepted_majors_read_as_a_sentence() {
-    assert_eq!(or_list(&DEFAULT_TRT_MAJORS), "11, 10 or 8");
-    assert_eq!(or_list(&[10]), "10");
+    assert_eq!(
+        or_list(&wanted_releases(None)),
+        "TensorRT 11.x, TensorRT 10.x, TensorRT 8.x or TensorRT-RTX 1.x"
+    );
+    assert_eq!(or_list(&[(Product::TensorRt, 10)]), "TensorRT 10.x");
     assert_eq!(or_list(&[]), "");
+}
+
+// ----- TensorRT for RTX -------------------------------------------------------------------------------------
+
+#[test]
+fn rtx_versions_decode_from_their_own_encoding() {
+    // getInferLibVersion() of TensorRT-RTX 1.7.1 is 10701: in the band the TensorRT decoder refuses.
+    assert!(TrtVersion::decode(10701).is_err());
+    assert_eq!(
+        TrtVersion::decode_rtx(10701).unwrap(),
+        TrtVersion::rtx(1, 7, 1)
+    );
+    assert_eq!(
+        TrtVersion::decode_rtx(10601).unwrap(),
+        TrtVersion::rtx(1, 6, 1)
+    );
+    assert_eq!(TrtVersion::rtx(1, 7, 1).encode(), 10701);
+    assert!(TrtVersion::decode_rtx(100300).is_err());
+    assert_eq!(TrtVersion::rtx(1, 7, 1).label(), "TensorRT-RTX 1.7.1");
+    assert_eq!(TrtVersion::new(10, 3, 0).label(), "TensorRT 10.3.0");
+    // The parser has numbers of its own (200 is 0.2.0 in RTX 1.7).
+    assert_eq!(
+        TrtVersion::decode_rtx_parser_from(200, "test").unwrap(),
+        TrtVersion::rtx(0, 2, 0)
+    );
+}
+
+#[test]
+fn serving_needs_the_same_product_and_major_and_no_older_minor() {
+    let rtx17 = TrtVersion::rtx(1, 7, 1);
+    assert!(rtx17.serves(TrtVersion::rtx(1, 7, 0)));
+    assert!(rtx17.serves(TrtVersion::rtx(1, 6, 1)));
+    assert!(!TrtVersion::rtx(1, 6, 1).serves(rtx17));
+    assert!(!TrtVersion::new(1, 7, 1).serves(rtx17), "product differs");
+    assert!(!TrtVersion::new(10, 3, 0).serves(TrtVersion::new(10, 16, 0)));
+    assert!(TrtVersion::new(10, 16, 0).serves(TrtVersion::new(10, 3, 0)));
+    assert!(!TrtVersion::new(11, 1, 0).serves(TrtVersion::new(10, 16, 0)));
+}
+
+#[test]
+fn rtx_file_names_are_recognized() {
+    assert_eq!(
+        Product::from_file_name("libtensorrt_rtx.so.1"),
+        Some((Product::Rtx, RuntimeFlavor::Full, Some(1)))
+    );
+    assert_eq!(
+        Product::from_file_name("libtensorrt_rtx.so"),
+        Some((Product::Rtx, RuntimeFlavor::Full, None))
+    );
+    assert_eq!(
+        Product::from_file_name("libnvinfer_lean.so.11"),
+        Some((Product::TensorRt, RuntimeFlavor::Lean, Some(11)))
+    );
+    assert_eq!(Product::from_file_name("libtensorrt_rtxx.so.1"), None);
+    assert_eq!(
+        Product::from_file_name("libtensorrt_onnxparser_rtx.so.1"),
+        None
+    );
+    assert_eq!(
+        Product::Rtx.parser_file_name(1),
+        "libtensorrt_onnxparser_rtx.so.1"
+    );
+    assert_eq!(Product::Rtx.runtime_file_name(RuntimeFlavor::Lean, 1), None);
+}
+
+#[test]
+fn rtx_is_searched_after_every_tensorrt_release_and_alone_when_compiled() {
+    let cfg = SearchConfig::only_dirs([p("/d")]);
+    let names = |wanted: &[(Product, u32)]| -> Vec<String> {
+        cfg.runtime_candidates(wanted)
+            .iter()
+            .map(|c| c.candidate.path.display().to_string())
+            .collect()
+    };
+    let all = names(&wanted_releases(None));
+    assert_eq!(
+        all,
+        [
+            "/d/libnvinfer.so.11",
+            "/d/libnvinfer.so.10",
+            "/d/libnvinfer.so.8",
+            "/d/libtensorrt_rtx.so.1",
+            "/d/libnvinfer_lean.so.11",
+            "/d/libnvinfer_lean.so.10",
+            "/d/libnvinfer_lean.so.8",
+            "/d/libnvinfer_dispatch.so.11",
+            "/d/libnvinfer_dispatch.so.10",
+            "/d/libnvinfer_dispatch.so.8",
+        ]
+    );
+    assert_eq!(
+        names(&wanted_releases(Some(TrtVersion::rtx(1, 7, 1)))),
+        ["/d/libtensorrt_rtx.so.1"]
+    );
+    let rtx = cfg.runtime_candidates(&[(Product::Rtx, 1)]);
+    assert_eq!(rtx[0].product, Some(Product::Rtx));
+    assert_eq!(rtx[0].major, Some(1));
+}
+
+#[test]
+fn the_project_cache_is_searched_last_and_follows_trt_yolo_cache() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let cache = root.join("cache");
+    let rtx = cache.join("nvidia/root/tensorrt_rtx_libs");
+    let cudart = cache.join("nvidia/root/nvidia/cu13/lib");
+    std::fs::create_dir_all(&rtx).unwrap();
+    std::fs::create_dir_all(&cudart).unwrap();
+    let env = env_of(&[("TRT_YOLO_CACHE", cache.clone().into_os_string())]);
+    let cfg = SearchConfig::discover(&env, root);
+    assert_eq!(cfg.cache_lib_dirs, [rtx.clone(), cudart]);
+    let c = cfg.candidates(&["libtensorrt_rtx.so.1"]);
+    let last = c.last().unwrap();
+    assert_eq!(last.origin, Origin::ProjectCache);
+    // Without TRT_YOLO_CACHE: ~/.cache/trt-yolo.
+    let home = root.join("home");
+    let home_rtx = home.join(".cache/trt-yolo/nvidia/root/tensorrt_rtx_libs");
+    std::fs::create_dir_all(&home_rtx).unwrap();
+    let env = env_of(&[("HOME", home.into_os_string())]);
+    assert_eq!(
+        SearchConfig::discover(&env, root).cache_lib_dirs,
+        [home_rtx]
+    );
 }
 
 #[test]

@@ -98,8 +98,8 @@ fn run() -> trt::Result<()> {
         library.tensorrt_version(),
         library.flavor(),
         library.tensorrt_path().display(),
-        library.device().name(),
-        library.device().compute_capability()
+        library.device()?.name(),
+        library.device()?.compute_capability()
     );
     let runtime = library.runtime()?;
     let engine = runtime.load_engine(&engine_path)?;

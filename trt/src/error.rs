@@ -239,6 +239,35 @@ pub enum Error {
         hardware_compatibility: HardwareCompatibility,
     },
 
+    /// A TensorRT for RTX engine was compiled for other compute capabilities than this device's.
+    #[error(
+        "engine {} was built with TensorRT for RTX for compute capabilities {} but this device is {device_gpu} \
+         (compute capability {device}); rebuild with `trt-build --compute-capability {device}` (or add {device} to \
+         the list)",
+        engine.display(), targets.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    )]
+    ComputeCapabilityTargets {
+        /// The engine file.
+        engine: PathBuf,
+        /// Compute capabilities the engine was compiled for.
+        targets: Vec<ComputeCapability>,
+        /// Compute capability of the device here.
+        device: ComputeCapability,
+        /// GPU name here.
+        device_gpu: String,
+    },
+
+    /// TensorRT for RTX judged the engine invalid on this system from its header (`IRuntime::getEngineValidity`).
+    #[error("engine {} cannot run here: {}", engine.display(), reasons.join("; "))]
+    EngineInvalid {
+        /// The engine file (or a description of the bytes).
+        engine: PathBuf,
+        /// The `EngineInvalidityDiagnostics` bits.
+        diagnostics: u64,
+        /// Each diagnostic bit in words, with what to do about it.
+        reasons: Vec<String>,
+    },
+
     /// The engine was built with custom plugin libraries that are not loaded in this process.
     #[error(
         "engine {} was built with the plugin libraries {} which are not loaded; load them before the engine \

@@ -12,6 +12,7 @@
 //!   the runtime over the TensorRT shim.
 //! * [`builder`] — the thin builder wrappers `trt-build` uses.
 //! * [`calibrator`] — [`DeviceCalibrator`], on-GPU INT8 calibration for TensorRT ≤ 10.x.
+//! * [`validity`] — TensorRT for RTX's header check of an engine (`getEngineValidity`), with each reason in words.
 //!
 //! # Async memory safety (DESIGN decision 7)
 //! No safe call lets the GPU read or write memory that Rust code can free, move or reuse before the work is known
@@ -44,6 +45,7 @@ mod runtime;
 mod session;
 mod shared;
 pub mod sidecar;
+pub mod validity;
 
 pub use calibrator::{BatchSource, CalibInput, CalibrationHandle, DeviceCalibrator};
 pub use dtype::{DataType, Element};

@@ -30,6 +30,10 @@ pub struct LoadOptions {
     pub init_plugins: bool,
     /// Custom plugin libraries to load right away ([`Library::load_plugin_library`]), in order.
     pub plugin_libraries: Vec<PathBuf>,
+    /// Load for building engines only. TensorRT for RTX builds ahead of time without a GPU: with it, a missing or
+    /// unusable device is then not an error ([`Library::device`] reports it when asked). Every other TensorRT
+    /// needs a usable device either way.
+    pub build_only: bool,
 }
 
 /// The loaded TensorRT and CUDA libraries, the device and the logger. Cheap to clone.
@@ -49,7 +53,8 @@ struct LibraryInner {
     flavor: RuntimeFlavor,
     path: PathBuf,
     cuda: CudaVersions,
-    device: Device,
+    /// The device, or why there is none (only for a build-only TensorRT-RTX library).
+    device: std::result::Result<Device, String>,
     plugins: AtomicBool,
 }
 
@@ -63,7 +68,11 @@ impl Library {
     pub fn load_with(options: LoadOptions) -> Result<Library> {
         let cuda = Device::versions()?;
         let trt = trt_sys::loader::tensorrt()?;
-        let device = Device::new(options.device)?;
+        let device = match Device::new(options.device) {
+            Ok(d) => Ok(d),
+            Err(e) if options.build_only && trt.version.is_rtx() => Err(e.to_string()),
+            Err(e) => return Err(e),
+        };
         let shim_logger = options.logger.to_shim()?;
         let lib = Library {
             inner: Arc::new(LibraryInner {
@@ -91,6 +100,11 @@ impl Library {
         self.inner.version
     }
 
+    /// Whether the loaded library is TensorRT for RTX.
+    pub fn is_rtx(&self) -> bool {
+        self.inner.version.is_rtx()
+    }
+
     /// Full, lean or dispatch runtime.
     pub fn flavor(&self) -> RuntimeFlavor {
         self.inner.flavor
@@ -106,9 +120,14 @@ impl Library {
         &self.inner.cuda
     }
 
-    /// The device engines run on.
-    pub fn device(&self) -> &Device {
-        &self.inner.device
+    /// The device engines run on. An error only for a build-only TensorRT-RTX library on a machine without a
+    /// usable GPU ([`LoadOptions::build_only`]).
+    pub fn device(&self) -> Result<&Device> {
+        self.inner.device.as_ref().map_err(|reason| {
+            Error::Sys(trt_sys::Error::NoCudaDevice {
+                reason: reason.clone(),
+            })
+        })
     }
 
     /// The logger.
@@ -161,38 +180,42 @@ impl Library {
     pub fn runtime_facts(&self) -> RuntimeFacts {
         RuntimeFacts {
             tensorrt: self.inner.version,
-            device: Some(DeviceFacts {
-                name: self.inner.device.name().to_owned(),
-                compute_capability: self.inner.device.compute_capability(),
+            device: self.device().ok().map(|d| DeviceFacts {
+                name: d.name().to_owned(),
+                compute_capability: d.compute_capability(),
             }),
             plugins_initialized: self.plugins_initialized(),
             plugin_libraries: self.plugin_libraries(),
         }
     }
 
-    /// A sidecar pre-filled with this process's TensorRT version and GPU, for a freshly built engine (`trt-build`
-    /// then adds IO tensors, profiles, source, pipeline and plugins — see [`Engine::sidecar_io`] — and writes it with
-    /// [`sidecar::write_engine`]).
-    pub fn new_sidecar(
+    /// TensorRT for RTX's judgement of a serialized engine from its header (`IRuntime::getEngineValidity`), without
+    /// a GPU; `None` for any other TensorRT, which has no such check.
+    pub fn engine_validity(
         &self,
-        precision: sidecar::Precision,
-        version_compatible: bool,
-        hardware_compatibility: sidecar::HardwareCompatibility,
-        exclude_lean_runtime: bool,
-    ) -> Sidecar {
-        Sidecar::new(
-            sidecar::TensorRtInfo {
-                version: self.inner.version,
-                version_compatible,
-                hardware_compatibility,
-                exclude_lean_runtime,
-            },
-            sidecar::GpuInfo {
-                name: self.inner.device.name().to_owned(),
-                compute_capability: self.inner.device.compute_capability(),
-            },
-            precision,
-        )
+        engine: &[u8],
+    ) -> Result<Option<crate::validity::EngineValidity>> {
+        if !self.is_rtx() {
+            return Ok(None);
+        }
+        // Its own, silent logger: without a GPU TensorRT-RTX logs an error for every check (it cannot read the GPU's
+        // properties), which the verdict reports instead.
+        let logger = trt_sys::shim::Logger::new(trt_sys::shim::Severity::InternalError, |_, _| {})?;
+        let runtime = trt_sys::shim::Runtime::new_for_inspection(&logger)?;
+        let v = runtime.engine_validity(engine)?;
+        Ok(Some(crate::validity::EngineValidity::from_raw(
+            v.status,
+            v.diagnostics,
+            v.header_size,
+            v.logged,
+        )))
+    }
+
+    /// This device's compute capability as "8.6", when there is a device.
+    fn device_cc(&self) -> Option<String> {
+        self.device()
+            .ok()
+            .map(|d| d.compute_capability().to_string())
     }
 
     /// A runtime for deserializing engines.
@@ -235,8 +258,10 @@ impl Runtime {
         })
     }
 
-    /// Deserializes bytes that [`sidecar::load_verified`] checked.
+    /// Deserializes bytes that [`sidecar::load_verified`] checked. On TensorRT for RTX, `getEngineValidity` judges
+    /// the header first: an engine for another GPU, release or driver is [`Error::EngineInvalid`] with the reasons.
     pub fn deserialize_verified(&self, verified: &VerifiedEngine) -> Result<Engine> {
+        self.check_validity(&verified.bytes, &verified.path)?;
         let shim = self.shim.deserialize(&verified.bytes)?;
         Engine::new(
             shim,
@@ -253,6 +278,7 @@ impl Runtime {
     /// compatible engines carry host code that TensorRT executes. Only pass bytes from a trusted source (prefer
     /// [`Runtime::load_engine`]).
     pub unsafe fn deserialize_unverified(&self, bytes: &[u8]) -> Result<Engine> {
+        self.check_validity(bytes, Path::new("(engine bytes)"))?;
         let shim = self.shim.deserialize(bytes)?;
         Engine::new(shim, self.library.clone(), None, None)
     }
@@ -260,6 +286,16 @@ impl Runtime {
     /// The library.
     pub fn library(&self) -> &Library {
         &self.library
+    }
+
+    /// TensorRT for RTX: refuses an engine whose header `getEngineValidity` judges invalid here.
+    fn check_validity(&self, bytes: &[u8], engine: &Path) -> Result<()> {
+        if !self.library.is_rtx() {
+            return Ok(());
+        }
+        let v = self.shim.engine_validity(bytes)?;
+        crate::validity::EngineValidity::from_raw(v.status, v.diagnostics, v.header_size, v.logged)
+            .check(engine, self.library.device_cc().as_deref())
     }
 }
 
@@ -457,7 +493,7 @@ impl Engine {
 
     /// A new execution context (allocates TensorRT's activation memory). The context borrows the engine.
     pub fn create_context(&self) -> Result<ExecutionContext<'_>> {
-        self.library.device().activate()?;
+        self.library.device()?.activate()?;
         let shim = self.shim.create_execution_context()?;
         Ok(ExecutionContext {
             shim,
@@ -602,7 +638,7 @@ impl<'engine> ExecutionContext<'engine> {
     /// Every tensor address set on this context must satisfy [`ExecutionContext::set_tensor_address`] until the work
     /// completes, and all input shapes must be set.
     pub unsafe fn enqueue(&mut self, stream: &Stream) -> Result<()> {
-        self.engine.library.device().activate()?;
+        self.engine.library.device()?.activate()?;
         // SAFETY: forwarded contract.
         Ok(unsafe { self.shim.enqueue_v3(stream.as_raw()) }?)
     }

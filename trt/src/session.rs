@@ -248,7 +248,7 @@ pub struct Session<'engine> {
 
 impl<'engine> Session<'engine> {
     pub(crate) fn new(engine: &'engine Engine, config: SessionConfig) -> Result<Self> {
-        let device = engine.library().device().clone();
+        let device = engine.library().device()?.clone();
         let stream = Stream::new(&device)?;
         let mut context = engine.create_context()?;
         if config.profile > 0 {

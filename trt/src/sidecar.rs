@@ -86,9 +86,12 @@ pub fn sidecar_path(engine: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// A TensorRT release, `major.minor.patch` (serialized as the string `"10.3.0"`).
+/// A TensorRT release, `major.minor.patch` (serialized as the string `"10.3.0"`), or a TensorRT for RTX release
+/// (serialized and shown as `"RTX 1.7.1"`: its numbers are its own).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Version {
+    /// A TensorRT for RTX release.
+    pub rtx: bool,
     /// Major version.
     pub major: u32,
     /// Minor version.
@@ -101,15 +104,34 @@ impl Version {
     /// A version from its parts.
     pub const fn new(major: u32, minor: u32, patch: u32) -> Self {
         Version {
+            rtx: false,
             major,
             minor,
             patch,
         }
     }
+
+    /// A TensorRT for RTX version from its parts.
+    pub const fn rtx(major: u32, minor: u32, patch: u32) -> Self {
+        Version {
+            rtx: true,
+            major,
+            minor,
+            patch,
+        }
+    }
+
+    /// Whether this is a TensorRT for RTX release.
+    pub const fn is_rtx(&self) -> bool {
+        self.rtx
+    }
 }
 
 impl fmt::Display for Version {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.rtx {
+            f.write_str("RTX ")?;
+        }
         write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
     }
 }
@@ -117,7 +139,11 @@ impl fmt::Display for Version {
 impl FromStr for Version {
     type Err = String;
     fn from_str(s: &str) -> std::result::Result<Self, String> {
-        let parts: Vec<&str> = s.split('.').collect();
+        let (rtx, numbers) = match s.strip_prefix("RTX ") {
+            Some(rest) => (true, rest),
+            None => (false, s),
+        };
+        let parts: Vec<&str> = numbers.split('.').collect();
         if parts.len() != 3 {
             return Err(format!("version `{s}` is not major.minor.patch"));
         }
@@ -132,6 +158,7 @@ impl FromStr for Version {
                 .map_err(|_| format!("version `{s}` has a bad component `{p}`"))
         };
         Ok(Version {
+            rtx,
             major: num(parts[0])?,
             minor: num(parts[1])?,
             patch: num(parts[2])?,
@@ -142,6 +169,7 @@ impl FromStr for Version {
 impl From<trt_sys::loader::TrtVersion> for Version {
     fn from(v: trt_sys::loader::TrtVersion) -> Self {
         Version {
+            rtx: v.is_rtx(),
             major: v.major,
             minor: v.minor,
             patch: v.patch,
@@ -275,6 +303,11 @@ pub struct TensorRtInfo {
     pub hardware_compatibility: HardwareCompatibility,
     /// Built with `kEXCLUDE_LEAN_RUNTIME` (the lean runtime must then be available at load time).
     pub exclude_lean_runtime: bool,
+    /// TensorRT for RTX: the compute capabilities the engine was compiled for (`trt-build --compute-capability`);
+    /// the engine runs on GPUs of these only. Empty for TensorRT, and for an RTX build with the library's default
+    /// targets. Omitted when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub compute_capabilities: Vec<ComputeCapability>,
 }
 
 /// GPU section of the sidecar.
@@ -365,8 +398,10 @@ pub struct Sidecar {
     pub format_version: u32,
     /// TensorRT build facts.
     pub tensorrt: TensorRtInfo,
-    /// GPU the engine was built on.
-    pub gpu: GpuInfo,
+    /// GPU the engine was built on; `None` for a TensorRT for RTX engine built ahead of time without a GPU (its
+    /// targets are `tensorrt.compute_capabilities`). Omitted when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu: Option<GpuInfo>,
     /// Precision.
     pub precision: Precision,
     /// IO tensors.
@@ -399,12 +434,16 @@ pub struct Sidecar {
 
 impl Sidecar {
     /// A sidecar with the required facts; everything else empty, `created_at` = now, tool = this crate.
-    pub fn new(tensorrt: TensorRtInfo, gpu: GpuInfo, precision: Precision) -> Self {
+    pub fn new(
+        tensorrt: TensorRtInfo,
+        gpu: impl Into<Option<GpuInfo>>,
+        precision: Precision,
+    ) -> Self {
         Sidecar {
             format: FORMAT_TAG.to_owned(),
             format_version: FORMAT_VERSION,
             tensorrt,
-            gpu,
+            gpu: gpu.into(),
             precision,
             io: Vec::new(),
             profiles: Vec::new(),
@@ -495,7 +534,7 @@ impl Sidecar {
         let built = self.tensorrt.version;
         let loaded = here.tensorrt;
         let version_ok = if self.tensorrt.version_compatible {
-            loaded.major == built.major && loaded >= built
+            loaded.rtx == built.rtx && loaded.major == built.major && loaded >= built
         } else {
             loaded == built
         };
@@ -514,9 +553,23 @@ impl Sidecar {
                 engine: engine.to_owned(),
                 reason: "the runtime facts list no device".into(),
             })?;
+        let targets = &self.tensorrt.compute_capabilities;
+        if !targets.is_empty() && !targets.contains(&device.compute_capability) {
+            return Err(Error::ComputeCapabilityTargets {
+                engine: engine.to_owned(),
+                targets: targets.clone(),
+                device: device.compute_capability,
+                device_gpu: device.name.clone(),
+            });
+        }
+        // A TensorRT-RTX engine built ahead of time records no build GPU: its targets (above) or, for the library's
+        // default targets, IRuntime::getEngineValidity decide.
+        let Some(gpu) = &self.gpu else {
+            return self.check_plugins(engine, here);
+        };
         let cc_ok = match self.tensorrt.hardware_compatibility {
             HardwareCompatibility::None | HardwareCompatibility::SameComputeCapability => {
-                device.compute_capability == self.gpu.compute_capability
+                device.compute_capability == gpu.compute_capability
             }
             HardwareCompatibility::AmperePlus => {
                 device.compute_capability >= ComputeCapability::new(8, 0)
@@ -525,14 +578,14 @@ impl Sidecar {
         if !cc_ok {
             return Err(Error::ComputeCapability {
                 engine: engine.to_owned(),
-                built: self.gpu.compute_capability,
-                built_gpu: self.gpu.name.clone(),
+                built: gpu.compute_capability,
+                built_gpu: gpu.name.clone(),
                 device: device.compute_capability,
                 device_gpu: device.name.clone(),
                 hardware_compatibility: self.tensorrt.hardware_compatibility,
             });
         }
-        if device.name != self.gpu.name
+        if device.name != gpu.name
             && self.tensorrt.hardware_compatibility == HardwareCompatibility::None
         {
             tracing::warn!(
@@ -540,11 +593,16 @@ impl Sidecar {
                 "engine {} was built on {} and runs on {} (same compute capability {}); TensorRT allows this but \
                  tactics were tuned for the other GPU — rebuild on this GPU for best performance",
                 engine.display(),
-                self.gpu.name,
+                gpu.name,
                 device.name,
                 device.compute_capability
             );
         }
+        self.check_plugins(engine, here)
+    }
+
+    /// The plugin part of [`Sidecar::check_compatible`].
+    fn check_plugins(&self, engine: &Path, here: &RuntimeFacts) -> Result<()> {
         let missing: Vec<String> = self
             .plugin_libraries
             .iter()

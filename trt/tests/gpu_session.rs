@@ -175,7 +175,12 @@ fn gpu_submit_and_wait_keep_one_inference_in_flight() {
     // Dropping a session with work in flight synchronizes (no crash, no deferred error).
     session.submit_in_place().unwrap();
     drop(session);
-    shared.library().device().take_deferred_errors().unwrap();
+    shared
+        .library()
+        .device()
+        .unwrap()
+        .take_deferred_errors()
+        .unwrap();
 }
 
 #[test]
@@ -202,7 +207,7 @@ fn gpu_owned_sessions_keep_the_engine_alive() {
     drop(first);
     assert_eq!(second.engine().holders(), 1);
     drop(second);
-    library.device().take_deferred_errors().unwrap();
+    library.device().unwrap().take_deferred_errors().unwrap();
 }
 
 #[test]

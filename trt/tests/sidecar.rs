@@ -24,6 +24,7 @@ fn sample_sidecar() -> Sidecar {
             version_compatible: false,
             hardware_compatibility: HardwareCompatibility::None,
             exclude_lean_runtime: false,
+            compute_capabilities: Vec::new(),
         },
         GpuInfo {
             name: "Tesla T4".into(),
@@ -284,10 +285,10 @@ fn generated_corrupt_cases_never_reach_tensorrt() {
         ), // T4 (7.5) is not Ampere+
     ] {
         write_variant(&|s| {
-            s.gpu = GpuInfo {
+            s.gpu = Some(GpuInfo {
                 name: "Orin".into(),
                 compute_capability: cc,
-            };
+            });
             s.tensorrt.hardware_compatibility = hw;
         });
         check("wrong GPU", &mut tally);
@@ -334,10 +335,10 @@ fn compatible_variants_load() {
         (
             Box::new(|s: &mut Sidecar| {
                 s.tensorrt.hardware_compatibility = HardwareCompatibility::AmperePlus;
-                s.gpu = GpuInfo {
+                s.gpu = Some(GpuInfo {
                     name: "NVIDIA A100".into(),
                     compute_capability: ComputeCapability::new(8, 0),
-                };
+                });
             }),
             RuntimeFacts {
                 device: Some(DeviceFacts {
@@ -366,7 +367,9 @@ fn compatible_variants_load() {
             },
         ),
         (
-            Box::new(|s: &mut Sidecar| s.gpu.name = "Tesla T4 (other board)".into()),
+            Box::new(|s: &mut Sidecar| {
+                s.gpu.as_mut().unwrap().name = "Tesla T4 (other board)".into()
+            }),
             here(),
         ),
     ];
@@ -401,10 +404,10 @@ fn mismatch_messages_say_what_to_rebuild_with() {
     );
 
     let mut s = sample_sidecar();
-    s.gpu = GpuInfo {
+    s.gpu = Some(GpuInfo {
         name: "Orin".into(),
         compute_capability: ComputeCapability::new(8, 7),
-    };
+    });
     let (engine, _) = setup(dir.path(), "orin.engine", b"x", s);
     let msg = load_counting(&engine, &here(), &Cell::new(0))
         .unwrap_err()

@@ -224,6 +224,7 @@ fn bogus_engine_with_sidecar() -> (tempfile::TempDir, std::path::PathBuf) {
             version_compatible: true,
             hardware_compatibility: HardwareCompatibility::None,
             exclude_lean_runtime: false,
+            compute_capabilities: Vec::new(),
         },
         GpuInfo {
             name: "NVIDIA H100".into(),

@@ -406,7 +406,7 @@ impl EngineBackend {
             "tensorrt {} ({:?}) on {}",
             lib.tensorrt_version(),
             lib.flavor(),
-            lib.device().name()
+            lib.device().map_err(|e| map_trt_error(path, e))?.name()
         )
         .to_lowercase();
         let n = io.outputs.len();

@@ -193,6 +193,23 @@ pub(crate) mod ffi {
         layer_precision: bool,
         dla: bool,
         parser_node_names: bool,
+        rtx: bool,
+        compute_capability_targets: bool,
+        engine_validity: bool,
+        runtime_cache: bool,
+    }
+
+    /// `IRuntime::getEngineValidity` (TensorRT-RTX): 0 valid, 1 suboptimal, 2 invalid; `diagnostics` is the
+    /// `EngineInvalidityDiagnostics` bitmask; `checked` is false when the blob was shorter than the header (then
+    /// TensorRT was not asked and `diagnostics` says malformed).
+    #[derive(Debug, Clone)]
+    struct EngineValidityDesc {
+        validity: i32,
+        diagnostics: u64,
+        header_size: i64,
+        checked: bool,
+        /// Errors TensorRT logged during the check ("" when none).
+        logged: String,
     }
 
     #[derive(Debug, Clone)]
@@ -277,6 +294,8 @@ pub(crate) mod ffi {
         fn roundtrip_tensor_io_mode(v: TensorIoMode) -> Result<TensorIoMode>;
         fn roundtrip_parser_error_code(v: ParserErrorCode) -> Result<ParserErrorCode>;
         fn builder_flag_available(v: BuilderFlag) -> bool;
+        /// TensorRT-RTX's compute-capability targets as SM numbers (75, 86, ...); empty elsewhere.
+        fn compute_capability_targets() -> Vec<i32>;
         /// Dims conversion check: shim dims -> nvinfer1::Dims -> shim dims (errors beyond MAX_DIMS / int32 on 8.x).
         fn roundtrip_dims(dims: &[i64]) -> Result<Vec<i64>>;
     }
@@ -366,6 +385,8 @@ pub(crate) mod ffi {
             sink: Box<CalibratorSink>,
             algo: CalibrationAlgorithm,
         ) -> Result<()>;
+        fn set_compute_capabilities(self: &ShimConfig, targets: &[i32]) -> Result<()>;
+        fn compute_capabilities(self: &ShimConfig) -> Vec<i32>;
 
         fn set_dimensions(
             self: &ShimProfile,
@@ -416,6 +437,7 @@ pub(crate) mod ffi {
             create_fn: usize,
         ) -> Result<UniquePtr<ShimRuntime>>;
         fn deserialize(self: &ShimRuntime, blob: &[u8]) -> Result<UniquePtr<ShimEngine>>;
+        fn engine_validity(self: &ShimRuntime, blob: &[u8]) -> Result<EngineValidityDesc>;
 
         fn num_io_tensors(self: &ShimEngine) -> i32;
         fn io_tensor(self: &ShimEngine, index: i32) -> Result<TensorDesc>;
@@ -431,6 +453,8 @@ pub(crate) mod ffi {
         fn layer_info_json(self: &ShimEngine) -> Result<String>;
         fn serialize(self: &ShimEngine) -> Result<UniquePtr<ShimHostMemory>>;
         fn create_context(self: &ShimEngine) -> Result<UniquePtr<ShimContext>>;
+        fn enable_runtime_cache(self: &ShimEngine, blob: &[u8]) -> Result<bool>;
+        fn serialize_runtime_cache(self: &ShimEngine) -> Result<UniquePtr<ShimHostMemory>>;
 
         fn set_input_shape(self: &ShimContext, tensor: &str, dims: &[i64]) -> Result<()>;
         fn tensor_shape(self: &ShimContext, tensor: &str) -> Result<Vec<i64>>;

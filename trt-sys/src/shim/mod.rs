@@ -381,6 +381,33 @@ pub struct Capabilities {
     pub dla: bool,
     /// Parser errors carry node names and operators (>= 10.0).
     pub parser_node_names: bool,
+    /// The headers are TensorRT for RTX's.
+    pub rtx: bool,
+    /// `IBuilderConfig::setComputeCapability` targets (TensorRT-RTX).
+    pub compute_capability_targets: bool,
+    /// `IRuntime::getEngineValidity` (TensorRT-RTX).
+    pub engine_validity: bool,
+    /// The JIT runtime cache (TensorRT-RTX).
+    pub runtime_cache: bool,
+}
+
+/// `ComputeCapability::kCURRENT` for [`BuilderConfig::set_compute_capabilities`]: the GPU present (needs one).
+pub const COMPUTE_CAPABILITY_CURRENT: i32 = 1;
+
+/// What `IRuntime::getEngineValidity` (TensorRT-RTX) says about a serialized engine, judged from its header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineValidity {
+    /// 0 valid, 1 valid but suboptimal, 2 invalid on this system.
+    pub status: i32,
+    /// `EngineInvalidityDiagnostics` bits (0 unless invalid).
+    pub diagnostics: u64,
+    /// Bytes of header TensorRT needs (`getEngineHeaderSize`).
+    pub header_size: i64,
+    /// False when the blob was shorter than the header: TensorRT was not asked, and `diagnostics` says malformed.
+    pub header_checked: bool,
+    /// Errors TensorRT logged during the check (`None` when none). Without a usable GPU TensorRT-RTX logs that it
+    /// cannot read the GPU's properties and answers "invalid" with no diagnostic bit.
+    pub logged: Option<String>,
 }
 
 /// An engine IO tensor.
@@ -520,25 +547,49 @@ fn map_exception(call: &str, e: &cxx::Exception) -> Error {
     }
 }
 
-/// Loads TensorRT and runs the checks every factory needs: loaded major == compiled major, CUDA usable.
+/// What a TensorRT factory is for: building (builder, parser) or running (runtime, plugins).
 #[cfg(trt_shim)]
-fn prepare_factory() -> Result<&'static crate::loader::TensorRtLibs> {
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum FactoryUse {
+    Build,
+    Run,
+    /// A runtime used only to judge engines (`getEngineValidity`), never to deserialize them.
+    Inspect,
+}
+
+/// Loads TensorRT and runs the checks every factory needs: the loaded library serves the compiled headers
+/// ([`check_compiled`]) and CUDA is usable (a factory called without a usable driver or device can hand back an
+/// unusable object). Exception: TensorRT-RTX builds ahead of time without a GPU, so its builder and parser need only
+/// libcudart opened (TensorRT-RTX opens it by its soname, and finds the one already loaded).
+#[cfg(trt_shim)]
+fn prepare_factory(purpose: FactoryUse) -> Result<&'static crate::loader::TensorRtLibs> {
     let libs = crate::loader::tensorrt()?;
-    check_major(compiled_version(), libs.version, libs.nvinfer.path())?;
-    crate::cuda::check_device_usable()?;
+    check_compiled(compiled_version(), libs.version, libs.nvinfer.path())?;
+    if purpose != FactoryUse::Run && libs.version.is_rtx() {
+        crate::loader::cudart()?;
+    } else {
+        crate::cuda::check_device_usable()?;
+    }
     Ok(libs)
 }
 
-/// Error unless the loaded library's major equals the compiled one.
+/// Error unless the loaded library can serve the compiled headers: same product and major, minor not older
+/// ([`TrtVersion::serves`]). An older minor would be called through vtable slots it does not have.
 #[cfg_attr(not(trt_shim), allow(dead_code))]
-fn check_major(compiled: Option<TrtVersion>, loaded: TrtVersion, path: &Path) -> Result<()> {
+fn check_compiled(compiled: Option<TrtVersion>, loaded: TrtVersion, path: &Path) -> Result<()> {
     let Some(compiled) = compiled else {
         return Err(Error::TensorRtNotCompiled);
     };
-    if compiled.major != loaded.major {
+    if !loaded.serves(compiled) {
         return Err(Error::VersionMismatch {
-            compiled: compiled.to_string(),
-            loaded: loaded.to_string(),
+            compiled: format!(
+                "{} (compiled headers; the library must be {} {}.x with a minor of at least {})",
+                compiled.label(),
+                compiled.product,
+                compiled.major,
+                compiled.minor
+            ),
+            loaded: loaded.label(),
             path: path.to_path_buf(),
         });
     }
@@ -569,8 +620,21 @@ pub fn capabilities() -> Result<Capabilities> {
             layer_precision: c.layer_precision,
             dla: c.dla,
             parser_node_names: c.parser_node_names,
+            rtx: c.rtx,
+            compute_capability_targets: c.compute_capability_targets,
+            engine_validity: c.engine_validity,
+            runtime_cache: c.runtime_cache,
         })
     }
+}
+
+/// The compute-capability targets of the compiled TensorRT-RTX release as SM numbers (75 is 7.5); empty for
+/// TensorRT; [`Error::TensorRtNotCompiled`] without a shim.
+pub fn compute_capability_targets() -> Result<Vec<i32>> {
+    #[cfg(not(trt_shim))]
+    return Err(Error::TensorRtNotCompiled);
+    #[cfg(trt_shim)]
+    Ok(sys::compute_capability_targets())
 }
 
 /// Whether the compiled release has `flag`; [`Error::TensorRtNotCompiled`] without a shim.
@@ -766,7 +830,7 @@ pub fn init_plugins(logger: &Logger, namespace: &str) -> Result<()> {
     }
     #[cfg(trt_shim)]
     {
-        prepare_factory()?;
+        prepare_factory(FactoryUse::Run)?;
         let lib = crate::loader::plugins()?;
         let addr = lib.init_lib_nvinfer_plugins as usize;
         // SAFETY: `addr` is initLibNvInferPlugins resolved by the loader from a library kept open for the process;
@@ -792,7 +856,7 @@ pub fn load_plugin_library_via_registry(
     }
     #[cfg(trt_shim)]
     {
-        check_major(compiled_version(), trt.version, trt.nvinfer.path())?;
+        check_compiled(compiled_version(), trt.version, trt.nvinfer.path())?;
         let registry = trt
             .entry
             .get_plugin_registry
@@ -854,28 +918,60 @@ impl Runtime {
             Err(Error::TensorRtNotCompiled)
         }
         #[cfg(trt_shim)]
+        Self::create(logger, FactoryUse::Run)
+    }
+
+    /// A TensorRT for RTX runtime for [`Runtime::engine_validity`] alone: created without a usable GPU (only
+    /// libcudart must load). Elsewhere the same as [`Runtime::new`]. Never deserialize with it: without a GPU
+    /// TensorRT cannot, and the device check [`Runtime::new`] does is skipped here.
+    pub fn new_for_inspection(logger: &Logger) -> Result<Runtime> {
+        #[cfg(not(trt_shim))]
         {
-            let libs = prepare_factory()?;
-            let addr = libs.entry.create_infer_runtime as usize;
-            // SAFETY: createInferRuntime_INTERNAL resolved by the loader (library open for the process), signature
-            // `void*(void* logger, int32_t version)`; the logger is kept alive by RuntimeInner.
-            let r = unsafe { sys::new_runtime(logger.shim(), addr) };
-            let ptr = logger.finish("createInferRuntime", r)?;
-            Ok(Runtime {
-                inner: Arc::new(RuntimeInner {
-                    ptr,
-                    logger: logger.clone(),
-                }),
-            })
+            let _ = logger;
+            Err(Error::TensorRtNotCompiled)
         }
+        #[cfg(trt_shim)]
+        Self::create(logger, FactoryUse::Inspect)
+    }
+
+    #[cfg(trt_shim)]
+    fn create(logger: &Logger, purpose: FactoryUse) -> Result<Runtime> {
+        let libs = prepare_factory(purpose)?;
+        let addr = libs.entry.create_infer_runtime as usize;
+        // SAFETY: createInferRuntime_INTERNAL resolved by the loader (library open for the process), signature
+        // `void*(void* logger, int32_t version)`; the logger is kept alive by RuntimeInner.
+        let r = unsafe { sys::new_runtime(logger.shim(), addr) };
+        let ptr = logger.finish("createInferRuntime", r)?;
+        Ok(Runtime {
+            inner: Arc::new(RuntimeInner {
+                ptr,
+                logger: logger.clone(),
+            }),
+        })
     }
 
     /// Deserializes an engine (`IRuntime::deserializeCudaEngine`). Verify provenance before calling: TensorRT
     /// trusts the bytes.
     pub fn deserialize(&self, engine: &[u8]) -> Result<Engine> {
+        self.deserialize_inner(engine, None).map(|(e, _)| e)
+    }
+
+    /// Deserializes an engine and enables the TensorRT-RTX JIT runtime cache on it, seeded with `cache` (empty: a
+    /// new cache). Returns the engine and whether TensorRT accepted the seed (false: it came from another GPU,
+    /// driver or release, and the cache starts empty). Every context of the engine shares the cache; save it with
+    /// [`Engine::serialize_runtime_cache`]. [`Error::Unsupported`] outside TensorRT-RTX.
+    pub fn deserialize_with_runtime_cache(
+        &self,
+        engine: &[u8],
+        cache: &[u8],
+    ) -> Result<(Engine, bool)> {
+        self.deserialize_inner(engine, Some(cache))
+    }
+
+    fn deserialize_inner(&self, engine: &[u8], cache: Option<&[u8]>) -> Result<(Engine, bool)> {
         #[cfg(not(trt_shim))]
         {
-            let _ = engine;
+            let _ = (engine, cache);
             match self.never {}
         }
         #[cfg(trt_shim)]
@@ -886,12 +982,44 @@ impl Runtime {
                 .inner
                 .logger
                 .finish("IRuntime::deserializeCudaEngine", r)?;
-            Ok(Engine {
-                inner: Arc::new(EngineInner {
-                    ptr,
-                    logger: self.inner.logger.clone(),
-                    _runtime: self.clone(),
-                }),
+            let mut accepted = false;
+            if let Some(blob) = cache {
+                let e = ptr.as_ref().expect("non-null engine");
+                let r = e.enable_runtime_cache(blob);
+                accepted = self.inner.logger.finish("IRuntimeCache", r)?;
+            }
+            Ok((
+                Engine {
+                    inner: Arc::new(EngineInner {
+                        ptr,
+                        logger: self.inner.logger.clone(),
+                        _runtime: self.clone(),
+                    }),
+                },
+                accepted,
+            ))
+        }
+    }
+
+    /// `IRuntime::getEngineValidity` (TensorRT-RTX; [`Error::Unsupported`] elsewhere): judges a serialized engine
+    /// from its header alone, without a GPU and without deserializing it.
+    pub fn engine_validity(&self, engine: &[u8]) -> Result<EngineValidity> {
+        #[cfg(not(trt_shim))]
+        {
+            let _ = engine;
+            match self.never {}
+        }
+        #[cfg(trt_shim)]
+        {
+            let shim = self.inner.ptr.as_ref().expect("non-null runtime");
+            let r = shim.engine_validity(engine);
+            let d = self.inner.logger.finish("IRuntime::getEngineValidity", r)?;
+            Ok(EngineValidity {
+                status: d.validity,
+                diagnostics: d.diagnostics,
+                header_size: d.header_size,
+                header_checked: d.checked,
+                logged: (!d.logged.is_empty()).then_some(d.logged),
             })
         }
     }
@@ -1038,6 +1166,20 @@ impl Engine {
             let r = self.shim().serialize();
             Ok(HostMemory {
                 ptr: self.inner.logger.finish("ICudaEngine::serialize", r)?,
+            })
+        }
+    }
+
+    /// Serializes the TensorRT-RTX JIT runtime cache enabled by [`Runtime::deserialize_with_runtime_cache`] (the
+    /// kernels compiled so far), for the next start.
+    pub fn serialize_runtime_cache(&self) -> Result<HostMemory> {
+        #[cfg(not(trt_shim))]
+        match self.never {}
+        #[cfg(trt_shim)]
+        {
+            let r = self.shim().serialize_runtime_cache();
+            Ok(HostMemory {
+                ptr: self.inner.logger.finish("IRuntimeCache::serialize", r)?,
             })
         }
     }
@@ -1282,7 +1424,7 @@ impl Builder {
         }
         #[cfg(trt_shim)]
         {
-            let libs = prepare_factory()?;
+            let libs = prepare_factory(FactoryUse::Build)?;
             let addr = libs.entry.create_infer_builder.map_or(0, |f| f as usize);
             // SAFETY: createInferBuilder_INTERNAL resolved by the loader (0 when absent: the shim then fails with
             // "unsupported"), signature `void*(void* logger, int32_t version)`; the logger is kept alive by
@@ -1582,7 +1724,7 @@ impl Parser {
         match network.never {}
         #[cfg(trt_shim)]
         {
-            prepare_factory()?;
+            prepare_factory(FactoryUse::Build)?;
             let lib = crate::loader::onnx_parser()?;
             let addr = lib.create_nv_onnx_parser as usize;
             let logger = network.builder.logger.clone();
@@ -1907,6 +2049,26 @@ impl BuilderConfig {
             self.panics.push(panic);
             Ok(())
         }
+    }
+}
+
+impl BuilderConfig {
+    /// The GPU architectures a TensorRT-RTX engine is compiled for, as SM numbers (75 is 7.5, 120 is 12.0), or
+    /// [`COMPUTE_CAPABILITY_CURRENT`] alone for the GPU present. Empty keeps the library's default.
+    /// [`Error::Unsupported`] outside TensorRT-RTX; a value the release does not list is an error naming its
+    /// targets.
+    pub fn set_compute_capabilities(&mut self, targets: &[i32]) -> Result<()> {
+        let _ = targets;
+        config_call!(self, "IBuilderConfig::setComputeCapability", |s| s
+            .set_compute_capabilities(targets))
+    }
+
+    /// The compute-capability targets set on this config (SM numbers; empty: the default, or not TensorRT-RTX).
+    pub fn compute_capabilities(&self) -> Vec<i32> {
+        #[cfg(not(trt_shim))]
+        match self.never {}
+        #[cfg(trt_shim)]
+        self.shim().compute_capabilities()
     }
 }
 

@@ -39,9 +39,9 @@ fn data_type_bits_cover_every_known_type() {
 }
 
 #[test]
-fn major_check_names_both_versions_and_the_library() {
+fn compiled_check_names_both_versions_and_the_library() {
     let path = Path::new("/x/libnvinfer.so.11");
-    let err = check_major(
+    let err = check_compiled(
         Some(TrtVersion::new(10, 3, 0)),
         TrtVersion::new(11, 4, 0),
         path,
@@ -51,16 +51,78 @@ fn major_check_names_both_versions_and_the_library() {
     for needle in ["10.3.0", "11.4.0", "/x/libnvinfer.so.11"] {
         assert!(msg.contains(needle), "{needle} missing in {msg}");
     }
-    assert!(check_major(
+    // A newer minor serves older headers; the patch never matters.
+    assert!(check_compiled(
         Some(TrtVersion::new(11, 1, 0)),
         TrtVersion::new(11, 4, 0),
         path
     )
     .is_ok());
+    assert!(check_compiled(
+        Some(TrtVersion::new(8, 6, 1)),
+        TrtVersion::new(8, 6, 0),
+        path
+    )
+    .is_ok());
     assert_eq!(
-        check_major(None, TrtVersion::new(11, 4, 0), path),
+        check_compiled(None, TrtVersion::new(11, 4, 0), path),
         Err(Error::TensorRtNotCompiled)
     );
+}
+
+#[test]
+fn an_older_minor_than_compiled_is_refused() {
+    // 8.6 headers call 8.6-only methods through vtable slots an 8.5 library does not have.
+    let path = Path::new("/usr/lib/libnvinfer.so.8");
+    let msg = check_compiled(
+        Some(TrtVersion::new(8, 6, 1)),
+        TrtVersion::new(8, 5, 2),
+        path,
+    )
+    .unwrap_err()
+    .to_string();
+    for needle in [
+        "8.6.1",
+        "8.5.2",
+        "minor of at least 6",
+        "/usr/lib/libnvinfer.so.8",
+    ] {
+        assert!(msg.contains(needle), "{needle} missing in {msg}");
+    }
+}
+
+#[test]
+fn tensorrt_and_tensorrt_rtx_never_serve_each_other() {
+    let path = Path::new("/x/libtensorrt_rtx.so.1");
+    let msg = check_compiled(
+        Some(TrtVersion::new(11, 4, 0)),
+        TrtVersion::rtx(1, 7, 1),
+        path,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        msg.contains("TensorRT 11.4.0") && msg.contains("TensorRT-RTX 1.7.1"),
+        "{msg}"
+    );
+    assert!(check_compiled(
+        Some(TrtVersion::rtx(1, 7, 0)),
+        TrtVersion::new(1, 7, 1),
+        path
+    )
+    .is_err());
+    assert!(check_compiled(
+        Some(TrtVersion::rtx(1, 6, 1)),
+        TrtVersion::rtx(1, 7, 1),
+        path
+    )
+    .is_ok());
+    assert!(check_compiled(
+        Some(TrtVersion::rtx(1, 7, 1)),
+        TrtVersion::rtx(1, 6, 1),
+        path
+    )
+    .is_err());
 }
 
 #[cfg(not(trt_shim))]
@@ -95,8 +157,23 @@ mod with_headers {
         compiled_version().expect("shim compiled, so a header version exists")
     }
 
-    fn at_least(major: u32, minor: u32) -> bool {
+    /// The API level of the compiled headers in TensorRT's numbering (cpp/common.h `TRTSHIM_API_MAJOR`): TensorRT's
+    /// own release; TensorRT-RTX 1.5+ behaves like 11.0, 1.3/1.4 like a late 10.x.
+    fn api() -> TrtVersion {
         let v = version();
+        match (v.is_rtx(), v.minor >= 5) {
+            (false, _) => v,
+            (true, true) => TrtVersion::new(11, 0, 0),
+            (true, false) => TrtVersion::new(10, 99, 0),
+        }
+    }
+
+    fn rtx() -> bool {
+        version().is_rtx()
+    }
+
+    fn at_least(major: u32, minor: u32) -> bool {
+        let v = api();
         (v.major, v.minor) >= (major, minor)
     }
 
@@ -162,7 +239,7 @@ mod with_headers {
             }
             assert_eq!(missing, expected_missing);
         }
-        let m = version().major;
+        let m = api().major;
         let ffi_all = |all: &[DataType]| all.iter().map(|d| d.to_ffi()).collect::<Vec<_>>();
 
         let mut dt_missing = vec![];
@@ -251,7 +328,7 @@ mod with_headers {
 
     #[test]
     fn builder_flags_follow_the_release() {
-        let m = version().major;
+        let m = api().major;
         let avail = |f| builder_flag_available(f).unwrap();
         // TensorRT 11 removed the weak-typing precision flags; 8.x/10.x have FP16 and INT8.
         assert_eq!(avail(BuilderFlag::Fp16), m <= 10);
@@ -275,14 +352,20 @@ mod with_headers {
     #[test]
     fn capabilities_follow_the_release() {
         let c = capabilities().unwrap();
-        let m = version().major;
+        let m = api().major;
         assert_eq!(c.explicit_batch_flag, m == 8);
         assert_eq!(c.strongly_typed_always, m >= 11);
         assert_eq!(c.progress_monitor, m >= 10);
-        assert_eq!(c.int8_calibrator, m <= 10);
+        assert_eq!(c.int8_calibrator, m <= 10 && !rtx());
         assert_eq!(c.layer_precision, m <= 10);
         assert_eq!(c.builder_optimization_level, at_least(8, 6));
         assert_eq!(c.parser_node_names, m >= 10);
+        // TensorRT-RTX: no DLA, no version/hardware compatibility; it targets compute capabilities instead.
+        assert_eq!(c.rtx, rtx());
+        assert_eq!(c.dla, !rtx());
+        assert_eq!(c.version_compatible, at_least(8, 6) && !rtx());
+        assert_eq!(c.hardware_compatibility, at_least(8, 6) && !rtx());
+        assert_eq!(c.compute_capability_targets, rtx());
     }
 
     #[test]
@@ -301,7 +384,7 @@ mod with_headers {
         assert!(e.what().contains("at most 8"), "{}", e.what());
         let big = [1i64 << 40];
         // 8.x stores int32 dimensions: refuse rather than truncate. 10.x+ has 64-bit Dims.
-        assert_eq!(sys::roundtrip_dims(&big).is_ok(), version().major >= 10);
+        assert_eq!(sys::roundtrip_dims(&big).is_ok(), api().major >= 10);
     }
 
     type Seen = Arc<Mutex<Vec<(Severity, String)>>>;
@@ -456,5 +539,129 @@ mod with_headers {
         assert!(msg.to_lowercase().contains("cuda"), "{msg}");
         // Building is impossible with a lean runtime whatever the CUDA state.
         assert!(Builder::new(&logger).is_err());
+    }
+
+    /// The real TensorRT for RTX library (`TRT_TEST_RTX_LIB`, and libcudart through `CUDA_LIB_DIR` or the project
+    /// cache), loaded process-wide through `TRT_LIBRARY` (set from `TRT_TEST_RTX_LIB` when not already set).
+    #[cfg(trt_shim_rtx)]
+    fn rtx_libs() -> &'static crate::loader::TensorRtLibs {
+        let lib = std::env::var_os("TRT_TEST_RTX_LIB").expect(
+            "set TRT_TEST_RTX_LIB to libtensorrt_rtx.so.1 (scripts/nvidia-wheels.sh sets it)",
+        );
+        if std::env::var_os("TRT_LIBRARY").is_none() {
+            // Edition 2021; scripts/test.sh sets TRT_LIBRARY itself, so concurrent tests never get here.
+            std::env::set_var("TRT_LIBRARY", &lib);
+        }
+        let libs = crate::loader::tensorrt().expect("TensorRT-RTX loads");
+        assert_eq!(
+            libs.nvinfer.path(),
+            Path::new(&lib),
+            "TRT_LIBRARY and TRT_TEST_RTX_LIB name different libraries"
+        );
+        libs
+    }
+
+    #[cfg(trt_shim_rtx)]
+    #[test]
+    #[ignore = "needs TRT_TEST_RTX_LIB (TensorRT for RTX) and libcudart"]
+    fn rtx_library_and_parser_report_their_own_versions() {
+        let libs = rtx_libs();
+        assert!(libs.version.is_rtx(), "{}", libs.version.label());
+        assert!(
+            libs.version.serves(version()),
+            "loaded {} vs compiled {}",
+            libs.version,
+            version()
+        );
+        assert_eq!(libs.flavor, crate::loader::RuntimeFlavor::Full);
+        assert!(
+            libs.entry.create_infer_builder.is_some(),
+            "TensorRT-RTX builds engines"
+        );
+        let parser = crate::loader::onnx_parser().expect("the RTX ONNX parser loads");
+        assert!(
+            parser
+                .lib
+                .path()
+                .ends_with("libtensorrt_onnxparser_rtx.so.1"),
+            "{}",
+            parser.lib.path().display()
+        );
+        let pv = parser.version.expect("the RTX parser exports its version");
+        assert!(pv.is_rtx() && pv.major == 0, "parser version {pv:?}");
+        let err = crate::loader::plugins().expect_err("TensorRT-RTX has no plugin library");
+        assert!(err.to_string().contains("has none"), "{err}");
+    }
+
+    #[cfg(trt_shim_rtx)]
+    #[test]
+    #[ignore = "needs TRT_TEST_RTX_LIB (TensorRT for RTX) and libcudart"]
+    fn rtx_builder_and_compute_capability_targets_need_no_gpu() {
+        rtx_libs();
+        let (logger, _) = collecting_logger(Severity::Warning);
+        let mut builder = Builder::new(&logger).expect("an RTX builder needs no GPU");
+        let _network = builder
+            .create_network(true)
+            .expect("a strongly typed network");
+        let mut config = builder.create_config().unwrap();
+        assert!(
+            config.compute_capabilities().is_empty(),
+            "default: the library's own set"
+        );
+        let targets = compute_capability_targets().unwrap();
+        assert!(
+            targets.contains(&75) && targets.contains(&86),
+            "{targets:?}"
+        );
+        config.set_compute_capabilities(&[75, 86]).unwrap();
+        assert_eq!(config.compute_capabilities(), [75, 86]);
+        let err = config
+            .set_compute_capabilities(&[70])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("7.0") && err.contains("7.5"), "{err}");
+        let err = config
+            .set_compute_capabilities(&[COMPUTE_CAPABILITY_CURRENT, 75])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("current"), "{err}");
+        // What RTX lacks is refused by name, never silently dropped.
+        let r = config.set_hardware_compatibility(HardwareCompatibility::AmperePlus);
+        assert!(matches!(r, Err(Error::Unsupported { .. })), "{r:?}");
+        assert!(
+            config.set_flag(BuilderFlag::Fp16, true).is_err(),
+            "RTX 1.5+ has no FP16 flag"
+        );
+    }
+
+    #[cfg(trt_shim_rtx)]
+    #[test]
+    #[ignore = "needs TRT_TEST_RTX_LIB (TensorRT for RTX) and libcudart"]
+    fn rtx_runtime_needs_a_gpu_but_the_validity_check_does_not() {
+        rtx_libs();
+        let (logger, _) = collecting_logger(Severity::Warning);
+        let err = Runtime::new(&logger)
+            .expect_err("no GPU here: a runtime to deserialize with must fail");
+        assert!(
+            matches!(err, Error::NoCudaDevice { .. } | Error::Cuda { .. }),
+            "{err:?}"
+        );
+        let silent = Logger::new(Severity::InternalError, |_, _| {}).unwrap();
+        let runtime =
+            Runtime::new_for_inspection(&silent).expect("an inspection runtime needs no GPU");
+        for bytes in [
+            &b"not an engine"[..],
+            &[0u8; 4096][..],
+            &b"ftrt".repeat(2000)[..],
+        ] {
+            let v = runtime.engine_validity(bytes).unwrap();
+            assert_eq!(v.status, 2, "{v:?}");
+            assert_ne!(
+                v.diagnostics & (1 << 5),
+                0,
+                "kMALFORMED_ENGINE expected: {v:?}"
+            );
+            assert!(v.header_size > 0, "{v:?}");
+        }
     }
 }

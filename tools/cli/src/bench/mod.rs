@@ -266,12 +266,13 @@ pub fn run_cli(cli: &Cli) -> Result<()> {
                 .with_context(|| format!("loading {}", e.display()))
         })
         .collect::<Result<Vec<_>>>()?;
+    let device = lib.device()?;
     let env = Environment {
         tensorrt: lib.tensorrt_version().to_string(),
-        gpu: lib.device().name().to_string(),
-        compute_capability: lib.device().compute_capability().to_string(),
+        gpu: device.name().to_string(),
+        compute_capability: device.compute_capability().to_string(),
     };
-    if cli.no_data_transfers && !lib.device().properties().integrated {
+    if cli.no_data_transfers && !device.properties().integrated {
         tracing::warn!(
             "--no-data-transfers on a discrete GPU: the engine reads and writes mapped host memory over PCIe, so its \
              time includes those accesses"
@@ -339,7 +340,7 @@ pub fn run_cli(cli: &Cli) -> Result<()> {
         if cfg.data_transfers && !per_inference_copies {
             let (ib, ob) = runner.io_bytes()?;
             let reps = t.samples.len().clamp(10, 200);
-            let (h, d) = run::probe_transfers(lib.device(), ib, ob, reps)
+            let (h, d) = run::probe_transfers(lib.device()?, ib, ob, reps)
                 .context("timing H2D / D2H copies")?;
             t.transfer_probe = Some(TransferProbe {
                 input_bytes: ib,

@@ -82,6 +82,8 @@ pub struct BuildConfig {
     pub class_names: Vec<String>,
     /// Profiling verbosity.
     pub profiling_verbosity: Option<ProfilingVerbosity>,
+    /// `--compute-capability` (TensorRT for RTX targets).
+    pub compute_capabilities: Vec<super::release::CcTarget>,
     /// Release asked for with `--trt-release` or by the recipe.
     #[serde(serialize_with = "ser_release")]
     pub trt_release: Option<TrtVersion>,
@@ -379,6 +381,8 @@ impl BuildConfig {
             profiling_verbosity: cli
                 .profiling_verbosity
                 .or_else(|| r.and_then(|r| r.build.profiling_verbosity)),
+            compute_capabilities: super::release::CcTarget::dedup_checked(&cli.compute_capability)
+                .map_err(|e| anyhow::anyhow!("--compute-capability: {e}"))?,
             trt_release,
             trt_release_from_recipe,
             target_gpu: r.map(|r| r.target.gpu.clone()),
@@ -428,7 +432,21 @@ impl BuildConfig {
             keep_fp32: self.keep_fp32.clone(),
             pools: self.pools.iter().map(|(p, _)| *p).collect(),
             calib_on_gpu: self.calib_on_gpu,
+            compute_capabilities: self.compute_capabilities.clone(),
         }
+    }
+
+    /// The request for `release`: on TensorRT for RTX a recipe's `[target] compute_capability` becomes the compute
+    /// capability target when `--compute-capability` is not given (an RTX engine is compiled for it instead of being
+    /// built on it).
+    pub fn release_request_for(&self, release: TrtVersion, model_has_qdq: bool) -> ReleaseRequest {
+        let mut req = self.release_request(model_has_qdq);
+        if release.is_rtx() && req.compute_capabilities.is_empty() {
+            if let Some((a, b)) = self.target_cc {
+                req.compute_capabilities = vec![super::release::CcTarget::Sm(a, b)];
+            }
+        }
+        req
     }
 
     /// The default engine path: `engines/out/<stem>.<precision>.<gpu>.engine`.
@@ -454,11 +472,15 @@ impl BuildConfig {
                     .filter(|s| !s.is_empty())
                     .map(|h| PathBuf::from(h).join(".cache"))
             })?;
-        Some(
-            base.join("trt-yolo")
-                .join("timing")
-                .join(format!("{gpu_token}-sm{}{}-trt{v}.cache", cc.0, cc.1)),
-        )
+        Some(base.join("trt-yolo").join("timing").join(format!(
+            "{gpu_token}-sm{}{}-{}{}.{}.{}.cache",
+            cc.0,
+            cc.1,
+            if v.is_rtx() { "rtx" } else { "trt" },
+            v.major,
+            v.minor,
+            v.patch
+        )))
     }
 }
 

@@ -23,14 +23,38 @@ use super::release::{self, LayerPrecision, MemPool, PrecisionConstraints};
 use super::run::BuildReport;
 use crate::inspect::system::SystemReport;
 
-/// Feeds TensorRT's progress monitor (≥ 10.0) into the progress bar.
+/// Feeds TensorRT's progress monitor (≥ 10.0) into the progress bar, and records the phases TensorRT reported
+/// (`tensorrt_phases` in the report).
 struct BarMonitor {
     bar: indicatif::ProgressBar,
+    phases: std::sync::Arc<std::sync::Mutex<Vec<TensorRtPhase>>>,
+}
+
+/// One phase TensorRT's progress monitor reported during the build.
+#[derive(Debug, Clone, serde::Serialize, PartialEq, Eq)]
+pub struct TensorRtPhase {
+    /// TensorRT's phase name.
+    pub name: String,
+    /// The enclosing phase, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    /// Steps TensorRT announced.
+    pub steps: i32,
+    /// Steps completed.
+    pub completed: i32,
 }
 
 impl ProgressMonitor for BarMonitor {
     fn phase_start(&mut self, phase: &str, parent: Option<&str>, steps: i32) {
         tracing::debug!(phase, parent, steps, "TensorRT phase start");
+        if let Ok(mut p) = self.phases.lock() {
+            p.push(TensorRtPhase {
+                name: phase.to_owned(),
+                parent: parent.map(str::to_owned),
+                steps,
+                completed: 0,
+            });
+        }
         if parent.is_none() {
             self.bar.set_message(phase.to_string());
             self.bar.set_length(u64::try_from(steps).unwrap_or(0));
@@ -39,6 +63,11 @@ impl ProgressMonitor for BarMonitor {
     }
 
     fn step_complete(&mut self, phase: &str, step: i32) -> bool {
+        if let Ok(mut p) = self.phases.lock() {
+            if let Some(ph) = p.iter_mut().rev().find(|ph| ph.name == phase) {
+                ph.completed = ph.completed.max(step + 1);
+            }
+        }
         if self.bar.message() == phase {
             self.bar.set_position(u64::try_from(step).unwrap_or(0) + 1);
         }
@@ -218,6 +247,8 @@ pub fn build(
         }),
         init_plugins: probe.plugins.found,
         plugin_libraries: cfg.plugins.clone(),
+        // TensorRT for RTX builds ahead of time: no GPU needed.
+        build_only: true,
         ..Default::default()
     })
     .context("loading TensorRT")?;
@@ -310,6 +341,28 @@ pub fn build(
     if let Some(level) = cfg.opt_level {
         config.set_builder_optimization_level(i32::from(level))?;
     }
+    let cc_targets: Vec<i32> = plan
+        .compute_capabilities
+        .iter()
+        .map(|t| t.to_shim())
+        .collect();
+    if plan
+        .compute_capabilities
+        .contains(&release::CcTarget::Current)
+    {
+        if let Err(e) = lib.device() {
+            bail!(
+                "--compute-capability current compiles for the GPU present, and none is usable here ({e}); name the \
+                 targets instead, e.g. --compute-capability 7.5,8.6"
+            );
+        }
+    }
+    if !cc_targets.is_empty() {
+        config
+            .set_compute_capabilities(&cc_targets)
+            .context("--compute-capability")?;
+    }
+    tracing::debug!(targets = ?config.compute_capabilities(), "compute-capability targets on the config");
     if let Some(v) = cfg.profiling_verbosity {
         config.set_profiling_verbosity(match v {
             options::ProfilingVerbosity::LayerNamesOnly => ProfilingVerbosity::LayerNamesOnly,
@@ -351,7 +404,7 @@ pub fn build(
     let gpu_calibration = if plan.calibrate_on_gpu {
         let (calibrator, algorithm) = device_calibrator(
             cfg,
-            lib.device(),
+            lib.device()?,
             &parser.network().inputs(),
             &report.profiles,
         )?;
@@ -379,10 +432,20 @@ pub fn build(
         let cache = config.create_timing_cache(&blob)?;
         config.set_timing_cache(cache, false)?;
     }
+    let phases = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     if plan.progress_monitor {
         config.set_progress_monitor(Box::new(BarMonitor {
             bar: progress.bar(),
+            phases: phases.clone(),
         }))?;
+    }
+
+    // The default output directory (engines/out) is ours to create; an explicit -o must name an existing one.
+    if cfg.output.is_none() {
+        if let Some(dir) = report.output.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("creating the output directory {}", dir.display()))?;
+        }
     }
 
     progress.phase("build");
@@ -402,6 +465,7 @@ pub fn build(
             );
         }
     }
+    report.tensorrt_phases = phases.lock().map(|p| p.clone()).unwrap_or_default();
     let engine = built.context("building the engine")?;
     if let (Some(h), Some(path)) = (&gpu_calibration, &cfg.calib_cache) {
         if let Some(cache) = h.take_written_cache() {
@@ -418,18 +482,42 @@ pub fn build(
             tracing::warn!("timing cache {} not saved: {e}", p.display());
         }
     }
-    let device = lib.device();
+    // The build GPU; a TensorRT-RTX engine compiled for a target list has none (it runs on those targets), one
+    // compiled for `current` records the GPU it was compiled on.
+    let current = plan
+        .compute_capabilities
+        .contains(&release::CcTarget::Current);
+    let gpu = if lib.is_rtx() && !current {
+        None
+    } else {
+        let device = lib.device()?;
+        Some(GpuInfo {
+            name: device.name().to_string(),
+            compute_capability: device.compute_capability(),
+        })
+    };
+    let compute_capabilities = if !lib.is_rtx() {
+        Vec::new()
+    } else if current {
+        gpu.iter().map(|g| g.compute_capability).collect()
+    } else {
+        plan.compute_capabilities
+            .iter()
+            .filter_map(|t| match t {
+                release::CcTarget::Sm(a, b) => Some(trt::ComputeCapability::new(*a, *b)),
+                release::CcTarget::Current => None,
+            })
+            .collect()
+    };
     let mut sc = Sidecar::new(
         TensorRtInfo {
             version: lib.tensorrt_version(),
             version_compatible: cfg.version_compatible,
             hardware_compatibility: trt::builder::sidecar_hardware_compatibility(hw),
             exclude_lean_runtime: false,
+            compute_capabilities,
         },
-        GpuInfo {
-            name: device.name().to_string(),
-            compute_capability: device.compute_capability(),
-        },
+        gpu,
         match cfg.precision {
             release::Precision::Fp32 => sidecar::Precision::Fp32,
             release::Precision::Fp16 => sidecar::Precision::Fp16,

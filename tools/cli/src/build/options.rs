@@ -254,6 +254,13 @@ pub struct Cli {
           value_parser = parse_hw_compat, help_heading = "Builder")]
     pub hardware_compatibility: Option<super::release::HardwareCompat>,
 
+    /// TensorRT for RTX: GPU architectures to compile for, comma-separated compute capabilities (`7.5` for T4,
+    /// `8.6,8.9,12.0` …) or `current` (the GPU present; needs one). Default: the recipe's target, else the library's
+    /// own set.
+    #[arg(long = "compute-capability", value_name = "CC[,CC…]|current", alias = "computeCapabilities",
+          value_delimiter = ',', value_parser = parse_cc_target, help_heading = "Builder")]
+    pub compute_capability: Vec<super::release::CcTarget>,
+
     /// Class names recorded in the sidecar for trt-detect and services (JSON array or one name per line); default:
     /// the ONNX model's `names` metadata when it has one.
     #[arg(long, value_name = "FILE", help_heading = "Output")]
@@ -273,8 +280,9 @@ pub struct Cli {
     )]
     pub profiling_verbosity: Option<ProfilingVerbosity>,
 
-    /// Plan for this TensorRT release (e.g. 10.3) when none is installed (--dry-run); must match the loaded one.
-    #[arg(long = "trt-release", value_name = "X.Y[.Z]", value_parser = parse_release, help_heading = "Pipeline")]
+    /// Plan for this TensorRT release (e.g. 10.3, or rtx-1.7 for TensorRT for RTX) when none is installed
+    /// (--dry-run); must match the loaded one.
+    #[arg(long = "trt-release", value_name = "X.Y[.Z]|rtx-X.Y", value_parser = parse_release, help_heading = "Pipeline")]
     pub trt_release: Option<trt_sys::loader::TrtVersion>,
 
     /// Skip re-parameterization (RepConv / BN folding) of the ONNX model.
@@ -321,24 +329,52 @@ fn parse_hw_compat(s: &str) -> Result<super::release::HardwareCompat, String> {
     super::release::HardwareCompat::parse(s)
 }
 
-/// Parses `10.3`, `10.3.0`, `8.5.2`.
+/// Parses one `--compute-capability` value: `7.5` or `current`.
+fn parse_cc_target(s: &str) -> Result<super::release::CcTarget, String> {
+    super::release::CcTarget::parse_list(s).map(|v| v[0])
+}
+
+/// Parses `10.3`, `10.3.0`, `8.5.2`, and TensorRT for RTX releases as `rtx-1.7` (also `rtx1.7`, `RTX 1.7`).
 pub fn parse_release(s: &str) -> Result<trt_sys::loader::TrtVersion, String> {
-    let parts: Vec<&str> = s.trim().split('.').collect();
-    let bad = || {
-        format!(
-            "`{s}` is not a TensorRT release; write major.minor or major.minor.patch, e.g. 10.3"
-        )
-    };
-    if !(2..=3).contains(&parts.len()) {
-        return Err(bad());
+    let t = s.trim();
+    let lower = t.to_ascii_lowercase();
+    if let Some(rest) = lower.strip_prefix("rtx") {
+        let rest = rest.trim_start_matches(['-', ' ']);
+        let v = parse_numbers(rest).map_err(|_| {
+            format!("`{s}` is not a TensorRT for RTX release; write rtx-major.minor, e.g. rtx-1.7")
+        })?;
+        if (v.major, v.minor) < (1, 3) {
+            return Err(format!(
+                "TensorRT for RTX {rest} is not supported; this tool supports rtx-1.3 and later"
+            ));
+        }
+        return Ok(trt_sys::loader::TrtVersion::rtx(v.major, v.minor, v.patch));
     }
-    let nums: Result<Vec<u32>, _> = parts.iter().map(|p| p.parse::<u32>()).collect();
-    let nums = nums.map_err(|_| bad())?;
-    if nums[0] < 8 {
+    let v = parse_numbers(t).map_err(|_| {
+        format!(
+            "`{s}` is not a TensorRT release; write major.minor or major.minor.patch, e.g. 10.3 (rtx-1.7 for \
+             TensorRT for RTX)"
+        )
+    })?;
+    if v.major < 8 {
         return Err(format!(
-            "TensorRT {s} is not supported; this tool supports 8.5 and later"
+            "TensorRT {s} is not supported; this tool supports 8.5 and later (and TensorRT for RTX as rtx-1.7)"
         ));
     }
+    Ok(v)
+}
+
+/// `X.Y` or `X.Y.Z` as a (TensorRT) version.
+fn parse_numbers(s: &str) -> Result<trt_sys::loader::TrtVersion, ()> {
+    let parts: Vec<&str> = s.split('.').collect();
+    if !(2..=3).contains(&parts.len()) {
+        return Err(());
+    }
+    let nums: Vec<u32> = parts
+        .iter()
+        .map(|p| p.parse::<u32>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| ())?;
     Ok(trt_sys::loader::TrtVersion::new(
         nums[0],
         nums[1],

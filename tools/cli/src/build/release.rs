@@ -220,6 +220,80 @@ impl MemPool {
     }
 }
 
+/// A TensorRT for RTX compute-capability target (`--compute-capability`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CcTarget {
+    /// The GPU present (`ComputeCapability::kCURRENT`; needs a GPU at build time).
+    Current,
+    /// SM major.minor, e.g. 7.5 for T4.
+    Sm(u32, u32),
+}
+
+/// The compute capabilities TensorRT for RTX 1.6/1.7 compiles for (its `ComputeCapability` enum), for planning
+/// without the library; a build checks against the compiled headers' list.
+pub const RTX_TARGETS: [(u32, u32); 6] = [(7, 5), (8, 0), (8, 6), (8, 9), (12, 0), (12, 1)];
+
+impl CcTarget {
+    /// Parses `7.5,8.6` or `current`; duplicates are dropped, the order kept.
+    pub fn parse_list(s: &str) -> Result<Vec<CcTarget>, String> {
+        let mut out = Vec::new();
+        for part in s.split(',').map(str::trim) {
+            out.push(if part.eq_ignore_ascii_case("current") {
+                CcTarget::Current
+            } else {
+                let (a, b) = super::recipe::parse_cc(part).map_err(|_| {
+                    format!(
+                        "`{part}` is not a compute capability; write major.minor (7.5 for T4, 8.6, 8.9, 12.0) or \
+                         `current`"
+                    )
+                })?;
+                CcTarget::Sm(a, b)
+            });
+        }
+        Self::dedup_checked(&out)
+    }
+
+    /// Drops repeated targets (order kept) and refuses `current` together with others.
+    pub fn dedup_checked(targets: &[CcTarget]) -> Result<Vec<CcTarget>, String> {
+        let mut out: Vec<CcTarget> = Vec::new();
+        for t in targets {
+            if !out.contains(t) {
+                out.push(*t);
+            }
+        }
+        if out.contains(&CcTarget::Current) && out.len() > 1 {
+            return Err(
+                "`current` (the GPU present) cannot be combined with other compute capabilities"
+                    .into(),
+            );
+        }
+        Ok(out)
+    }
+
+    /// The `ComputeCapability` enumerator value the shim takes: the SM number (75), or 1 for `current`.
+    pub fn to_shim(self) -> i32 {
+        match self {
+            CcTarget::Current => 1,
+            CcTarget::Sm(a, b) => (a * 10 + b) as i32,
+        }
+    }
+}
+
+impl fmt::Display for CcTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CcTarget::Current => f.write_str("current"),
+            CcTarget::Sm(a, b) => write!(f, "{a}.{b}"),
+        }
+    }
+}
+
+impl Serialize for CcTarget {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 /// Everything about a build request that depends on the TensorRT release.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReleaseRequest {
@@ -251,6 +325,8 @@ pub struct ReleaseRequest {
     pub pools: Vec<MemPool>,
     /// `--calib-on-gpu`: TensorRT calibrates on the GPU with batches from `--calib DIR` (≤ 10.x builder path).
     pub calib_on_gpu: bool,
+    /// `--compute-capability` (TensorRT for RTX).
+    pub compute_capabilities: Vec<CcTarget>,
 }
 
 /// How the requested precision is realized on a release: the ONNX passes that run and the builder settings.
@@ -287,6 +363,9 @@ pub struct ReleasePlan {
     pub fp16_pass_keep_fp32: Vec<String>,
     /// TensorRT's progress monitor exists (bar) or not (spinner with phases).
     pub progress_monitor: bool,
+    /// TensorRT for RTX: the compute capabilities compiled for (empty: the library's default set).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub compute_capabilities: Vec<CcTarget>,
     /// Explanations and warnings for the report.
     pub notes: Vec<String>,
 }
@@ -306,13 +385,31 @@ impl fmt::Display for Unsupported {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} cannot be honored by TensorRT {}: {}",
-            self.option, self.release, self.reason
+            "{} cannot be honored by {}: {}",
+            self.option,
+            self.release.label(),
+            self.reason
         )
     }
 }
 
 impl std::error::Error for Unsupported {}
+
+/// The release in TensorRT's numbering for deciding what exists: TensorRT itself, or for TensorRT for RTX the level
+/// its API matches (1.5 and later: 11.0 — strongly typed only, no precision flags, no calibrators; 1.3/1.4: a late
+/// 10.x). `trt-sys/cpp/common.h` maps the headers the same way.
+pub fn api_level(v: TrtVersion) -> TrtVersion {
+    match (v.is_rtx(), v.minor >= 5) {
+        (false, _) => v,
+        (true, true) => TrtVersion::new(11, 0, 0),
+        (true, false) => TrtVersion::new(10, 99, 0),
+    }
+}
+
+/// How a release is shown in plans and notes: `10.3.0`, `RTX 1.7.1`.
+pub fn shown(v: TrtVersion) -> String {
+    trt::Version::from(v).to_string()
+}
 
 /// Strongly typed networks exist (9.1+).
 pub fn has_strong_typing(v: TrtVersion) -> bool {
@@ -336,14 +433,66 @@ pub fn has_8_6_features(v: TrtVersion) -> bool {
 
 /// Plans the precision path and checks every release-dependent option. Pure: the same release and request always
 /// give the same answer, whatever machine it runs on.
-pub fn plan_for_release(v: TrtVersion, req: &ReleaseRequest) -> Result<ReleasePlan, Unsupported> {
+pub fn plan_for_release(
+    release: TrtVersion,
+    req: &ReleaseRequest,
+) -> Result<ReleasePlan, Unsupported> {
     let unsupported = |option: &str, reason: String| Unsupported {
         option: option.to_string(),
-        release: v,
+        release,
         reason,
     };
     let p = req.precision;
     let mut notes = Vec::new();
+    // What exists is decided on the API level; messages name the real release.
+    let v = api_level(release);
+
+    // --- TensorRT for RTX --------------------------------------------------------------------------------------
+    if release.is_rtx() {
+        if req.version_compatible {
+            return Err(unsupported(
+                "--version-compatible",
+                "TensorRT for RTX has no version-compatible engines; rebuild with the TensorRT-RTX release that runs \
+                 them"
+                    .into(),
+            ));
+        }
+        if req
+            .hardware_compat
+            .is_some_and(|h| h != HardwareCompat::None)
+        {
+            return Err(unsupported(
+                "--hardware-compatibility",
+                "TensorRT for RTX compiles for a list of compute capabilities instead: use --compute-capability \
+                 7.5,8.6,…"
+                    .into(),
+            ));
+        }
+        for t in &req.compute_capabilities {
+            if let CcTarget::Sm(a, b) = t {
+                if !RTX_TARGETS.contains(&(*a, *b)) {
+                    return Err(unsupported(
+                        &format!("--compute-capability {t}"),
+                        format!(
+                            "TensorRT for RTX compiles for {}",
+                            RTX_TARGETS
+                                .iter()
+                                .map(|(a, b)| format!("{a}.{b}"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+    } else if !req.compute_capabilities.is_empty() {
+        return Err(unsupported(
+            "--compute-capability",
+            "compute-capability targets exist only in TensorRT for RTX; TensorRT builds for the GPU it runs on \
+             (--hardware-compatibility ampere+ makes an engine for any Ampere or newer GPU)"
+                .into(),
+        ));
+    }
 
     // --- options that depend only on the release -----------------------------------------------------------
     let dla =
@@ -468,7 +617,8 @@ pub fn plan_for_release(v: TrtVersion, req: &ReleaseRequest) -> Result<ReleasePl
     let onnx_path = !flags || req.explicit;
     if !flags && req.explicit {
         notes.push(format!(
-            "--explicit is implied on TensorRT {v} (strongly typed networks only)"
+            "--explicit is implied on TensorRT {} (strongly typed networks only)",
+            shown(release)
         ));
     }
     let strongly_typed = if flags {
@@ -478,7 +628,7 @@ pub fn plan_for_release(v: TrtVersion, req: &ReleaseRequest) -> Result<ReleasePl
     };
 
     let mut plan = ReleasePlan {
-        tensorrt: v.to_string(),
+        tensorrt: shown(release),
         precision: p,
         path: "fp32",
         onnx_fp16_pass: false,
@@ -493,6 +643,7 @@ pub fn plan_for_release(v: TrtVersion, req: &ReleaseRequest) -> Result<ReleasePl
         layer_precisions: Vec::new(),
         fp16_pass_keep_fp32: Vec::new(),
         progress_monitor: has_progress_monitor(v),
+        compute_capabilities: req.compute_capabilities.clone(),
         notes,
     };
 
@@ -524,7 +675,8 @@ pub fn plan_for_release(v: TrtVersion, req: &ReleaseRequest) -> Result<ReleasePl
             plan.builder_fp16 = p.has_fp16();
             plan.builder_int8 = p.has_int8() || req.model_has_qdq;
             plan.notes.push(format!(
-                "TensorRT {v} has no strongly typed networks: the ONNX passes run and the builder flags stay set"
+                "TensorRT {} has no strongly typed networks: the ONNX passes run and the builder flags stay set",
+                shown(release)
             ));
         }
         // Layer precisions cannot be set on strongly typed networks: FP32 requests become FP16-pass exclusions.

@@ -68,6 +68,10 @@ pub struct BuildReport {
     /// What is missing (status `missing-tensorrt`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub missing: Option<String>,
+    /// The phases TensorRT's progress monitor reported during the build (TensorRT ≥ 10 and TensorRT-RTX; empty for
+    /// a dry run).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tensorrt_phases: Vec<super::engine::TensorRtPhase>,
 }
 
 /// Builder settings in the report.
@@ -118,7 +122,7 @@ pub fn run(cli: &Cli) -> Result<u8> {
     let plan = match release_version {
         Some(v) => Some(release::plan_for_release(
             v,
-            &cfg.release_request(pipeline::has_qdq(&loaded.model)),
+            &cfg.release_request_for(v, pipeline::has_qdq(&loaded.model)),
         )?),
         None => {
             notes.push(
@@ -229,11 +233,19 @@ pub fn run(cli: &Cli) -> Result<u8> {
         None => None,
     };
 
-    // Output names.
-    let gpu = probe
+    // Output names. A TensorRT for RTX engine is named after its targets (`rtx-sm75`, or `rtx` for the library's
+    // default set), unless it is compiled for the GPU present.
+    let rtx_targets = plan
         .as_ref()
-        .and_then(|p| p.cuda.gpus.first())
-        .map(|g| gpu_token(&g.name));
+        .filter(|_| release_version.is_some_and(|v| v.is_rtx()))
+        .map(|p| p.compute_capabilities.clone());
+    let gpu = match &rtx_targets {
+        Some(t) if !t.contains(&release::CcTarget::Current) => Some(rtx_token(t)),
+        _ => probe
+            .as_ref()
+            .and_then(|p| p.cuda.gpus.first())
+            .map(|g| gpu_token(&g.name)),
+    };
     let gpu = gpu
         .or_else(|| cfg.target_gpu.clone())
         .unwrap_or_else(|| "gpu".into());
@@ -264,7 +276,7 @@ pub fn run(cli: &Cli) -> Result<u8> {
         recipe: cfg.recipe.clone(),
         description: cfg.description.clone(),
         tensorrt: ReleaseChoice {
-            version: release_version.map(|v| v.to_string()),
+            version: release_version.map(release::shown),
             source,
         },
         precision_plan: plan.clone(),
@@ -294,6 +306,7 @@ pub fn run(cli: &Cli) -> Result<u8> {
         class_names: class_names(&cfg, &loaded)?,
         notes,
         missing: None,
+        tensorrt_phases: Vec::new(),
     };
 
     if cfg.dry_run {
@@ -314,6 +327,17 @@ pub fn run(cli: &Cli) -> Result<u8> {
     Ok(exit::OK)
 }
 
+/// `rtx`, `rtx-sm75`, `rtx-sm86-sm89`: the engine-name token of a TensorRT for RTX build.
+fn rtx_token(targets: &[release::CcTarget]) -> String {
+    let mut s = String::from("rtx");
+    for t in targets {
+        if let release::CcTarget::Sm(a, b) = t {
+            s.push_str(&format!("-sm{a}{b}"));
+        }
+    }
+    s
+}
+
 /// Picks the release to plan for: the loaded library for a build (a different `--trt-release` / recipe release is an
 /// error), else `--trt-release`, the recipe's, the compiled headers'.
 pub fn choose_release(
@@ -326,17 +350,21 @@ pub fn choose_release(
         "--trt-release"
     };
     match (loaded, cfg.trt_release) {
-        (Some(l), Some(asked)) if (l.major, l.minor) != (asked.major, asked.minor) => {
+        (Some(l), Some(asked))
+            if (l.product, l.major, l.minor) != (asked.product, asked.major, asked.minor) =>
+        {
             let by = if cfg.trt_release_from_recipe {
                 "the recipe targets"
             } else {
                 "--trt-release asks for"
             };
             bail!(
-                "{by} TensorRT {}.{}, but the loaded TensorRT is {l}; build on the target's TensorRT, or plan only \
-                 with --dry-run",
+                "{by} {} {}.{}, but the loaded TensorRT is {}; build on the target's TensorRT, or plan only with \
+                 --dry-run",
+                asked.product,
                 asked.major,
-                asked.minor
+                asked.minor,
+                l.label()
             );
         }
         (Some(l), _) => Ok((Some(l), "loaded library")),
@@ -348,8 +376,11 @@ pub fn choose_release(
     }
 }
 
-/// A recipe's target compute capability must be the GPU's.
+/// A recipe's target compute capability must be the GPU's (TensorRT for RTX compiles for it instead).
 fn check_target(cfg: &BuildConfig, probe: &SystemReport) -> Result<()> {
+    if probe.loaded_version.is_some_and(|v| v.is_rtx()) {
+        return Ok(());
+    }
     if let (Some((maj, min)), Some(g)) = (cfg.target_cc, probe.cuda.gpus.first()) {
         if g.compute_capability != format!("{maj}.{min}") {
             bail!(
@@ -424,6 +455,23 @@ pub fn render(r: &BuildReport) -> String {
         let _ = write!(s, " via {} [{}]", p.path, how.join(", "));
     }
     s.push('\n');
+    if let Some(p) = r.precision_plan.as_ref().filter(|_| {
+        r.tensorrt
+            .version
+            .as_deref()
+            .is_some_and(|v| v.starts_with("RTX"))
+    }) {
+        let targets = if p.compute_capabilities.is_empty() {
+            "TensorRT-RTX's default set".to_owned()
+        } else {
+            p.compute_capabilities
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let _ = writeln!(s, "  targets     compute capabilities {targets}");
+    }
     if r.profiles.is_empty() {
         let _ = writeln!(s, "  shapes      static (from the model)");
     }

@@ -27,7 +27,66 @@ struct EngineReport<'a> {
     sidecar: Option<&'a Sidecar>,
     sidecar_error: Option<String>,
     checksum: &'static str,
+    /// TensorRT for RTX's header check (`getEngineValidity`), when TensorRT-RTX is loaded here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    validity: Option<ValidityReport>,
     compatibility: Compatibility,
+}
+
+/// `IRuntime::getEngineValidity` in the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct ValidityReport {
+    /// `valid`, `suboptimal`, `invalid`, or `well-formed` (the header passed; no GPU here to judge the rest).
+    pub verdict: &'static str,
+    /// The raw `EngineInvalidityDiagnostics` bits.
+    pub diagnostics: u64,
+    /// Their short names (`malformed-engine` …).
+    pub codes: Vec<String>,
+    /// Each in words, with what to do.
+    pub reasons: Vec<String>,
+    /// Why TensorRT-RTX could not judge this system (`well-formed`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// What a sidecar says the engine was built for: the build GPU, or TensorRT-RTX's target compute capabilities.
+pub fn built_for(sc: &Sidecar) -> String {
+    match (&sc.gpu, sc.tensorrt.compute_capabilities.as_slice()) {
+        (Some(g), _) => format!("{} (compute capability {})", g.name, g.compute_capability),
+        (None, []) => "TensorRT-RTX's default compute capabilities".to_owned(),
+        (None, ccs) => format!(
+            "compute capabilities {}",
+            ccs.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// Runs TensorRT for RTX's header check on `bytes` when the loaded TensorRT is TensorRT-RTX (no GPU needed).
+fn rtx_validity(report: &SystemReport, bytes: &[u8]) -> Result<Option<ValidityReport>> {
+    if !report.loaded_version.is_some_and(|v| v.is_rtx()) || report.compiled_tensorrt.is_none() {
+        return Ok(None);
+    }
+    let lib = trt::Library::load_with(trt::LoadOptions {
+        build_only: true,
+        ..Default::default()
+    })?;
+    let Some(v) = lib.engine_validity(bytes)? else {
+        return Ok(None);
+    };
+    let cc = lib
+        .device()
+        .ok()
+        .map(|d| d.compute_capability().to_string());
+    Ok(Some(ValidityReport {
+        verdict: v.verdict_name(),
+        diagnostics: v.diagnostics,
+        codes: v.codes(),
+        reasons: v.reasons(cc.as_deref()),
+        note: v.note.clone(),
+    }))
 }
 
 /// The facts of this machine that an engine is checked against, when TensorRT and a GPU are here.
@@ -41,7 +100,7 @@ pub fn runtime_facts(report: &SystemReport, plugins: &PluginArgs) -> Option<Runt
         })
     });
     Some(RuntimeFacts {
-        tensorrt: Version::new(v.major, v.minor, v.patch),
+        tensorrt: Version::from(v),
         device,
         plugins_initialized: report.plugins.found,
         // The libraries `--plugins` will load, by the name the loader records.
@@ -65,19 +124,30 @@ pub fn compatibility(
             status: "unknown",
             reason: Some("no TensorRT runtime is loaded here (see `trt-inspect system`)".into()),
         },
+        // Without a device the check stops at the device (after the version): only a version mismatch is known.
         Some(facts) if facts.device.is_none() => match sc.check_compatible(engine, &facts) {
-            Err(e) => Compatibility { status: "incompatible", reason: Some(e.to_string()) },
-            Ok(()) => Compatibility {
+            Err(e) if !matches!(e, trt::Error::NoDeviceForEngine { .. }) => Compatibility {
+                status: "incompatible",
+                reason: Some(e.to_string()),
+            },
+            _ => Compatibility {
                 status: "unknown",
                 reason: Some(format!(
-                    "TensorRT {} matches, but no usable GPU to compare compute capability {} against",
-                    facts.tensorrt, sc.gpu.compute_capability
+                    "TensorRT {} matches, but no usable GPU to compare {} against",
+                    facts.tensorrt,
+                    built_for(sc)
                 )),
             },
         },
         Some(facts) => match sc.check_compatible(engine, &facts) {
-            Ok(()) => Compatibility { status: "compatible", reason: None },
-            Err(e) => Compatibility { status: "incompatible", reason: Some(e.to_string()) },
+            Ok(()) => Compatibility {
+                status: "compatible",
+                reason: None,
+            },
+            Err(e) => Compatibility {
+                status: "incompatible",
+                reason: Some(e.to_string()),
+            },
         },
     }
 }
@@ -99,6 +169,7 @@ pub fn inspect(path: &Path, layers: bool, json: bool, plugins: &PluginArgs) -> R
         None => "unchecked",
     };
     let report = system::probe();
+    let validity = rtx_validity(&report, &bytes)?;
     let compat = match &sc {
         Some(s) if checksum == "ok" => compatibility(path, s, &report, plugins),
         Some(s) => Compatibility {
@@ -112,6 +183,17 @@ pub fn inspect(path: &Path, layers: bool, json: bool, plugins: &PluginArgs) -> R
             reason: Some("no valid sidecar: the engine's provenance cannot be checked; rebuild it with trt-build".into()),
         },
     };
+    // TensorRT-RTX's own verdict overrides a sidecar that looked fine (it reads the engine, not our record of it).
+    let compat = match &validity {
+        Some(v) if v.verdict == "invalid" => Compatibility {
+            status: "incompatible",
+            reason: Some(format!(
+                "TensorRT-RTX's validity check: {}",
+                v.reasons.join("; ")
+            )),
+        },
+        _ => compat,
+    };
     if json {
         crate::build::print_json(&EngineReport {
             kind: "engine",
@@ -120,6 +202,7 @@ pub fn inspect(path: &Path, layers: bool, json: bool, plugins: &PluginArgs) -> R
             sidecar: sc.as_ref(),
             sidecar_error: sidecar_error.clone(),
             checksum,
+            validity: validity.clone(),
             compatibility: compat.clone(),
         })?;
     } else {
@@ -132,6 +215,19 @@ pub fn inspect(path: &Path, layers: bool, json: bool, plugins: &PluginArgs) -> R
             ),
         }
         println!("  checksum  {checksum}");
+        if let Some(v) = &validity {
+            let detail = match (v.codes.is_empty(), &v.note) {
+                (false, _) => format!(": {}", v.codes.join(", ")),
+                (true, Some(_)) if v.verdict == "well-formed" => {
+                    "; this machine could not be judged: no usable GPU".to_owned()
+                }
+                _ => String::new(),
+            };
+            println!(
+                "  validity  {} (TensorRT-RTX header check{detail})",
+                v.verdict
+            );
+        }
         println!(
             "  here      {}{}",
             compat.status,
@@ -154,6 +250,7 @@ pub fn inspect(path: &Path, layers: bool, json: bool, plugins: &PluginArgs) -> R
         println!("  (IO tensors, profiles and layers from TensorRT need an engine-compatible TensorRT and GPU here)");
     }
     Ok(match (sidecar_error, compat.status) {
+        _ if validity.as_ref().is_some_and(|v| v.verdict == "invalid") => exit::FAILURE,
         (Some(_), _) => exit::FAILURE,
         (None, "incompatible") => exit::FAILURE,
         _ => exit::OK,
@@ -162,8 +259,11 @@ pub fn inspect(path: &Path, layers: bool, json: bool, plugins: &PluginArgs) -> R
 
 fn print_sidecar(s: &Sidecar) {
     println!(
-        "  built     TensorRT {} on {} (compute capability {}), {:?}, {}",
-        s.tensorrt.version, s.gpu.name, s.gpu.compute_capability, s.precision, s.created_at
+        "  built     TensorRT {} for {}, {:?}, {}",
+        s.tensorrt.version,
+        built_for(s),
+        s.precision,
+        s.created_at
     );
     if s.tensorrt.version_compatible || s.tensorrt.hardware_compatibility != Default::default() {
         println!(

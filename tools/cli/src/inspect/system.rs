@@ -131,6 +131,10 @@ pub struct SystemReport {
     pub cudart: LibraryReport,
     /// Driver, runtime and GPUs.
     pub cuda: CudaReport,
+    /// TensorRT for RTX: the compute capabilities engines can be compiled for here (without a GPU); absent for
+    /// TensorRT.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rtx_targets: Option<Vec<String>>,
     /// Engines can be built here.
     pub can_build: bool,
     /// Why not (each reason one sentence).
@@ -158,9 +162,13 @@ pub fn probe() -> SystemReport {
     let (tensorrt, loaded, flavor) = match loader::tensorrt() {
         Ok(libs) => (
             LibraryReport::found(
-                "libnvinfer",
+                if libs.version.is_rtx() {
+                    "libtensorrt_rtx"
+                } else {
+                    "libnvinfer"
+                },
                 libs.nvinfer.path().to_path_buf(),
-                Some(libs.version.to_string()),
+                Some(trt::Version::from(libs.version).to_string()),
                 Some(libs.flavor.to_string()),
             ),
             Some(libs.version),
@@ -187,17 +195,23 @@ pub fn probe() -> SystemReport {
         }
     }
     let full = flavor == Some(RuntimeFlavor::Full);
+    let rtx = loaded.is_some_and(|v| v.is_rtx());
+    let parser_name = if rtx {
+        "libtensorrt_onnxparser_rtx"
+    } else {
+        "libnvonnxparser"
+    };
     let onnx_parser = if full {
         match loader::onnx_parser() {
             Ok(p) => LibraryReport::found(
-                "libnvonnxparser",
+                parser_name,
                 p.lib.path().to_path_buf(),
                 p.version.map(|v| v.to_string()),
                 None,
             ),
             Err(e) => {
                 build_blockers.push(format!("ONNX parser: {}", short(&e)));
-                LibraryReport::missing("libnvonnxparser", &e)
+                LibraryReport::missing(parser_name, &e)
             }
         }
     } else {
@@ -206,7 +220,12 @@ pub fn probe() -> SystemReport {
             "not looked for: it needs the full TensorRT runtime",
         )
     };
-    let plugins = if full {
+    let plugins = if rtx {
+        LibraryReport::skipped(
+            "libnvinfer_plugin",
+            "TensorRT for RTX has no standard plugin library",
+        )
+    } else if full {
         match loader::plugins() {
             Ok(p) => {
                 LibraryReport::found("libnvinfer_plugin", p.lib.path().to_path_buf(), None, None)
@@ -259,7 +278,10 @@ pub fn probe() -> SystemReport {
                 },
                 Err(e) => {
                     let why = e.to_string();
-                    build_blockers.push(why.clone());
+                    // TensorRT for RTX builds ahead of time without a GPU; it still needs one to run engines.
+                    if !rtx {
+                        build_blockers.push(why.clone());
+                    }
                     run_blockers.push(why.clone());
                     CudaReport {
                         driver_version: rt
@@ -290,8 +312,16 @@ pub fn probe() -> SystemReport {
         }
     };
 
+    let rtx_targets = rtx.then(|| {
+        trt_sys::shim::compute_capability_targets()
+            .unwrap_or_default()
+            .iter()
+            .map(|v| format!("{}.{}", v / 10, v % 10))
+            .collect()
+    });
     SystemReport {
-        compiled_tensorrt: compiled.map(|v| v.to_string()),
+        compiled_tensorrt: compiled.map(|v| trt::Version::from(v).to_string()),
+        rtx_targets,
         tensorrt,
         onnx_parser,
         plugins,
@@ -418,6 +448,13 @@ impl SystemReport {
                 )
             }
         };
+        if let Some(t) = &self.rtx_targets {
+            let _ = writeln!(
+                s,
+                "TensorRT-RTX:      builds without a GPU for compute capabilities {} (--compute-capability)",
+                t.join(", ")
+            );
+        }
         let _ = writeln!(
             s,
             "Build engines here: {}",

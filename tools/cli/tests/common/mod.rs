@@ -12,12 +12,14 @@ use rand::{Rng, SeedableRng};
 use serde_json::Value;
 
 /// A command running `exe` (a `CARGO_BIN_EXE_*` path) in `dir` with no TensorRT to find: `TRT_LIBRARY` names a
-/// missing file and `CUDA_LIB_DIR` a missing directory, so every probe fails the same way on any machine.
+/// missing file, `CUDA_LIB_DIR` a missing directory and `TRT_YOLO_CACHE` an empty project cache (the scripts unpack
+/// NVIDIA's wheels into the real one), so every probe fails the same way on any machine.
 pub fn no_trt_cmd(exe: impl AsRef<OsStr>, dir: &Path) -> Command {
     let mut c = Command::new(exe);
     c.current_dir(dir)
         .env("TRT_LIBRARY", dir.join("no-tensorrt-here/libnvinfer.so.10"))
         .env("CUDA_LIB_DIR", dir.join("no-cuda-here"))
+        .env("TRT_YOLO_CACHE", dir.join("no-cache-here"))
         .env_remove("TRT_LIB_DIR")
         .env_remove("RUST_LOG")
         .env_remove(trt_tools::TEST_PAUSE_ENV);
@@ -122,6 +124,7 @@ pub fn write_engine(
             version_compatible: false,
             hardware_compatibility: HardwareCompatibility::None,
             exclude_lean_runtime: false,
+            compute_capabilities: Vec::new(),
         },
         GpuInfo {
             name: "Tesla T4".into(),

@@ -1,0 +1,551 @@
+//! Real engines from the real TensorRT for RTX builder, on a machine with no GPU (TensorRT-RTX compiles ahead of
+//! time). `rtx_*` tests need the tools built with the shim compiled against TensorRT-RTX's headers
+//! (`--features trt-sys/require-tensorrt-rtx`), `TRT_TEST_RTX_LIB` (libtensorrt_rtx.so.1, with its ONNX parser beside
+//! it) and `TRT_TEST_CUDART_DIR` (libcudart.so.13): `scripts/test.sh` sets all of it up and runs them. Run by hand
+//! they fail loudly when any of it is missing; they never pass by skipping.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use serde_json::Value;
+
+mod common;
+
+use common::{assert_ok, json, stderr};
+
+fn build_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_trt-build"))
+}
+
+fn inspect_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_trt-inspect"))
+}
+
+/// The real TensorRT-RTX library and libcudart directory; panics when the environment or the build is not set up
+/// (the binaries under test must carry a shim compiled against TensorRT-RTX's headers).
+fn rtx_env() -> &'static (String, String) {
+    static ENV: OnceLock<(String, String)> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let lib = std::env::var("TRT_TEST_RTX_LIB").expect(
+            "TRT_TEST_RTX_LIB must name libtensorrt_rtx.so.1 (scripts/nvidia-wheels.sh sets it)",
+        );
+        let cudart = std::env::var("TRT_TEST_CUDART_DIR")
+            .expect("TRT_TEST_CUDART_DIR must name the libcudart.so.13 directory");
+        assert!(Path::new(&lib).is_file(), "TRT_TEST_RTX_LIB={lib} does not exist");
+        let o = Command::new(inspect_bin())
+            .args(["system", "--json"])
+            .env("TRT_LIBRARY", &lib)
+            .env("CUDA_LIB_DIR", &cudart)
+            .output()
+            .unwrap();
+        let r = json(&o);
+        let compiled = r["compiled_tensorrt"].as_str().unwrap_or("none").to_owned();
+        assert!(
+            compiled.starts_with("RTX "),
+            "the tools carry a shim for TensorRT {compiled}, not TensorRT-RTX: build them with --features \
+             trt-sys/require-tensorrt-rtx and TENSORRT_INCLUDE_DIR at the TensorRT-RTX headers"
+        );
+        assert_eq!(r["can_build"], true, "TensorRT-RTX cannot build here: {r}");
+        (lib, cudart)
+    })
+}
+
+/// A command running `exe` in `dir` against the real TensorRT-RTX and libcudart only.
+fn rtx_cmd(exe: &Path, dir: &Path) -> Command {
+    let (lib, cudart) = rtx_env();
+    let mut c = Command::new(exe);
+    c.current_dir(dir)
+        .env("TRT_LIBRARY", lib)
+        .env("CUDA_LIB_DIR", cudart)
+        .env("TRT_YOLO_CACHE", dir.join("no-cache-here"))
+        .env_remove("TRT_LIB_DIR")
+        .env_remove("RUST_LOG")
+        .env_remove(trt_tools::TEST_PAUSE_ENV);
+    c
+}
+
+/// `trt-build ARGS --json` in `dir`: the report, after asserting exit 0.
+fn build(dir: &Path, args: &[&str]) -> Value {
+    let o = rtx_cmd(&build_bin(), dir)
+        .args(args)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert_ok(&o);
+    let r = json(&o);
+    assert_eq!(r["status"], "built", "{r}");
+    r
+}
+
+fn sidecar(dir: &Path, engine: &str) -> Value {
+    let text = std::fs::read_to_string(dir.join(format!("{engine}.json"))).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn inspect(dir: &Path, engine: &str) -> (Output, Value) {
+    let o = rtx_cmd(&inspect_bin(), dir)
+        .args([engine, "--json"])
+        .output()
+        .unwrap();
+    let r = json(&o);
+    (o, r)
+}
+
+/// The checks every real RTX engine passes: a non-trivial file, a sidecar naming TensorRT-RTX and no build GPU,
+/// and NVIDIA's own header check finding it well-formed (no GPU here to judge more).
+fn assert_real_engine(dir: &Path, engine: &str, precision: &str) -> u64 {
+    let bytes = std::fs::metadata(dir.join(engine)).unwrap().len();
+    assert!(bytes > 100_000, "{engine} is only {bytes} bytes");
+    let sc = sidecar(dir, engine);
+    assert!(
+        sc["tensorrt"]["version"]
+            .as_str()
+            .unwrap()
+            .starts_with("RTX 1."),
+        "{sc}"
+    );
+    assert_eq!(sc["precision"], precision, "{sc}");
+    assert!(
+        sc.get("gpu").is_none(),
+        "an ahead-of-time RTX build has no build GPU: {sc}"
+    );
+    let (o, r) = inspect(dir, engine);
+    assert_eq!(r["checksum"], "ok", "{r}");
+    assert_eq!(r["validity"]["verdict"], "well-formed", "{r}");
+    assert_eq!(r["validity"]["diagnostics"], 0, "{r}");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "a well-formed engine on a machine without a GPU is not an error: {}",
+        stderr(&o)
+    );
+    bytes
+}
+
+#[test]
+#[ignore = "needs TensorRT-RTX: TRT_TEST_RTX_LIB, TRT_TEST_CUDART_DIR and tools built with --features trt-sys/require-tensorrt-rtx"]
+fn rtx_yolov7_and_yolov9_samples_build_fp32_and_fp16_engines() {
+    let dir = tempfile::tempdir().unwrap();
+    for kind in ["yolov7-tiny", "yolov9"] {
+        let onnx = format!("{kind}.onnx");
+        common::sample(dir.path(), kind, &onnx);
+        let fp32 = format!("{kind}.fp32.engine");
+        let r = build(dir.path(), &[&onnx, "-o", &fp32]);
+        assert_eq!(r["tensorrt"]["source"], "loaded library", "{r}");
+        assert!(
+            r["tensorrt"]["version"]
+                .as_str()
+                .unwrap()
+                .starts_with("RTX 1."),
+            "{r}"
+        );
+        let steps: Vec<&str> = r["pipeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].as_str().unwrap())
+            .collect();
+        assert!(steps.contains(&"reparameterize"), "{steps:?}");
+        let b32 = assert_real_engine(dir.path(), &fp32, "fp32");
+
+        let fp16 = format!("{kind}.fp16.engine");
+        let parsed = format!("{kind}.fp16.parsed.onnx");
+        let r = build(
+            dir.path(),
+            &[&onnx, "--fp16", "-o", &fp16, "--emit-onnx", &parsed],
+        );
+        assert_eq!(r["precision_plan"]["onnx_fp16_pass"], true, "{r}");
+        assert_eq!(r["precision_plan"]["strongly_typed"], true, "{r}");
+        let b16 = assert_real_engine(dir.path(), &fp16, "fp16");
+        let sc = sidecar(dir.path(), &fp16);
+        assert_eq!(
+            sc["pipeline"],
+            serde_json::json!(["reparameterize", "fp16"]),
+            "{sc}"
+        );
+        // What TensorRT parsed carries FP16 weights (a strongly typed network takes its precision from them) ...
+        let halves = initializers_of_type(
+            &dir.path().join(&parsed),
+            yolo_onnx::graph::DataType::Float16,
+        );
+        assert!(
+            halves > 10,
+            "{kind}: only {halves} FP16 initializers in what TensorRT parsed"
+        );
+        // ... and the engine built from it holds half-size weights: smaller than the FP32 engine.
+        assert!(
+            b16 < b32,
+            "{kind}: FP16 engine {b16} bytes vs FP32 {b32} bytes"
+        );
+    }
+}
+
+/// Initializers of `elem` type in an ONNX file.
+fn initializers_of_type(path: &Path, elem: yolo_onnx::graph::DataType) -> usize {
+    let model = yolo_onnx::Model::load(path).unwrap();
+    model
+        .graph()
+        .initializers()
+        .iter()
+        .filter(|t| t.data_type == elem as i32)
+        .count()
+}
+
+/// Nodes of `op` in an ONNX file.
+fn nodes_of(path: &Path, op: &str) -> usize {
+    let model = yolo_onnx::Model::load(path).unwrap();
+    model
+        .graph()
+        .nodes()
+        .iter()
+        .filter(|n| n.op_type == op)
+        .count()
+}
+
+#[test]
+#[ignore = "needs TensorRT-RTX: TRT_TEST_RTX_LIB, TRT_TEST_CUDART_DIR and tools built with --features trt-sys/require-tensorrt-rtx"]
+fn rtx_int8_engines_from_rust_calibration_and_qdq() {
+    let dir = tempfile::tempdir().unwrap();
+    common::calib_images(dir.path(), 6, 11);
+    for kind in ["yolov7-tiny", "yolov9"] {
+        let onnx = format!("{kind}.onnx");
+        common::sample(dir.path(), kind, &onnx);
+        let fp32 = format!("{kind}.fp32.engine");
+        build(dir.path(), &[&onnx, "-o", &fp32, "--no-verify"]);
+        let int8 = format!("{kind}.int8.engine");
+        let parsed = format!("{kind}.int8.parsed.onnx");
+        let r = build(
+            dir.path(),
+            &[
+                &onnx,
+                "--int8",
+                "--calib",
+                "calib",
+                "-o",
+                &int8,
+                "--emit-onnx",
+                &parsed,
+            ],
+        );
+        assert_eq!(r["precision_plan"]["onnx_qdq_pass"], true, "{r}");
+        assert_eq!(r["precision_plan"]["run_calibration"], true, "{r}");
+        assert_eq!(r["precision_plan"]["calibrator_from_cache"], false, "{r}");
+        let b8 = assert_real_engine(dir.path(), &int8, "int8");
+        let b32 = std::fs::metadata(dir.path().join(&fp32)).unwrap().len();
+        let sc = sidecar(dir.path(), &int8);
+        let pipeline: Vec<&str> = sc["pipeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap())
+            .collect();
+        assert!(
+            pipeline
+                .iter()
+                .any(|p| p.contains("int8") || p.contains("qdq")),
+            "{pipeline:?}"
+        );
+        // TensorRT parsed an explicitly quantized network: a Q/DQ pair in front of every convolution.
+        let path = dir.path().join(&parsed);
+        let (q, dq, conv) = (
+            nodes_of(&path, "QuantizeLinear"),
+            nodes_of(&path, "DequantizeLinear"),
+            nodes_of(&path, "Conv"),
+        );
+        assert!(
+            q >= conv && dq >= conv && conv > 5,
+            "{kind}: {q} Q, {dq} DQ, {conv} Conv"
+        );
+        // And built INT8 kernels from it: the engine is not the FP32 one (for these small samples the INT8 kernel
+        // code outweighs the smaller weights, so only a clear difference is asserted).
+        let diff = (b8 as f64 - b32 as f64).abs() / b32 as f64;
+        assert!(
+            diff > 0.1,
+            "{kind}: INT8 engine {b8} bytes vs FP32 {b32} bytes"
+        );
+    }
+}
+
+#[test]
+#[ignore = "needs TensorRT-RTX: TRT_TEST_RTX_LIB, TRT_TEST_CUDART_DIR and tools built with --features trt-sys/require-tensorrt-rtx"]
+fn rtx_dynamic_batch_profile_is_built_and_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    // A sample without a batch-1 Reshape in its head, so that every batch size is a valid input.
+    common::sample(dir.path(), "conv-bn", "m.onnx");
+    // Make the batch dimension dynamic in the ONNX itself, as `export(dynamic=True)` does.
+    let mut model = yolo_onnx::Model::load(dir.path().join("m.onnx")).unwrap();
+    model.graph_mut().edit_proto(|g| {
+        for vi in g.input.iter_mut().chain(g.output.iter_mut()) {
+            let mut dims: Vec<i64> = yolo_onnx::graph::value_info_dims(vi)
+                .unwrap()
+                .iter()
+                .map(|d| d.unwrap_or(-1))
+                .collect();
+            dims[0] = -1;
+            let elem = yolo_onnx::graph::value_info_elem_type(vi).unwrap();
+            let elem = yolo_onnx::graph::DataType::try_from(elem).unwrap();
+            *vi = yolo_onnx::graph::make_value_info(&vi.name, elem, &dims);
+        }
+    });
+    model.save(dir.path().join("dyn.onnx")).unwrap();
+    let r = build(
+        dir.path(),
+        &[
+            "dyn.onnx",
+            "--fp16",
+            "--minShapes=images:1x3x16x16",
+            "--optShapes=images:2x3x16x16",
+            "--maxShapes=images:4x3x16x16",
+            "-o",
+            "dyn.engine",
+        ],
+    );
+    assert_eq!(r["profiles"].as_array().unwrap().len(), 1, "{r}");
+    assert_real_engine(dir.path(), "dyn.engine", "fp16");
+    let sc = sidecar(dir.path(), "dyn.engine");
+    let p = &sc["profiles"][0]["inputs"][0];
+    assert_eq!(p["name"], "images");
+    assert_eq!(p["min"], serde_json::json!([1, 3, 16, 16]));
+    assert_eq!(p["opt"], serde_json::json!([2, 3, 16, 16]));
+    assert_eq!(p["max"], serde_json::json!([4, 3, 16, 16]));
+    assert_eq!(
+        sc["io"][0]["shape"][0], -1,
+        "the engine's batch is dynamic: {sc}"
+    );
+}
+
+#[test]
+#[ignore = "needs TensorRT-RTX: TRT_TEST_RTX_LIB, TRT_TEST_CUDART_DIR and tools built with --features trt-sys/require-tensorrt-rtx"]
+fn rtx_compute_capability_targets_are_compiled_recorded_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    common::sample(dir.path(), "yolov9", "m.onnx");
+    // T4 alone, into the default engines/out path named after the target.
+    let r = build(
+        dir.path(),
+        &["m.onnx", "--fp16", "--compute-capability", "7.5"],
+    );
+    assert_eq!(r["output"], "engines/out/m.fp16.rtx-sm75.engine", "{r}");
+    assert_eq!(
+        r["precision_plan"]["compute_capabilities"],
+        serde_json::json!(["7.5"])
+    );
+    assert_real_engine(dir.path(), "engines/out/m.fp16.rtx-sm75.engine", "fp16");
+    let sc = sidecar(dir.path(), "engines/out/m.fp16.rtx-sm75.engine");
+    assert_eq!(
+        sc["tensorrt"]["compute_capabilities"],
+        serde_json::json!(["7.5"]),
+        "{sc}"
+    );
+    // A list: one engine for T4, A10 and L4 (trtexec-style alias too).
+    let r = build(
+        dir.path(),
+        &[
+            "m.onnx",
+            "--computeCapabilities=7.5,8.6,8.9",
+            "-o",
+            "multi.engine",
+        ],
+    );
+    assert_eq!(
+        r["precision_plan"]["compute_capabilities"],
+        serde_json::json!(["7.5", "8.6", "8.9"])
+    );
+    let multi = assert_real_engine(dir.path(), "multi.engine", "fp32");
+    let single = std::fs::metadata(dir.path().join("engines/out/m.fp16.rtx-sm75.engine"))
+        .unwrap()
+        .len();
+    assert!(
+        multi > single,
+        "three targets ({multi} B) carry more code than one ({single} B)"
+    );
+    // What RTX does not compile for is refused before any work, naming the targets it has.
+    let o = rtx_cmd(&build_bin(), dir.path())
+        .args([
+            "m.onnx",
+            "--compute-capability",
+            "7.0",
+            "-o",
+            "volta.engine",
+        ])
+        .output()
+        .unwrap();
+    common::assert_fails(&o, "trt-build", 1, "--compute-capability 7.0");
+    assert!(
+        stderr(&o).contains("7.5, 8.0, 8.6, 8.9, 12.0"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!dir.path().join("volta.engine").exists());
+    // `current` needs the GPU that is not here.
+    let o = rtx_cmd(&build_bin(), dir.path())
+        .args([
+            "m.onnx",
+            "--compute-capability",
+            "current",
+            "-o",
+            "cur.engine",
+        ])
+        .output()
+        .unwrap();
+    common::assert_fails(&o, "trt-build", 1, "--compute-capability current");
+    assert!(
+        stderr(&o).contains("--compute-capability 7.5,8.6"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!dir.path().join("cur.engine").exists());
+}
+
+#[test]
+#[ignore = "needs TensorRT-RTX: TRT_TEST_RTX_LIB, TRT_TEST_CUDART_DIR and tools built with --features trt-sys/require-tensorrt-rtx"]
+fn rtx_parse_error_names_the_onnx_node_and_its_op() {
+    let dir = tempfile::tempdir().unwrap();
+    common::sample(dir.path(), "conv-bn", "m.onnx");
+    let mut model = yolo_onnx::Model::load(dir.path().join("m.onnx")).unwrap();
+    let node = model
+        .graph_mut()
+        .nodes_mut()
+        .iter_mut()
+        .find(|n| n.op_type == "Conv")
+        .expect("the sample has a Conv");
+    node.op_type = "YoloMysteryOp".into();
+    node.name = "the_bad_node".into();
+    model.save(dir.path().join("bad.onnx")).unwrap();
+    let o = rtx_cmd(&build_bin(), dir.path())
+        .args([
+            "bad.onnx",
+            "--no-reparam",
+            "--no-verify",
+            "-o",
+            "bad.engine",
+        ])
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    for needle in ["bad.onnx", "the_bad_node", "YoloMysteryOp"] {
+        assert!(err.contains(needle), "`{needle}` not in: {err}");
+    }
+    assert!(!dir.path().join("bad.engine").exists());
+}
+
+#[test]
+#[ignore = "needs TensorRT-RTX: TRT_TEST_RTX_LIB, TRT_TEST_CUDART_DIR and tools built with --features trt-sys/require-tensorrt-rtx"]
+fn rtx_killed_builds_leave_nothing_at_the_output_path() {
+    let dir = tempfile::tempdir().unwrap();
+    common::sample(dir.path(), "yolov9", "m.onnx");
+    let started = Instant::now();
+    build(dir.path(), &["m.onnx", "--fp16", "-o", "whole.engine"]);
+    let whole = started.elapsed();
+    let mut killed_while_running = 0;
+    for (i, fraction) in [0.2, 0.5, 0.8, 0.95].into_iter().enumerate() {
+        let out = format!("k{i}.engine");
+        let mut child = rtx_cmd(&build_bin(), dir.path())
+            .args(["m.onnx", "--fp16", "-q", "-o", &out])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(whole.mul_f64(fraction));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL: no cleanup code runs
+            killed_while_running += 1;
+        }
+        let status = child.wait().unwrap();
+        let engine = dir.path().join(&out);
+        let side = dir.path().join(format!("{out}.json"));
+        if status.success() {
+            // It finished first: then the pair is complete.
+            assert!(engine.is_file() && side.is_file());
+        } else {
+            assert!(!engine.exists(), "a killed build left {}", engine.display());
+            assert!(!side.exists(), "a killed build left {}", side.display());
+        }
+    }
+    assert!(
+        killed_while_running >= 2,
+        "only {killed_while_running} build(s) were still running when killed (a build takes {whole:?})"
+    );
+}
+
+#[test]
+#[ignore = "needs TensorRT-RTX: TRT_TEST_RTX_LIB, TRT_TEST_CUDART_DIR and tools built with --features trt-sys/require-tensorrt-rtx"]
+fn rtx_corrupt_and_truncated_engines_are_refused_by_the_validity_check() {
+    let dir = tempfile::tempdir().unwrap();
+    common::sample(dir.path(), "yolov7-tiny", "m.onnx");
+    build(dir.path(), &["m.onnx", "-o", "good.engine"]);
+    let good = std::fs::read(dir.path().join("good.engine")).unwrap();
+    let mut zeroed = good.clone();
+    zeroed[..64].fill(0);
+    let cases: [(&str, Vec<u8>); 3] = [
+        ("truncated.engine", good[..16].to_vec()),
+        ("zeroed.engine", zeroed),
+        ("text.engine", b"this is not an engine at all".repeat(200)),
+    ];
+    for (name, bytes) in cases {
+        std::fs::write(dir.path().join(name), &bytes).unwrap();
+        let (o, r) = inspect(dir.path(), name);
+        assert_eq!(o.status.code(), Some(1), "{name}: {}", stderr(&o));
+        assert_eq!(r["validity"]["verdict"], "invalid", "{name}: {r}");
+        assert_eq!(
+            r["validity"]["codes"],
+            serde_json::json!(["malformed-engine"]),
+            "{name}: {r}"
+        );
+        assert_eq!(r["compatibility"]["status"], "incompatible", "{name}: {r}");
+        let reason = r["compatibility"]["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("not a well-formed TensorRT-RTX engine"),
+            "{name}: {reason}"
+        );
+        // The text report says the same in words.
+        let o = rtx_cmd(&inspect_bin(), dir.path())
+            .arg(name)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1));
+        let text = common::stdout(&o);
+        assert!(
+            text.contains("validity  invalid") && text.contains("malformed-engine"),
+            "{text}"
+        );
+    }
+    // The good engine with its sidecar swapped onto truncated bytes: the sidecar check refuses it first.
+    std::fs::write(dir.path().join("good.engine"), &good[..good.len() / 2]).unwrap();
+    let (o, r) = inspect(dir.path(), "good.engine");
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(r["checksum"], "mismatch", "{r}");
+}
+
+#[test]
+#[ignore = "needs TensorRT-RTX: TRT_TEST_RTX_LIB, TRT_TEST_CUDART_DIR and tools built with --features trt-sys/require-tensorrt-rtx"]
+fn rtx_progress_monitor_reports_real_phases() {
+    let dir = tempfile::tempdir().unwrap();
+    common::sample(dir.path(), "yolov9", "m.onnx");
+    let r = build(dir.path(), &["m.onnx", "-o", "m.engine"]);
+    assert_eq!(r["precision_plan"]["progress_monitor"], true, "{r}");
+    let phases = r["tensorrt_phases"].as_array().expect("phases reported");
+    let top: Vec<&Value> = phases
+        .iter()
+        .filter(|p| p.get("parent").is_none())
+        .collect();
+    assert!(!top.is_empty(), "no top-level phase: {phases:?}");
+    assert!(
+        phases.iter().any(|p| p.get("parent").is_some()),
+        "no nested phase: {phases:?}"
+    );
+    for p in phases {
+        let steps = p["steps"].as_i64().unwrap();
+        let done = p["completed"].as_i64().unwrap();
+        assert!(steps >= 1 && (0..=steps).contains(&done), "{p}");
+    }
+    assert!(
+        phases
+            .iter()
+            .any(|p| p["completed"].as_i64() == p["steps"].as_i64()),
+        "no phase ran to completion: {phases:?}"
+    );
+}

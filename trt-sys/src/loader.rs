@@ -13,17 +13,23 @@
 //! 5. The usual layouts: `/usr/lib/x86_64-linux-gnu`, `/usr/lib/aarch64-linux-gnu` (JetPack),
 //!    `/usr/local/tensorrt/lib`, `/usr/local/cuda/lib64`, `/usr/local/cuda/targets/*/lib`.
 //! 6. Python site-packages (`$VIRTUAL_ENV`, `$PYTHONPATH`, then the system, user and pyenv site-packages):
-//!    `tensorrt_libs`, `tensorrt_lean_libs`, `tensorrt_dispatch_libs`, `nvidia/*/lib`.
+//!    `tensorrt_libs`, `tensorrt_rtx_libs`, `tensorrt_lean_libs`, `tensorrt_dispatch_libs`, `nvidia/*/lib`.
+//! 7. The project's own download cache (`$TRT_YOLO_CACHE`, default `~/.cache/trt-yolo`, see
+//!    [`PROJECT_CACHE_ROOT`]), laid out like site-packages: where `scripts/demo.sh` and `scripts/test.sh` unpack
+//!    NVIDIA's wheels, so the tools they build run with no extra environment.
 //!
-//! libnvinfer is searched as the full runtime `libnvinfer.so.<major>` in all locations first; only when none
-//! is found anywhere are `libnvinfer_lean.so.<major>` and then `libnvinfer_dispatch.so.<major>` searched, and
-//! the result reports which [`RuntimeFlavor`] was loaded. A miss is [`Error::LibraryNotFound`] listing every
-//! path tried.
+//! The runtime library is searched as the full runtime (`libnvinfer.so.<major>`, or `libtensorrt_rtx.so.<major>`
+//! for TensorRT for RTX) in all locations first; only when none is found anywhere are `libnvinfer_lean.so.<major>`
+//! and then `libnvinfer_dispatch.so.<major>` searched, and the result reports which [`RuntimeFlavor`] was loaded.
+//! A miss is [`Error::LibraryNotFound`] listing every path tried.
 //!
 //! # Versions
-//! The TensorRT major to look for is the compiled headers' major when the shim is compiled, otherwise 11, 10
-//! and 8 in that order ([`DEFAULT_TRT_MAJORS`]). The loaded library's own `getInferLibVersion()` must agree
-//! with it, otherwise [`Error::VersionMismatch`] names both.
+//! TensorRT and TensorRT for RTX ([`Product`]) number their releases independently (RTX 1.7 forked from the 10.x
+//! API). The release to look for is the compiled headers' product and major when the shim is compiled, otherwise
+//! TensorRT 11, 10 and 8, then TensorRT-RTX 1 ([`wanted_releases`]). The loaded library's own version
+//! (`getInferLibVersion()`; TensorRT-RTX's from `getInferLib{Major,Minor,Patch}Version`) must be of the same product
+//! and major, with a minor not older than the compiled one ([`TrtVersion::serves`]); otherwise
+//! [`Error::VersionMismatch`] names both.
 
 use std::ffi::{c_char, c_void, OsStr, OsString};
 use std::fmt;

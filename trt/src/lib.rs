@@ -53,7 +53,7 @@ pub use error::{Error, Result, Shape};
 pub use logger::{LogMessage, Logger, Severity};
 pub use runtime::{
     format_name, Engine, ExecutionContext, IoTensor, Library, LoadOptions, ProfileDims, Runtime,
-    TensorFormat,
+    RuntimeCache, TensorFormat,
 };
 pub use session::{Input, Outputs, PendingInference, PhaseTimes, Session, SessionConfig};
 pub use shared::{OwnedSession, SharedEngine};

@@ -34,6 +34,39 @@ pub struct LoadOptions {
     /// unusable device is then not an error ([`Library::device`] reports it when asked). Every other TensorRT
     /// needs a usable device either way.
     pub build_only: bool,
+    /// TensorRT for RTX's JIT runtime cache (kernels compiled for this GPU on first use): where engines loaded
+    /// through this library keep it. Ignored by every other TensorRT.
+    pub runtime_cache: RuntimeCache,
+}
+
+/// Where a TensorRT for RTX engine's JIT runtime cache lives. TensorRT-RTX compiles an engine's kernels for the GPU
+/// it runs on when first used; seeding the next start with the kernels compiled so far makes that start fast. The
+/// cache is read when the engine is loaded and written back when the engine is dropped (or by
+/// [`Engine::save_runtime_cache`]); one TensorRT rejects (another GPU, driver or release) is replaced.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum RuntimeCache {
+    /// Next to the engine: `model.engine` keeps it in `model.engine.runtime-cache`.
+    #[default]
+    BesideEngine,
+    /// In this file (`--runtime-cache FILE`).
+    File(PathBuf),
+    /// No persistent cache (kernels are compiled again at every start).
+    Off,
+}
+
+impl RuntimeCache {
+    /// The cache file for `engine`, `None` when off.
+    pub fn path_for(&self, engine: &Path) -> Option<PathBuf> {
+        match self {
+            RuntimeCache::BesideEngine => {
+                let mut name = engine.as_os_str().to_owned();
+                name.push(".runtime-cache");
+                Some(PathBuf::from(name))
+            }
+            RuntimeCache::File(p) => Some(p.clone()),
+            RuntimeCache::Off => None,
+        }
+    }
 }
 
 /// The loaded TensorRT and CUDA libraries, the device and the logger. Cheap to clone.
@@ -56,6 +89,7 @@ struct LibraryInner {
     /// The device, or why there is none (only for a build-only TensorRT-RTX library).
     device: std::result::Result<Device, String>,
     plugins: AtomicBool,
+    runtime_cache: RuntimeCache,
 }
 
 impl Library {
@@ -84,6 +118,7 @@ impl Library {
                 cuda,
                 device,
                 plugins: AtomicBool::new(false),
+                runtime_cache: options.runtime_cache,
             }),
         };
         if options.init_plugins {
@@ -262,13 +297,44 @@ impl Runtime {
     /// the header first: an engine for another GPU, release or driver is [`Error::EngineInvalid`] with the reasons.
     pub fn deserialize_verified(&self, verified: &VerifiedEngine) -> Result<Engine> {
         self.check_validity(&verified.bytes, &verified.path)?;
-        let shim = self.shim.deserialize(&verified.bytes)?;
-        Engine::new(
+        let cache_path = if self.library.is_rtx() {
+            self.library.inner.runtime_cache.path_for(&verified.path)
+        } else {
+            None
+        };
+        let shim = match &cache_path {
+            Some(p) => {
+                let seed = match std::fs::read(p) {
+                    Ok(b) => b,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+                    Err(e) => {
+                        tracing::warn!(target: "trt", "runtime cache {}: cannot read ({e}); starting empty", p.display());
+                        Vec::new()
+                    }
+                };
+                let (engine, accepted) = self
+                    .shim
+                    .deserialize_with_runtime_cache(&verified.bytes, &seed)?;
+                if !seed.is_empty() && !accepted {
+                    tracing::warn!(
+                        target: "trt",
+                        "runtime cache {} was made for another GPU, driver or TensorRT-RTX release; it starts empty and \
+                         is replaced",
+                        p.display()
+                    );
+                }
+                engine
+            }
+            None => self.shim.deserialize(&verified.bytes)?,
+        };
+        let mut engine = Engine::new(
             shim,
             self.library.clone(),
             Some(verified.sidecar.clone()),
             Some(verified.path.clone()),
-        )
+        )?;
+        engine.runtime_cache = cache_path;
+        Ok(engine)
     }
 
     /// Deserializes bytes without any sidecar check.
@@ -369,6 +435,18 @@ pub struct Engine {
     library: Library,
     sidecar: Option<Sidecar>,
     path: Option<PathBuf>,
+    /// The TensorRT-RTX runtime cache file this engine saves to (`None`: no cache).
+    runtime_cache: Option<PathBuf>,
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        if self.runtime_cache.is_some() {
+            if let Err(e) = self.save_runtime_cache() {
+                tracing::warn!(target: "trt", "runtime cache not saved: {e}");
+            }
+        }
+    }
 }
 
 impl Engine {
@@ -410,7 +488,25 @@ impl Engine {
             library,
             sidecar,
             path,
+            runtime_cache: None,
         })
+    }
+
+    /// Writes TensorRT for RTX's JIT runtime cache (the kernels compiled for this GPU so far) to its file
+    /// ([`LoadOptions::runtime_cache`]), atomically; returns the file, `None` when this engine keeps no cache (not
+    /// TensorRT-RTX, or the cache is off). Dropping the engine does the same.
+    pub fn save_runtime_cache(&self) -> Result<Option<PathBuf>> {
+        let Some(path) = &self.runtime_cache else {
+            return Ok(None);
+        };
+        let blob = self.shim.serialize_runtime_cache()?;
+        sidecar::write_file_atomic(path, blob.as_bytes())?;
+        Ok(Some(path.clone()))
+    }
+
+    /// The TensorRT-RTX runtime cache file of this engine (`None`: no cache).
+    pub fn runtime_cache_path(&self) -> Option<&Path> {
+        self.runtime_cache.as_deref()
     }
 
     /// Every IO tensor, in engine order.

@@ -759,6 +759,25 @@ fn sync_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Writes `bytes` to `path` atomically: a synced temporary file in the same directory, renamed over `path` (a
+/// reader sees the old file or the new one, never a part).
+pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let tmp = tmp_path(path, "part");
+    if let Err(e) = write_synced(&tmp, bytes) {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    if let Err(e) = fs::rename(&tmp, path) {
+        let _ = fs::remove_file(&tmp);
+        return Err(Error::io("renaming the new file to", path, e));
+    }
+    sync_dir(&dir)
+}
+
 /// Writes `engine_bytes` to `engine` and the sidecar next to it, atomically as a pair (see the module docs).
 /// Fills `sidecar.engine` from the bytes and seals the sidecar.
 pub fn write_engine(engine: &Path, engine_bytes: &[u8], sidecar: &mut Sidecar) -> Result<()> {

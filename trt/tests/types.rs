@@ -87,3 +87,35 @@ fn errors_are_send_sync_and_static() {
     fn is_std_error<E: std::error::Error + 'static>() {}
     is_std_error::<trt::Error>();
 }
+
+#[test]
+fn runtime_cache_files_sit_beside_the_engine_unless_named() {
+    use std::path::{Path, PathBuf};
+    use trt::RuntimeCache;
+    assert_eq!(RuntimeCache::default(), RuntimeCache::BesideEngine);
+    assert_eq!(
+        RuntimeCache::BesideEngine.path_for(Path::new("engines/out/m.engine")),
+        Some(PathBuf::from("engines/out/m.engine.runtime-cache"))
+    );
+    assert_eq!(
+        RuntimeCache::File("/var/cache/yolo.rtcache".into()).path_for(Path::new("m.engine")),
+        Some(PathBuf::from("/var/cache/yolo.rtcache"))
+    );
+    assert_eq!(RuntimeCache::Off.path_for(Path::new("m.engine")), None);
+}
+
+#[test]
+fn atomic_file_writes_replace_whole_files_and_leave_no_temporaries() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("m.engine.runtime-cache");
+    trt::sidecar::write_file_atomic(&p, b"first").unwrap();
+    trt::sidecar::write_file_atomic(&p, b"second, longer").unwrap();
+    assert_eq!(std::fs::read(&p).unwrap(), b"second, longer");
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+    let missing = dir.path().join("no-such-dir/x");
+    assert!(trt::sidecar::write_file_atomic(&missing, b"x").is_err());
+}

@@ -549,3 +549,88 @@ fn rtx_progress_monitor_reports_real_phases() {
         "no phase ran to completion: {phases:?}"
     );
 }
+
+/// A deterministic input pattern in 0..1.
+fn fill_input(buf: &mut yolo_rt::InputBuffer) {
+    match buf.as_mut() {
+        yolo_rt::InputMut::F32(s) => {
+            for (i, x) in s.iter_mut().enumerate() {
+                *x = ((i * 37) % 251) as f32 / 250.0;
+            }
+        }
+        yolo_rt::InputMut::F16(s) => {
+            for (i, x) in s.iter_mut().enumerate() {
+                *x = half::f16::from_f32(((i * 37) % 251) as f32 / 250.0);
+            }
+        }
+    }
+}
+
+fn run_backend(b: &mut dyn yolo_rt::Backend) -> Vec<(String, Vec<usize>, Vec<f32>)> {
+    let mut buf = b.alloc_input().unwrap();
+    fill_input(&mut buf);
+    b.run(&buf, 1)
+        .unwrap()
+        .iter()
+        .map(|v| (v.name.to_owned(), v.shape.to_vec(), v.to_f32().into_owned()))
+        .collect()
+}
+
+/// On a GPU TensorRT-RTX supports: an engine compiled for the GPU present (`--compute-capability current`) runs
+/// and gives the CPU executor's outputs on the same input (the ONNX TensorRT parsed, from `--emit-onnx`), and its
+/// JIT runtime cache is saved next to the engine and seeds the next load.
+#[test]
+#[ignore = "needs a GPU TensorRT-RTX supports (compute capability 7.5, 8.x or 12.x), TRT_TEST_RTX_LIB, TRT_TEST_CUDART_DIR and the RTX build"]
+fn gpu_rtx_engine_for_this_gpu_matches_the_cpu_executor_and_keeps_its_runtime_cache() {
+    let (lib, cudart) = rtx_env();
+    let dir = tempfile::tempdir().unwrap();
+    common::sample(dir.path(), "yolov9", "m.onnx");
+    let r = build(
+        dir.path(),
+        &[
+            "m.onnx",
+            "--compute-capability",
+            "current",
+            "-o",
+            "m.engine",
+            "--emit-onnx",
+            "parsed.onnx",
+        ],
+    );
+    assert_eq!(r["status"], "built");
+    // This process loads TensorRT-RTX itself (the loader reads TRT_LIBRARY and CUDA_LIB_DIR once).
+    if std::env::var_os("TRT_LIBRARY").is_none() {
+        std::env::set_var("TRT_LIBRARY", lib);
+        std::env::set_var("CUDA_LIB_DIR", cudart);
+    }
+    let engine = dir.path().join("m.engine");
+    let cache = dir.path().join("m.engine.runtime-cache");
+    let options = yolo_rt::engine::EngineOptions {
+        sessions: 1,
+        ..Default::default()
+    };
+    let mut cpu =
+        yolo_rt::cpu::CpuBackend::load(dir.path().join("parsed.onnx"), &Default::default())
+            .unwrap();
+    let want = run_backend(&mut cpu);
+    for start in ["first (cache written)", "second (cache read)"] {
+        let mut gpu = yolo_rt::engine::EngineBackend::load(&engine, &options).unwrap();
+        let got = run_backend(&mut gpu);
+        assert_eq!(want.len(), got.len(), "{start}");
+        for ((wn, ws, wd), (gn, gs, gd)) in want.iter().zip(&got) {
+            assert_eq!((wn, ws), (gn, gs), "{start}");
+            let worst = wd
+                .iter()
+                .zip(gd)
+                .map(|(a, b)| (a - b).abs() / a.abs().max(1.0))
+                .fold(0.0f32, f32::max);
+            assert!(
+                worst <= 2e-3,
+                "{start}: output `{wn}` differs from the CPU executor by {worst}"
+            );
+        }
+        drop(gpu);
+        let len = std::fs::metadata(&cache).map(|m| m.len()).unwrap_or(0);
+        assert!(len > 0, "{start}: no runtime cache at {}", cache.display());
+    }
+}

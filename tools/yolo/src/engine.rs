@@ -77,6 +77,8 @@ pub struct EngineOptions {
     /// Custom plugin libraries the engine was built with (`trt-build --plugins`), loaded before it is
     /// deserialized; the sidecar's `plugin_libraries` must all be among them.
     pub plugin_libraries: Vec<std::path::PathBuf>,
+    /// TensorRT for RTX: where the JIT runtime cache of the engine lives (default: next to the engine).
+    pub runtime_cache: trt::RuntimeCache,
 }
 
 impl Default for EngineOptions {
@@ -87,6 +89,7 @@ impl Default for EngineOptions {
             sessions: 2,
             cuda_graph: false,
             plugin_libraries: Vec::new(),
+            runtime_cache: trt::RuntimeCache::default(),
         }
     }
 }
@@ -358,6 +361,7 @@ impl EngineBackend {
             device: options.device,
             init_plugins: !sidecar.plugins.is_empty(),
             plugin_libraries: options.plugin_libraries.clone(),
+            runtime_cache: options.runtime_cache.clone(),
             ..Default::default()
         })
         .map_err(|e| map_trt_error(path, e))?;

@@ -74,6 +74,8 @@ pub struct Cli {
     pub no_data_transfers: bool,
     #[command(flatten)]
     pub plugins: crate::PluginArgs,
+    #[command(flatten)]
+    pub runtime_cache: crate::RuntimeCacheArgs,
     /// Percentiles to report, comma-separated.
     #[arg(long, value_name = "P,P,…", default_value = "90,95,99", value_parser = parse_percentiles, alias = "percentile")]
     pub percentiles: PercentileList,
@@ -256,7 +258,11 @@ pub fn run_cli(cli: &Cli) -> Result<()> {
         needs_standard_plugins |= !sidecar.plugins.is_empty();
     }
     cli.plugins.check()?;
-    let lib = run::load_library(needs_standard_plugins, &cli.plugins)?;
+    let lib = run::load_library(
+        needs_standard_plugins,
+        &cli.plugins,
+        cli.runtime_cache.policy(),
+    )?;
     let runtime = lib.runtime().context("creating the TensorRT runtime")?;
     let loaded = engines
         .iter()
@@ -415,6 +421,27 @@ mod tests {
     #[test]
     fn cli_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn runtime_cache_flags_choose_the_policy() {
+        use clap::Parser;
+        let p = |args: &[&str]| {
+            let mut v = vec!["trt-bench", "m.engine"];
+            v.extend_from_slice(args);
+            Cli::try_parse_from(v).map(|c| c.runtime_cache.policy())
+        };
+        assert_eq!(p(&[]).unwrap(), trt::RuntimeCache::BesideEngine);
+        assert_eq!(
+            p(&["--runtime-cache", "/tmp/c.bin"]).unwrap(),
+            trt::RuntimeCache::File("/tmp/c.bin".into())
+        );
+        assert_eq!(
+            p(&["--runtimeCachePath=/tmp/c.bin"]).unwrap(),
+            trt::RuntimeCache::File("/tmp/c.bin".into())
+        );
+        assert_eq!(p(&["--no-runtime-cache"]).unwrap(), trt::RuntimeCache::Off);
+        assert!(p(&["--no-runtime-cache", "--runtime-cache", "x"]).is_err());
     }
 
     #[test]

@@ -107,9 +107,14 @@ pub fn precheck_engine(engine: &Path) -> Result<trt::sidecar::Sidecar> {
 /// Loads TensorRT and opens the GPU, registering the standard plugins (`init_plugins`, for engines whose sidecar
 /// lists plugins) and loading the custom plugin libraries `plugins`; any failure to load TensorRT or open the GPU is
 /// exit code 3 with what is missing (the `trt-inspect system` probe's reasons), a bad plugin library exit code 1.
-pub fn load_library(init_plugins: bool, plugins: &crate::PluginArgs) -> Result<trt::Library> {
+pub fn load_library(
+    init_plugins: bool,
+    plugins: &crate::PluginArgs,
+    runtime_cache: trt::RuntimeCache,
+) -> Result<trt::Library> {
     let lib = trt::Library::load_with(trt::LoadOptions {
         init_plugins,
+        runtime_cache,
         ..Default::default()
     })
     .map_err(|e| {

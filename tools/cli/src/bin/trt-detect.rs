@@ -58,6 +58,8 @@ struct Cli {
     save_dir: Option<PathBuf>,
     #[command(flatten)]
     plugins: trt_tools::PluginArgs,
+    #[command(flatten)]
+    runtime_cache: trt_tools::RuntimeCacheArgs,
 }
 
 #[derive(Serialize)]
@@ -173,6 +175,7 @@ fn load_detector(cli: &Cli) -> anyhow::Result<Detector> {
         cli.plugins.check()?;
         let engine_options = EngineOptions {
             plugin_libraries: cli.plugins.plugins.clone(),
+            runtime_cache: cli.runtime_cache.policy(),
             ..EngineOptions::default()
         };
         return Detector::from_engine_with(&cli.model, options, &engine_options).map_err(

@@ -104,7 +104,10 @@ impl Library {
         let trt = trt_sys::loader::tensorrt()?;
         let device = match Device::new(options.device) {
             Ok(d) => Ok(d),
-            Err(e) if options.build_only && trt.version.is_rtx() => Err(e.to_string()),
+            Err(e) if options.build_only && trt.version.is_rtx() => Err(match e {
+                Error::Sys(trt_sys::Error::NoCudaDevice { reason }) => reason,
+                other => other.to_string(),
+            }),
             Err(e) => return Err(e),
         };
         let shim_logger = options.logger.to_shim()?;

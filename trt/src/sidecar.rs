@@ -30,6 +30,9 @@
 //! }
 //! ```
 //! * `plugin_libraries` and `class_names` are optional (omitted when empty; older sidecars without them verify).
+//! * TensorRT for RTX: `tensorrt.version` reads `"RTX 1.7.1"`; an engine compiled ahead of time for a list of compute
+//!   capabilities records them as `tensorrt.compute_capabilities: ["7.5", "8.6"]` and has no `gpu` (it was built
+//!   without one); both fields are optional, so TensorRT sidecars are unchanged.
 //! * `shape` uses `-1` for dynamic dimensions; `format` is TensorRT's tensor format in lowercase (`linear`, `chw32` …).
 //! * `hardware_compatibility` is `none`, `ampere-plus` or `same-compute-capability`.
 //! * `sidecar_sha256` is the SHA-256 of the *canonical* form of the sidecar: the compact `serde_json` serialization of
@@ -42,8 +45,10 @@
 //! 1. the sidecar exists, parses, has format version 1 and a matching `sidecar_sha256`;
 //! 2. TensorRT version: the loaded `major.minor.patch` equals the built one, or — when built `version_compatible` —
 //!    the majors are equal and the loaded release is not older;
-//! 3. compute capability: equal to the device's (`none`, `same-compute-capability`), or the device is ≥ 8.0
-//!    (`ampere-plus`); a different GPU *name* with the same compute capability is only a warning (TensorRT allows it);
+//! 3. compute capability: one of `tensorrt.compute_capabilities` when listed (TensorRT for RTX); equal to the build
+//!    GPU's (`none`, `same-compute-capability`), or the device is ≥ 8.0 (`ampere-plus`); a different GPU *name* with
+//!    the same compute capability is only a warning (TensorRT allows it); an RTX engine without either is left to
+//!    TensorRT-RTX's own validity check;
 //! 4. plugins: every library of `plugin_libraries` must be loaded (by file name); when the engine lists plugins and
 //!    was built without custom plugin libraries, the standard plugin library must be initialized;
 //! 5. the engine file's length, then its SHA-256.

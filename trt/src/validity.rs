@@ -3,7 +3,7 @@
 //!
 //! [`Library::engine_validity`](crate::Library::engine_validity) runs it (TensorRT-RTX only); every engine load on
 //! TensorRT-RTX ([`Runtime::load_engine`](crate::Runtime::load_engine)) runs it first and turns an invalid verdict
-//! into [`Error::EngineInvalid`](crate::Error::EngineInvalid) with each reason in words.
+//! into [`Error::EngineInvalid`] with each reason in words.
 
 use std::path::Path;
 

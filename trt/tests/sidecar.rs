@@ -524,3 +524,113 @@ fn failed_write_cleans_up_and_leaves_no_mismatched_pair() {
     // Temporary files are removed, and the old sidecar is gone rather than left describing another engine.
     assert_eq!(names, vec!["blocked.engine".to_owned()], "{names:?}");
 }
+
+/// A TensorRT for RTX engine compiled ahead of time for T4 and A10: no build GPU, its targets instead.
+fn rtx_sidecar(targets: &[ComputeCapability]) -> Sidecar {
+    let mut s = sample_sidecar();
+    s.tensorrt.version = Version::rtx(1, 7, 1);
+    s.tensorrt.compute_capabilities = targets.to_vec();
+    s.gpu = None;
+    s
+}
+
+fn facts(version: Version, cc: ComputeCapability, gpu: &str) -> RuntimeFacts {
+    RuntimeFacts {
+        tensorrt: version,
+        device: Some(DeviceFacts {
+            name: gpu.into(),
+            compute_capability: cc,
+        }),
+        plugins_initialized: false,
+        plugin_libraries: Vec::new(),
+    }
+}
+
+#[test]
+fn rtx_sidecars_round_trip_with_their_targets_and_no_build_gpu() {
+    let a10 = ComputeCapability::new(8, 6);
+    let mut s = rtx_sidecar(&[T4, a10]);
+    s.set_engine(b"engine");
+    s.seal();
+    let json = s.to_json();
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["tensorrt"]["version"], "RTX 1.7.1");
+    assert_eq!(
+        v["tensorrt"]["compute_capabilities"],
+        serde_json::json!(["7.5", "8.6"])
+    );
+    assert!(v.get("gpu").is_none(), "{json}");
+    let back = Sidecar::from_json(&json, Path::new("m.engine.json")).unwrap();
+    assert_eq!(back, s);
+    assert!(back.tensorrt.version.is_rtx());
+    // A TensorRT sidecar keeps its old form: no new field appears.
+    let mut t = sample_sidecar();
+    t.seal();
+    let tj = t.to_json();
+    assert!(
+        !tj.contains("compute_capabilities") && !tj.contains("RTX"),
+        "{tj}"
+    );
+    assert!(tj.contains("\"gpu\""), "{tj}");
+    assert_eq!(
+        "RTX 1.7.1".parse::<Version>().unwrap(),
+        Version::rtx(1, 7, 1)
+    );
+    assert_eq!("1.7.1".parse::<Version>().unwrap(), Version::new(1, 7, 1));
+    assert!("RTX 1.7".parse::<Version>().is_err());
+}
+
+#[test]
+fn rtx_engines_run_on_their_targets_only_and_only_on_tensorrt_rtx() {
+    let engine = Path::new("/e/m.engine");
+    let a10 = ComputeCapability::new(8, 6);
+    let s = rtx_sidecar(&[T4, a10]);
+    let rtx = Version::rtx(1, 7, 1);
+    assert!(s
+        .check_compatible(engine, &facts(rtx, T4, "Tesla T4"))
+        .is_ok());
+    assert!(s
+        .check_compatible(engine, &facts(rtx, a10, "NVIDIA A10"))
+        .is_ok());
+    let l4 = ComputeCapability::new(8, 9);
+    let err = s
+        .check_compatible(engine, &facts(rtx, l4, "NVIDIA L4"))
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::ComputeCapabilityTargets { .. }),
+        "{err:?}"
+    );
+    let msg = err.to_string();
+    for needle in [
+        "/e/m.engine",
+        "7.5, 8.6",
+        "NVIDIA L4",
+        "--compute-capability 8.9",
+    ] {
+        assert!(msg.contains(needle), "`{needle}` not in {msg}");
+    }
+    // TensorRT (enterprise) cannot run it, whatever its numbers.
+    let err = s
+        .check_compatible(engine, &facts(Version::new(1, 7, 1), T4, "Tesla T4"))
+        .unwrap_err();
+    assert!(matches!(err, Error::TensorRtVersion { .. }), "{err:?}");
+    assert!(err.to_string().contains("RTX 1.7.1"), "{err}");
+    // Another RTX release neither (TensorRT-RTX's validity check would say the same).
+    assert!(s
+        .check_compatible(engine, &facts(Version::rtx(1, 6, 1), T4, "Tesla T4"))
+        .is_err());
+    // Built for the library's default targets: the sidecar leaves the GPU to TensorRT-RTX's validity check.
+    let default_set = rtx_sidecar(&[]);
+    assert!(default_set
+        .check_compatible(engine, &facts(rtx, l4, "NVIDIA L4"))
+        .is_ok());
+    // Without a device nothing but the version can be judged.
+    let none = RuntimeFacts {
+        device: None,
+        ..facts(rtx, T4, "x")
+    };
+    assert!(matches!(
+        s.check_compatible(engine, &none),
+        Err(Error::NoDeviceForEngine { .. })
+    ));
+}

@@ -752,3 +752,65 @@ fn reallib_build_with_the_lean_runtime_and_no_gpu_exits_3_saying_why() {
     assert_eq!(r["pipeline"][1]["name"], "fp16");
     assert!(!dir.path().join("engines").exists());
 }
+
+/// A real export can hold an op the CPU executor lacks (a custom-domain op TensorRT maps to a plugin): the passes
+/// still run and the build goes on, with the check reported as skipped and why, instead of refusing the model.
+#[test]
+fn an_op_the_cpu_executor_lacks_skips_verification_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    common::sample(dir.path(), "conv-bn", "m.onnx");
+    let mut model = yolo_onnx::Model::load(dir.path().join("m.onnx")).unwrap();
+    let out = model.graph().outputs()[0].clone();
+    let mut node =
+        yolo_onnx::graph::make_node("YoloMysteryOp", "mystery", &[&out.name], &["post"], vec![]);
+    node.domain = "com.example.yolo".into();
+    model.graph_mut().add_node(node);
+    model
+        .graph_mut()
+        .edit_proto(|g| g.output[0].name = "post".into());
+    model.save(dir.path().join("custom.onnx")).unwrap();
+    let o = run(
+        dir.path(),
+        &[
+            "custom.onnx",
+            "--fp16",
+            "--dry-run",
+            "--trt-release",
+            "10.3",
+            "--explicit",
+            "--json",
+        ],
+    );
+    common::assert_ok(&o);
+    let r = json(&o);
+    let steps = r["pipeline"].as_array().unwrap();
+    let fuse = steps
+        .iter()
+        .find(|s| s["name"] == "reparameterize")
+        .unwrap();
+    assert!(
+        fuse["summary"].as_str().unwrap().contains("conv+bn 1/1"),
+        "{fuse}"
+    );
+    assert!(fuse.get("verification").is_none(), "{fuse}");
+    assert!(
+        !fuse["verification_skipped"].as_str().unwrap().is_empty(),
+        "{fuse}"
+    );
+    // Text report: the same, in words.
+    let o = run(
+        dir.path(),
+        &["custom.onnx", "--dry-run", "--trt-release", "10.3"],
+    );
+    common::assert_ok(&o);
+    assert!(
+        common::stdout(&o).contains("NOT verified"),
+        "{}",
+        common::stdout(&o)
+    );
+    let err = common::stderr(&o);
+    assert!(
+        err.contains("warning: the re-parameterization not verified"),
+        "{err}"
+    );
+}

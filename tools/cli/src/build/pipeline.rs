@@ -156,6 +156,10 @@ pub struct StepReport {
     /// Numerical check against the previous model, when run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verification: Option<Verification>,
+    /// Why the check could not run (the CPU executor cannot run the model: a custom op, an op it lacks); the
+    /// pass's output is used unchecked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verification_skipped: Option<String>,
 }
 
 /// The numerical check of one pass on the CPU executor.
@@ -191,6 +195,36 @@ pub fn exec_shapes(
         }
     }
     m
+}
+
+/// [`verify`], or — when the CPU executor cannot run the models at all (an op it lacks, a custom op) — `Ok(None)`
+/// with the reason in `skipped` and a warning on stderr (unless `quiet`): the pass's result is then used unchecked
+/// rather than refusing a model TensorRT may well build. A check that runs and fails is still an error at the caller.
+#[allow(clippy::too_many_arguments)]
+pub fn verify_or_skip(
+    what: &str,
+    before: &Model,
+    after: &Model,
+    shapes: &HashMap<String, Vec<usize>>,
+    tolerances: (f64, f64, f64),
+    quiet: bool,
+    skipped: &mut Option<String>,
+) -> Result<Option<Verification>> {
+    let (atol, rtol, min_cosine) = tolerances;
+    match verify(before, after, shapes, atol, rtol, min_cosine) {
+        Ok(v) => Ok(Some(v)),
+        Err(e) => {
+            let reason = one_line(&e.to_string());
+            if !quiet {
+                eprintln!(
+                    "trt-build: warning: {what} not verified: {reason}; its result is used unchecked (--no-verify \
+                     silences this)"
+                );
+            }
+            *skipped = Some(reason);
+            Ok(None)
+        }
+    }
 }
 
 /// Runs `before` and `after` on the same deterministic inputs (one random, one image-like) on the CPU executor and
@@ -285,15 +319,33 @@ pub fn lint_warnings(model: &Model) -> Vec<String> {
 
 /// The FP16 pass on a copy of `model`, keeping nodes matching `keep_fp32` (globs on node names or op types) in FP32.
 /// Values observed near the FP16 limit on the CPU executor stay FP32 too.
-pub fn fp16_pass(model: &Model, keep_fp32: &[String]) -> Result<(Model, String)> {
-    let mut out = model.clone();
-    let options = yolo_onnx::fp16::Fp16Options {
+///
+/// When the CPU executor cannot run the model, the probe is dropped (with a warning, unless `quiet`): the pass still
+/// keeps the YOLO decode tail and every known overflow-prone op in FP32.
+pub fn fp16_pass(model: &Model, keep_fp32: &[String], quiet: bool) -> Result<(Model, String)> {
+    let mut options = yolo_onnx::fp16::Fp16Options {
         keep_fp32: keep_fp32.to_vec(),
         range_probe: true,
         ..Default::default()
     };
-    let report = yolo_onnx::fp16::convert(&mut out, &options)
-        .map_err(|e| anyhow::anyhow!("FP16 pass: {}", one_line(&e.to_string())))?;
+    let mut out = model.clone();
+    let report = match yolo_onnx::fp16::convert(&mut out, &options) {
+        Ok(r) => r,
+        Err(probe_error) => {
+            options.range_probe = false;
+            out = model.clone();
+            let r = yolo_onnx::fp16::convert(&mut out, &options)
+                .map_err(|e| anyhow::anyhow!("FP16 pass: {}", one_line(&e.to_string())))?;
+            if !quiet {
+                eprintln!(
+                    "trt-build: warning: FP16 pass without the value-range probe (the CPU executor cannot run the \
+                     model: {}); values near the FP16 limit are not detected",
+                    one_line(&probe_error.to_string())
+                );
+            }
+            r
+        }
+    };
     for k in &report.kept_fp32 {
         tracing::debug!(
             "fp16 pass keeps {} ({}) in FP32: {}",

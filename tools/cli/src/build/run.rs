@@ -143,8 +143,22 @@ pub fn run(cli: &Cli) -> Result<u8> {
     let mut steps = Vec::new();
     if cfg.reparam {
         let (next, summary) = pipeline::reparameterize(&model, &exec_shapes)?;
-        let verification = if cfg.verify {
-            let v = pipeline::verify(&model, &next, &exec_shapes, 1e-3, 1e-3, 0.99999)?;
+        let mut verification_skipped = None;
+        let quiet = cfg.quiet || cfg.json;
+        let checked = if cfg.verify {
+            pipeline::verify_or_skip(
+                "the re-parameterization",
+                &model,
+                &next,
+                &exec_shapes,
+                (1e-3, 1e-3, 0.99999),
+                quiet,
+                &mut verification_skipped,
+            )?
+        } else {
+            None
+        };
+        let verification = if let Some(v) = checked {
             if !v.passed {
                 bail!(
                     "verification of the re-parameterization failed: max |diff| {:.3e}, min cosine {:.6}; rerun with \
@@ -161,6 +175,7 @@ pub fn run(cli: &Cli) -> Result<u8> {
             name: "reparameterize".into(),
             summary,
             verification,
+            verification_skipped,
         });
         model = next;
     }
@@ -190,21 +205,35 @@ pub fn run(cli: &Cli) -> Result<u8> {
                     name: "int8-qdq".into(),
                     summary: out.report.join("; "),
                     verification: None,
+                    verification_skipped: None,
                 });
                 model = q;
             }
         }
         if p.onnx_fp16_pass {
-            let (next, summary) = pipeline::fp16_pass(&model, &p.fp16_pass_keep_fp32)?;
-            let verification = if cfg.verify {
+            let quiet = cfg.quiet || cfg.json;
+            let (next, summary) = pipeline::fp16_pass(&model, &p.fp16_pass_keep_fp32, quiet)?;
+            let mut verification_skipped = None;
+            let checked = if cfg.verify {
                 // FP16 keeps ~3 significant digits: element-wise tolerances mean little on pixel-valued outputs, so the
                 // check is per-output cosine similarity ≥ 0.999 with every value finite (the yolo-onnx FP16 tolerance).
                 // The FP16 model runs emulated in FP32 (FP16 storage, FP32 arithmetic, as TensorRT's FP16 kernels
                 // do): the CPU executor's own FP16 arithmetic is ~20x slower.
                 let emulated = yolo_onnx::fp16::emulate_in_f32(&next)
                     .map_err(|e| anyhow::anyhow!("FP16 check: {e}"))?;
-                let v =
-                    pipeline::verify(&model, &emulated, &exec_shapes, f64::INFINITY, 0.0, 0.999)?;
+                pipeline::verify_or_skip(
+                    "the FP16 pass",
+                    &model,
+                    &emulated,
+                    &exec_shapes,
+                    (f64::INFINITY, 0.0, 0.999),
+                    quiet,
+                    &mut verification_skipped,
+                )?
+            } else {
+                None
+            };
+            let verification = if let Some(v) = checked {
                 if !v.passed {
                     bail!(
                         "verification of the FP16 pass failed: max |diff| {:.3e}, min cosine {:.6}; keep sensitive \
@@ -221,6 +250,7 @@ pub fn run(cli: &Cli) -> Result<u8> {
                 name: "fp16".into(),
                 summary,
                 verification,
+                verification_skipped,
             });
             model = next;
         }
@@ -503,6 +533,9 @@ pub fn render(r: &BuildReport) -> String {
                 " (verified: max |diff| {:.2e}, cosine {:.6})",
                 v.max_abs, v.min_cosine
             );
+        }
+        if st.verification_skipped.is_some() {
+            let _ = write!(s, " (NOT verified: the CPU executor cannot run the model)");
         }
         s.push('\n');
     }

@@ -299,7 +299,7 @@ impl Runtime {
     /// Deserializes bytes that [`sidecar::load_verified`] checked. On TensorRT for RTX, `getEngineValidity` judges
     /// the header first: an engine for another GPU, release or driver is [`Error::EngineInvalid`] with the reasons.
     pub fn deserialize_verified(&self, verified: &VerifiedEngine) -> Result<Engine> {
-        self.check_validity(&verified.bytes, &verified.path)?;
+        self.check_validity(&verified.bytes, &verified.path, Some(&verified.sidecar))?;
         let cache_path = if self.library.is_rtx() {
             self.library.inner.runtime_cache.path_for(&verified.path)
         } else {
@@ -347,7 +347,7 @@ impl Runtime {
     /// compatible engines carry host code that TensorRT executes. Only pass bytes from a trusted source (prefer
     /// [`Runtime::load_engine`]).
     pub unsafe fn deserialize_unverified(&self, bytes: &[u8]) -> Result<Engine> {
-        self.check_validity(bytes, Path::new("(engine bytes)"))?;
+        self.check_validity(bytes, Path::new("(engine bytes)"), None)?;
         let shim = self.shim.deserialize(bytes)?;
         Engine::new(shim, self.library.clone(), None, None)
     }
@@ -357,14 +357,27 @@ impl Runtime {
         &self.library
     }
 
-    /// TensorRT for RTX: refuses an engine whose header `getEngineValidity` judges invalid here.
-    fn check_validity(&self, bytes: &[u8], engine: &Path) -> Result<()> {
+    /// TensorRT for RTX: refuses an engine whose header `getEngineValidity` judges invalid here; `sidecar` names
+    /// what it was built for in the advice.
+    fn check_validity(&self, bytes: &[u8], engine: &Path, sidecar: Option<&Sidecar>) -> Result<()> {
         if !self.library.is_rtx() {
             return Ok(());
         }
         let v = self.shim.engine_validity(bytes)?;
-        crate::validity::EngineValidity::from_raw(v.status, v.diagnostics, v.header_size, v.logged)
-            .check(engine, self.library.device_cc().as_deref())
+        let mut validity = crate::validity::EngineValidity::from_raw(
+            v.status,
+            v.diagnostics,
+            v.header_size,
+            v.logged,
+        );
+        if let Some(targets) = sidecar
+            .map(|s| &s.tensorrt.compute_capabilities)
+            .filter(|t| !t.is_empty())
+        {
+            let list: Vec<String> = targets.iter().map(ToString::to_string).collect();
+            validity = validity.with_built_for(format!("compute capabilities {}", list.join(", ")));
+        }
+        validity.check(engine, self.library.device_cc().as_deref())
     }
 }
 

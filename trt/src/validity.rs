@@ -34,7 +34,12 @@ pub struct EngineValidity {
     pub header_size: i64,
     /// What TensorRT-RTX logged during the check (why it could not judge the system).
     pub note: Option<String>,
+    /// What the engine was built for, from its sidecar ("compute capabilities 8.6, 8.9"), for the advice.
+    pub built_for: Option<String>,
 }
+
+/// `kUNSUPPORTED_CC`.
+const UNSUPPORTED_CC: u64 = 1 << 1;
 
 /// `EngineInvalidityDiagnostics` bits (NvInferRuntime.h of TensorRT-RTX 1.3–1.7), each with what it means and what to
 /// do. `{cc}` is replaced by this device's compute capability where one is known.
@@ -97,7 +102,14 @@ impl EngineValidity {
             diagnostics,
             header_size,
             note: logged,
+            built_for: None,
         }
+    }
+
+    /// Names what the engine was built for ("compute capabilities 8.6, 8.9") in the compute-capability advice.
+    pub fn with_built_for(mut self, built_for: impl Into<String>) -> Self {
+        self.built_for = Some(built_for.into());
+        self
     }
 
     /// `valid`, `suboptimal`, `invalid` or `well-formed`.
@@ -135,7 +147,17 @@ impl EngineValidity {
         let mut out: Vec<String> = DIAGNOSTICS
             .iter()
             .filter(|(bit, _, _)| self.diagnostics & bit != 0)
-            .map(|(_, _, text)| text.replace("{cc_arg}", &cc_arg).replace("{cc}", &cc))
+            .map(|(bit, _, text)| {
+                let text = text.replace("{cc_arg}", &cc_arg).replace("{cc}", &cc);
+                match (&self.built_for, *bit) {
+                    (Some(built), UNSUPPORTED_CC) => text.replacen(
+                        "it was not built for",
+                        &format!("it was built for {built}, not for"),
+                        1,
+                    ),
+                    _ => text,
+                }
+            })
             .collect();
         let unknown = self.diagnostics & !DIAGNOSTICS.iter().fold(0, |acc, (bit, _, _)| acc | bit);
         if unknown != 0 || (out.is_empty() && self.verdict == Verdict::Invalid) {
@@ -182,6 +204,15 @@ mod tests {
         assert!(
             r[1].contains("--compute-capability <this GPU's major.minor>"),
             "{r:?}"
+        );
+        let r = v
+            .clone()
+            .with_built_for("compute capabilities 8.6")
+            .reasons(Some("7.5"));
+        assert_eq!(
+            r[1],
+            "it was built for compute capabilities 8.6, not for this GPU's compute capability (7.5): rebuild with \
+             `trt-build --compute-capability 7.5`"
         );
         for (bit, code, _) in DIAGNOSTICS {
             let one = EngineValidity::from_raw(2, bit, 0, None);

@@ -65,7 +65,11 @@ pub fn built_for(sc: &Sidecar) -> String {
 }
 
 /// Runs TensorRT for RTX's header check on `bytes` when the loaded TensorRT is TensorRT-RTX (no GPU needed).
-fn rtx_validity(report: &SystemReport, bytes: &[u8]) -> Result<Option<ValidityReport>> {
+fn rtx_validity(
+    report: &SystemReport,
+    bytes: &[u8],
+    sc: Option<&Sidecar>,
+) -> Result<Option<ValidityReport>> {
     if !report.loaded_version.is_some_and(|v| v.is_rtx()) || report.compiled_tensorrt.is_none() {
         return Ok(None);
     }
@@ -73,9 +77,12 @@ fn rtx_validity(report: &SystemReport, bytes: &[u8]) -> Result<Option<ValidityRe
         build_only: true,
         ..Default::default()
     })?;
-    let Some(v) = lib.engine_validity(bytes)? else {
+    let Some(mut v) = lib.engine_validity(bytes)? else {
         return Ok(None);
     };
+    if let Some(s) = sc.filter(|s| !s.tensorrt.compute_capabilities.is_empty()) {
+        v = v.with_built_for(built_for(s));
+    }
     let cc = lib
         .device()
         .ok()
@@ -169,7 +176,7 @@ pub fn inspect(path: &Path, layers: bool, json: bool, plugins: &PluginArgs) -> R
         None => "unchecked",
     };
     let report = system::probe();
-    let validity = rtx_validity(&report, &bytes)?;
+    let validity = rtx_validity(&report, &bytes, sc.as_ref())?;
     let compat = match &sc {
         Some(s) if checksum == "ok" => compatibility(path, s, &report, plugins),
         Some(s) => Compatibility {

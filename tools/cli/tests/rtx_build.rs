@@ -429,6 +429,9 @@ fn rtx_parse_error_names_the_onnx_node_and_its_op() {
     for needle in ["bad.onnx", "the_bad_node", "YoloMysteryOp"] {
         assert!(err.contains(needle), "`{needle}` not in: {err}");
     }
+    // TensorRT's own log lines reach a pipe without terminal colour codes.
+    assert!(err.contains("ERROR"), "TensorRT's log is shown: {err}");
+    assert!(!err.contains('\u{1b}'), "colour codes in a pipe: {err:?}");
     assert!(!dir.path().join("bad.engine").exists());
 }
 

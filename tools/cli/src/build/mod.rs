@@ -37,8 +37,9 @@ pub fn main() -> ExitCode {
 }
 
 /// Logs to stderr: warnings by default, debug with `--verbose` (TensorRT's log included), errors only with `--quiet`.
-/// `RUST_LOG` overrides.
+/// `RUST_LOG` overrides. Colours only when stderr is a terminal (TensorRT's messages go into CI logs and pipes).
 pub fn init_tracing(verbose: bool, quiet: bool) {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let default = if verbose {
         "debug"
@@ -51,6 +52,7 @@ pub fn init_tracing(verbose: bool, quiet: bool) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .without_time()
         .with_target(verbose)
         .try_init();

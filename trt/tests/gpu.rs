@@ -206,3 +206,53 @@ fn gpu_lean_runtime_rejects_bogus_engines_without_crashing() {
         trt::Error::SidecarMissing { .. }
     ));
 }
+
+/// Re-marking a buffer's last use on another stream (`end_raw_use`) must not forget a copy still running on the
+/// first stream: the host view waits for both. A 256 MiB device-to-host copy takes milliseconds, so a view that only
+/// waited for the second stream would read a partly written buffer.
+#[test]
+#[ignore = "needs GPU"]
+fn gpu_end_raw_use_on_another_stream_keeps_the_running_copy_covered() {
+    let dev = device();
+    let (s1, s2) = (dev.stream().unwrap(), dev.stream().unwrap());
+    let n = 64 << 20; // 64 Mi f32 = 256 MiB
+    let pattern: Vec<f32> = (0..n).map(|i| (i % 1021) as f32).collect();
+    let src = DeviceBuffer::from_slice(&s1, &pattern).unwrap();
+    s1.synchronize().unwrap();
+    for _ in 0..3 {
+        let mut host = PinnedBuffer::<f32>::new(&dev, n, HostAllocFlags::default()).unwrap();
+        host.as_mut_slice().unwrap().fill(-1.0);
+        s1.copy_d2h(&src, &mut host).unwrap();
+        host.end_raw_use(&s2).unwrap();
+        let seen = host.as_slice().unwrap();
+        let bad = seen.iter().zip(&pattern).filter(|(a, b)| a != b).count();
+        assert_eq!(
+            bad, 0,
+            "{bad} elements read before the copy on the first stream finished"
+        );
+    }
+}
+
+/// A copy between buffers of one device on a stream of another is refused before anything is queued (needs two GPUs
+/// to show; with one it checks that same-device copies still work).
+#[test]
+#[ignore = "needs GPU"]
+fn gpu_copies_refuse_buffers_of_another_device() {
+    let dev = device();
+    let n = trt::cuda::Device::count().unwrap_or(1);
+    let data = vec![1.0f32; 1024];
+    let s = dev.stream().unwrap();
+    let a = DeviceBuffer::from_slice(&s, &data).unwrap();
+    let mut b = DeviceBuffer::<f32>::new(&dev, data.len()).unwrap();
+    s.copy_d2d(&a, &mut b).unwrap();
+    assert_eq!(s.copy_to_vec(&b).unwrap(), data);
+    if n > 1 {
+        let other = Device::new(1).unwrap();
+        let s_other = other.stream().unwrap();
+        let err = s_other.copy_d2d(&a, &mut b).unwrap_err().to_string();
+        assert!(
+            err.contains("device 0") && err.contains("device 1"),
+            "{err}"
+        );
+    }
+}

@@ -47,6 +47,11 @@ impl Tracker {
     pub(crate) fn get_mut(&mut self) -> &mut TrackerState {
         self.state.get_mut().unwrap_or_else(|p| p.into_inner())
     }
+
+    /// The device of the buffer this tracker belongs to.
+    pub(crate) fn device(&self) -> &Device {
+        &self.device
+    }
 }
 
 impl TrackerState {
@@ -62,13 +67,19 @@ impl TrackerState {
         Ok(())
     }
 
-    /// Marks the work enqueued so far on `stream` as the last use.
+    /// Marks the work enqueued so far on `stream` as the last use. The new marker is ordered after the previous one
+    /// (`stream` first waits for it), so it completes only when *every* tracked use has: re-marking on another stream
+    /// never forgets work still running elsewhere (`s1.copy_d2h(..); buf.end_raw_use(&s2)` keeps the DMA on `s1`
+    /// covered).
     ///
     /// # Safety
     /// `stream` is a live stream.
     pub(crate) unsafe fn record_on(&mut self, stream: cudaStream_t) -> Result<()> {
-        // SAFETY: live event and stream.
-        unsafe { trt_sys::cuda::event_record(self.event, stream) }?;
+        // SAFETY: live event (owned) and stream (caller).
+        unsafe {
+            self.wait_on(stream)?;
+            trt_sys::cuda::event_record(self.event, stream)?;
+        }
         self.recorded = true;
         Ok(())
     }

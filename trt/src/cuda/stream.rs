@@ -89,6 +89,17 @@ impl Stream {
         if bytes == 0 {
             return Ok(());
         }
+        // A buffer of another device cannot be ordered by this stream's events: refuse it before any work.
+        for (what, t) in [("source", src.device()), ("destination", dst.device())] {
+            if t.ordinal() != self.device.ordinal() {
+                return Err(Error::InvalidArgument(format!(
+                    "the {what} buffer lives on CUDA device {} but the stream on device {}; copy through a buffer \
+                     of the stream's device",
+                    t.ordinal(),
+                    self.device.ordinal()
+                )));
+            }
+        }
         let mut src_state = src.lock();
         // SAFETY: the markers are live events; the stream is live.
         unsafe {
@@ -96,10 +107,20 @@ impl Stream {
             dst.get_mut().wait_on(self.raw)?;
         }
         copy()?;
+        // The copy is queued: if it cannot be marked as the buffers' last use, wait for it here, so that no buffer is
+        // released to the host (or freed) while the copy may still run.
         // SAFETY: as above.
-        unsafe {
-            src_state.record_on(self.raw)?;
-            dst.get_mut().record_on(self.raw)?;
+        let marked = unsafe {
+            src_state
+                .record_on(self.raw)
+                .and_then(|()| dst.get_mut().record_on(self.raw))
+        };
+        if let Err(e) = marked {
+            // SAFETY: live stream.
+            if let Err(sync) = unsafe { trt_sys::cuda::stream_synchronize(self.raw) } {
+                self.device.record_drop_error(sync);
+            }
+            return Err(e);
         }
         Ok(())
     }

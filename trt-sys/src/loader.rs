@@ -195,11 +195,31 @@ impl TrtVersion {
 
     /// Decodes TensorRT-RTX's `getInferLibVersion()` (`M*10000+m*100+p`: 10701 is 1.7.1).
     pub fn decode_rtx(value: i32) -> Result<Self> {
+        Self::decode_m10000(
+            value,
+            "a TensorRT-RTX version integer",
+            Product::Rtx,
+            10_000..=99_999,
+        )
+    }
+
+    /// `M*10000+m*100+p` within `range`, as a version of `product`; anything else is [`Error::InvalidVersion`].
+    fn decode_m10000(
+        value: i32,
+        origin: &str,
+        product: Product,
+        range: std::ops::RangeInclusive<u32>,
+    ) -> Result<Self> {
         match u32::try_from(value) {
-            Ok(v @ 10_000..=99_999) => Ok(Self::rtx(v / 10_000, (v / 100) % 100, v % 100)),
+            Ok(v) if range.contains(&v) => Ok(Self {
+                product,
+                major: v / 10_000,
+                minor: (v / 100) % 100,
+                patch: v % 100,
+            }),
             _ => Err(Error::InvalidVersion {
                 value: i64::from(value),
-                origin: "a TensorRT-RTX version integer".to_owned(),
+                origin: origin.to_owned(),
             }),
         }
     }
@@ -228,23 +248,11 @@ impl TrtVersion {
     /// TensorRT-RTX's parser version (`getNvOnnxParserVersion`, `M*10000+m*100+p` with its own numbering: 200 is
     /// 0.2.0).
     fn decode_rtx_parser_from(value: i32, origin: &str) -> Result<Self> {
-        match u32::try_from(value) {
-            Ok(v @ 0..=999_999) => Ok(Self::rtx(v / 10_000, (v / 100) % 100, v % 100)),
-            _ => Err(Error::InvalidVersion {
-                value: i64::from(value),
-                origin: origin.to_owned(),
-            }),
-        }
+        Self::decode_m10000(value, origin, Product::Rtx, 0..=999_999)
     }
 
     fn decode_parser_from(value: i32, origin: &str) -> Result<Self> {
-        match u32::try_from(value) {
-            Ok(v @ 10_000..=999_999) => Ok(Self::new(v / 10_000, (v / 100) % 100, v % 100)),
-            _ => Err(Error::InvalidVersion {
-                value: i64::from(value),
-                origin: origin.to_owned(),
-            }),
-        }
+        Self::decode_m10000(value, origin, Product::TensorRt, 10_000..=999_999)
     }
 
     /// The integer TensorRT itself uses for this version (`NV_TENSORRT_VERSION`), the inverse of

@@ -26,6 +26,16 @@ pub fn no_trt_cmd(exe: impl AsRef<OsStr>, dir: &Path) -> Command {
     c
 }
 
+/// The names of the ONNX pipeline steps in a `trt-build --json` report.
+pub fn step_names(report: &Value) -> Vec<String> {
+    report["pipeline"]
+        .as_array()
+        .expect("the report lists its pipeline")
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 /// Stdout of `o` as text.
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()

@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::builder::{CalibrationAlgorithm, Calibrator};
 use crate::cuda::{Device, DeviceBuffer, Stream};
+use crate::dtype::DataType;
 use crate::error::{Error, Result};
 
 /// One batch: `(input tensor name, batch × sample f32 values)` for every network input.
@@ -195,6 +196,58 @@ impl DeviceCalibrator {
         }
     }
 
+    /// Checks the calibrator against the network it calibrates: every calibration input is a network input of type
+    /// f32 with a static per-sample volume equal to its `sample_len`, whose batch dimension (when static) is the
+    /// calibrator's batch size. `network` lists `(name, data type, dims)` of the network inputs (`-1`: dynamic, which
+    /// TensorRT fills from the first profile's opt shape; pass those dims resolved). Call it before handing the
+    /// calibrator to TensorRT: a mismatch would let TensorRT read past the calibration buffers.
+    pub fn check_network_inputs(&self, network: &[(String, DataType, Vec<i64>)]) -> Result<()> {
+        for input in &self.inputs {
+            let Some((_, dtype, dims)) = network.iter().find(|(n, _, _)| *n == input.name) else {
+                return Err(Error::InvalidArgument(format!(
+                    "calibration input `{}` is not an input of the network (inputs: {})",
+                    input.name,
+                    network
+                        .iter()
+                        .map(|(n, _, _)| n.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            };
+            if *dtype != DataType::F32 {
+                return Err(Error::InvalidArgument(format!(
+                    "calibration input `{}` is {dtype} in the network; the calibrator feeds f32",
+                    input.name
+                )));
+            }
+            let (batch, sample) = dims
+                .split_first()
+                .map_or((None, &[][..]), |(b, s)| (Some(*b), s));
+            let volume = sample.iter().try_fold(1usize, |acc, &d| {
+                usize::try_from(d).ok().and_then(|d| acc.checked_mul(d))
+            });
+            if volume != Some(input.sample_len) {
+                return Err(Error::InvalidArgument(format!(
+                    "calibration input `{}`: the network's per-sample shape {:?} holds {} values, the calibrator's \
+                     samples {}",
+                    input.name,
+                    sample,
+                    volume.map_or("an unknown number of".to_owned(), |v| v.to_string()),
+                    input.sample_len
+                )));
+            }
+            if let Some(b) = batch.filter(|&b| b >= 0) {
+                if usize::try_from(b).ok() != Some(self.batch_size) {
+                    return Err(Error::InvalidArgument(format!(
+                        "calibration input `{}`: the network's batch is {b}, the calibrator's {}",
+                        input.name, self.batch_size
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Serves `cache` (a `TRT-<version>-<Algorithm>` calibration cache) to TensorRT when its header names this
     /// calibrator's algorithm; otherwise it is ignored (with a warning) and TensorRT calibrates on the batches.
     pub fn with_cache(mut self, cache: Vec<u8>) -> Self {
@@ -346,7 +399,42 @@ fn check_inputs(inputs: &[CalibInput], batch_size: usize) -> Result<()> {
     Ok(())
 }
 
-impl Calibrator for DeviceCalibrator {
+/// Serves a calibration cache to TensorRT's builder (≤ 10.x) and nothing else: no batches, so TensorRT takes every
+/// range from the cache (`trt-build --calib-cache FILE`, or a cache computed in Rust).
+#[derive(Debug, Clone)]
+pub struct CacheCalibrator {
+    cache: Vec<u8>,
+}
+
+impl CacheCalibrator {
+    /// A calibrator serving `cache` (a `TRT-<version>-<Algorithm>` calibration cache).
+    pub fn new(cache: Vec<u8>) -> Self {
+        CacheCalibrator { cache }
+    }
+}
+
+// SAFETY: `next_batch` never returns `true` and writes no address: TensorRT reads only the cache.
+unsafe impl Calibrator for CacheCalibrator {
+    fn batch_size(&self) -> i32 {
+        1
+    }
+
+    fn next_batch(&mut self, _names: &[String], _bindings: &mut [usize]) -> bool {
+        false
+    }
+
+    fn read_cache(&mut self) -> Option<Vec<u8>> {
+        Some(self.cache.clone())
+    }
+
+    fn write_cache(&mut self, _data: &[u8]) {}
+}
+
+// SAFETY: `try_next` writes into `bindings` only the addresses of this calibrator's own device buffers, allocated in
+// `new` as `batch_size × sample_len` f32 on the calibrator's device, owned by it (so alive until it is dropped with the
+// builder config, after the build), and rewritten only by the next `next_batch` call. Their size matches the network
+// input when `check_network_inputs` passed (trt-build calls it), and `try_next` refuses batches of another size.
+unsafe impl Calibrator for DeviceCalibrator {
     fn batch_size(&self) -> i32 {
         // Checked in `new`.
         i32::try_from(self.batch_size).unwrap_or(i32::MAX)
@@ -452,6 +540,42 @@ mod tests {
 
     fn names() -> Vec<String> {
         vec!["images".into(), "scale".into()]
+    }
+
+    #[test]
+    fn the_network_must_match_what_the_calibrator_uploads() {
+        let (c, _) = calib(Vec::new(), None);
+        let net = |images: Vec<i64>, dt: DataType| {
+            vec![
+                ("images".to_owned(), dt, images),
+                ("scale".to_owned(), DataType::F32, vec![2, 1]),
+            ]
+        };
+        assert!(c
+            .check_network_inputs(&net(vec![2, 3], DataType::F32))
+            .is_ok());
+        assert!(
+            c.check_network_inputs(&net(vec![-1, 3], DataType::F32))
+                .is_ok(),
+            "dynamic batch"
+        );
+        let err = |n: Vec<(String, DataType, Vec<i64>)>| {
+            c.check_network_inputs(&n).unwrap_err().to_string()
+        };
+        // A bigger sample than the buffers hold would make TensorRT read past them.
+        let e = err(net(vec![2, 4], DataType::F32));
+        assert!(
+            e.contains("`images`") && e.contains("4 values") && e.contains("3"),
+            "{e}"
+        );
+        let e = err(net(vec![2, -1], DataType::F32));
+        assert!(e.contains("unknown number"), "{e}");
+        let e = err(net(vec![4, 3], DataType::F32));
+        assert!(e.contains("batch is 4") && e.contains("2"), "{e}");
+        let e = err(net(vec![2, 3], DataType::F16));
+        assert!(e.contains("f16") && e.contains("feeds f32"), "{e}");
+        let e = err(vec![("images".to_owned(), DataType::F32, vec![2, 3])]);
+        assert!(e.contains("`scale` is not an input"), "{e}");
     }
 
     #[test]

@@ -47,7 +47,9 @@ mod shared;
 pub mod sidecar;
 pub mod validity;
 
-pub use calibrator::{BatchSource, CalibInput, CalibrationHandle, DeviceCalibrator};
+pub use calibrator::{
+    BatchSource, CacheCalibrator, CalibInput, CalibrationHandle, DeviceCalibrator,
+};
 pub use dtype::{DataType, Element};
 pub use error::{Error, Result, Shape};
 pub use logger::{LogMessage, Logger, Severity};

@@ -517,11 +517,18 @@ pub trait ProgressMonitor: Send {
 }
 
 /// INT8 calibration data source (TensorRT <= 10.x, `IInt8Calibrator`). Called from the building thread.
-pub trait Int8Calibrator: Send {
+///
+/// # Safety
+/// TensorRT reads (on the GPU) the raw addresses [`Int8Calibrator::next_batch`] hands it. An implementation returning
+/// `true` must have written, for every `names[i]`, the address of device memory of the current device that holds at
+/// least `batch_size() ×` (the network input's per-sample volume) `×` (its element size) bytes, and that memory must
+/// stay allocated and unmodified by the host until the next `next_batch` call or the end of the build. A safe impl
+/// could hand over a dropped buffer; hence `unsafe impl`.
+pub unsafe trait Int8Calibrator: Send {
     /// Batch size of every batch.
     fn batch_size(&self) -> i32;
     /// Fills `bindings[i]` with the device address of the next batch for input `names[i]`; returns `false` when
-    /// there is no more data. The memory must stay valid until the next call (or the end of the build).
+    /// there is no more data. See the trait's safety contract for what the addresses must point at.
     fn next_batch(&mut self, names: &[String], bindings: &mut [usize]) -> bool;
     /// A calibration cache to reuse, or `None` to calibrate.
     fn read_cache(&mut self) -> Option<Vec<u8>>;

@@ -79,27 +79,6 @@ impl ProgressMonitor for BarMonitor {
     }
 }
 
-/// Serves a TensorRT calibration cache to the builder (≤ 10.x): no batches, only the cache.
-struct CacheCalibrator {
-    cache: Vec<u8>,
-}
-
-impl trt::builder::Calibrator for CacheCalibrator {
-    fn batch_size(&self) -> i32 {
-        1
-    }
-
-    fn next_batch(&mut self, _names: &[String], _bindings: &mut [usize]) -> bool {
-        false
-    }
-
-    fn read_cache(&mut self) -> Option<Vec<u8>> {
-        Some(self.cache.clone())
-    }
-
-    fn write_cache(&mut self, _data: &[u8]) {}
-}
-
 /// `--calib-on-gpu` (TensorRT ≤ 10.x): a [`trt::DeviceCalibrator`] fed with preprocessed `--calib DIR` batches.
 /// The network must have one image input `[N, 3, H, W]`; a dynamic dimension takes the first profile's opt value
 /// (TensorRT calibrates with the first profile's opt shapes). An existing `--calib-cache` whose header names the
@@ -148,6 +127,14 @@ fn device_calibrator(
     let mut calibrator =
         trt::DeviceCalibrator::new(device, inputs, batch, algorithm, Box::new(source))
             .context("--calib-on-gpu: setting up the device calibrator")?;
+    let network_input = (
+        input.name.clone(),
+        trt::DataType::from(input.data_type),
+        shape.iter().map(|&d| d as i64).collect(),
+    );
+    calibrator
+        .check_network_inputs(&[network_input])
+        .context("--calib-on-gpu")?;
     if let Some(path) = &cfg.calib_cache {
         match std::fs::read(path) {
             Ok(bytes) => calibrator = calibrator.with_cache(bytes),
@@ -399,7 +386,7 @@ pub fn build(
             _ => bail!("internal: calibrator planned without --calib-cache or a calibration run"),
         };
         let algorithm = cache_algorithm(&cache).with_context(|| what.clone())?;
-        config.set_int8_calibrator(Box::new(CacheCalibrator { cache }), algorithm)?;
+        config.set_int8_calibrator(Box::new(trt::CacheCalibrator::new(cache)), algorithm)?;
     }
     let gpu_calibration = if plan.calibrate_on_gpu {
         let (calibrator, algorithm) = device_calibrator(

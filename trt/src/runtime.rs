@@ -300,6 +300,9 @@ impl Runtime {
     /// the header first: an engine for another GPU, release or driver is [`Error::EngineInvalid`] with the reasons.
     pub fn deserialize_verified(&self, verified: &VerifiedEngine) -> Result<Engine> {
         self.check_validity(&verified.bytes, &verified.path, Some(&verified.sidecar))?;
+        // The engine's memory goes to the current device: make it the library's (a worker thread may have another
+        // device current, or none).
+        self.library.device()?.activate()?;
         let cache_path = if self.library.is_rtx() {
             self.library.inner.runtime_cache.path_for(&verified.path)
         } else {
@@ -348,6 +351,7 @@ impl Runtime {
     /// [`Runtime::load_engine`]).
     pub unsafe fn deserialize_unverified(&self, bytes: &[u8]) -> Result<Engine> {
         self.check_validity(bytes, Path::new("(engine bytes)"), None)?;
+        self.library.device()?.activate()?;
         let shim = self.shim.deserialize(bytes)?;
         Engine::new(shim, self.library.clone(), None, None)
     }

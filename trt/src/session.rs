@@ -294,6 +294,9 @@ impl<'engine> Session<'engine> {
             }
             shapes.push((t.clone(), dims));
         }
+        for (tensor, _) in &shapes {
+            require_linear(tensor)?;
+        }
         let zero_copy = config.host_flags.mapped;
         let mut slots = Vec::new();
         for (tensor, dims) in shapes {
@@ -1016,11 +1019,62 @@ impl<'s> Outputs<'s> {
     }
 }
 
+/// Session buffers are sized as volume × element size, which only a linear format fills: a vectorized IO format
+/// (kCHW4/CHW16/CHW32/HWC8/DHWC8 …, from `--inputIOFormats`/`--outputIOFormats`) pads a dimension, and TensorRT would
+/// read and write past the buffers. Such engines are refused with what to do.
+fn require_linear(tensor: &IoTensor) -> Result<()> {
+    if tensor.format == crate::runtime::TensorFormat::Linear {
+        return Ok(());
+    }
+    Err(Error::InvalidArgument(format!(
+        "{} `{}` uses the {} tensor format, which pads a dimension; Session buffers are linear: rebuild the engine \
+         with linear IO formats (the default), or drive an ExecutionContext with buffers sized from the format",
+        if tensor.is_input() { "input" } else { "output" },
+        tensor.name,
+        crate::runtime::format_name(tensor.format)
+    )))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use half::f16;
     use ndarray::Array2;
+
+    #[test]
+    fn vectorized_io_formats_are_refused_before_any_buffer_is_sized() {
+        use crate::runtime::TensorFormat;
+        let t = |name: &str, mode, format| IoTensor {
+            name: name.into(),
+            mode,
+            dtype: DataType::F16,
+            shape: vec![1, 3, 640, 640],
+            format,
+            profiles: Vec::new(),
+        };
+        use crate::sidecar::TensorMode::{Input as In, Output as Out};
+        assert!(require_linear(&t("images", In, TensorFormat::Linear)).is_ok());
+        for f in [
+            TensorFormat::Chw4,
+            TensorFormat::Chw16,
+            TensorFormat::Chw32,
+            TensorFormat::Hwc8,
+            TensorFormat::Dhwc8,
+        ] {
+            let msg = require_linear(&t("images", In, f)).unwrap_err().to_string();
+            assert!(
+                msg.contains("input `images`") && msg.contains("linear IO formats"),
+                "{f:?}: {msg}"
+            );
+        }
+        let msg = require_linear(&t("output0", Out, TensorFormat::Hwc))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("output `output0`") && msg.contains("hwc"),
+            "{msg}"
+        );
+    }
 
     #[test]
     fn input_bytes_follow_logical_row_major_order() {

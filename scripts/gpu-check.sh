@@ -16,7 +16,8 @@ case "${1:-}" in
     unset TENSORRT_INCLUDE_DIR
     rm -rf "$carry" && mkdir -p "$carry/lib"
     grep -qx "/$carry/" .git/info/exclude 2>/dev/null || echo "/$carry/" >> .git/info/exclude
-    # trt-sys's unit tests (CUDA runtime bindings) and trt's tests/gpu.rs (buffers, streams, events, graphs).
+    # trt-sys's unit tests (CUDA runtime bindings), trt's unit tests and its tests/gpu.rs (buffers, streams, events,
+    # graphs).
     cargo test --locked -p trt-sys -p trt --no-run --message-format=json 2>/dev/null |
       python3 -c '
 import json, sys
@@ -24,12 +25,12 @@ for line in sys.stdin:
     m = json.loads(line)
     if m.get("reason") == "compiler-artifact" and m.get("executable") and m["profile"]["test"]:
         name = m["target"]["name"]
-        if (name, m["target"]["kind"][0]) in {("trt_sys", "lib"), ("gpu", "test")}:
+        if (name, m["target"]["kind"][0]) in {("trt_sys", "lib"), ("trt", "lib"), ("gpu", "test")}:
             print(m["executable"])' |
       while read -r exe; do
         cp "$exe" "$carry/$(basename "$exe" | sed 's/-[0-9a-f]*$//')"
       done
-    strip "$carry"/trt_sys "$carry"/gpu 2>/dev/null || true
+    strip "$carry"/trt_sys "$carry"/trt "$carry"/gpu 2>/dev/null || true
     cp "$TRT_TEST_CUDART_DIR/libcudart.so.13" "$carry/lib/"
     du -sh "$carry"
     ;;
@@ -39,7 +40,7 @@ for line in sys.stdin:
     nvidia-smi > "$out/nvidia-smi.txt" 2>&1 || true
     export TRT_TEST_CUDART_DIR="$PWD/$carry/lib" CUDA_LIB_DIR="$PWD/$carry/lib"
     status=0
-    for t in trt_sys gpu; do
+    for t in trt_sys trt gpu; do
       echo "== $t"
       "./$carry/$t" --ignored gpu_ --test-threads=1 2>&1 | tee "$out/$t.log" || status=1
     done

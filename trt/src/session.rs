@@ -425,22 +425,23 @@ impl<'engine> Session<'engine> {
             })
     }
 
-    /// Waits for work left by a leaked [`PendingInference`] and reports deferred errors.
+    /// Waits for work left by a leaked [`PendingInference`], then reports deferred errors (the wait comes first,
+    /// whatever those are).
     fn settle(&mut self) -> Result<()> {
-        self.stream.device().activate()?;
         if self.in_flight {
-            self.stream.synchronize()?;
+            self.stream.sync_raw()?;
             self.in_flight = false;
         }
-        Ok(())
+        self.stream.device().activate()
     }
 
     /// Runs inference and waits for it; returns views of the outputs.
     pub fn infer(&mut self, inputs: &[Input<'_>]) -> Result<Outputs<'_>> {
         self.prepare(inputs)?;
         self.launch()?;
-        self.stream.synchronize()?;
+        self.stream.sync_raw()?;
         self.in_flight = false;
+        self.stream.device().take_deferred_errors()?;
         Ok(Outputs { slots: &self.slots })
     }
 
@@ -893,8 +894,10 @@ unsafe fn enqueue_raw(
 
 impl Drop for Session<'_> {
     fn drop(&mut self) {
+        // The raw wait: a deferred error of some other object must not skip it, or the execution context would be
+        // destroyed while its work runs. If the wait itself fails, the device is unusable; say so.
         if self.in_flight {
-            if let Err(e) = self.stream.synchronize() {
+            if let Err(e) = self.stream.sync_raw() {
                 self.stream.device().record_drop_error(e);
             }
         }
@@ -923,8 +926,9 @@ impl<'s> PendingInference<'s, '_> {
             .session
             .take()
             .ok_or_else(|| Error::InvalidArgument("inference already waited on".into()))?;
-        s.stream.synchronize()?;
+        s.stream.sync_raw()?;
         s.in_flight = false;
+        s.stream.device().take_deferred_errors()?;
         let s: &'s Session<'_> = s;
         Ok(Outputs { slots: &s.slots })
     }
@@ -933,7 +937,7 @@ impl<'s> PendingInference<'s, '_> {
 impl Drop for PendingInference<'_, '_> {
     fn drop(&mut self) {
         if let Some(s) = self.session.take() {
-            match s.stream.synchronize() {
+            match s.stream.sync_raw() {
                 Ok(()) => s.in_flight = false,
                 Err(e) => s.stream.device().record_drop_error(e),
             }

@@ -176,7 +176,13 @@ impl Device {
 
     /// Makes this device current on the calling thread and reports errors recorded by earlier `Drop`s.
     pub(crate) fn activate(&self) -> Result<()> {
-        self.inner.sink.check()?;
+        self.make_current()?;
+        self.inner.sink.check()
+    }
+
+    /// Makes this device current on the calling thread (and nothing else: drop paths and waits must not be skipped
+    /// because an unrelated earlier `Drop` failed).
+    pub(crate) fn make_current(&self) -> Result<()> {
         trt_sys::cuda::set_device(self.inner.props.ordinal)?;
         Ok(())
     }

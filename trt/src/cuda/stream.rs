@@ -46,9 +46,17 @@ impl Stream {
         self.raw
     }
 
-    /// Waits until all work on the stream has completed.
+    /// Waits until all work on the stream has completed, then reports errors recorded by earlier `Drop`s of this
+    /// device (the wait happens whatever those were).
     pub fn synchronize(&self) -> Result<()> {
-        self.device.activate()?;
+        self.sync_raw()?;
+        self.device.take_deferred_errors()
+    }
+
+    /// Waits until all work on the stream has completed; reports only the wait's own failure. For drop paths and
+    /// for waits that must happen before anything else is reported.
+    pub(crate) fn sync_raw(&self) -> Result<()> {
+        self.device.make_current()?;
         // SAFETY: `raw` is a live stream owned by self.
         Ok(unsafe { trt_sys::cuda::stream_synchronize(self.raw) }?)
     }
@@ -201,8 +209,8 @@ impl Stream {
         if bytes == 0 {
             return Ok(());
         }
-        // SAFETY: the marker is live; `src` is borrowed for the whole call, and the stream is synchronized before
-        // returning, so the pageable source outlives the copy.
+        // SAFETY: the marker is live; `src` is borrowed for the whole call, and once the copy is queued the stream is
+        // synchronized before returning on every path, so the pageable source outlives the copy.
         unsafe {
             dst.tracker_mut().get_mut().wait_on(self.raw)?;
             trt_sys::cuda::memcpy_async(
@@ -212,9 +220,19 @@ impl Stream {
                 cudaMemcpyKind::cudaMemcpyHostToDevice,
                 self.raw,
             )?;
-            dst.tracker_mut().get_mut().record_on(self.raw)?;
         }
-        self.synchronize()
+        // SAFETY: as above.
+        let marked = unsafe { dst.tracker_mut().get_mut().record_on(self.raw) };
+        self.finish_pageable(marked)
+    }
+
+    /// The end of a copy to or from pageable host memory that is queued: wait for it on every path (the host memory
+    /// is the caller's again once this returns), then report the marker's error, the wait's, or deferred ones.
+    fn finish_pageable(&self, marked: Result<()>) -> Result<()> {
+        let synced = self.sync_raw();
+        marked?;
+        synced?;
+        self.device.take_deferred_errors()
     }
 
     /// Copies device memory into a pageable host slice; returns when the copy has completed. Fails for `bool`
@@ -259,8 +277,9 @@ impl Stream {
         bytes: usize,
     ) -> Result<()> {
         let mut state = src.tracker().lock();
-        // SAFETY: `dst` is valid for `bytes` (caller), the source allocation is live, and the stream is
-        // synchronized before returning so `dst` is not written after the caller regains it.
+        // SAFETY: `dst` is valid for `bytes` (caller), the source allocation is live, and once the copy is queued the
+        // stream is synchronized before returning on every path, so `dst` is not written after the caller regains
+        // it.
         unsafe {
             state.wait_on(self.raw)?;
             trt_sys::cuda::memcpy_async(
@@ -270,10 +289,11 @@ impl Stream {
                 cudaMemcpyKind::cudaMemcpyDeviceToHost,
                 self.raw,
             )?;
-            state.record_on(self.raw)?;
         }
+        // SAFETY: as above.
+        let marked = unsafe { state.record_on(self.raw) };
         drop(state);
-        self.synchronize()
+        self.finish_pageable(marked)
     }
 
     /// Sets every byte of `dst` to zero, asynchronously.
@@ -485,5 +505,44 @@ impl Drop for CudaGraph {
                 self.device.record_drop_error(e);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod gpu_tests {
+    use super::*;
+
+    /// A deferred error of an unrelated earlier `Drop` is reported by `synchronize`, but only after the wait: the
+    /// work on the stream has completed when the error comes back (drop paths rely on that).
+    #[test]
+    #[ignore = "needs GPU"]
+    fn gpu_synchronize_waits_before_reporting_deferred_errors() {
+        let dev = Device::new(0).expect("a CUDA device (this test needs a GPU)");
+        let stream = dev.stream().unwrap();
+        let n = 32 << 20;
+        let src = PinnedBuffer::<f32>::from_slice(&dev, &vec![1.5f32; n]).unwrap();
+        let mut d = DeviceBuffer::<f32>::new(&dev, n).unwrap();
+        for _ in 0..4 {
+            stream.copy_h2d(&src, &mut d).unwrap();
+        }
+        dev.record_drop_error(Error::InvalidArgument("an earlier drop failed".into()));
+        let err = stream.synchronize().unwrap_err().to_string();
+        assert!(err.contains("an earlier drop failed"), "{err}");
+        assert!(
+            stream.is_idle().unwrap(),
+            "synchronize returned before the work completed"
+        );
+        // Reported once.
+        stream.synchronize().unwrap();
+        // A pageable copy never returns while it may still write: with a deferred error pending it either queued
+        // nothing or waited for the whole copy.
+        let mut back = vec![0f32; n];
+        dev.record_drop_error(Error::InvalidArgument("another".into()));
+        assert!(stream.copy_to_slice(&d, &mut back).is_err());
+        let copied = back.iter().filter(|&&x| x == 1.5).count();
+        assert!(
+            copied == 0 || copied == n,
+            "{copied} of {n} values written when the call returned"
+        );
     }
 }

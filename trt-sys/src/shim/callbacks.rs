@@ -13,21 +13,32 @@ use super::{Int8Calibrator, ProgressMonitor, Severity};
 
 type Panic = Box<dyn Any + Send + 'static>;
 
-/// Holds the first panic raised inside a callback until the Rust side can re-raise it.
+/// Holds panics raised inside callbacks until the Rust side can re-raise them, one per thread: TensorRT runs the
+/// callbacks on the thread that made the call (the logger on whichever thread logs), so a panic belongs to the call
+/// in progress on its own thread and is re-raised there, never by another thread's call that happens to finish
+/// first (one `Library`'s logger serves every thread).
 #[derive(Default)]
-pub(crate) struct PanicSlot(Mutex<Option<Panic>>);
+pub(crate) struct PanicSlot(Mutex<Vec<(std::thread::ThreadId, Panic)>>);
 
 impl PanicSlot {
     fn store(&self, p: Panic) {
+        let me = std::thread::current().id();
         let mut g = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if g.is_none() {
-            *g = Some(p);
+        // The first panic of a thread is the one to report; later ones on the same thread follow from it.
+        if !g.iter().any(|(t, _)| *t == me) {
+            g.push((me, p));
         }
     }
 
-    /// Re-raises a stashed panic on the calling (Rust) thread.
+    /// Re-raises a panic stashed by the calling thread's callbacks.
     pub(crate) fn resume(&self) {
-        let p = self.0.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let me = std::thread::current().id();
+        let p = {
+            let mut g = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+            g.iter()
+                .position(|(t, _)| *t == me)
+                .map(|i| g.swap_remove(i).1)
+        };
         if let Some(p) = p {
             std::panic::resume_unwind(p);
         }
@@ -42,6 +53,34 @@ impl PanicSlot {
                 fallback
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_is_re_raised_on_the_thread_whose_callback_panicked_only() {
+        let slot = Arc::new(PanicSlot::default());
+        let s = Arc::clone(&slot);
+        std::thread::spawn(move || {
+            s.run((), || panic!("worker callback"));
+        })
+        .join()
+        .unwrap();
+        // Another thread's call finishing does not re-raise (or swallow) the worker's panic.
+        slot.resume();
+        assert_eq!(
+            slot.0.lock().unwrap().len(),
+            1,
+            "the worker's panic stays stashed for it"
+        );
+        // The thread that panicked gets it back.
+        slot.run((), || panic!("main callback"));
+        let caught = catch_unwind(AssertUnwindSafe(|| slot.resume())).unwrap_err();
+        assert_eq!(caught.downcast_ref::<&str>(), Some(&"main callback"));
+        slot.resume(); // nothing left for this thread
     }
 }
 

@@ -295,7 +295,7 @@ pub(crate) mod ffi {
         fn roundtrip_parser_error_code(v: ParserErrorCode) -> Result<ParserErrorCode>;
         fn builder_flag_available(v: BuilderFlag) -> bool;
         /// TensorRT-RTX's compute-capability targets as SM numbers (75, 86, ...); empty elsewhere.
-        fn compute_capability_targets() -> Vec<i32>;
+        fn compute_capability_targets() -> Result<Vec<i32>>;
         /// Dims conversion check: shim dims -> nvinfer1::Dims -> shim dims (errors beyond MAX_DIMS / int32 on 8.x).
         fn roundtrip_dims(dims: &[i64]) -> Result<Vec<i64>>;
     }
@@ -307,7 +307,7 @@ pub(crate) mod ffi {
         type ShimLogger;
         fn new_logger(sink: Box<LogSink>, threshold: Severity) -> UniquePtr<ShimLogger>;
         fn set_threshold(self: &ShimLogger, threshold: Severity);
-        fn last_errors(self: &ShimLogger) -> Vec<String>;
+        fn last_errors(self: &ShimLogger) -> Result<Vec<String>>;
         fn error_count(self: &ShimLogger) -> u64;
         fn total_error_count(self: &ShimLogger) -> u64;
         /// Feeds a message through the TensorRT-facing `ILogger::log` entry (tests and the Rust side's own notes).
@@ -351,8 +351,8 @@ pub(crate) mod ffi {
             output: i32,
             data_type: DataType,
         ) -> Result<()>;
-        fn inputs(self: &ShimNetwork) -> Vec<NetworkTensorDesc>;
-        fn outputs(self: &ShimNetwork) -> Vec<NetworkTensorDesc>;
+        fn inputs(self: &ShimNetwork) -> Result<Vec<NetworkTensorDesc>>;
+        fn outputs(self: &ShimNetwork) -> Result<Vec<NetworkTensorDesc>>;
         fn mark_output(self: &ShimNetwork, tensor: &str) -> Result<()>;
         fn unmark_output(self: &ShimNetwork, tensor: &str) -> Result<()>;
 
@@ -386,7 +386,7 @@ pub(crate) mod ffi {
             algo: CalibrationAlgorithm,
         ) -> Result<()>;
         fn set_compute_capabilities(self: &ShimConfig, targets: &[i32]) -> Result<()>;
-        fn compute_capabilities(self: &ShimConfig) -> Vec<i32>;
+        fn compute_capabilities(self: &ShimConfig) -> Result<Vec<i32>>;
 
         fn set_dimensions(
             self: &ShimProfile,
@@ -412,7 +412,7 @@ pub(crate) mod ffi {
             create_fn: usize,
         ) -> Result<UniquePtr<ShimParser>>;
         fn parse(self: &ShimParser, model: &[u8], model_path: &str) -> bool;
-        fn errors(self: &ShimParser) -> Vec<ParserErrorDesc>;
+        fn errors(self: &ShimParser) -> Result<Vec<ParserErrorDesc>>;
         fn clear_errors(self: &ShimParser);
         fn supports_operator(self: &ShimParser, op: &str) -> bool;
     }

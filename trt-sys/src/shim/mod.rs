@@ -641,7 +641,7 @@ pub fn compute_capability_targets() -> Result<Vec<i32>> {
     #[cfg(not(trt_shim))]
     return Err(Error::TensorRtNotCompiled);
     #[cfg(trt_shim)]
-    Ok(sys::compute_capability_targets())
+    sys::compute_capability_targets().map_err(|e| map_exception("compute_capability_targets", &e))
 }
 
 /// Whether the compiled release has `flag`; [`Error::TensorRtNotCompiled`] without a shim.
@@ -729,7 +729,12 @@ impl Logger {
         #[cfg(not(trt_shim))]
         match self.never {}
         #[cfg(trt_shim)]
-        self.shim().last_errors()
+        self.shim().last_errors().unwrap_or_else(|e| {
+            vec![format!(
+                "(the logged errors could not be copied: {})",
+                e.what()
+            )]
+        })
     }
 
     /// How many errors the calling thread logged through this logger so far. Shim calls compare it before and
@@ -1663,19 +1668,25 @@ impl Network {
     }
 
     /// Network inputs.
-    pub fn inputs(&self) -> Vec<NetworkTensorDesc> {
+    pub fn inputs(&self) -> Result<Vec<NetworkTensorDesc>> {
         #[cfg(not(trt_shim))]
         match self.never {}
         #[cfg(trt_shim)]
-        Self::tensors(self.shim().inputs())
+        Ok(Self::tensors(self.finish(
+            "INetworkDefinition::getInput",
+            self.shim().inputs(),
+        )?))
     }
 
     /// Network outputs.
-    pub fn outputs(&self) -> Vec<NetworkTensorDesc> {
+    pub fn outputs(&self) -> Result<Vec<NetworkTensorDesc>> {
         #[cfg(not(trt_shim))]
         match self.never {}
         #[cfg(trt_shim)]
-        Self::tensors(self.shim().outputs())
+        Ok(Self::tensors(self.finish(
+            "INetworkDefinition::getOutput",
+            self.shim().outputs(),
+        )?))
     }
 
     /// Marks the tensor named `tensor` as a network output.
@@ -1792,6 +1803,18 @@ impl Parser {
         #[cfg(trt_shim)]
         self.shim()
             .errors()
+            .unwrap_or_else(|e| {
+                vec![sys::ParserErrorDesc {
+                    code: sys::ParserErrorCode::InternalError,
+                    description: format!("the parser's errors could not be copied: {}", e.what()),
+                    file: String::new(),
+                    line: 0,
+                    function: String::new(),
+                    node_index: -1,
+                    node_name: String::new(),
+                    node_operator: String::new(),
+                }]
+            })
             .into_iter()
             .map(|e| ParserError {
                 code: enum_from_ffi(ParserErrorCode::from_ffi(e.code), ParserErrorCode::Unknown),
@@ -2071,11 +2094,9 @@ impl BuilderConfig {
     }
 
     /// The compute-capability targets set on this config (SM numbers; empty: the default, or not TensorRT-RTX).
-    pub fn compute_capabilities(&self) -> Vec<i32> {
-        #[cfg(not(trt_shim))]
-        match self.never {}
-        #[cfg(trt_shim)]
-        self.shim().compute_capabilities()
+    pub fn compute_capabilities(&self) -> Result<Vec<i32>> {
+        config_call!(self, "IBuilderConfig::getComputeCapability", |s| s
+            .compute_capabilities())
     }
 }
 

@@ -346,7 +346,23 @@ impl Stream {
                 trt_sys::cuda::cudaStreamCaptureMode::cudaStreamCaptureModeRelaxed,
             )
         }?;
+        // A panic inside `record` (user code, or one re-raised from a TensorRT callback) must not leave the stream
+        // capturing: end the capture and drop the partial graph on the way out.
+        struct EndOnUnwind(cudaStream_t);
+        impl Drop for EndOnUnwind {
+            fn drop(&mut self) {
+                if std::thread::panicking() {
+                    // SAFETY: the stream is live and capturing (the guard exists only between begin and end).
+                    if let Ok(g) = unsafe { trt_sys::cuda::stream_end_capture(self.0) } {
+                        // SAFETY: graph from end_capture, destroyed once.
+                        let _ = unsafe { trt_sys::cuda::graph_destroy(g) };
+                    }
+                }
+            }
+        }
+        let guard = EndOnUnwind(self.raw);
         let recorded = record(self);
+        std::mem::forget(guard);
         // SAFETY: live stream in capture mode: always end the capture, even on failure.
         let graph = unsafe { trt_sys::cuda::stream_end_capture(self.raw) };
         let graph = match (recorded, graph) {

@@ -392,7 +392,7 @@ pub fn build(
         let (calibrator, algorithm) = device_calibrator(
             cfg,
             lib.device()?,
-            &parser.network().inputs(),
+            &parser.network().inputs()?,
             &report.profiles,
         )?;
         let handle = calibrator.handle();
@@ -513,8 +513,8 @@ pub fn build(
     );
     let net = parser.network();
     for (mode, list) in [
-        (TensorMode::Input, net.inputs()),
-        (TensorMode::Output, net.outputs()),
+        (TensorMode::Input, net.inputs()?),
+        (TensorMode::Output, net.outputs()?),
     ] {
         for t in list {
             sc.io.push(IoTensorInfo {

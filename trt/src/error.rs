@@ -257,6 +257,20 @@ pub enum Error {
         device_gpu: String,
     },
 
+    /// A buffer's `Drop` could not wait for the GPU's last use of it, so its memory was leaked rather than freed (the
+    /// GPU might still read or write it). Reported by the next call on the device, like every deferred error.
+    #[error(
+        "a {what} of {bytes} bytes was leaked, not freed: waiting for the GPU's last use of it failed ({reason})"
+    )]
+    LeakedOnDrop {
+        /// `device buffer` or `pinned host buffer`.
+        what: &'static str,
+        /// Its size.
+        bytes: usize,
+        /// Why the wait failed.
+        reason: String,
+    },
+
     /// TensorRT for RTX judged the engine invalid on this system from its header (`IRuntime::getEngineValidity`).
     #[error("engine {} cannot run here: {}", engine.display(), reasons.join("; "))]
     EngineInvalid {

@@ -32,7 +32,16 @@
 //! * [`OwnedSession`] (from [`Engine::into_shared`] / [`SharedEngine::session`]) holds an `Arc` of its engine instead
 //!   of a borrow; its session is dropped (and synchronized) before its engine reference, and no engine reference
 //!   it hands out outlives it.
-//! * Raw-pointer enqueue ([`ExecutionContext::enqueue`]) is `unsafe` with its contract documented.
+//! * A buffer's marker is only ever replaced by one ordered after it (the new stream first waits for the old
+//!   marker), so re-marking on another stream (`end_raw_use`) never forgets work still running elsewhere. A tracked
+//!   copy whose markers cannot be recorded, and every copy to or from pageable memory once queued, is waited for
+//!   before the call returns; buffers of another device are refused before anything is queued.
+//! * Waits come before reports: `Stream::synchronize` and every drop path wait for the work first and report
+//!   deferred `Drop` errors after, so an unrelated failure never skips a wait. A buffer whose wait fails is leaked
+//!   (reported as [`Error::LeakedOnDrop`]), never freed under the GPU.
+//! * Raw-pointer enqueue ([`ExecutionContext::enqueue`]) is `unsafe` with its contract documented, and so is
+//!   implementing a calibrator ([`builder::Calibrator`] is an `unsafe trait`: it hands TensorRT raw addresses).
+//!   Sessions refuse vectorized IO formats, whose padding their volume-sized buffers would not hold.
 #![warn(missing_docs)]
 
 pub mod builder;

@@ -258,3 +258,34 @@ fn gpu_phase_times_split_each_inference_and_graphs_report_the_total() {
         assert!(!g.total.is_zero());
     }
 }
+
+/// A leaked `PendingInference` (`mem::forget`) leaves the inference in flight: the session's next call waits for it
+/// before touching a buffer, and its outputs are the ones a plain inference gives.
+#[test]
+#[ignore = "needs GPU, TensorRT and TRT_TEST_ENGINE"]
+fn gpu_a_forgotten_pending_inference_is_waited_for_by_the_next_call() {
+    let shared = engine();
+    let mut session = shared.session(SessionConfig::default()).unwrap();
+    let (name, dtype, shape) = input_of(&session);
+    let n: usize = shape.iter().product();
+    let (a, b) = (values(n, 3), values(n, 4));
+    let expect_a = copying_run(&mut session, &name, dtype, &shape, &a);
+    write_in_place(&mut session, &name, dtype, &a);
+    std::mem::forget(session.infer_async_in_place().unwrap());
+    assert!(
+        session.in_flight(),
+        "the forgotten inference is still in flight"
+    );
+    // Writing the input waits for the forgotten inference first; its outputs are then a's.
+    assert_eq!(snapshot(&session.outputs().unwrap()), expect_a);
+    assert!(!session.in_flight());
+    write_in_place(&mut session, &name, dtype, &b);
+    std::mem::forget(session.infer_async_in_place().unwrap());
+    drop(session); // Drop waits too (a sanitizer or the next test's allocations would show a use after free)
+    shared
+        .library()
+        .device()
+        .unwrap()
+        .take_deferred_errors()
+        .unwrap();
+}

@@ -846,11 +846,34 @@ pub fn init_plugins(logger: &Logger, namespace: &str) -> Result<()> {
         let lib = crate::loader::plugins()?;
         let addr = lib.init_lib_nvinfer_plugins as usize;
         // SAFETY: `addr` is initLibNvInferPlugins resolved by the loader from a library kept open for the process;
-        // its signature is `bool(void* logger, char const* ns)` in every supported release. The logger outlives
-        // the registration (TensorRT keeps a pointer: callers keep the Logger alive while using plugins).
+        // its signature is `bool(void* logger, char const* ns)` in every supported release. The plugin library
+        // keeps the logger pointer in a process-wide global: the logger is kept alive for the rest of the process
+        // (below), whatever happens to the caller's handles.
         let r = unsafe { sys::init_plugins(logger.shim(), addr, namespace) };
+        keep_for_process(logger);
         logger.finish("initLibNvInferPlugins", r)
     }
+}
+
+/// Loggers handed to `initLibNvInferPlugins`. The plugin library stores the pointer in a global and logs through it
+/// for the rest of the process, so each logger it was given must outlive every `Library`: they are kept here (one
+/// per initialization; each a few hundred bytes) and never dropped.
+static PLUGIN_LOGGERS: std::sync::Mutex<Vec<Logger>> = std::sync::Mutex::new(Vec::new());
+
+#[cfg(trt_shim)]
+fn keep_for_process(logger: &Logger) {
+    PLUGIN_LOGGERS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(logger.clone());
+}
+
+/// How many loggers the plugin library was handed (and are kept for the process).
+pub fn plugin_loggers_kept() -> usize {
+    PLUGIN_LOGGERS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .len()
 }
 
 /// `getPluginRegistry()->loadLibrary(path)` on the registry of `trt` (TensorRT ≥ 8.6): registers a plugin library

@@ -664,4 +664,19 @@ mod with_headers {
             assert!(v.header_size > 0, "{v:?}");
         }
     }
+
+    /// The plugin library keeps the logger it was handed for the rest of the process: such a logger survives every
+    /// handle of the caller (a `Library` dropped after `init_plugins` must not leave the plugins logging into freed
+    /// memory).
+    #[test]
+    fn loggers_handed_to_the_plugin_library_live_for_the_process() {
+        let before = plugin_loggers_kept();
+        let (logger, seen) = collecting_logger(Severity::Warning);
+        keep_for_process(&logger);
+        drop(logger);
+        assert_eq!(plugin_loggers_kept(), before + 1);
+        let kept = PLUGIN_LOGGERS.lock().unwrap().last().unwrap().clone();
+        kept.log(Severity::Error, "a plugin logs late").unwrap();
+        assert_eq!(seen.lock().unwrap().last().unwrap().1, "a plugin logs late");
+    }
 }

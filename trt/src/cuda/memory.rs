@@ -259,8 +259,12 @@ impl<T: Element> Drop for DeviceBuffer<T> {
             return;
         }
         if let Err(e) = self.tracker.get_mut().host_sync() {
-            // The GPU may still use the memory: leak it rather than free it.
-            self.device.record_drop_error(e);
+            // The GPU may still use the memory: leak it rather than free it, and say so.
+            self.device.record_drop_error(Error::LeakedOnDrop {
+                what: "device buffer",
+                bytes: self.byte_len(),
+                reason: e.to_string(),
+            });
             return;
         }
         // SAFETY: allocated by cudaMalloc in `new`, freed once, and its last use has completed.
@@ -422,7 +426,11 @@ impl<T: Element> Drop for PinnedBuffer<T> {
             return;
         }
         if let Err(e) = self.tracker.get_mut().host_sync() {
-            self.device.record_drop_error(e);
+            self.device.record_drop_error(Error::LeakedOnDrop {
+                what: "pinned host buffer",
+                bytes: self.byte_len(),
+                reason: e.to_string(),
+            });
             return;
         }
         // SAFETY: allocated by cudaHostAlloc in `new`, freed once, last use complete.

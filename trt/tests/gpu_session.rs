@@ -276,7 +276,7 @@ fn gpu_a_forgotten_pending_inference_is_waited_for_by_the_next_call() {
         session.in_flight(),
         "the forgotten inference is still in flight"
     );
-    // Writing the input waits for the forgotten inference first; its outputs are then a's.
+    // The next call (reading the outputs) waits for the forgotten inference first: they are a's.
     assert_eq!(snapshot(&session.outputs().unwrap()), expect_a);
     assert!(!session.in_flight());
     write_in_place(&mut session, &name, dtype, &b);

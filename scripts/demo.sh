@@ -9,6 +9,7 @@
 # engine and the tools used (`tools: DIR`); those binaries find the cached libraries by themselves.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/system-packages.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/trt-yolo/target}"
 out=engines/out
 mkdir -p "$out"

@@ -13,18 +13,7 @@
 # Downloads and build outputs are cached outside the repository (~/.cache/trt-yolo); later runs are incremental.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# System packages the tests use: python3 + pip (NVIDIA wheels from PyPI), a C++ compiler (cxx), jq/flock/sha256sum
-# (the Jetson entrypoint test). Installed only when missing.
-need=()
-command -v python3 >/dev/null || need+=(python3 python3-pip)
-command -v c++ >/dev/null || need+=(g++)
-command -v jq >/dev/null || need+=(jq)
-command -v flock >/dev/null || need+=(util-linux)
-command -v sha256sum >/dev/null || need+=(coreutils)
-if [ ${#need[@]} -gt 0 ]; then
-  { [ "$(id -u)" = 0 ] || { echo "test.sh: missing system packages ${need[*]}; install them (as root: apt-get install ${need[*]})" >&2; exit 1; }; }
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
-fi
+source scripts/system-packages.sh
 source scripts/nvidia-wheels.sh
 source scripts/tensorrt-headers.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/trt-yolo/target}"

@@ -15,9 +15,10 @@ use crate::model::Model;
 /// Options of [`verify`].
 #[derive(Clone, Debug)]
 pub struct VerifyOptions {
-    /// Absolute tolerance: an element fails when `|a − b| > atol + rtol·|a|`.
+    /// Absolute tolerance: an element fails when `|a − b| > atol + rtol·scale`, `scale` being the largest |a| of
+    /// its output (see [`crate::exec::compare_outputs`]). Must be finite and ≥ 0 ([`VerifyOptions::check`]).
     pub atol: f64,
-    /// Relative tolerance (see `atol`).
+    /// Relative tolerance, relative to each output's scale (see `atol`).
     pub rtol: f64,
     /// Number of random-input runs (seeds `seed`, `seed + 1`, …).
     pub random_runs: usize,
@@ -27,6 +28,23 @@ pub struct VerifyOptions {
     pub seed: u64,
     /// Executor options (shapes of dynamic inputs).
     pub exec: ExecOptions,
+}
+
+impl VerifyOptions {
+    /// Refuses tolerances that make the element check meaningless: NaN (every comparison with it is false, so
+    /// nothing would ever fail) and negative values. `+inf` is allowed and turns the element check off (only
+    /// non-finite mismatches and the caller's cosine check remain).
+    pub fn check(&self) -> Result<()> {
+        for (name, v) in [("atol", self.atol), ("rtol", self.rtol)] {
+            if v.is_nan() || v < 0.0 {
+                return Err(Error::other(
+                    "verification tolerance",
+                    format!("{name} must be a number ≥ 0, got {v}"),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Default for VerifyOptions {
@@ -74,12 +92,13 @@ impl VerifyReport {
         let mut s = String::new();
         for o in &self.worst {
             s.push_str(&format!(
-                "{}{:?}: max_abs {:.3e}  max_rel {:.3e}  cosine {:.9}  {}\n",
+                "{}{:?}: max_abs {:.3e}  max_rel {:.3e}  cosine {:.9}  {} of tolerance  {}\n",
                 o.name,
                 o.shape,
                 o.max_abs,
                 o.max_rel,
                 o.cosine,
+                percent(o.tolerance_ratio),
                 if o.violations == 0 { "ok" } else { "FAIL" }
             ));
         }
@@ -94,10 +113,23 @@ impl VerifyReport {
     }
 }
 
+/// `0.3%`, `250%`, `inf%`.
+fn percent(ratio: f64) -> String {
+    let p = ratio * 100.0;
+    if p.is_infinite() {
+        "inf%".into()
+    } else if p < 0.1 {
+        format!("{p:.3}%")
+    } else {
+        format!("{p:.1}%")
+    }
+}
+
 /// Runs `a` (reference) and `b` on the same random and image-like inputs and compares every output.
 /// Both models must have the same input names/types and output names/shapes; otherwise it is an
 /// error naming the difference.
 pub fn verify(a: &Model, b: &Model, options: &VerifyOptions) -> Result<VerifyReport> {
+    options.check()?;
     let ea = Executor::new(a, &options.exec)?;
     let eb = Executor::new(b, &options.exec)?;
     let ctx = format!("verifying {} against {}", b.source_name(), a.source_name());

@@ -41,11 +41,12 @@ pub enum Command {
         /// Skip the numerical verification.
         #[arg(long)]
         no_verify: bool,
-        /// Absolute tolerance of the verification (elements fail beyond atol + rtol·|x|).
-        #[arg(long, default_value_t = 1e-4)]
+        /// Absolute tolerance of the verification (elements fail beyond tol + rtol·scale, scale = the output's
+        /// largest magnitude).
+        #[arg(long, default_value_t = 1e-4, value_parser = parse_tolerance)]
         tol: f64,
-        /// Relative tolerance of the verification.
-        #[arg(long, default_value_t = 1e-4)]
+        /// Relative tolerance of the verification, relative to each output's scale.
+        #[arg(long, default_value_t = 1e-4, value_parser = parse_tolerance)]
         rtol: f64,
         /// Print the report as JSON.
         #[arg(long)]
@@ -91,11 +92,11 @@ pub enum Command {
         a: PathBuf,
         /// Model to check.
         b: PathBuf,
-        /// Absolute tolerance (elements fail beyond tol + rtol·|a|).
-        #[arg(long, default_value_t = 1e-4)]
+        /// Absolute tolerance (elements fail beyond tol + rtol·scale, scale = the output's largest magnitude).
+        #[arg(long, default_value_t = 1e-4, value_parser = parse_tolerance)]
         tol: f64,
-        /// Relative tolerance.
-        #[arg(long, default_value_t = 1e-4)]
+        /// Relative tolerance, relative to each output's scale.
+        #[arg(long, default_value_t = 1e-4, value_parser = parse_tolerance)]
         rtol: f64,
         /// Runs per input kind (random, image-like).
         #[arg(long, default_value_t = 1)]
@@ -682,5 +683,18 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(Cli::try_parse_from(["trt-onnx", "sample", "-o", "x", "--kind", "nope"]).is_err());
+    }
+}
+
+/// `--tol` / `--rtol`: a finite number ≥ 0 (NaN would make every comparison pass).
+fn parse_tolerance(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        Ok(v) => Err(format!(
+            "`{v}` is not a tolerance; give a finite number ≥ 0, e.g. 1e-4"
+        )),
+        Err(_) => Err(format!(
+            "`{s}` is not a number; give a tolerance such as 1e-4"
+        )),
     }
 }

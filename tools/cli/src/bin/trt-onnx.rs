@@ -35,12 +35,17 @@ pub enum Command {
         /// Output model (written atomically; nothing is written if fusion or verification fails).
         #[arg(short, long)]
         output: PathBuf,
-        /// Verify the fused model against the input on the CPU executor (the default).
+        /// Require the verification: a model the CPU executor cannot run is then an error (by default it is
+        /// written with a warning saying why it was not verified).
         #[arg(long, overrides_with = "no_verify")]
         verify: bool,
         /// Skip the numerical verification.
         #[arg(long)]
         no_verify: bool,
+        /// Input shapes for the verification run, trtexec syntax (`images:1x3x640x640[,other:…]`); dynamic
+        /// dimensions not given are chosen: batch 1, height and width from the model's `imgsz` metadata, else 640.
+        #[arg(long, value_name = "NAME:AxBxC[,…]")]
+        shapes: Option<String>,
         /// Absolute tolerance of the verification (elements fail beyond tol + rtol·scale, scale = the output's
         /// largest magnitude).
         #[arg(long, default_value_t = 1e-4, value_parser = parse_tolerance)]
@@ -387,28 +392,62 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Fuse {
             input,
             output,
-            verify: _,
+            verify: require_verify,
             no_verify,
+            shapes,
             tol,
             rtol,
             json,
         } => {
             let original = load(&input)?;
+            let (input_shapes, chosen) = verification_shapes(&original, shapes.as_deref())?;
             let mut fused = original.clone();
-            let report = passes::fuse(&mut fused, &FuseOptions::default())?;
+            let report = passes::fuse(
+                &mut fused,
+                &FuseOptions {
+                    input_shapes: input_shapes.clone(),
+                    ..Default::default()
+                },
+            )?;
             fused.set_source_name(format!("{} (fused)", input.display()));
+            if !chosen.is_empty() && !no_verify && !json {
+                eprintln!(
+                    "trt-onnx: verifying with {} (dynamic dimensions chosen; --shapes sets them)",
+                    chosen.join(", ")
+                );
+            }
             let verification = if no_verify {
                 None
             } else {
                 let opts = VerifyOptions {
                     atol: tol,
                     rtol,
+                    exec: ExecOptions {
+                        input_shapes,
+                        ..Default::default()
+                    },
                     ..Default::default()
                 };
-                Some(
-                    verify::verify(&original, &fused, &opts)
-                        .context("verifying the fused model (use --no-verify to skip)")?,
-                )
+                match verify::verify(&original, &fused, &opts) {
+                    Ok(v) => Some(v),
+                    // The passes succeeded but the CPU executor cannot run the model (an op it lacks, a custom
+                    // op, a training-mode BatchNormalization): write the result and say exactly why it is unchecked.
+                    Err(e) if !require_verify => {
+                        eprintln!(
+                            "trt-onnx: warning: {} was not verified: {}; writing it unchecked (--verify makes this \
+                             an error)",
+                            output.display(),
+                            e
+                        );
+                        None
+                    }
+                    Err(e) => {
+                        return Err(anyhow::Error::new(e).context(format!(
+                            "verifying the fused model (--verify was given; nothing written to {})",
+                            output.display()
+                        )))
+                    }
+                }
             };
             if let Some(v) = verification.as_ref().filter(|v| !v.passed) {
                 if !json {
@@ -696,5 +735,96 @@ fn parse_tolerance(s: &str) -> Result<f64, String> {
         Err(_) => Err(format!(
             "`{s}` is not a number; give a tolerance such as 1e-4"
         )),
+    }
+}
+
+/// The concrete input shapes for running `model` on the CPU executor: `--shapes` first, then every dynamic dimension
+/// chosen (batch 1; height and width of an image input from the model's `imgsz` metadata, else 640). Returns the
+/// shapes and, for the inputs whose shapes were chosen, `name:AxBxC` to tell the user.
+fn verification_shapes(
+    model: &Model,
+    given: Option<&str>,
+) -> anyhow::Result<(std::collections::HashMap<String, Vec<usize>>, Vec<String>)> {
+    use trt_tools::build::shapes::parse_spec;
+    let mut shapes = std::collections::HashMap::new();
+    let given = match given {
+        Some(spec) => parse_spec(spec).context("--shapes")?,
+        None => Vec::new(),
+    };
+    let graph = model.graph();
+    let inputs: Vec<_> = graph
+        .inputs()
+        .into_iter()
+        .filter(|vi| !graph.is_initializer(&vi.name))
+        .collect();
+    for g in &given {
+        if !inputs.iter().any(|vi| vi.name == g.name) {
+            let names: Vec<&str> = inputs.iter().map(|vi| vi.name.as_str()).collect();
+            bail!(
+                "--shapes names `{}`, which is not an input of the model (inputs: {})",
+                g.name,
+                names.join(", ")
+            );
+        }
+        shapes.insert(g.name.clone(), g.dims.iter().map(|&d| d as usize).collect());
+    }
+    let imgsz = imgsz_hint(model).unwrap_or((640, 640));
+    let mut chosen = Vec::new();
+    for vi in inputs {
+        if shapes.contains_key(&vi.name) {
+            continue;
+        }
+        let Some(dims) = yolo_onnx::graph::value_info_dims(vi) else {
+            continue;
+        };
+        if dims.iter().all(Option::is_some) {
+            continue;
+        }
+        let rank = dims.len();
+        let mut out = Vec::with_capacity(rank);
+        for (i, d) in dims.iter().enumerate() {
+            out.push(match (d, i, rank) {
+                (Some(v), _, _) => *v as usize,
+                (None, 0, _) => 1,
+                (None, 2, 4) => imgsz.0,
+                (None, 3, 4) => imgsz.1,
+                (None, _, _) => bail!(
+                    "input `{}` has a dynamic dimension {i} ({}) that cannot be chosen; give --shapes {}:…",
+                    vi.name,
+                    trt_tools::build::shapes::model_dims_to_string(&dims),
+                    vi.name
+                ),
+            });
+        }
+        chosen.push(format!(
+            "{}:{}",
+            vi.name,
+            out.iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join("x")
+        ));
+        shapes.insert(vi.name.clone(), out);
+    }
+    Ok((shapes, chosen))
+}
+
+/// Height and width from an Ultralytics-style `imgsz` metadata entry (`[640, 640]` or `640`).
+fn imgsz_hint(model: &Model) -> Option<(usize, usize)> {
+    let entry = model
+        .header()
+        .metadata_props
+        .iter()
+        .find(|p| p.key == "imgsz")?;
+    let nums: Vec<usize> = entry
+        .value
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    match nums.as_slice() {
+        [s] => Some((*s, *s)),
+        [h, w] => Some((*h, *w)),
+        _ => None,
     }
 }

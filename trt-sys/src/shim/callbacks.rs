@@ -56,34 +56,6 @@ impl PanicSlot {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_panic_is_re_raised_on_the_thread_whose_callback_panicked_only() {
-        let slot = Arc::new(PanicSlot::default());
-        let s = Arc::clone(&slot);
-        std::thread::spawn(move || {
-            s.run((), || panic!("worker callback"));
-        })
-        .join()
-        .unwrap();
-        // Another thread's call finishing does not re-raise (or swallow) the worker's panic.
-        slot.resume();
-        assert_eq!(
-            slot.0.lock().unwrap().len(),
-            1,
-            "the worker's panic stays stashed for it"
-        );
-        // The thread that panicked gets it back.
-        slot.run((), || panic!("main callback"));
-        let caught = catch_unwind(AssertUnwindSafe(|| slot.resume())).unwrap_err();
-        assert_eq!(caught.downcast_ref::<&str>(), Some(&"main callback"));
-        slot.resume(); // nothing left for this thread
-    }
-}
-
 /// A user log callback.
 pub(crate) type LogCallback = Box<dyn Fn(Severity, &str) + Send + Sync>;
 
@@ -181,4 +153,32 @@ pub(crate) fn calib_write_cache(sink: &CalibratorSink, data: &[u8]) {
             .unwrap_or_else(PoisonError::into_inner)
             .write_cache(data)
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_is_re_raised_on_the_thread_whose_callback_panicked_only() {
+        let slot = Arc::new(PanicSlot::default());
+        let s = Arc::clone(&slot);
+        std::thread::spawn(move || {
+            s.run((), || panic!("worker callback"));
+        })
+        .join()
+        .unwrap();
+        // Another thread's call finishing does not re-raise (or swallow) the worker's panic.
+        slot.resume();
+        assert_eq!(
+            slot.0.lock().unwrap().len(),
+            1,
+            "the worker's panic stays stashed for it"
+        );
+        // The thread that panicked gets it back.
+        slot.run((), || panic!("main callback"));
+        let caught = catch_unwind(AssertUnwindSafe(|| slot.resume())).unwrap_err();
+        assert_eq!(caught.downcast_ref::<&str>(), Some(&"main callback"));
+        slot.resume(); // nothing left for this thread
+    }
 }

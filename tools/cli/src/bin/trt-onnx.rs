@@ -694,37 +694,6 @@ fn main() -> ExitCode {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::CommandFactory;
-
-    #[test]
-    fn cli_is_consistent() {
-        Cli::command().debug_assert();
-    }
-
-    #[test]
-    fn keep_fp32_takes_several_patterns() {
-        let c = Cli::try_parse_from([
-            "trt-onnx",
-            "fp16",
-            "a.onnx",
-            "-o",
-            "b.onnx",
-            "--keep-fp32",
-            "Sigmoid",
-            "model.1*",
-        ])
-        .unwrap();
-        match c.command {
-            Command::Fp16 { keep_fp32, .. } => assert_eq!(keep_fp32, vec!["Sigmoid", "model.1*"]),
-            other => panic!("{other:?}"),
-        }
-        assert!(Cli::try_parse_from(["trt-onnx", "sample", "-o", "x", "--kind", "nope"]).is_err());
-    }
-}
-
 /// `--tol` / `--rtol`: a finite number ≥ 0 (NaN would make every comparison pass).
 fn parse_tolerance(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
@@ -741,10 +710,13 @@ fn parse_tolerance(s: &str) -> Result<f64, String> {
 /// The concrete input shapes for running `model` on the CPU executor: `--shapes` first, then every dynamic dimension
 /// chosen (batch 1; height and width of an image input from the model's `imgsz` metadata, else 640). Returns the
 /// shapes and, for the inputs whose shapes were chosen, `name:AxBxC` to tell the user.
+/// Input name → concrete dims for the CPU executor.
+type InputShapes = std::collections::HashMap<String, Vec<usize>>;
+
 fn verification_shapes(
     model: &Model,
     given: Option<&str>,
-) -> anyhow::Result<(std::collections::HashMap<String, Vec<usize>>, Vec<String>)> {
+) -> anyhow::Result<(InputShapes, Vec<String>)> {
     use trt_tools::build::shapes::parse_spec;
     let mut shapes = std::collections::HashMap::new();
     let given = match given {
@@ -826,5 +798,36 @@ fn imgsz_hint(model: &Model) -> Option<(usize, usize)> {
         [s] => Some((*s, *s)),
         [h, w] => Some((*h, *w)),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn keep_fp32_takes_several_patterns() {
+        let c = Cli::try_parse_from([
+            "trt-onnx",
+            "fp16",
+            "a.onnx",
+            "-o",
+            "b.onnx",
+            "--keep-fp32",
+            "Sigmoid",
+            "model.1*",
+        ])
+        .unwrap();
+        match c.command {
+            Command::Fp16 { keep_fp32, .. } => assert_eq!(keep_fp32, vec!["Sigmoid", "model.1*"]),
+            other => panic!("{other:?}"),
+        }
+        assert!(Cli::try_parse_from(["trt-onnx", "sample", "-o", "x", "--kind", "nope"]).is_err());
     }
 }

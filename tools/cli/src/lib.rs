@@ -71,8 +71,12 @@ pub mod exit {
         })
     }
 
-    /// Prints `error: …` (the whole context chain on one line, `a: b: c`) to stderr and returns the exit code.
+    /// Prints `error: …` (the whole context chain on one line, `a: b: c`) to stderr and returns the exit code. A
+    /// closed stdout (`| head`, `| grep -q`) is not an error: exit 0, nothing printed.
     pub fn report(program: &str, err: &anyhow::Error) -> u8 {
+        if crate::is_broken_pipe(err) {
+            return OK;
+        }
         eprintln!("{program}: error: {err:#}");
         code_of(err)
     }
@@ -125,6 +129,16 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
         e.downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
     })
+}
+
+/// `println!` that returns the I/O error (a closed pipe, a full disk) as `std::io::Result` instead of panicking; the
+/// programs propagate it (a broken pipe then exits 0, see `exit::report`).
+#[macro_export]
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
 }
 
 /// Writes `text` to stdout (locked, flushed); I/O errors, including a broken pipe, are returned.

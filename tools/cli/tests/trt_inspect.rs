@@ -284,3 +284,58 @@ fn reallib_system_reports_the_lean_runtime_and_no_gpu() {
         "{text}"
     );
 }
+
+/// A closed stdout (`| grep -q`, `| head`) is not an error and never a panic; a full disk is an error (exit 1).
+#[test]
+fn closed_or_full_stdout_is_handled_not_a_panic() {
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    common::sample(dir.path(), "yolov9", "m.onnx");
+    let runs: [(&std::path::Path, Vec<&str>); 3] = [
+        (&bin(), vec!["m.onnx"]),
+        (&bin(), vec!["system"]),
+        (
+            std::path::Path::new(env!("CARGO_BIN_EXE_trt-build")),
+            vec![
+                "m.onnx",
+                "--dry-run",
+                "--trt-release",
+                "10.3",
+                "--no-verify",
+            ],
+        ),
+    ];
+    for (exe, args) in runs {
+        // The reader is gone before the program writes.
+        let mut child = common::no_trt_cmd(exe, dir.path())
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let o = child.wait_with_output().unwrap();
+        let err = common::stderr(&o);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(
+            matches!(o.status.code(), Some(0) | Some(3)),
+            "{args:?}: {:?} {err}",
+            o.status
+        );
+        assert!(!err.contains("Broken pipe"), "{args:?}: {err}");
+        // /dev/full: writing fails with ENOSPC, which is a real error.
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let o = common::no_trt_cmd(exe, dir.path())
+            .args(&args)
+            .stdout(full)
+            .output()
+            .unwrap();
+        let err = common::stderr(&o);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains("No space left"), "{args:?}: {err}");
+    }
+}

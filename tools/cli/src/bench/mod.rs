@@ -126,8 +126,13 @@ fn parse_shapes(s: &str) -> Result<ShapeList, String> {
 }
 
 fn positive_seconds(s: &str) -> Result<f64, String> {
+    /// A year: far beyond any benchmark, far below what `Duration` holds.
+    const MAX_SECONDS: f64 = 365.0 * 86_400.0;
     match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        Ok(v) if v.is_finite() && v > 0.0 && v <= MAX_SECONDS => Ok(v),
+        Ok(v) if v > MAX_SECONDS => Err(format!(
+            "`{s}` seconds is more than a year; give a duration of at most {MAX_SECONDS} seconds"
+        )),
         _ => Err(format!("`{s}` is not a positive number of seconds")),
     }
 }
@@ -421,6 +426,17 @@ mod tests {
     #[test]
     fn cli_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations_are_positive_and_bounded() {
+        assert_eq!(positive_seconds("2.5"), Ok(2.5));
+        for bad in ["0", "-1", "nan", "inf", "1e20", "x"] {
+            assert!(positive_seconds(bad).is_err(), "{bad}");
+        }
+        assert!(positive_seconds("1e20")
+            .unwrap_err()
+            .contains("more than a year"));
     }
 
     #[test]

@@ -437,7 +437,7 @@ fn emit(cfg: &BuildConfig, report: &BuildReport) -> Result<()> {
     if cfg.quiet {
         return Ok(());
     }
-    println!("{}", render(report));
+    crate::outln!("{}", render(report))?;
     Ok(())
 }
 

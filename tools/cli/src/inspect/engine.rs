@@ -213,15 +213,15 @@ pub fn inspect(path: &Path, layers: bool, json: bool, plugins: &PluginArgs) -> R
             compatibility: compat.clone(),
         })?;
     } else {
-        println!("Engine {} ({} bytes)", path.display(), bytes.len());
+        crate::outln!("Engine {} ({} bytes)", path.display(), bytes.len())?;
         match &sc {
-            Some(s) => print_sidecar(s),
-            None => println!(
+            Some(s) => print_sidecar(s)?,
+            None => crate::outln!(
                 "  sidecar   {}",
                 sidecar_error.as_deref().unwrap_or("missing")
-            ),
+            )?,
         }
-        println!("  checksum  {checksum}");
+        crate::outln!("  checksum  {checksum}")?;
         if let Some(v) = &validity {
             let detail = match (v.codes.is_empty(), &v.note) {
                 (false, _) => format!(": {}", v.codes.join(", ")),
@@ -230,12 +230,12 @@ pub fn inspect(path: &Path, layers: bool, json: bool, plugins: &PluginArgs) -> R
                 }
                 _ => String::new(),
             };
-            println!(
+            crate::outln!(
                 "  validity  {} (TensorRT-RTX header check{detail})",
                 v.verdict
-            );
+            )?;
         }
-        println!(
+        crate::outln!(
             "  here      {}{}",
             compat.status,
             compat
@@ -243,7 +243,7 @@ pub fn inspect(path: &Path, layers: bool, json: bool, plugins: &PluginArgs) -> R
                 .as_ref()
                 .map(|r| format!(": {r}"))
                 .unwrap_or_default()
-        );
+        )?;
     }
     if report.can_run && compat.status == "compatible" {
         tensorrt_view(path, layers, json, plugins)?;
@@ -254,7 +254,7 @@ pub fn inspect(path: &Path, layers: bool, json: bool, plugins: &PluginArgs) -> R
             compat.reason.as_deref().unwrap_or("not compatible")
         )));
     } else if !json {
-        println!("  (IO tensors, profiles and layers from TensorRT need an engine-compatible TensorRT and GPU here)");
+        crate::outln!("  (IO tensors, profiles and layers from TensorRT need an engine-compatible TensorRT and GPU here)")?;
     }
     Ok(match (sidecar_error, compat.status) {
         _ if validity.as_ref().is_some_and(|v| v.verdict == "invalid") => exit::FAILURE,
@@ -264,22 +264,23 @@ pub fn inspect(path: &Path, layers: bool, json: bool, plugins: &PluginArgs) -> R
     })
 }
 
-fn print_sidecar(s: &Sidecar) {
-    println!(
+fn print_sidecar(s: &Sidecar) -> std::io::Result<()> {
+    crate::outln!(
         "  built     TensorRT {} for {}, {:?}, {}",
         s.tensorrt.version,
         built_for(s),
         s.precision,
         s.created_at
-    );
+    )?;
     if s.tensorrt.version_compatible || s.tensorrt.hardware_compatibility != Default::default() {
-        println!(
+        crate::outln!(
             "  compat    version-compatible: {}, hardware: {}",
-            s.tensorrt.version_compatible, s.tensorrt.hardware_compatibility
-        );
+            s.tensorrt.version_compatible,
+            s.tensorrt.hardware_compatibility
+        )?;
     }
     for t in &s.io {
-        println!(
+        crate::outln!(
             "  {:<8}  {} {} [{}] {}",
             format!("{:?}", t.mode).to_lowercase(),
             t.name,
@@ -290,47 +291,47 @@ fn print_sidecar(s: &Sidecar) {
                 .collect::<Vec<_>>()
                 .join("x"),
             t.format
-        );
+        )?;
     }
     for (i, p) in s.profiles.iter().enumerate() {
         for r in &p.inputs {
             let d = |v: &[i64]| v.iter().map(i64::to_string).collect::<Vec<_>>().join("x");
-            println!(
+            crate::outln!(
                 "  profile {i} {}: min {} opt {} max {}",
                 r.name,
                 d(&r.min),
                 d(&r.opt),
                 d(&r.max)
-            );
+            )?;
         }
     }
     if let Some(f) = &s.source.onnx_file {
-        println!(
+        crate::outln!(
             "  source    {f} (sha256 {})",
             s.source.onnx_sha256.as_deref().unwrap_or("?")
-        );
+        )?;
     }
-    println!(
+    crate::outln!(
         "  pipeline  {}",
         if s.pipeline.is_empty() {
             "(none)".into()
         } else {
             s.pipeline.join(" -> ")
         }
-    );
+    )?;
     if !s.plugins.is_empty() {
-        println!("  plugins   {}", s.plugins.join(", "));
+        crate::outln!("  plugins   {}", s.plugins.join(", "))?;
     }
     if !s.plugin_libraries.is_empty() {
-        println!(
+        crate::outln!(
             "  plugin libraries  {} (load with --plugins)",
             s.plugin_libraries.join(", ")
-        );
+        )?;
     }
     if !s.class_names.is_empty() {
         let shown: Vec<&str> = s.class_names.iter().take(8).map(String::as_str).collect();
         let more = s.class_names.len().saturating_sub(shown.len());
-        println!(
+        crate::outln!(
             "  classes   {} ({}{})",
             s.class_names.len(),
             shown.join(", "),
@@ -339,8 +340,9 @@ fn print_sidecar(s: &Sidecar) {
             } else {
                 String::new()
             }
-        );
+        )?;
     }
+    Ok(())
 }
 
 /// IO tensors, profiles and (with `layers`) the layer table, from TensorRT itself. With `json`, goes to stderr as
@@ -389,7 +391,7 @@ fn tensorrt_view(path: &Path, layers: bool, json: bool, plugins: &PluginArgs) ->
     if json {
         eprint!("{out}");
     } else {
-        print!("{out}");
+        crate::print_out(&out)?;
     }
     Ok(())
 }

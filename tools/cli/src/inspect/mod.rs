@@ -78,7 +78,7 @@ pub fn run(cli: &Cli) -> Result<u8> {
         if cli.json {
             crate::build::print_json(&report)?;
         } else {
-            print!("{}", report.render());
+            crate::print_out(&report.render())?;
         }
         return Ok(if report.can_build && report.can_run {
             exit::OK

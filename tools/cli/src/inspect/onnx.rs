@@ -84,9 +84,9 @@ pub fn inspect(path: &Path, layers: bool, json: bool) -> Result<u8> {
         })?;
         return Ok(exit::OK);
     }
-    println!("ONNX model {}", path.display());
-    println!("  sha256   {}", loaded.sha256);
-    println!(
+    crate::outln!("ONNX model {}", path.display())?;
+    crate::outln!("  sha256   {}", loaded.sha256)?;
+    crate::outln!(
         "  opset    {}   producer {}",
         summary.opset,
         if summary.producer.is_empty() {
@@ -94,18 +94,18 @@ pub fn inspect(path: &Path, layers: bool, json: bool) -> Result<u8> {
         } else {
             &summary.producer
         }
-    );
+    )?;
     for (what, list) in [("input ", &summary.inputs), ("output", &summary.outputs)] {
         for io in list {
-            println!(
+            crate::outln!(
                 "  {what}   {} {} [{}]",
                 io.name,
                 io.dtype,
                 crate::build::shapes::model_dims_to_string(&io.dims)
-            );
+            )?;
         }
     }
-    println!(
+    crate::outln!(
         "  nodes    {}{}",
         summary.nodes,
         if summary.quantized {
@@ -113,29 +113,29 @@ pub fn inspect(path: &Path, layers: bool, json: bool) -> Result<u8> {
         } else {
             ""
         }
-    );
+    )?;
     let mut ops: Vec<(&String, &usize)> = summary.ops.iter().collect();
     ops.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
     for (op, n) in ops {
-        println!("    {n:>6}  {op}");
+        crate::outln!("    {n:>6}  {op}")?;
     }
     if lint.is_empty() {
-        println!("  lint     no warnings");
+        crate::outln!("  lint     no warnings")?;
     } else {
         for w in &lint {
-            println!("  warning  {w}");
+            crate::outln!("  warning  {w}")?;
         }
     }
     if let Some(rows) = nodes_list {
-        println!("  nodes:");
+        crate::outln!("  nodes:")?;
         for r in rows {
-            println!(
+            crate::outln!(
                 "    {:<40} {:<20} {} -> {}",
                 r.name,
                 r.op,
                 r.inputs.join(","),
                 r.outputs.join(",")
-            );
+            )?;
         }
     }
     Ok(exit::OK)

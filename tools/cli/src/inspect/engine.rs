@@ -176,7 +176,11 @@ pub fn inspect(path: &Path, layers: bool, json: bool, plugins: &PluginArgs) -> R
         None => "unchecked",
     };
     let report = system::probe();
-    let validity = rtx_validity(&report, &bytes, sc.as_ref())?;
+    // NVIDIA's check is extra information: when it cannot run here (no libcudart, say), the sidecar report stands.
+    let validity = rtx_validity(&report, &bytes, sc.as_ref()).unwrap_or_else(|e| {
+        tracing::warn!("TensorRT-RTX's validity check could not run: {e:#}");
+        None
+    });
     let compat = match &sc {
         Some(s) if checksum == "ok" => compatibility(path, s, &report, plugins),
         Some(s) => Compatibility {

@@ -270,21 +270,11 @@ fn rtx_dynamic_batch_profile_is_built_and_recorded() {
     // A sample without a batch-1 Reshape in its head, so that every batch size is a valid input.
     common::sample(dir.path(), "conv-bn", "m.onnx");
     // Make the batch dimension dynamic in the ONNX itself, as `export(dynamic=True)` does.
-    let mut model = yolo_onnx::Model::load(dir.path().join("m.onnx")).unwrap();
-    model.graph_mut().edit_proto(|g| {
-        for vi in g.input.iter_mut().chain(g.output.iter_mut()) {
-            let mut dims: Vec<i64> = yolo_onnx::graph::value_info_dims(vi)
-                .unwrap()
-                .iter()
-                .map(|d| d.unwrap_or(-1))
-                .collect();
-            dims[0] = -1;
-            let elem = yolo_onnx::graph::value_info_elem_type(vi).unwrap();
-            let elem = yolo_onnx::graph::DataType::try_from(elem).unwrap();
-            *vi = yolo_onnx::graph::make_value_info(&vi.name, elem, &dims);
-        }
-    });
-    model.save(dir.path().join("dyn.onnx")).unwrap();
+    common::make_dynamic(
+        &dir.path().join("m.onnx"),
+        &dir.path().join("dyn.onnx"),
+        &[0],
+    );
     let r = build(
         dir.path(),
         &[

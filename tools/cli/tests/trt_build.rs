@@ -758,17 +758,7 @@ fn reallib_build_with_the_lean_runtime_and_no_gpu_exits_3_saying_why() {
 #[test]
 fn an_op_the_cpu_executor_lacks_skips_verification_with_a_warning() {
     let dir = tempfile::tempdir().unwrap();
-    common::sample(dir.path(), "conv-bn", "m.onnx");
-    let mut model = yolo_onnx::Model::load(dir.path().join("m.onnx")).unwrap();
-    let out = model.graph().outputs()[0].clone();
-    let mut node =
-        yolo_onnx::graph::make_node("YoloMysteryOp", "mystery", &[&out.name], &["post"], vec![]);
-    node.domain = "com.example.yolo".into();
-    model.graph_mut().add_node(node);
-    model
-        .graph_mut()
-        .edit_proto(|g| g.output[0].name = "post".into());
-    model.save(dir.path().join("custom.onnx")).unwrap();
+    common::custom_op_model(dir.path(), "custom.onnx");
     let o = run(
         dir.path(),
         &[

@@ -50,32 +50,14 @@ fn non_finite_or_negative_tolerances_are_usage_errors() {
     );
 }
 
-/// `m.onnx` with its batch, height and width dynamic (as `export(dynamic=True)` writes them).
+/// The yolov9 sample with its batch, height and width dynamic (as `export(dynamic=True)` writes them).
 fn dynamic_model(dir: &std::path::Path) -> PathBuf {
-    common::sample(dir, "yolov9", "static.onnx");
-    let mut model = yolo_onnx::Model::load(dir.join("static.onnx")).unwrap();
-    model.graph_mut().edit_proto(|g| {
-        let vi = &mut g.input[0];
-        let mut dims: Vec<i64> = yolo_onnx::graph::value_info_dims(vi)
-            .unwrap()
-            .iter()
-            .map(|d| d.unwrap_or(-1))
-            .collect();
-        for i in [0, 2, 3] {
-            dims[i] = -1;
-        }
-        let elem = yolo_onnx::graph::value_info_elem_type(vi).unwrap();
-        let elem = yolo_onnx::graph::DataType::try_from(elem).unwrap();
-        *vi = yolo_onnx::graph::make_value_info(&vi.name, elem, &dims);
-        for o in g.output.iter_mut() {
-            let elem = yolo_onnx::graph::value_info_elem_type(o).unwrap();
-            let elem = yolo_onnx::graph::DataType::try_from(elem).unwrap();
-            let rank = yolo_onnx::graph::value_info_dims(o).unwrap().len();
-            *o = yolo_onnx::graph::make_value_info(&o.name, elem, &vec![-1; rank]);
-        }
-    });
     let path = dir.join("dyn.onnx");
-    model.save(&path).unwrap();
+    common::make_dynamic(
+        &common::sample(dir, "yolov9", "static.onnx"),
+        &path,
+        &[0, 2, 3],
+    );
     path
 }
 
@@ -151,17 +133,7 @@ fn dynamic_exports_are_fused_and_verified_at_chosen_or_given_shapes() {
 #[test]
 fn an_op_the_cpu_executor_lacks_is_fused_and_written_unverified() {
     let dir = tempfile::tempdir().unwrap();
-    common::sample(dir.path(), "conv-bn", "m.onnx");
-    let mut model = yolo_onnx::Model::load(dir.path().join("m.onnx")).unwrap();
-    let out = model.graph().outputs()[0].name.clone();
-    let mut node =
-        yolo_onnx::graph::make_node("YoloMysteryOp", "mystery", &[&out], &["post"], vec![]);
-    node.domain = "com.example.yolo".into();
-    model.graph_mut().add_node(node);
-    model
-        .graph_mut()
-        .edit_proto(|g| g.output[0].name = "post".into());
-    model.save(dir.path().join("custom.onnx")).unwrap();
+    common::custom_op_model(dir.path(), "custom.onnx");
     let o = common::no_trt_cmd(bin(), dir.path())
         .args(["fuse", "custom.onnx", "-o", "f.onnx"])
         .output()

@@ -97,6 +97,48 @@ pub fn sample_seeded(dir: &Path, kind: &str, name: &str, seed: u64) -> PathBuf {
     path
 }
 
+/// Writes `dir/name`: the generated `conv-bn` sample followed by `YoloMysteryOp` (domain `com.example.yolo`, node
+/// `mystery`), an op the CPU executor lacks — as a custom plugin op in a real export.
+pub fn custom_op_model(dir: &Path, name: &str) -> PathBuf {
+    let src = sample(dir, "conv-bn", &format!("{name}.base.onnx"));
+    let mut model = yolo_onnx::Model::load(&src).unwrap();
+    let out = model.graph().outputs()[0].name.clone();
+    let mut node =
+        yolo_onnx::graph::make_node("YoloMysteryOp", "mystery", &[&out], &["post"], vec![]);
+    node.domain = "com.example.yolo".into();
+    model.graph_mut().add_node(node);
+    model
+        .graph_mut()
+        .edit_proto(|g| g.output[0].name = "post".into());
+    let path = dir.join(name);
+    model.save(&path).unwrap();
+    path
+}
+
+/// Copies the ONNX model `src` to `dst` with the dimensions `dims` of its first input, and every dimension of its
+/// outputs, made dynamic (as `export(dynamic=True)` writes them).
+pub fn make_dynamic(src: &Path, dst: &Path, dims: &[usize]) {
+    use yolo_onnx::graph::{make_value_info, value_info_dims, value_info_elem_type, DataType};
+    let mut model = yolo_onnx::Model::load(src).unwrap();
+    model.graph_mut().edit_proto(|g| {
+        let retype = |vi: &mut tract_onnx::pb::ValueInfoProto, dynamic: &dyn Fn(usize) -> bool| {
+            let d: Vec<i64> = value_info_dims(vi)
+                .unwrap()
+                .iter()
+                .enumerate()
+                .map(|(i, d)| if dynamic(i) { -1 } else { d.unwrap_or(-1) })
+                .collect();
+            let elem = DataType::try_from(value_info_elem_type(vi).unwrap()).unwrap();
+            *vi = make_value_info(&vi.name, elem, &d);
+        };
+        retype(&mut g.input[0], &|i| dims.contains(&i));
+        for o in g.output.iter_mut() {
+            retype(o, &|_| true);
+        }
+    });
+    model.save(dst).unwrap();
+}
+
 /// The real TensorRT lean runtime and libcudart directory named by `TRT_TEST_LEAN_LIB` and `TRT_TEST_CUDART_DIR`;
 /// fails loudly when either is unset or the library does not exist.
 pub fn real_libs() -> (String, String) {

@@ -374,12 +374,8 @@ impl Runtime {
             v.header_size,
             v.logged,
         );
-        if let Some(targets) = sidecar
-            .map(|s| &s.tensorrt.compute_capabilities)
-            .filter(|t| !t.is_empty())
-        {
-            let list: Vec<String> = targets.iter().map(ToString::to_string).collect();
-            validity = validity.with_built_for(format!("compute capabilities {}", list.join(", ")));
+        if let Some(s) = sidecar.filter(|s| !s.tensorrt.compute_capabilities.is_empty()) {
+            validity = validity.with_built_for(s.built_for());
         }
         validity.check(engine, self.library.device_cc().as_deref())
     }

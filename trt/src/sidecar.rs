@@ -467,6 +467,22 @@ impl Sidecar {
         }
     }
 
+    /// What the engine was built for, in words: the build GPU, or TensorRT-RTX's target compute capabilities
+    /// ("compute capabilities 7.5, 8.6"), or its default set.
+    pub fn built_for(&self) -> String {
+        match (&self.gpu, self.tensorrt.compute_capabilities.as_slice()) {
+            (Some(g), _) => format!("{} (compute capability {})", g.name, g.compute_capability),
+            (None, []) => "TensorRT-RTX's default compute capabilities".to_owned(),
+            (None, ccs) => format!(
+                "compute capabilities {}",
+                ccs.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+    }
+
     /// Records the length and SHA-256 of `engine_bytes`.
     pub fn set_engine(&mut self, engine_bytes: &[u8]) {
         self.engine = EngineDigest {

@@ -41,6 +41,17 @@ pub struct EngineValidity {
 /// `kUNSUPPORTED_CC`.
 const UNSUPPORTED_CC: u64 = 1 << 1;
 
+/// Every bit [`DIAGNOSTICS`] explains.
+const KNOWN_BITS: u64 = {
+    let mut bits = 0;
+    let mut i = 0;
+    while i < DIAGNOSTICS.len() {
+        bits |= DIAGNOSTICS[i].0;
+        i += 1;
+    }
+    bits
+};
+
 /// `EngineInvalidityDiagnostics` bits (NvInferRuntime.h of TensorRT-RTX 1.3–1.7), each with what it means and what to
 /// do. `{cc}` is replaced by this device's compute capability where one is known.
 pub const DIAGNOSTICS: [(u64, &str, &str); 7] = [
@@ -130,7 +141,7 @@ impl EngineValidity {
             .filter(|(bit, _, _)| self.diagnostics & bit != 0)
             .map(|(_, code, _)| (*code).to_owned())
             .collect();
-        let unknown = self.diagnostics & !DIAGNOSTICS.iter().fold(0, |acc, (bit, _, _)| acc | bit);
+        let unknown = self.diagnostics & !KNOWN_BITS;
         if unknown != 0 {
             out.push(format!("unknown-{unknown:#x}"));
         }
@@ -159,7 +170,7 @@ impl EngineValidity {
                 }
             })
             .collect();
-        let unknown = self.diagnostics & !DIAGNOSTICS.iter().fold(0, |acc, (bit, _, _)| acc | bit);
+        let unknown = self.diagnostics & !KNOWN_BITS;
         if unknown != 0 || (out.is_empty() && self.verdict == Verdict::Invalid) {
             out.push(format!(
                 "TensorRT-RTX reports diagnostics {:#x} this tool does not know: rebuild the engine here",

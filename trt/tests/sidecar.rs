@@ -563,6 +563,15 @@ fn rtx_sidecars_round_trip_with_their_targets_and_no_build_gpu() {
     let back = Sidecar::from_json(&json, Path::new("m.engine.json")).unwrap();
     assert_eq!(back, s);
     assert!(back.tensorrt.version.is_rtx());
+    assert_eq!(back.built_for(), "compute capabilities 7.5, 8.6");
+    assert_eq!(
+        rtx_sidecar(&[]).built_for(),
+        "TensorRT-RTX's default compute capabilities"
+    );
+    assert_eq!(
+        sample_sidecar().built_for(),
+        "Tesla T4 (compute capability 7.5)"
+    );
     // A TensorRT sidecar keeps its old form: no new field appears.
     let mut t = sample_sidecar();
     t.seal();

@@ -49,21 +49,6 @@ pub struct ValidityReport {
     pub note: Option<String>,
 }
 
-/// What a sidecar says the engine was built for: the build GPU, or TensorRT-RTX's target compute capabilities.
-pub fn built_for(sc: &Sidecar) -> String {
-    match (&sc.gpu, sc.tensorrt.compute_capabilities.as_slice()) {
-        (Some(g), _) => format!("{} (compute capability {})", g.name, g.compute_capability),
-        (None, []) => "TensorRT-RTX's default compute capabilities".to_owned(),
-        (None, ccs) => format!(
-            "compute capabilities {}",
-            ccs.iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
-}
-
 /// Runs TensorRT for RTX's header check on `bytes` when the loaded TensorRT is TensorRT-RTX (no GPU needed).
 fn rtx_validity(
     report: &SystemReport,
@@ -81,7 +66,7 @@ fn rtx_validity(
         return Ok(None);
     };
     if let Some(s) = sc.filter(|s| !s.tensorrt.compute_capabilities.is_empty()) {
-        v = v.with_built_for(built_for(s));
+        v = v.with_built_for(s.built_for());
     }
     let cc = lib
         .device()
@@ -142,7 +127,7 @@ pub fn compatibility(
                 reason: Some(format!(
                     "TensorRT {} matches, but no usable GPU to compare {} against",
                     facts.tensorrt,
-                    built_for(sc)
+                    sc.built_for()
                 )),
             },
         },
@@ -272,7 +257,7 @@ fn print_sidecar(s: &Sidecar) -> std::io::Result<()> {
     crate::outln!(
         "  built     TensorRT {} for {}, {:?}, {}",
         s.tensorrt.version,
-        built_for(s),
+        s.built_for(),
         s.precision,
         s.created_at
     )?;

@@ -344,8 +344,29 @@ fn int8_calibration_with_an_empty_calibration_directory_fails_cleanly() {
         1,
         "no such directory",
     );
-    // a calibration cache alone needs no calibration on <= 10.x, and is refused on 11.x
+    // a calibration cache alone needs no calibration on <= 10.x (when it covers the network), and is refused on 11.x
     std::fs::write(dir.path().join("c.cache"), "TRT-8503-EntropyCalibration2\n").unwrap();
+    assert_fails(
+        &run_line(
+            dir.path(),
+            "m.onnx --int8 --calib-cache c.cache --dry-run --trt-release 8.5",
+        ),
+        1,
+        "has no range for 10 of the 10 tensors",
+    );
+    // A cache that names every tensor of the fused network (written here from the fused graph) is accepted.
+    let mut fused = yolo_onnx::Model::load(dir.path().join("m.onnx")).unwrap();
+    yolo_onnx::fuse(&mut fused, &Default::default()).unwrap();
+    let cache = yolo_onnx::quant::CalibrationCache {
+        version: 8503,
+        algorithm: yolo_onnx::quant::CacheAlgorithm::Entropy2,
+        scales: yolo_onnx::quant::calibrated_tensors(&fused)
+            .unwrap()
+            .into_iter()
+            .map(|n| (n, 0.01))
+            .collect(),
+    };
+    std::fs::write(dir.path().join("c.cache"), cache.to_text()).unwrap();
     let o = run_line(
         dir.path(),
         "m.onnx --int8 --calib-cache c.cache --dry-run --json --trt-release 8.5",

@@ -327,7 +327,7 @@ fn trt_build_int8_calibrates_for_each_release() {
 }
 
 #[test]
-fn dynamic_input_size_needs_input_size() {
+fn dynamic_input_size_is_chosen_or_given() {
     let dir = tempfile::tempdir().unwrap();
     let mut m = yolo_onnx::testgen::yolov7_tiny_slice(4, 7);
     fuse(&mut m, &FuseOptions::default()).unwrap();
@@ -352,8 +352,17 @@ fn dynamic_input_size_needs_input_size() {
     m.save(&model).unwrap();
     let calib = images(dir.path(), 4, 4);
     let out = dir.path().join("q.onnx");
+    // No size given: 640x640 is chosen and said; this head is built for 128x128, so calibration fails and says how
+    // to give the size.
     let o = quantize(&model, &calib, &out, &[]);
-    assert_fails_cleanly(&o, &out, &["dynamic", "--input-size"]);
+    assert!(
+        stderr(&o).contains("images:1x3x640x640"),
+        "the chosen shape is said: {}",
+        stderr(&o)
+    );
+    assert_fails_cleanly(&o, &out, &["chosen shape", "--shapes"]);
+    let o = quantize(&model, &calib, &out, &["--shapes", "images:1x3x128x128"]);
+    common::assert_ok(&o);
     let o = quantize(&model, &calib, &out, &["--input-size", "128x128"]);
     common::assert_ok(&o);
     assert!(
@@ -367,4 +376,137 @@ fn dynamic_input_size_needs_input_size() {
         .nodes()
         .iter()
         .any(|n| n.op_type == "QuantizeLinear"));
+}
+
+/// Every value name of a graph's float activations, computed here from the graph alone: the input and every node
+/// output (the generated YOLO models have no integer-valued node outputs).
+fn activation_names(m: &Model) -> std::collections::BTreeSet<String> {
+    let g = m.graph();
+    let mut names: std::collections::BTreeSet<String> =
+        g.inputs().iter().map(|v| v.name.clone()).collect();
+    for n in g.nodes() {
+        names.extend(n.output.iter().filter(|o| !o.is_empty()).cloned());
+    }
+    names
+}
+
+#[test]
+fn quantize_and_trt_build_calibrate_the_same_fused_graph() {
+    let dir = tempfile::tempdir().unwrap();
+    // An unfused export: BatchNorms, RepConvs (whose merge creates `….merged*` tensors).
+    let model = common::sample(dir.path(), "yolov9", "v9.onnx");
+    let calib = images(dir.path(), 4, 5);
+    let (q, cache) = (dir.path().join("q.onnx"), dir.path().join("q.cache"));
+    let o = quantize(
+        &model,
+        &calib,
+        &q,
+        &["--cache", cache.to_str().unwrap(), "--cache-trt", "10.3"],
+    );
+    common::assert_ok(&o);
+    // Fused first: no BatchNormalization is left between a Conv and its Q/DQ; the ranges are summarized.
+    let qm = Model::load(&q).unwrap();
+    assert!(!qm
+        .graph()
+        .nodes()
+        .iter()
+        .any(|n| n.op_type == "BatchNormalization"));
+    assert!(qm
+        .graph()
+        .nodes()
+        .iter()
+        .any(|n| n.op_type == "QuantizeLinear"));
+    assert!(
+        stdout_has(&o, "tensor ranges computed (--verbose lists them)")
+            && !stdout_has(&o, "saturated"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let c = CalibrationCache::parse(&std::fs::read(&cache).unwrap(), "q.cache").unwrap();
+    let cached: std::collections::BTreeSet<String> =
+        c.scales.iter().map(|(n, _)| n.clone()).collect();
+    assert!(cached.iter().any(|n| n.contains(".merged")), "{cached:?}");
+
+    let build = |cache: &Path, emit: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_trt-build"))
+            .current_dir(dir.path())
+            .env("TRT_LIBRARY", dir.path().join("none/libnvinfer.so.10"))
+            .env("CUDA_LIB_DIR", dir.path().join("none"))
+            .env_remove("TRT_LIB_DIR")
+            .args(["v9.onnx", "--int8", "--calib-cache"])
+            .arg(cache)
+            .args([
+                "--trt-release",
+                "10.3",
+                "--dry-run",
+                "--json",
+                "--emit-onnx",
+            ])
+            .arg(emit)
+            .output()
+            .unwrap()
+    };
+    // trt-build fuses the same way: the cache covers exactly the tensors of the graph it would hand TensorRT.
+    let emitted = dir.path().join("emitted.onnx");
+    let o = build(&cache, &emitted);
+    common::assert_ok(&o);
+    let r = common::json(&o);
+    let e = Model::load(&emitted).unwrap();
+    assert_eq!(cached, activation_names(&e));
+    assert_eq!(r["calibration_cache"]["tensors"], cached.len());
+    assert_eq!(r["calibration_cache"]["unused"], 0);
+
+    // A cache of the unfused graph (quantize --no-fuse) misses the merged tensors: refused before TensorRT, naming
+    // them and the fix, in the dry run.
+    let (q2, cache2) = (dir.path().join("q2.onnx"), dir.path().join("q2.cache"));
+    common::assert_ok(&quantize(
+        &model,
+        &calib,
+        &q2,
+        &[
+            "--no-fuse",
+            "--cache",
+            cache2.to_str().unwrap(),
+            "--cache-trt",
+            "10.3",
+        ],
+    ));
+    let emitted2 = dir.path().join("emitted2.onnx");
+    let o = build(&cache2, &emitted2);
+    common::assert_fails(&o, "trt-build", 1, "has no range for");
+    let err = stderr(&o);
+    assert!(
+        err.contains(".merged") && err.contains("trt-onnx quantize"),
+        "{err}"
+    );
+    assert!(!emitted2.exists(), "nothing is emitted for a refused build");
+
+    // Random bytes, and a cache of another release (its header is rewritten; said in the notes).
+    let junk = dir.path().join("junk.cache");
+    std::fs::write(&junk, [0x89u8, 0x50, 0xff, 0x00, 0x13]).unwrap();
+    common::assert_fails(
+        &build(&junk, &emitted2),
+        "trt-build",
+        1,
+        "calibration cache",
+    );
+    let (q3, cache3) = (dir.path().join("q3.onnx"), dir.path().join("q3.cache"));
+    common::assert_ok(&quantize(
+        &model,
+        &calib,
+        &q3,
+        &["--cache", cache3.to_str().unwrap(), "--cache-trt", "8.6.1"],
+    ));
+    let o = build(&cache3, &emitted2);
+    common::assert_ok(&o);
+    let notes = common::json(&o)["notes"].to_string();
+    assert!(
+        notes.contains("written for TensorRT 8.6.1") && notes.contains("10.3.0"),
+        "{notes}"
+    );
+
+    // A Q/DQ model is not quantized again.
+    let again = dir.path().join("again.onnx");
+    let o = quantize(&q, &calib, &again, &[]);
+    assert_fails_cleanly(&o, &again, &["already quantized", "FP32 model"]);
 }

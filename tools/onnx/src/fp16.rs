@@ -108,14 +108,19 @@ pub struct Fp16Options {
     /// [`PROBE_LIMIT`] (a quarter of the FP16 range, as headroom for other inputs). Catches
     /// activations that overflow although no constant does. Costs one CPU run per input.
     pub range_probe: bool,
+    /// Concrete shapes of dynamic inputs for the range probe (see [`crate::exec::ExecOptions::input_shapes`]).
+    pub input_shapes: HashMap<String, Vec<usize>>,
 }
 
 /// Observed |x| above which [`Fp16Options::range_probe`] keeps a value in FP32.
 pub const PROBE_LIMIT: f32 = FP16_MAX / 4.0;
 
 /// Largest finite |x| of every FLOAT value of `model` over one image-like and one random input
-/// (seeds 0 and 1), measured on the CPU executor.
-pub fn probe_ranges(model: &Model) -> Result<HashMap<String, f32>> {
+/// (seeds 0 and 1), measured on the CPU executor; `input_shapes` gives dynamic inputs their shapes.
+pub fn probe_ranges(
+    model: &Model,
+    input_shapes: &HashMap<String, Vec<usize>>,
+) -> Result<HashMap<String, f32>> {
     use crate::exec::{make_inputs, ExecOptions, Executor, InputKind};
     let dt = infer_dtypes(model.graph())?;
     let mut probe = model.clone();
@@ -144,7 +149,13 @@ pub fn probe_ranges(model: &Model) -> Result<HashMap<String, f32>> {
             p.output.push(vi);
         }
     });
-    let exec = Executor::new(&probe, &ExecOptions::default())?;
+    let exec = Executor::new(
+        &probe,
+        &ExecOptions {
+            input_shapes: input_shapes.clone(),
+            ..Default::default()
+        },
+    )?;
     let mut ranges: HashMap<String, f32> = HashMap::new();
     for (kind, seed) in [(InputKind::Image, 0), (InputKind::Random, 1)] {
         for (name, v) in exec.run(&make_inputs(exec.inputs(), kind, seed)?)? {
@@ -385,7 +396,7 @@ fn max_abs_finite(t: &TensorProto) -> Result<f32> {
 pub fn convert(model: &mut Model, options: &Fp16Options) -> Result<Fp16Report> {
     let source = model.source_name().to_string();
     let ranges = if options.range_probe {
-        probe_ranges(model)?
+        probe_ranges(model, &options.input_shapes)?
     } else {
         HashMap::new()
     };

@@ -404,8 +404,8 @@ impl GraphBuilder {
     }
 
     /// RepConv: 3×3 Conv+BN + 1×1 Conv+BN (+ identity BN when `identity` and the shapes allow it:
-    /// same channels, stride 1), summed by Add, then the activation. `identity = false` gives
-    /// YOLOv9's RepConvN.
+    /// same channels, stride 1, else `+ 0` as the official modules export it), summed by Add, then the activation.
+    /// `identity = false` gives YOLOv9's RepConvN.
     pub fn repconv(
         &mut self,
         x: &str,
@@ -448,8 +448,30 @@ impl GraphBuilder {
         if identity && stride == 1 && self.channels(x) == cout {
             let bi = self.batch_norm(x);
             sum = self.node("Add", &[&sum, &bi], vec![], shape, 3.0);
+        } else {
+            // YOLOv7's RepConv and YOLOv9's RepConvN add `id_out = 0` when there is no identity branch; the export
+            // keeps that `+ 0` as an Add with a constant, which the merge leaves in place (a foreign operand).
+            let zero = self.scalar("zero", 0.0);
+            sum = self.node("Add", &[&sum, &zero], vec![], shape, 2.0);
         }
         self.act(&sum, act)
+    }
+
+    /// YOLOv10's RepVGGDW: depthwise 7×7 Conv+BN + depthwise 3×3 Conv+BN (channels kept, stride 1), summed by
+    /// Add, then SiLU. [`crate::passes::repconv`] merges it into one depthwise 7×7 Conv.
+    pub fn repvgg_dw(&mut self, x: &str) -> String {
+        let c = self.channels(x);
+        let dw = |k| ConvSpec {
+            groups: c,
+            ..ConvSpec::new(c, k, 1)
+        };
+        let c7 = self.conv_with(x, dw(7));
+        let b7 = self.batch_norm(&c7);
+        let c3 = self.conv_with(x, dw(3));
+        let b3 = self.batch_norm(&c3);
+        let shape = self.shape(&b7).to_vec();
+        let sum = self.node("Add", &[&b7, &b3], vec![], shape, 2.0);
+        self.act(&sum, Act::Silu)
     }
 
     /// Concat along `axis`.
@@ -1066,6 +1088,94 @@ pub fn yolov9_slice(nc: usize, seed: u64) -> Model {
     b.finish()
 }
 
+/// YOLOv9 as exported before YOLOv9's own re-parameterization (`yolov9-c.pt`, not `-converted`), on
+/// `[1, 3, 128, 128]`: the [`yolov9_slice`] backbone and neck with its main DFL head, plus the multi-level auxiliary
+/// branch (from the backbone's P3/P4/P5) and its own DFL head — `DualDDetect`. Outputs in DualDDetect's order:
+/// `aux` (the auxiliary head) then `output0` (the main head), both `[1, 4 + nc, 336]`.
+pub fn yolov9_dual_slice(nc: usize, seed: u64) -> Model {
+    let mut b = GraphBuilder::new("yolov9_dual_slice", seed);
+    let x = b.input(INPUT, &[1, 3, 128, 128]);
+    let x = b.conv_bn_act(&x, 16, 3, 2, Act::Silu); // 64
+    let x = b.conv_bn_act(&x, 32, 3, 2, Act::Silu); // 32
+    let x = b.rep_ncsp_elan4(&x, 32, 32, 16, 1);
+    let x = b.conv_bn_act(&x, 32, 3, 2, Act::Silu); // 16 (stride 8)
+    let p3 = b.rep_ncsp_elan4(&x, 32, 32, 16, 1);
+    let x = b.conv_bn_act(&p3, 48, 3, 2, Act::Silu); // 8
+    let p4 = b.rep_ncsp_elan4(&x, 48, 48, 24, 1);
+    let x = b.conv_bn_act(&p4, 64, 3, 2, Act::Silu); // 4
+    let x = b.rep_ncsp_elan4(&x, 64, 64, 32, 1);
+    let p5 = b.sppf(&x, 64, Act::Silu);
+    // Auxiliary branch (CBLinear → CBFuse in YOLOv9, simplified): its own path from the backbone levels.
+    let a3 = b.conv_bn_act(&p3, 32, 1, 1, Act::Silu);
+    let a3 = b.rep_ncsp_elan4(&a3, 32, 32, 16, 1);
+    let a4 = b.conv_bn_act(&a3, 48, 3, 2, Act::Silu);
+    let l4 = b.conv_bn_act(&p4, 48, 1, 1, Act::Silu);
+    let a4 = b.add(&a4, &l4);
+    let a4 = b.rep_ncsp_elan4(&a4, 48, 48, 24, 1);
+    let a5 = b.conv_bn_act(&a4, 64, 3, 2, Act::Silu);
+    let l5 = b.conv_bn_act(&p5, 64, 1, 1, Act::Silu);
+    let a5 = b.add(&a5, &l5);
+    // Main neck.
+    let up = b.upsample2x(&p5);
+    let cat = b.concat(&[&up, &p4], 1);
+    let h4 = b.rep_ncsp_elan4(&cat, 48, 48, 24, 1);
+    let up = b.upsample2x(&h4);
+    let cat = b.concat(&[&up, &p3], 1);
+    let h3 = b.rep_ncsp_elan4(&cat, 32, 32, 16, 1);
+    let levels = |v3: &str, v4: &str, v5: &str| {
+        [(v3, 8), (v4, 16), (v5, 32)].map(|(v, stride)| Level {
+            value: v.to_string(),
+            stride,
+        })
+    };
+    let aux = b.yolov9_detect(&levels(&a3, &a4, &a5), nc, 16, 16);
+    let aux = b.rename_output(&aux, "aux");
+    let main = b.yolov9_detect(&levels(&h3, &h4, &p5), nc, 16, 16);
+    let main = b.rename_output(&main, "output0");
+    b.output(&aux);
+    b.output(&main);
+    b.finish()
+}
+
+/// A YOLOv10-style slice on `[1, 3, 64, 64]`: Conv+BN stem, a C2fCIB-like block whose bottleneck holds a
+/// RepVGGDW (depthwise 7×7 + 3×3), a RepConv with an identity BN branch, and a 1×1 head: output `output0`
+/// `[1, 4 + nc, 16, 16]` (the raw map; the re-parameterization under test is the blocks).
+pub fn yolov10_slice(nc: usize, seed: u64) -> Model {
+    let mut b = GraphBuilder::new("yolov10_slice", seed);
+    let x = b.input(INPUT, &[1, 3, 64, 64]);
+    let x = b.conv_bn_act(&x, 16, 3, 2, Act::Silu); // 32
+    let x = b.conv_bn_act(&x, 32, 3, 2, Act::Silu); // 16
+                                                    // CIB: DW 3×3, PW 1×1, RepVGGDW, PW 1×1, DW 3×3, with the residual.
+    let dw3 = |b: &mut GraphBuilder, v: &str| {
+        let c = b.channels(v);
+        b.conv_bn_act_grouped(
+            v,
+            ConvSpec {
+                groups: c,
+                ..ConvSpec::new(c, 3, 1)
+            },
+            Act::Silu,
+        )
+    };
+    let y = dw3(&mut b, &x);
+    let y = b.conv_bn_act(&y, 32, 1, 1, Act::Silu);
+    let y = b.repvgg_dw(&y);
+    let y = b.conv_bn_act(&y, 32, 1, 1, Act::Silu);
+    let y = dw3(&mut b, &y);
+    let x = b.add(&x, &y);
+    let x = b.repconv(&x, 32, 1, true, Act::Silu);
+    let y = b.conv_with(
+        &x,
+        ConvSpec {
+            bias: true,
+            ..ConvSpec::new(4 + nc, 1, 1)
+        },
+    );
+    let y = b.rename_output(&y, "output0");
+    b.output(&y);
+    b.finish()
+}
+
 impl GraphBuilder {
     /// MaxPool 2×2 stride 2 (YOLOv7-tiny downsampling).
     pub fn maxpool_k2(&mut self, x: &str) -> String {
@@ -1302,6 +1412,8 @@ pub fn tiny_detector_image(size: usize, squares: &[(usize, usize, usize, usize)]
 pub const SAMPLE_KINDS: &[&str] = &[
     "yolov7-tiny",
     "yolov9",
+    "yolov9-dual",
+    "yolov10",
     "repconv",
     "repconv-bench",
     "conv-bn",
@@ -1318,6 +1430,8 @@ pub fn sample(kind: &str, seed: u64) -> Result<Model> {
     Ok(match kind {
         "yolov7-tiny" => yolov7_tiny_slice(4, seed),
         "yolov9" => yolov9_slice(4, seed),
+        "yolov9-dual" => yolov9_dual_slice(4, seed),
+        "yolov10" => yolov10_slice(4, seed),
         "repconv" => repconv_model(16, 3, 1, true, seed),
         "repconv-bench" => repconv_bench_model(32, 8, 128, seed),
         "conv-bn" => conv_bn_act_model(3, 16, 3, 1, Act::Silu, seed),

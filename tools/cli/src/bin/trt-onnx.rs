@@ -46,6 +46,10 @@ pub enum Command {
         /// dimensions not given are chosen: batch 1, height and width from the model's `imgsz` metadata, else 640.
         #[arg(long, value_name = "NAME:AxBxC[,…]")]
         shapes: Option<String>,
+        /// Keep YOLOv9's auxiliary training head (a DualDDetect export); by default the main head is kept and the
+        /// auxiliary one dropped (reported), as YOLOv9's own re-parameterization does.
+        #[arg(long)]
+        keep_aux_head: bool,
         /// Absolute tolerance of the verification (elements fail beyond tol + rtol·scale, scale = the output's
         /// largest magnitude).
         #[arg(long, default_value_t = 1e-4, value_parser = parse_tolerance)]
@@ -79,6 +83,10 @@ pub enum Command {
         /// Do not compare the FP16 model with the input on CPU.
         #[arg(long)]
         no_verify: bool,
+        /// Input shapes for the CPU runs, trtexec syntax (`images:1x3x640x640[,other:…]`); dynamic dimensions not
+        /// given are chosen: batch 1, height and width from the model's `imgsz` metadata, else 640.
+        #[arg(long, value_name = "NAME:AxBxC[,…]")]
+        shapes: Option<String>,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -106,6 +114,10 @@ pub enum Command {
         /// Runs per input kind (random, image-like).
         #[arg(long, default_value_t = 1)]
         runs: usize,
+        /// Input shapes for the CPU runs, trtexec syntax (`images:1x3x640x640[,other:…]`); dynamic dimensions not
+        /// given are chosen: batch 1, height and width from the model's `imgsz` metadata, else 640.
+        #[arg(long, value_name = "NAME:AxBxC[,…]")]
+        shapes: Option<String>,
         /// Print as JSON.
         #[arg(long)]
         json: bool,
@@ -127,7 +139,7 @@ pub enum Command {
         json: bool,
     },
     /// INT8: calibrate on images or .npy tensors (CPU) and write a Q/DQ ONNX, optionally a TensorRT calibration cache.
-    Quantize(QuantizeArgs),
+    Quantize(Box<QuantizeArgs>),
     /// Write a generated YOLO-style test model.
     Sample {
         /// Output model.
@@ -184,8 +196,26 @@ pub struct QuantizeArgs {
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..))]
     pub batch_size: u64,
     /// Network input size WxH (must match the model); default: the model's input size.
-    #[arg(long, value_name = "WxH")]
+    #[arg(long, value_name = "WxH", conflicts_with = "shapes")]
     pub input_size: Option<String>,
+    /// Input shape for calibration, trtexec syntax (`images:1x3x640x640`); a dynamic input without it takes batch
+    /// 1 and the height and width of the model's `imgsz` metadata, else 640x640.
+    #[arg(long, value_name = "NAME:1x3xHxW")]
+    pub shapes: Option<String>,
+    /// Calibrate the model as given. By default it is re-parameterized first, exactly as trt-build does (so the
+    /// Q/DQ model has no BatchNormalization left between Conv and Q/DQ, and the --cache names the tensors of the
+    /// network trt-build hands TensorRT).
+    #[arg(long)]
+    pub no_fuse: bool,
+    /// Keep YOLOv9's auxiliary training head when re-parameterizing (as trt-build --keep-aux-head).
+    #[arg(long)]
+    pub keep_aux_head: bool,
+    /// Skip the numerical check of the re-parameterization.
+    #[arg(long)]
+    pub no_verify: bool,
+    /// List every tensor's range (by default: a summary).
+    #[arg(short, long)]
+    pub verbose: bool,
     /// Letterbox padding grey level.
     #[arg(long, default_value_t = 114)]
     pub pad: u8,
@@ -234,7 +264,57 @@ fn quantize(a: QuantizeArgs) -> anyhow::Result<()> {
         })
         .transpose()
         .with_context(|| "--input-size: expected WxH, e.g. 640x640")?;
-    let model = load(&a.input)?;
+    let loaded = load(&a.input)?;
+    let qdq = loaded
+        .graph()
+        .nodes()
+        .iter()
+        .filter(|n| n.op_type == "QuantizeLinear" || n.op_type == "DequantizeLinear")
+        .count();
+    if qdq > 0 {
+        bail!(
+            "{}: the model is already quantized ({qdq} QuantizeLinear/DequantizeLinear nodes); quantizing it again \
+             would stack Q/DQ pairs — quantize the FP32 model it was made from",
+            a.input.display()
+        );
+    }
+    let (shapes, chosen) = trt_tools::build::shapes::cpu_shapes(&loaded, a.shapes.as_deref())?;
+    // The calibration size: --input-size, else the (given or chosen) shape of the image input.
+    let input_size = match input_size {
+        Some(s) => Some(s),
+        None => match shapes.values().next() {
+            Some(d) if shapes.len() == 1 && d.len() == 4 => {
+                if d[0] != 1 {
+                    bail!("--shapes: calibration runs one sample at a time; give batch 1 (e.g. {}:1x{}x{}x{})", shapes.keys().next().map_or("images", |k| k.as_str()), d[1], d[2], d[3]);
+                }
+                Some((d[3], d[2]))
+            }
+            _ => None,
+        },
+    };
+    if !chosen.is_empty() && !a.json {
+        eprintln!(
+            "trt-onnx: calibrating with {} (dynamic dimensions chosen; --shapes sets them)",
+            chosen.join(", ")
+        );
+    }
+    let model = if a.no_fuse {
+        loaded
+    } else {
+        // The same re-parameterization as trt-build's: the same graph, the same tensor names.
+        let r = trt_tools::build::pipeline::reparameterize(&loaded, &shapes, a.keep_aux_head)?;
+        if let Some(h) = r.aux_head.as_ref().filter(|_| !a.json) {
+            eprintln!("trt-onnx: {h} (--keep-aux-head keeps it)");
+        }
+        let checks = trt_tools::build::pipeline::Checks {
+            tool: "trt-onnx quantize",
+            verify: !a.no_verify,
+            quiet: a.json,
+            skip_flag: "--no-fuse",
+        };
+        trt_tools::build::pipeline::check_reparameterized(&r, &shapes, &checks)?;
+        r.model
+    };
     let data = trt_tools::calib_data::DataOptions {
         count: a.count,
         held_out: a.held_out,
@@ -267,7 +347,18 @@ fn quantize(a: QuantizeArgs) -> anyhow::Result<()> {
     };
     let version = yolo_onnx::quant::cache::version_code(major, minor, patch);
     let (q, summary) =
-        trt_tools::calib_data::calibrate_dir(&model, &a.calib, &data, &options, version)?;
+        trt_tools::calib_data::calibrate_dir(&model, &a.calib, &data, &options, version).map_err(
+            |e| {
+                if chosen.is_empty() {
+                    e
+                } else {
+                    e.context(format!(
+                        "calibrating at the chosen shape {}; give the model's size with --shapes NAME:1x3xHxW",
+                        chosen.join(", ")
+                    ))
+                }
+            },
+        )?;
     // Everything is computed: now write (each file atomically).
     let bytes = q.model.to_bytes().map_err(|e| anyhow::anyhow!("{e}"))?;
     if let Some(cache) = &a.cache {
@@ -302,7 +393,18 @@ fn quantize(a: QuantizeArgs) -> anyhow::Result<()> {
             summary.held_out_samples,
             summary.samples_per_second
         );
-        s.push_str(&q.report.to_text());
+        if a.verbose {
+            s.push_str(&q.report.to_text());
+        } else {
+            for line in q.report.summary_lines() {
+                s.push_str(&line);
+                s.push('\n');
+            }
+            s.push_str(&format!(
+                "{} tensor ranges computed (--verbose lists them)\n",
+                q.report.tensors.len()
+            ));
+        }
         s.push_str(&format!("wrote {}\n", a.output.display()));
         if let Some(c) = &a.cache {
             s.push_str(&format!(
@@ -331,6 +433,8 @@ fn save(model: &Model, path: &Path) -> anyhow::Result<()> {
 struct FuseOutput<'a> {
     input: &'a Path,
     output: &'a Path,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    aux_head: Option<&'a yolo_onnx::passes::aux_head::AuxHeadReport>,
     report: &'a FuseReport,
     verification: Option<&'a VerifyReport>,
 }
@@ -395,20 +499,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             verify: require_verify,
             no_verify,
             shapes,
+            keep_aux_head,
             tol,
             rtol,
             json,
         } => {
-            let original = load(&input)?;
-            let (input_shapes, chosen) = verification_shapes(&original, shapes.as_deref())?;
-            let mut fused = original.clone();
-            let report = passes::fuse(
-                &mut fused,
-                &FuseOptions {
-                    input_shapes: input_shapes.clone(),
-                    ..Default::default()
-                },
-            )?;
+            let loaded = load(&input)?;
+            let (input_shapes, chosen) =
+                trt_tools::build::shapes::cpu_shapes(&loaded, shapes.as_deref())?;
+            // The same step as trt-build's (and quantize's): same graph, same tensor names.
+            let step =
+                trt_tools::build::pipeline::reparameterize(&loaded, &input_shapes, keep_aux_head)?;
+            let (original, mut fused, report) = (step.reference, step.model, step.report);
+            if let Some(a) = step.aux_head.as_ref().filter(|_| !json) {
+                eprintln!("trt-onnx: {a} (--keep-aux-head keeps it)");
+            }
             fused.set_source_name(format!("{} (fused)", input.display()));
             if !chosen.is_empty() && !no_verify && !json {
                 eprintln!(
@@ -470,11 +575,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 print_json(&FuseOutput {
                     input: &input,
                     output: &output,
+                    aux_head: step.aux_head.as_ref(),
                     report: &report,
                     verification: verification.as_ref(),
                 })?;
             } else {
-                let mut s = report.to_string();
+                let mut s = String::new();
+                if let Some(a) = &step.aux_head {
+                    s.push_str(&format!("{a}\n"));
+                }
+                s.push_str(&report.to_string());
                 if let Some(v) = &verification {
                     s.push_str("verification:\n");
                     s.push_str(&v.to_text());
@@ -491,15 +601,26 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             decode_fp16,
             no_probe,
             no_verify,
+            shapes,
             json,
         } => {
             let original = load(&input)?;
+            let (input_shapes, chosen) =
+                trt_tools::build::shapes::cpu_shapes(&original, shapes.as_deref())?;
+            let runs_model = !(no_probe && no_verify);
+            if runs_model && !chosen.is_empty() && !json {
+                eprintln!(
+                    "trt-onnx: running the model on CPU with {} (dynamic dimensions chosen; --shapes sets them)",
+                    chosen.join(", ")
+                );
+            }
             let mut half = original.clone();
             let opts = Fp16Options {
                 io_fp16,
                 keep_fp32,
                 decode_fp16,
                 range_probe: !no_probe,
+                input_shapes: input_shapes.clone(),
             };
             let report = fp16::convert(&mut half, &opts)
                 .context("converting to FP16 (--no-probe skips the CPU range probe)")?;
@@ -517,6 +638,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     &emulated,
                     &VerifyOptions {
                         atol: f64::INFINITY,
+                        exec: ExecOptions {
+                            input_shapes,
+                            ..Default::default()
+                        },
                         ..Default::default()
                     },
                 )
@@ -621,14 +746,27 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             tol,
             rtol,
             runs,
+            shapes,
             json,
         } => {
             let (ma, mb) = (load(&a)?, load(&b)?);
+            let (input_shapes, chosen) =
+                trt_tools::build::shapes::cpu_shapes(&ma, shapes.as_deref())?;
+            if !chosen.is_empty() && !json {
+                eprintln!(
+                    "trt-onnx: verifying with {} (dynamic dimensions chosen; --shapes sets them)",
+                    chosen.join(", ")
+                );
+            }
             let opts = VerifyOptions {
                 atol: tol,
                 rtol,
                 random_runs: runs,
                 image_runs: runs,
+                exec: ExecOptions {
+                    input_shapes,
+                    ..Default::default()
+                },
                 ..Default::default()
             };
             let r = verify::verify(&ma, &mb, &opts)?;
@@ -667,7 +805,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 print_out(&r.to_text())?;
             }
         }
-        Command::Quantize(args) => quantize(args)?,
+        Command::Quantize(args) => quantize(*args)?,
         Command::Sample { output, kind, seed } => {
             let model = yolo_onnx::testgen::sample(&kind, seed)?;
             // Generated models must run on the CPU executor (cheap check; the big one is skipped).
@@ -704,100 +842,6 @@ fn parse_tolerance(s: &str) -> Result<f64, String> {
         Err(_) => Err(format!(
             "`{s}` is not a number; give a tolerance such as 1e-4"
         )),
-    }
-}
-
-/// The concrete input shapes for running `model` on the CPU executor: `--shapes` first, then every dynamic dimension
-/// chosen (batch 1; height and width of an image input from the model's `imgsz` metadata, else 640). Returns the
-/// shapes and, for the inputs whose shapes were chosen, `name:AxBxC` to tell the user.
-/// Input name → concrete dims for the CPU executor.
-type InputShapes = std::collections::HashMap<String, Vec<usize>>;
-
-fn verification_shapes(
-    model: &Model,
-    given: Option<&str>,
-) -> anyhow::Result<(InputShapes, Vec<String>)> {
-    use trt_tools::build::shapes::parse_spec;
-    let mut shapes = std::collections::HashMap::new();
-    let given = match given {
-        Some(spec) => parse_spec(spec).context("--shapes")?,
-        None => Vec::new(),
-    };
-    let graph = model.graph();
-    let inputs: Vec<_> = graph
-        .inputs()
-        .into_iter()
-        .filter(|vi| !graph.is_initializer(&vi.name))
-        .collect();
-    for g in &given {
-        if !inputs.iter().any(|vi| vi.name == g.name) {
-            let names: Vec<&str> = inputs.iter().map(|vi| vi.name.as_str()).collect();
-            bail!(
-                "--shapes names `{}`, which is not an input of the model (inputs: {})",
-                g.name,
-                names.join(", ")
-            );
-        }
-        shapes.insert(g.name.clone(), g.dims.iter().map(|&d| d as usize).collect());
-    }
-    let imgsz = imgsz_hint(model).unwrap_or((640, 640));
-    let mut chosen = Vec::new();
-    for vi in inputs {
-        if shapes.contains_key(&vi.name) {
-            continue;
-        }
-        let Some(dims) = yolo_onnx::graph::value_info_dims(vi) else {
-            continue;
-        };
-        if dims.iter().all(Option::is_some) {
-            continue;
-        }
-        let rank = dims.len();
-        let mut out = Vec::with_capacity(rank);
-        for (i, d) in dims.iter().enumerate() {
-            out.push(match (d, i, rank) {
-                (Some(v), _, _) => *v as usize,
-                (None, 0, _) => 1,
-                (None, 2, 4) => imgsz.0,
-                (None, 3, 4) => imgsz.1,
-                (None, _, _) => bail!(
-                    "input `{}` has a dynamic dimension {i} ({}) that cannot be chosen; give --shapes {}:…",
-                    vi.name,
-                    trt_tools::build::shapes::model_dims_to_string(&dims),
-                    vi.name
-                ),
-            });
-        }
-        chosen.push(format!(
-            "{}:{}",
-            vi.name,
-            out.iter()
-                .map(usize::to_string)
-                .collect::<Vec<_>>()
-                .join("x")
-        ));
-        shapes.insert(vi.name.clone(), out);
-    }
-    Ok((shapes, chosen))
-}
-
-/// Height and width from an Ultralytics-style `imgsz` metadata entry (`[640, 640]` or `640`).
-fn imgsz_hint(model: &Model) -> Option<(usize, usize)> {
-    let entry = model
-        .header()
-        .metadata_props
-        .iter()
-        .find(|p| p.key == "imgsz")?;
-    let nums: Vec<usize> = entry
-        .value
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|s| !s.is_empty())
-        .filter_map(|s| s.parse().ok())
-        .collect();
-    match nums.as_slice() {
-        [s] => Some((*s, *s)),
-        [h, w] => Some((*h, *w)),
-        _ => None,
     }
 }
 

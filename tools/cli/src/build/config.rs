@@ -95,6 +95,8 @@ pub struct BuildConfig {
     pub target_cc: Option<(u32, u32)>,
     /// Re-parameterize.
     pub reparam: bool,
+    /// `--keep-aux-head`: keep YOLOv9's auxiliary head.
+    pub keep_aux_head: bool,
     /// Verify passes.
     pub verify: bool,
     /// `--emit-onnx`.
@@ -388,6 +390,7 @@ impl BuildConfig {
             target_gpu: r.map(|r| r.target.gpu.clone()),
             target_cc,
             reparam: !cli.no_reparam && r.is_none_or(|r| r.pipeline.reparam),
+            keep_aux_head: cli.keep_aux_head,
             verify: !cli.no_verify && r.is_none_or(|r| r.pipeline.verify),
             emit_onnx: cli.emit_onnx.clone(),
             dry_run: cli.dry_run,

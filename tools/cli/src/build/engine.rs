@@ -85,6 +85,7 @@ impl ProgressMonitor for BarMonitor {
 /// algorithm is served instead of calibrating.
 fn device_calibrator(
     cfg: &BuildConfig,
+    version: trt::Version,
     device: &trt::cuda::Device,
     inputs: &[trt::builder::NetworkTensorDesc],
     profiles: &[super::shapes::Profile],
@@ -137,7 +138,17 @@ fn device_calibrator(
         .context("--calib-on-gpu")?;
     if let Some(path) = &cfg.calib_cache {
         match std::fs::read(path) {
-            Ok(bytes) => calibrator = calibrator.with_cache(bytes),
+            Ok(bytes) => {
+                // Stamped for the loaded release (checked against the network in run.rs).
+                let bytes = super::calib::restamp_cache(
+                    &bytes,
+                    version.major,
+                    version.minor,
+                    version.patch,
+                )
+                .with_context(|| format!("--calib-cache {}", path.display()))?;
+                calibrator = calibrator.with_cache(bytes);
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => bail!("--calib-cache {}: cannot read: {e}", path.display()),
         }
@@ -378,11 +389,18 @@ pub fn build(
                     "calibration cache".to_string(),
                 )
             }
-            (_, _, Some(path)) => (
-                std::fs::read(path)
-                    .with_context(|| format!("--calib-cache {}: cannot read", path.display()))?,
-                format!("--calib-cache {}", path.display()),
-            ),
+            (_, _, Some(path)) => {
+                // Checked against the network before (run.rs); stamped for the loaded release, which skips a cache
+                // whose header names another.
+                let bytes = std::fs::read(path)
+                    .with_context(|| format!("--calib-cache {}: cannot read", path.display()))?;
+                let v = lib.tensorrt_version();
+                (
+                    super::calib::restamp_cache(&bytes, v.major, v.minor, v.patch)
+                        .with_context(|| format!("--calib-cache {}", path.display()))?,
+                    format!("--calib-cache {}", path.display()),
+                )
+            }
             _ => bail!("internal: calibrator planned without --calib-cache or a calibration run"),
         };
         let algorithm = cache_algorithm(&cache).with_context(|| what.clone())?;
@@ -391,6 +409,7 @@ pub fn build(
     let gpu_calibration = if plan.calibrate_on_gpu {
         let (calibrator, algorithm) = device_calibrator(
             cfg,
+            lib.tensorrt_version(),
             lib.device()?,
             &parser.network().inputs()?,
             &report.profiles,

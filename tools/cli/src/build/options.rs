@@ -289,6 +289,11 @@ pub struct Cli {
     #[arg(long = "no-reparam", help_heading = "Pipeline")]
     pub no_reparam: bool,
 
+    /// Keep YOLOv9's auxiliary training head (a DualDDetect export): by default the main head is kept and the
+    /// auxiliary one dropped, as YOLOv9's own re-parameterization does.
+    #[arg(long = "keep-aux-head", help_heading = "Pipeline")]
+    pub keep_aux_head: bool,
+
     /// Skip the numerical check of each ONNX pass on the CPU executor.
     #[arg(long = "no-verify", help_heading = "Pipeline")]
     pub no_verify: bool,

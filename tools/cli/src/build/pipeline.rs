@@ -202,6 +202,7 @@ pub fn exec_shapes(
 /// rather than refusing a model TensorRT may well build. A check that runs and fails is still an error at the caller.
 #[allow(clippy::too_many_arguments)]
 pub fn verify_or_skip(
+    tool: &str,
     what: &str,
     before: &Model,
     after: &Model,
@@ -217,7 +218,7 @@ pub fn verify_or_skip(
             let reason = one_line(&e.to_string());
             if !quiet {
                 eprintln!(
-                    "trt-build: warning: {what} not verified: {reason}; its result is used unchecked (--no-verify \
+                    "{tool}: warning: {what} not verified: {reason}; its result is used unchecked (--no-verify \
                      silences this)"
                 );
             }
@@ -268,12 +269,39 @@ pub fn verify(
 
 // ---- yolo-onnx passes ------------------------------------------------------------------------------------------
 
-/// Re-parameterizes (Conv+BN folding, RepConv merge, implicit layers) a copy of `model`; returns it with a summary.
+/// The re-parameterization of `trt-build`, `trt-onnx fuse` and `trt-onnx quantize`: one function, so that the three
+/// produce the same graph with the same tensor names (a calibration cache written by `quantize` names exactly the
+/// tensors of the network `trt-build` hands TensorRT).
+#[derive(Debug, Clone)]
+pub struct Reparameterized {
+    /// The re-parameterized model.
+    pub model: Model,
+    /// What its outputs must match: the input model, less the auxiliary heads when they were dropped.
+    pub reference: Model,
+    /// The fusion report.
+    pub report: yolo_onnx::FuseReport,
+    /// YOLOv9's auxiliary training heads dropped (a `DualDDetect` export), if any.
+    pub aux_head: Option<yolo_onnx::passes::aux_head::AuxHeadReport>,
+    /// One line for reports.
+    pub summary: String,
+}
+
+/// Drops YOLOv9's auxiliary training heads (unless `keep_aux_head`; see [`yolo_onnx::passes::aux_head`]), then
+/// re-parameterizes (Conv+BN folding, RepConv merge, implicit layers) a copy of `model`.
 pub fn reparameterize(
     model: &Model,
     exec_shapes: &HashMap<String, Vec<usize>>,
-) -> Result<(Model, String)> {
-    let mut out = model.clone();
+    keep_aux_head: bool,
+) -> Result<Reparameterized> {
+    let mut reference = model.clone();
+    let aux_head = if keep_aux_head {
+        None
+    } else {
+        yolo_onnx::passes::aux_head::drop_auxiliary_heads(&mut reference).map_err(|e| {
+            anyhow::anyhow!("dropping the auxiliary head: {}", one_line(&e.to_string()))
+        })?
+    };
+    let mut out = reference.clone();
     let options = yolo_onnx::FuseOptions {
         input_shapes: exec_shapes.clone(),
         ..Default::default()
@@ -306,7 +334,141 @@ pub fn reparameterize(
             );
         }
     }
-    Ok((out, summary))
+    if let Some(a) = &aux_head {
+        summary = format!("{a}; {summary}");
+    }
+    Ok(Reparameterized {
+        model: out,
+        reference,
+        report,
+        aux_head,
+        summary,
+    })
+}
+
+/// What [`check_calibration_cache`] found.
+#[derive(Debug, Clone, Serialize)]
+pub struct CacheCoverage {
+    /// The cache file.
+    pub path: PathBuf,
+    /// Tensors of the network that need a range (all covered, or the check failed).
+    pub tensors: usize,
+    /// Cache entries naming no tensor of the network (ignored by TensorRT).
+    pub unused: usize,
+    /// The TensorRT version the header names (`8.6.1`, or the raw code when it does not decode).
+    pub header_version: String,
+}
+
+/// Reads a `--calib-cache` that TensorRT will use as is and checks it against `model`, the graph TensorRT will parse:
+/// it must be a calibration cache, and it must give a range to every tensor that needs one
+/// ([`yolo_onnx::quant::calibrated_tensors`]) — otherwise TensorRT silently runs those layers without INT8 ranges.
+/// The error names the missing tensors and how to write a cache for this graph.
+pub fn check_calibration_cache(model: &Model, path: &Path) -> Result<CacheCoverage> {
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("--calib-cache {}: cannot read", path.display()))?;
+    let what = path.display().to_string();
+    let cache = yolo_onnx::quant::CalibrationCache::parse(&bytes, &what)
+        .map_err(|e| anyhow::anyhow!("--calib-cache: {e}"))?;
+    let needed = yolo_onnx::quant::calibrated_tensors(model)
+        .map_err(|e| anyhow::anyhow!("--calib-cache {what}: {}", one_line(&e.to_string())))?;
+    let have: std::collections::HashSet<&str> =
+        cache.scales.iter().map(|(n, _)| n.as_str()).collect();
+    let missing: Vec<&str> = needed
+        .iter()
+        .map(String::as_str)
+        .filter(|n| !have.contains(n))
+        .collect();
+    if !missing.is_empty() {
+        const SHOWN: usize = 8;
+        let mut list = missing
+            .iter()
+            .take(SHOWN)
+            .map(|n| format!("'{n}'"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        if missing.len() > SHOWN {
+            list.push_str(&format!(" and {} more", missing.len() - SHOWN));
+        }
+        bail!(
+            "--calib-cache {what} has no range for {} of the {} tensors of the network TensorRT will parse ({list}); \
+             it was written for another graph (an unfused model, another export, --no-reparam or --keep-aux-head \
+             differing). Write it for this graph with `trt-onnx quantize MODEL --calib DIR --cache FILE` (which \
+             re-parameterizes exactly as trt-build does) or calibrate here with --calib DIR",
+            missing.len(),
+            needed.len()
+        );
+    }
+    let needed: std::collections::HashSet<&str> = needed.iter().map(String::as_str).collect();
+    let unused = have.iter().filter(|n| !needed.contains(*n)).count();
+    Ok(CacheCoverage {
+        path: path.to_path_buf(),
+        tensors: needed.len(),
+        unused,
+        header_version: decode_version_code(cache.version),
+    })
+}
+
+/// `8503` → `8.5.3`, `100300` → `10.3.0` (the inverse of [`yolo_onnx::quant::cache::version_code`]).
+pub fn decode_version_code(code: u32) -> String {
+    if code >= 100_000 {
+        format!("{}.{}.{}", code / 10_000, code / 100 % 100, code % 100)
+    } else if code >= 1000 {
+        format!("{}.{}.{}", code / 1000, code / 100 % 10, code % 100)
+    } else {
+        code.to_string()
+    }
+}
+
+/// How a tool checks a pass: [`check_reparameterized`].
+#[derive(Debug, Clone, Copy)]
+pub struct Checks<'a> {
+    /// The program, for warnings (`trt-build`).
+    pub tool: &'a str,
+    /// Run the check at all (no `--no-verify`).
+    pub verify: bool,
+    /// No warnings on stderr.
+    pub quiet: bool,
+    /// The option that skips the pass, named when its check fails (`--no-reparam`).
+    pub skip_flag: &'a str,
+}
+
+/// Checks a [`reparameterize`] result on the CPU executor against its reference (when `checks.verify`): a check that
+/// cannot run is reported in the step (`verification_skipped`) and warned about; one that runs and fails is an error.
+pub fn check_reparameterized(
+    r: &Reparameterized,
+    exec_shapes: &HashMap<String, Vec<usize>>,
+    checks: &Checks<'_>,
+) -> Result<StepReport> {
+    let mut verification_skipped = None;
+    let checked = if checks.verify {
+        verify_or_skip(
+            checks.tool,
+            "the re-parameterization",
+            &r.reference,
+            &r.model,
+            exec_shapes,
+            (1e-3, 1e-3, 0.99999),
+            checks.quiet,
+            &mut verification_skipped,
+        )?
+    } else {
+        None
+    };
+    if let Some(v) = checked.as_ref().filter(|v| !v.passed) {
+        bail!(
+            "verification of the re-parameterization failed: max |diff| {:.3e}, min cosine {:.6}; rerun with {} and \
+             report the model",
+            v.max_abs,
+            v.min_cosine,
+            checks.skip_flag
+        );
+    }
+    Ok(StepReport {
+        name: "reparameterize".into(),
+        summary: r.summary.clone(),
+        verification: checked,
+        verification_skipped,
+    })
 }
 
 /// Lint warnings (unfused BN/RepConv, dual-head YOLOv9, raw YOLOv7 heads), one line each.
@@ -322,10 +484,16 @@ pub fn lint_warnings(model: &Model) -> Vec<String> {
 ///
 /// When the CPU executor cannot run the model, the probe is dropped (with a warning, unless `quiet`): the pass still
 /// keeps the YOLO decode tail and every known overflow-prone op in FP32.
-pub fn fp16_pass(model: &Model, keep_fp32: &[String], quiet: bool) -> Result<(Model, String)> {
+pub fn fp16_pass(
+    model: &Model,
+    keep_fp32: &[String],
+    exec_shapes: &HashMap<String, Vec<usize>>,
+    quiet: bool,
+) -> Result<(Model, String)> {
     let mut options = yolo_onnx::fp16::Fp16Options {
         keep_fp32: keep_fp32.to_vec(),
         range_probe: true,
+        input_shapes: exec_shapes.clone(),
         ..Default::default()
     };
     let mut out = model.clone();

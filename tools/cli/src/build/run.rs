@@ -65,6 +65,9 @@ pub struct BuildReport {
     pub class_names: Vec<String>,
     /// Notes (release notes, defaults taken).
     pub notes: Vec<String>,
+    /// The `--calib-cache` TensorRT reads as is, checked against the network (absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calibration_cache: Option<pipeline::CacheCoverage>,
     /// What is missing (status `missing-tensorrt`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub missing: Option<String>,
@@ -142,42 +145,19 @@ pub fn run(cli: &Cli) -> Result<u8> {
     let mut model = loaded.model.clone();
     let mut steps = Vec::new();
     if cfg.reparam {
-        let (next, summary) = pipeline::reparameterize(&model, &exec_shapes)?;
-        let mut verification_skipped = None;
         let quiet = cfg.quiet || cfg.json;
-        let checked = if cfg.verify {
-            pipeline::verify_or_skip(
-                "the re-parameterization",
-                &model,
-                &next,
-                &exec_shapes,
-                (1e-3, 1e-3, 0.99999),
-                quiet,
-                &mut verification_skipped,
-            )?
-        } else {
-            None
+        let r = pipeline::reparameterize(&model, &exec_shapes, cfg.keep_aux_head)?;
+        if let Some(a) = r.aux_head.as_ref().filter(|_| !quiet) {
+            eprintln!("trt-build: {a} (--keep-aux-head keeps it)");
+        }
+        let checks = pipeline::Checks {
+            tool: "trt-build",
+            verify: cfg.verify,
+            quiet,
+            skip_flag: "--no-reparam",
         };
-        let verification = if let Some(v) = checked {
-            if !v.passed {
-                bail!(
-                    "verification of the re-parameterization failed: max |diff| {:.3e}, min cosine {:.6}; rerun with \
-                     --no-reparam and report the model",
-                    v.max_abs,
-                    v.min_cosine
-                );
-            }
-            Some(v)
-        } else {
-            None
-        };
-        steps.push(StepReport {
-            name: "reparameterize".into(),
-            summary,
-            verification,
-            verification_skipped,
-        });
-        model = next;
+        steps.push(pipeline::check_reparameterized(&r, &exec_shapes, &checks)?);
+        model = r.model;
     }
     let lint = pipeline::lint_warnings(&model);
     if !cfg.quiet && !cfg.json {
@@ -212,7 +192,8 @@ pub fn run(cli: &Cli) -> Result<u8> {
         }
         if p.onnx_fp16_pass {
             let quiet = cfg.quiet || cfg.json;
-            let (next, summary) = pipeline::fp16_pass(&model, &p.fp16_pass_keep_fp32, quiet)?;
+            let (next, summary) =
+                pipeline::fp16_pass(&model, &p.fp16_pass_keep_fp32, &exec_shapes, quiet)?;
             let mut verification_skipped = None;
             let checked = if cfg.verify {
                 // FP16 keeps ~3 significant digits: element-wise tolerances mean little on pixel-valued outputs, so the
@@ -222,6 +203,7 @@ pub fn run(cli: &Cli) -> Result<u8> {
                 let emulated = yolo_onnx::fp16::emulate_in_f32(&next)
                     .map_err(|e| anyhow::anyhow!("FP16 check: {e}"))?;
                 pipeline::verify_or_skip(
+                    "trt-build",
                     "the FP16 pass",
                     &model,
                     &emulated,
@@ -255,6 +237,37 @@ pub fn run(cli: &Cli) -> Result<u8> {
             model = next;
         }
     }
+    // A --calib-cache TensorRT will read as is must name every tensor of the graph it parses: checked here, before
+    // any TensorRT work and in a dry run too.
+    let calib_cache = match (&plan, &cfg.calib_cache) {
+        (Some(p), Some(path))
+            if (p.calibrator_from_cache && !p.run_calibration)
+                || (p.calibrate_on_gpu && path.exists()) =>
+        {
+            let c = pipeline::check_calibration_cache(&model, path)?;
+            if let Some(v) = release_version {
+                let want = format!("{}.{}.{}", v.major, v.minor, v.patch);
+                if c.header_version != want && !v.is_rtx() {
+                    notes.push(format!(
+                        "--calib-cache {} was written for TensorRT {}: its header is rewritten for {want} when it is \
+                         handed to TensorRT (which skips caches of another release); its {} ranges cover the network",
+                        path.display(),
+                        c.header_version,
+                        c.tensors
+                    ));
+                }
+            }
+            if c.unused > 0 {
+                notes.push(format!(
+                    "--calib-cache {}: {} entries name no tensor of the network (ignored)",
+                    path.display(),
+                    c.unused
+                ));
+            }
+            Some(c)
+        }
+        _ => None,
+    };
     let emitted_onnx = match &cfg.emit_onnx {
         Some(path) => {
             let bytes = model
@@ -340,6 +353,7 @@ pub fn run(cli: &Cli) -> Result<u8> {
         },
         class_names: class_names(&cfg, &loaded)?,
         notes,
+        calibration_cache: calib_cache,
         missing: None,
         tensorrt_phases: Vec::new(),
     };
@@ -541,6 +555,15 @@ pub fn render(r: &BuildReport) -> String {
     }
     for w in &r.lint {
         let _ = writeln!(s, "  lint        {w}");
+    }
+    if let Some(c) = &r.calibration_cache {
+        let _ = writeln!(
+            s,
+            "  calib cache {}: ranges for all {} tensors of the network (written for TensorRT {})",
+            c.path.display(),
+            c.tensors,
+            c.header_version
+        );
     }
     if let Some(e) = &r.emitted_onnx {
         let _ = writeln!(s, "  emitted     {}", e.display());

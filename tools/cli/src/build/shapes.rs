@@ -374,6 +374,119 @@ fn example_dims(dims: &[Option<i64>]) -> String {
         .join("x")
 }
 
+/// Input name → concrete dims for the CPU executor.
+pub type InputShapes = std::collections::HashMap<String, Vec<usize>>;
+
+/// The concrete input shapes for running `model` on the CPU executor: `--shapes` first, then every dynamic dimension
+/// chosen (batch 1; height and width of an image input from the model's `imgsz` metadata, else 640). Returns the
+/// shapes and, for the inputs whose shapes were chosen, `name:AxBxC` to tell the user.
+///
+/// A given shape must agree with every fixed dimension the model declares.
+pub fn cpu_shapes(
+    model: &yolo_onnx::Model,
+    given: Option<&str>,
+) -> anyhow::Result<(InputShapes, Vec<String>)> {
+    let mut shapes = std::collections::HashMap::new();
+    let given = match given {
+        Some(spec) => parse_spec(spec).map_err(|e| anyhow::anyhow!("--shapes: {e}"))?,
+        None => Vec::new(),
+    };
+    let graph = model.graph();
+    let inputs: Vec<_> = graph
+        .inputs()
+        .into_iter()
+        .filter(|vi| !graph.is_initializer(&vi.name))
+        .collect();
+    for g in &given {
+        if !inputs.iter().any(|vi| vi.name == g.name) {
+            let names: Vec<&str> = inputs.iter().map(|vi| vi.name.as_str()).collect();
+            bail!(
+                "--shapes names `{}`, which is not an input of the model (inputs: {})",
+                g.name,
+                names.join(", ")
+            );
+        }
+        let declared = inputs
+            .iter()
+            .find(|vi| vi.name == g.name)
+            .and_then(|vi| yolo_onnx::graph::value_info_dims(vi));
+        if let Some(declared) = declared {
+            let agrees = declared.len() == g.dims.len()
+                && declared
+                    .iter()
+                    .zip(&g.dims)
+                    .all(|(d, &v)| d.is_none_or(|d| d == v));
+            if !agrees {
+                bail!(
+                    "--shapes {g}: the model declares `{}` as {}; give a shape that keeps its fixed dimensions",
+                    g.name,
+                    model_dims_to_string(&declared)
+                );
+            }
+        }
+        shapes.insert(g.name.clone(), g.dims.iter().map(|&d| d as usize).collect());
+    }
+    let imgsz = imgsz_hint(model).unwrap_or((640, 640));
+    let mut chosen = Vec::new();
+    for vi in inputs {
+        if shapes.contains_key(&vi.name) {
+            continue;
+        }
+        let Some(dims) = yolo_onnx::graph::value_info_dims(vi) else {
+            continue;
+        };
+        if dims.iter().all(Option::is_some) {
+            continue;
+        }
+        let rank = dims.len();
+        let mut out = Vec::with_capacity(rank);
+        for (i, d) in dims.iter().enumerate() {
+            out.push(match (d, i, rank) {
+                (Some(v), _, _) => *v as usize,
+                (None, 0, _) => 1,
+                (None, 2, 4) => imgsz.0,
+                (None, 3, 4) => imgsz.1,
+                (None, _, _) => bail!(
+                    "input `{}` has a dynamic dimension {i} ({}) that cannot be chosen; give --shapes {}:…",
+                    vi.name,
+                    model_dims_to_string(&dims),
+                    vi.name
+                ),
+            });
+        }
+        chosen.push(format!(
+            "{}:{}",
+            vi.name,
+            out.iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join("x")
+        ));
+        shapes.insert(vi.name.clone(), out);
+    }
+    Ok((shapes, chosen))
+}
+
+/// Height and width from an Ultralytics-style `imgsz` metadata entry (`[640, 640]` or `640`).
+pub fn imgsz_hint(model: &yolo_onnx::Model) -> Option<(usize, usize)> {
+    let entry = model
+        .header()
+        .metadata_props
+        .iter()
+        .find(|p| p.key == "imgsz")?;
+    let nums: Vec<usize> = entry
+        .value
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    match nums.as_slice() {
+        [s] => Some((*s, *s)),
+        [h, w] => Some((*h, *w)),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

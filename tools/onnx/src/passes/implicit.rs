@@ -54,8 +54,13 @@ pub(crate) fn channels_of(g: &Graph, v: &str, depth: usize) -> Option<usize> {
             } else if sig_of(a, b) {
                 channels_of(g, b, depth + 1)
             } else {
-                None
+                elementwise_channels(g, a, b, depth)
             }
+        }
+        // `x + 0` (what YOLOv7's RepConv and YOLOv9's RepConvN export without an identity branch), `x * s`, and
+        // residual sums of two maps with the same channels.
+        "Add" | "Sub" | "Div" if n.input.len() == 2 => {
+            elementwise_channels(g, &n.input[0], &n.input[1], depth)
         }
         "Concat" if attr_i(n, "axis", 0).ok()? == 1 => n
             .input
@@ -64,6 +69,23 @@ pub(crate) fn channels_of(g: &Graph, v: &str, depth: usize) -> Option<usize> {
             .sum::<Option<usize>>(),
         _ => None,
     }
+}
+
+/// Channels of a broadcasting binary op's output: those of one operand when the other is a one-element
+/// initializer, or of both when both are known and equal.
+fn elementwise_channels(g: &Graph, a: &str, b: &str, depth: usize) -> Option<usize> {
+    let one_element = |v: &str| {
+        g.initializer(v)
+            .is_some_and(|t| t.dims.len() <= 4 && t.dims.iter().all(|&d| d == 1))
+    };
+    if one_element(b) {
+        return channels_of(g, a, depth + 1);
+    }
+    if one_element(a) {
+        return channels_of(g, b, depth + 1);
+    }
+    let (ca, cb) = (channels_of(g, a, depth + 1)?, channels_of(g, b, depth + 1)?);
+    (ca == cb).then_some(ca)
 }
 
 /// Folds ImplicitA (Add before Conv) and ImplicitM (Mul after Conv) constants into the Convs.

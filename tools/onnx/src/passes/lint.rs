@@ -103,8 +103,16 @@ pub fn lint(model: &Model) -> Vec<LintWarning> {
 /// Reg-max sizes seen in DFL heads (YOLOv8/v9 use 16).
 const DFL_BINS: [i64; 4] = [8, 16, 32, 64];
 
-/// Number of DFL decoders: 1×1 Convs with weight `[1, R, 1, 1]` equal to `0..R`, no bias.
+/// The DFL decoders, as node labels: 1×1 Convs with weight `[1, R, 1, 1]` equal to `0..R`, no bias.
 pub fn count_dfl(g: &Graph) -> Vec<String> {
+    dfl_nodes(g)
+        .into_iter()
+        .map(|i| node_label(&g.nodes()[i], i))
+        .collect()
+}
+
+/// Indices of the DFL decoder nodes (see [`count_dfl`]).
+pub fn dfl_nodes(g: &Graph) -> Vec<usize> {
     g.nodes()
         .iter()
         .enumerate()
@@ -127,7 +135,7 @@ pub fn count_dfl(g: &Graph) -> Vec<String> {
                     .all(|(i, &v)| (v - i as f32).abs() < 1e-4)
             })
         })
-        .map(|(i, n)| node_label(n, i))
+        .map(|(i, _)| i)
         .collect()
 }
 
@@ -147,7 +155,8 @@ fn structural(g: &Graph) -> Vec<LintWarning> {
             node: dfl.join(", "),
             message: format!(
                 "{} DFL decoders found: this looks like a YOLOv9 model with its auxiliary training head (DualDDetect). \
-                 The aux branch doubles head compute and its outputs are not used at inference; re-parameterize \
+                 The aux branch doubles head compute and its outputs are not used at inference: `trt-onnx fuse` and \
+                 `trt-build` keep the main head and drop it (--keep-aux-head keeps both), or re-parameterize \
                  (yolov9 reparameterization.py → gelan/converted weights) and export again{}",
                 dfl.len(),
                 if twin_outputs { " (the graph also has two identically shaped detection outputs)" } else { "" }

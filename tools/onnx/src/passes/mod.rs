@@ -10,6 +10,7 @@
 //! RepConv / multi-branch merge → ImplicitA/ImplicitM → report of remaining BatchNormalizations →
 //! dead-node and dead-initializer removal → topological sort.
 
+pub mod aux_head;
 pub mod cleanup;
 pub mod conv_bn;
 pub mod fold;
@@ -440,6 +441,92 @@ mod tests {
         let r = check_slice(&m);
         assert!(r.count(PatternKind::RepConv).fused >= 5, "{r}");
         assert!(r.count(PatternKind::ConvBn).fused > 20, "{r}");
+    }
+
+    #[test]
+    fn yolov10_slice_fuses_exactly() {
+        // RepVGGDW (depthwise 7x7 + 3x3 Conv+BN) and a RepConv with an identity BN branch.
+        let m = testgen::yolov10_slice(4, 5);
+        let mut f = m.clone();
+        let r = fuse(&mut f, &FuseOptions::default()).unwrap();
+        f.validate().unwrap();
+        let f = Model::from_bytes(&f.to_bytes().unwrap(), "fused").unwrap();
+        let worst = equivalence(&m, &f, 1e-4, 1e-5);
+        assert!(worst["output0"] < 1e-4, "{worst:?}");
+        assert_eq!(r.count(PatternKind::RepConv).fused, 2, "{r}");
+        assert!(r.refusals.is_empty(), "{r}");
+        assert_eq!(count_ops(f.graph(), "BatchNormalization"), 0, "{r}");
+        // The RepVGGDW became one depthwise 7x7 Conv; the identity RepConv one dense 3x3 Conv.
+        let kernels: Vec<(Vec<i64>, i64)> = f
+            .graph()
+            .nodes()
+            .iter()
+            .filter(|n| n.op_type == "Conv")
+            .map(|n| {
+                let w = f.graph().initializer(&n.input[1]).unwrap();
+                (w.dims.clone(), attr_i(n, "group", 1).unwrap())
+            })
+            .collect();
+        assert!(
+            kernels.contains(&(vec![32, 1, 7, 7], 32)),
+            "no merged depthwise 7x7: {kernels:?}"
+        );
+        assert!(
+            kernels.contains(&(vec![32, 32, 3, 3], 1)),
+            "no merged RepConv 3x3: {kernels:?}"
+        );
+        assert_eq!(
+            kernels.iter().filter(|(d, _)| d[2..] == [7, 7]).count(),
+            1,
+            "{kernels:?}"
+        );
+        assert!(lint::lint(&f).is_empty(), "{:?}", lint::lint(&f));
+    }
+
+    #[test]
+    fn dual_head_export_keeps_the_main_head_bit_exactly_then_fuses() {
+        use crate::exec::{make_inputs, ExecOptions, Executor, InputKind};
+        let m = testgen::yolov9_dual_slice(4, 6);
+        assert!(lint::lint(&m).iter().any(|w| w.code == "dual-head"));
+        let mut pruned = m.clone();
+        let r = aux_head::drop_auxiliary_heads(&mut pruned)
+            .unwrap()
+            .expect("a dual head");
+        assert_eq!(r.kept, "output0");
+        assert_eq!(r.dropped_outputs, vec!["aux".to_string()]);
+        assert!(r.nodes_removed > 40 && r.params_removed > 10_000, "{r}");
+        assert!(r.to_string().contains("'aux'") && r.to_string().contains("'output0'"));
+        let outputs: Vec<&str> = pruned
+            .graph()
+            .outputs()
+            .iter()
+            .map(|o| o.name.as_str())
+            .collect();
+        assert_eq!(outputs, ["output0"]);
+        assert_eq!(lint::count_dfl(pruned.graph()).len(), 1);
+        // The main output is bit-identical to the dual model's.
+        let ea = Executor::new(&m, &ExecOptions::default()).unwrap();
+        let eb = Executor::new(&pruned, &ExecOptions::default()).unwrap();
+        for (kind, seed) in [(InputKind::Image, 0), (InputKind::Random, 1)] {
+            let inputs = make_inputs(ea.inputs(), kind, seed).unwrap();
+            let oa = ea.run(&inputs).unwrap();
+            let ob = eb.run(&inputs).unwrap();
+            let main = oa.iter().find(|(n, _)| n == "output0").unwrap();
+            assert_eq!(ob.len(), 1);
+            assert_eq!(main.1.to_f32(), ob[0].1.to_f32());
+        }
+        // The same drop again finds nothing; a single-head model is left alone.
+        assert_eq!(
+            aux_head::drop_auxiliary_heads(&mut pruned.clone()).unwrap(),
+            None
+        );
+        let mut single = testgen::yolov9_slice(4, 6);
+        let before = single.to_proto();
+        assert_eq!(aux_head::drop_auxiliary_heads(&mut single).unwrap(), None);
+        assert_eq!(single.to_proto(), before);
+        // Then the ordinary fuse is exact on what is left.
+        let r = check_slice(&pruned);
+        assert!(r.count(PatternKind::RepConv).fused >= 5, "{r}");
     }
 
     #[test]

@@ -114,6 +114,33 @@ fn elem_types(model: &Model) -> Result<HashMap<String, i32>> {
     Ok(t)
 }
 
+/// The tensors calibration gives a range (what a [`Collector`] measures and the calibration cache lists): the graph
+/// inputs that are FLOAT (or of undeclared type), then every FLOAT node output in topological order. For TensorRT's implicit INT8 path these
+/// are the network tensors that need a range; a cache for `model` should name every one.
+pub fn calibrated_tensors(model: &Model) -> Result<Vec<String>> {
+    let g = model.graph();
+    let types = elem_types(model)?;
+    let float = |v: &str| types.get(v) == Some(&(DataType::Float as i32));
+    let mut names: Vec<String> = g
+        .inputs()
+        .iter()
+        .filter(|v| {
+            types
+                .get(&v.name)
+                .is_none_or(|&t| t == DataType::Float as i32)
+        })
+        .map(|v| v.name.clone())
+        .collect();
+    for i in g.topo_order()? {
+        for o in g.nodes()[i].output.iter().filter(|o| !o.is_empty()) {
+            if float(o) {
+                names.push(o.clone());
+            }
+        }
+    }
+    Ok(names)
+}
+
 /// Per-tensor statistics gathered by a [`Collector`].
 #[derive(Clone, Debug)]
 pub struct Statistics {
@@ -221,15 +248,7 @@ impl Collector {
             ));
         }
         let outputs: HashSet<&str> = g.outputs().iter().map(|v| v.name.as_str()).collect();
-        let types = elem_types(model)?;
-        let mut names = vec![input.clone()];
-        for i in g.topo_order()? {
-            for o in g.nodes()[i].output.iter().filter(|o| !o.is_empty()) {
-                if types.get(o) == Some(&(DataType::Float as i32)) {
-                    names.push(o.clone());
-                }
-            }
-        }
+        let names = calibrated_tensors(model)?;
         let mut probe = model.clone();
         probe.set_source_name(format!("{source} (calibration probe)"));
         let extra: Vec<ValueInfoProto> = names

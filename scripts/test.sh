@@ -8,7 +8,9 @@
 #   3. the shim compiled against TensorRT for RTX 1.7's headers: the same tests, and the `rtx_` tests that build real
 #      engines with the real TensorRT-RTX builder (PyPI) — FP32, FP16, INT8, profiles, compute-capability targets —
 #      and check them with its validity check.
-# Plus a compile check of the shim against TensorRT-RTX 1.6's headers and the library docs. GPU tests are
+# Plus a compile check of the shim against TensorRT-RTX 1.6's headers and the library docs. Triton configs are parsed
+# with Triton's own ModelConfig schema (tritonclient from PyPI, scripts/triton-schema.sh); the DeepStream parser
+# library runs in its C++ harness (needs c++). GPU tests are
 # `#[ignore = "needs GPU"]`; run them on a GPU machine with `cargo test --workspace -- --ignored gpu_`.
 # Downloads and build outputs are cached outside the repository (~/.cache/trt-yolo); later runs are incremental.
 set -euo pipefail
@@ -16,6 +18,7 @@ cd "$(dirname "$0")/.."
 source scripts/system-packages.sh
 source scripts/nvidia-wheels.sh
 source scripts/tensorrt-headers.sh
+source scripts/triton-schema.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/trt-yolo/target}"
 export CUDA_INCLUDE_DIR="$TRT_TEST_CUDA_INCLUDE_DIR"
 # The trybuild compile-fail snapshots name trt-sys internals that differ once the shim is compiled; the borrow rules
@@ -23,7 +26,9 @@ export CUDA_INCLUDE_DIR="$TRT_TEST_CUDA_INCLUDE_DIR"
 skip_trybuild=(--skip borrow_rules_reject_unsound_programs)
 
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+TRT_TEST_TRITON_LOG=$(mktemp)
+export TRT_TEST_TRITON_LOG
+trap 'rm -f "$log" "$TRT_TEST_TRITON_LOG"' EXIT
 run() {
   echo "== $1"
   shift
@@ -52,6 +57,14 @@ run "cargo test (real TensorRT-RTX builder from PyPI, no GPU)" \
 rtx_passed=$(tail -n +"$((before + 1))" "$log" | grep -cE "^test .*rtx_.* \.\.\. ok$" || true)
 if [ "$rtx_passed" -lt 8 ]; then
   echo "test.sh: only $rtx_passed rtx_ tests passed; the real TensorRT-RTX builds did not run" >&2
+  exit 1
+fi
+
+# Triton's own ModelConfig schema parsed the golden configs and the repositories of real TensorRT-RTX plans.
+golden=$(grep -c "golden/triton/" "$TRT_TEST_TRITON_LOG" || true)
+real=$(grep -c "/repo/" "$TRT_TEST_TRITON_LOG" || true)
+if [ "$golden" -lt 2 ] || [ "$real" -lt 2 ]; then
+  echo "test.sh: Triton's schema parsed $golden golden and $real real-plan configs (want 2 and 2)" >&2
   exit 1
 fi
 

@@ -18,6 +18,8 @@
 #   TRT_DETECT_ARGS   extra trt-detect flags                                                  [--json]
 #   TRT_REBUILD=1     ignore the cache and rebuild
 #   TRT_ENGINES_DIR   where recipe names are looked up                                        [/opt/trt-yolo/engines]
+#   TRT_DEEPSTREAM_DIR  also write the DeepStream nvinfer config for the engine there (config_infer_primary.txt,
+#                     labels.txt; the DeepStream image sets it); a cached engine whose config is missing is rebuilt
 set -eu
 
 log() { printf 'trt-yolo: %s\n' "$*" >&2; }
@@ -54,10 +56,13 @@ NAME=$(basename "$RECIPE_FILE" .toml)
 ENGINE=$CACHE/$NAME-trt$TRT_VERSION-$KEY.engine
 mkdir -p "$CACHE"
 
+DS_DIR=${TRT_DEEPSTREAM_DIR:-}
 build_engine() {
     log "building $ENGINE from $RECIPE_FILE on $GPU_NAME (sm $GPU_CC, TensorRT $TRT_VERSION); this takes minutes"
+    set --
+    [ -z "$DS_DIR" ] || set -- --deepstream "$DS_DIR"
     # shellcheck disable=SC2086 # TRT_BUILD_ARGS is a list of flags
-    trt-build --recipe "$RECIPE_FILE" --output "$ENGINE" $BUILD_ARGS \
+    trt-build --recipe "$RECIPE_FILE" --output "$ENGINE" "$@" $BUILD_ARGS \
         || die $? "engine build failed; on small Jetsons lower the workspace (TRT_BUILD_ARGS=\"--workspace 512M\") and add swap (README)"
 }
 
@@ -65,6 +70,9 @@ build_engine() {
     # One builder at a time per cache volume.
     flock 9
     if [ "${TRT_REBUILD:-0}" = 1 ]; then
+        build_engine
+    elif [ -n "$DS_DIR" ] && ! grep -qsF "model-engine-file=$ENGINE" "$DS_DIR/config_infer_primary.txt"; then
+        log "no DeepStream config for $ENGINE in $DS_DIR; building"
         build_engine
     elif [ -f "$ENGINE" ] && trt-inspect "$ENGINE" >/dev/null 2>&1; then
         log "reusing cached engine $ENGINE (sidecar matches TensorRT $TRT_VERSION on $GPU_NAME)"

@@ -15,9 +15,10 @@ fn repo() -> PathBuf {
         .to_path_buf()
 }
 
-const DOCKERFILES: [(&str, &str); 2] = [
+const DOCKERFILES: [(&str, &str); 3] = [
     ("deploy/jetson/Dockerfile.jp51", "xavier"),
     ("deploy/jetson/Dockerfile.jp6", "orin"),
+    ("deploy/jetson/Dockerfile.jp6-deepstream", "orin"),
 ];
 
 /// One instruction: keyword (upper case) and its arguments, continuation lines joined, comments dropped.
@@ -358,9 +359,18 @@ grep -q "trt $FAKE_TRT" "$1.json" 2>/dev/null"#,
     stub(
         &bin,
         "trt-build",
-        r#"out=""
-while [ $# -gt 0 ]; do [ "$1" = --output ] && out=$2; shift; done
-echo "build $out" >> "$FAKE_LOG"
+        r#"out=""; ds=""
+while [ $# -gt 0 ]; do
+  [ "$1" = --output ] && out=$2
+  [ "$1" = --deepstream ] && ds=$2
+  shift
+done
+if [ -n "$ds" ]; then
+  echo "build $out deepstream $ds" >> "$FAKE_LOG"
+  mkdir -p "$ds"; echo "model-engine-file=$out" > "$ds/config_infer_primary.txt"
+else
+  echo "build $out" >> "$FAKE_LOG"
+fi
 echo engine > "$out"; echo "trt $FAKE_TRT" > "$out.json""#,
     );
     stub(&bin, "trt-detect", r#"echo "detect $*" >> "$FAKE_LOG""#);
@@ -518,4 +528,36 @@ fn entrypoint_fails_cleanly_without_gpu_or_recipe() {
     let o = start(&f, "10.3.0", &[], &[]);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no input directory"));
+}
+
+#[cfg(unix)]
+#[test]
+fn entrypoint_writes_the_deepstream_config_with_the_engine() {
+    let f = fixture();
+    let ds = f.cache.join("deepstream");
+    let ds_s = ds.display().to_string();
+    let env = [("TRT_DEEPSTREAM_DIR", ds_s.as_str())];
+    let ok = |o: &std::process::Output| {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr))
+    };
+    let builds = || {
+        log_lines(&f)
+            .into_iter()
+            .filter(|l| l.starts_with("build"))
+            .collect::<Vec<_>>()
+    };
+    ok(&start(&f, "10.3.0", &env, &["true"]));
+    let b = builds();
+    assert_eq!(b.len(), 1);
+    assert!(b[0].ends_with(&format!("deepstream {ds_s}")), "{b:?}");
+    // Reused while the config names the engine.
+    ok(&start(&f, "10.3.0", &env, &["true"]));
+    assert_eq!(builds().len(), 1);
+    // A missing config is rebuilt with the engine.
+    std::fs::remove_file(ds.join("config_infer_primary.txt")).unwrap();
+    let o = start(&f, "10.3.0", &env, &["true"]);
+    ok(&o);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no DeepStream config"));
+    assert_eq!(builds().len(), 2);
+    assert!(ds.join("config_infer_primary.txt").is_file());
 }

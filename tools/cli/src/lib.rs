@@ -7,6 +7,7 @@
 pub mod bench;
 pub mod build;
 pub mod calib_data;
+pub mod deploy;
 pub mod inspect;
 pub mod npy;
 

@@ -622,3 +622,101 @@ fn gpu_rtx_engine_for_this_gpu_matches_the_cpu_executor_and_keeps_its_runtime_ca
         assert!(len > 0, "{start}: no runtime cache at {}", cache.display());
     }
 }
+
+#[test]
+#[ignore = "needs TensorRT-RTX: TRT_TEST_RTX_LIB, TRT_TEST_CUDART_DIR and tools built with --features trt-sys/require-tensorrt-rtx"]
+fn rtx_triton_repositories_and_deepstream_configs_carry_the_real_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    common::sample(dir.path(), "yolov9", "v9.onnx");
+    // The parser library itself is tested by its C++ harness (tools/nvds-yolo-parser); a stand-in path here.
+    std::fs::write(dir.path().join("libnvds_yolo_parser.so"), b"stand-in").unwrap();
+    std::fs::write(dir.path().join("names.txt"), "a\nb\nc\nd\n").unwrap();
+    let r = build(
+        dir.path(),
+        &[
+            "v9.onnx",
+            "--fp16",
+            "-o",
+            "v9.engine",
+            "--classes",
+            "names.txt",
+            "--triton-repo",
+            "repo",
+            "--triton-version",
+            "2",
+            "--deepstream",
+            "ds",
+            "--deepstream-lib",
+            "libnvds_yolo_parser.so",
+        ],
+    );
+    let engine = std::fs::read(dir.path().join("v9.engine")).unwrap();
+    let plan = dir.path().join("repo/v9/2/model.plan");
+    assert_eq!(
+        std::fs::read(&plan).unwrap(),
+        engine,
+        "model.plan is the engine byte for byte"
+    );
+    assert_eq!(r["deployed"]["triton"]["max_batch_size"], 0, "{r}");
+    // The plan's sidecar is the engine's (same digest), and trt-inspect accepts the plan like the engine.
+    let sc = sidecar(dir.path(), "repo/v9/2/model.plan");
+    assert_eq!(sc["engine"], sidecar(dir.path(), "v9.engine")["engine"]);
+    let config = dir.path().join("repo/v9/config.pbtxt");
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(
+        text.contains("name: \"v9\"") && text.contains("dims: [ 1, 8, 336 ]"),
+        "{text}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("repo/v9/labels.txt")).unwrap(),
+        "a\nb\nc\nd\n"
+    );
+    let o = rtx_cmd(&inspect_bin(), dir.path())
+        .args(["v9.engine", "--triton", "v9"])
+        .output()
+        .unwrap();
+    assert_ok(&o);
+    assert_eq!(common::stdout(&o), text);
+    let ds = std::fs::read_to_string(dir.path().join("ds/config_infer_primary.txt")).unwrap();
+    let abs = std::fs::canonicalize(dir.path().join("v9.engine")).unwrap();
+    assert!(
+        ds.contains(&format!("model-engine-file={}\n", abs.display())),
+        "{ds}"
+    );
+    assert!(
+        ds.contains("network-mode=2\n") && ds.contains("num-detected-classes=4\n"),
+        "{ds}"
+    );
+
+    // A dynamic batch: max_batch_size from the profile, dims without the batch.
+    common::sample(dir.path(), "conv-bn", "m.onnx");
+    common::make_dynamic(
+        &dir.path().join("m.onnx"),
+        &dir.path().join("dyn.onnx"),
+        &[0],
+    );
+    let r = build(
+        dir.path(),
+        &[
+            "dyn.onnx",
+            "--minShapes=images:1x3x16x16",
+            "--optShapes=images:2x3x16x16",
+            "--maxShapes=images:4x3x16x16",
+            "-o",
+            "dyn.engine",
+            "--triton-repo",
+            "repo",
+        ],
+    );
+    assert_eq!(r["deployed"]["triton"]["max_batch_size"], 4, "{r}");
+    let dyn_config = dir.path().join("repo/dyn/config.pbtxt");
+    let text = std::fs::read_to_string(&dyn_config).unwrap();
+    assert!(
+        text.contains("dims: [ 3, 16, 16 ]") && text.contains("dynamic_batching"),
+        "{text}"
+    );
+    if let Some(parsed) = common::triton_schema_check(&[&config, &dyn_config]) {
+        assert_eq!(parsed[0]["name"], "v9");
+        assert_eq!(parsed[1]["max_batch_size"], 4);
+    }
+}

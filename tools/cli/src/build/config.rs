@@ -97,6 +97,9 @@ pub struct BuildConfig {
     pub reparam: bool,
     /// `--keep-aux-head`: keep YOLOv9's auxiliary head.
     pub keep_aux_head: bool,
+    /// `--triton-repo`, `--deepstream`.
+    #[serde(skip)]
+    pub deploy: crate::deploy::DeployOptions,
     /// Verify passes.
     pub verify: bool,
     /// `--emit-onnx`.
@@ -170,6 +173,41 @@ pub fn parse_pools(specs: &[String], workspace: Option<&str>) -> Result<Vec<(Mem
         }
     }
     Ok(out)
+}
+
+/// Validates the deployment options before any work: the Triton model name, and the DeepStream parser library.
+fn deploy_options(cli: &Cli, model: &Path) -> Result<crate::deploy::DeployOptions> {
+    use crate::deploy::{deepstream, triton};
+    let triton = match &cli.triton_repo {
+        Some(dir) => {
+            let name = match &cli.triton_name {
+                Some(n) => n.clone(),
+                None => model
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or("model")
+                    .replace(|c: char| c.is_whitespace() || c == '/' || c == '\\', "_"),
+            };
+            triton::check_name(&name)?;
+            Some((
+                dir.clone(),
+                triton::TritonOptions {
+                    name,
+                    version: cli.triton_version,
+                    cuda_graphs: cli.triton_cuda_graphs,
+                },
+            ))
+        }
+        None => None,
+    };
+    let deepstream = match &cli.deepstream {
+        Some(dir) => Some((
+            dir.clone(),
+            deepstream::parser_library(cli.deepstream_lib.as_deref())?,
+        )),
+        None => None,
+    };
+    Ok(crate::deploy::DeployOptions { triton, deepstream })
 }
 
 impl BuildConfig {
@@ -349,6 +387,7 @@ impl BuildConfig {
             }
         }
 
+        let deploy = deploy_options(cli, &model)?;
         let cfg = BuildConfig {
             model,
             recipe: cli.recipe.clone(),
@@ -391,6 +430,7 @@ impl BuildConfig {
             target_cc,
             reparam: !cli.no_reparam && r.is_none_or(|r| r.pipeline.reparam),
             keep_aux_head: cli.keep_aux_head,
+            deploy,
             verify: !cli.no_verify && r.is_none_or(|r| r.pipeline.verify),
             emit_onnx: cli.emit_onnx.clone(),
             dry_run: cli.dry_run,

@@ -306,6 +306,53 @@ pub struct Cli {
     #[arg(long = "dry-run", help_heading = "Pipeline")]
     pub dry_run: bool,
 
+    /// Also write a Triton model repository entry: DIR/NAME/config.pbtxt, DIR/NAME/VERSION/model.plan (the engine
+    /// byte for byte, with its sidecar) and DIR/NAME/labels.txt.
+    #[arg(long = "triton-repo", value_name = "DIR", help_heading = "Deployment")]
+    pub triton_repo: Option<PathBuf>,
+
+    /// Triton model name (default: the ONNX file's stem).
+    #[arg(
+        long = "triton-name",
+        value_name = "NAME",
+        requires = "triton_repo",
+        help_heading = "Deployment"
+    )]
+    pub triton_name: Option<String>,
+
+    /// Triton model version directory.
+    #[arg(
+        long = "triton-version",
+        value_name = "N",
+        default_value_t = 1,
+        value_parser = clap::value_parser!(u64).range(1..),
+        requires = "triton_repo",
+        help_heading = "Deployment"
+    )]
+    pub triton_version: u64,
+
+    /// Ask Triton to run the model through CUDA graphs (`optimization { cuda { graphs: true } }`).
+    #[arg(
+        long = "triton-cuda-graphs",
+        requires = "triton_repo",
+        help_heading = "Deployment"
+    )]
+    pub triton_cuda_graphs: bool,
+
+    /// Also write a DeepStream nvinfer config: DIR/config_infer_primary.txt and DIR/labels.txt, using the box
+    /// parser libnvds_yolo_parser.so (found next to trt-build, or --deepstream-lib).
+    #[arg(long = "deepstream", value_name = "DIR", help_heading = "Deployment")]
+    pub deepstream: Option<PathBuf>,
+
+    /// The DeepStream box parser library (`cargo build --release -p nvds-yolo-parser`).
+    #[arg(
+        long = "deepstream-lib",
+        value_name = "PATH",
+        requires = "deepstream",
+        help_heading = "Deployment"
+    )]
+    pub deepstream_lib: Option<PathBuf>,
+
     /// Show TensorRT's log and debug details.
     #[arg(short, long, conflicts_with = "quiet", help_heading = "Output")]
     pub verbose: bool,

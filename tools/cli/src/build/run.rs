@@ -65,6 +65,8 @@ pub struct BuildReport {
     pub class_names: Vec<String>,
     /// Notes (release notes, defaults taken).
     pub notes: Vec<String>,
+    /// The Triton repository entry and DeepStream config written after the build (`--triton-repo`, `--deepstream`).
+    pub deployed: crate::deploy::Deployed,
     /// The `--calib-cache` TensorRT reads as is, checked against the network (absent otherwise).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub calibration_cache: Option<pipeline::CacheCoverage>,
@@ -237,6 +239,22 @@ pub fn run(cli: &Cli) -> Result<u8> {
             model = next;
         }
     }
+    // --deepstream: the outputs must be a layout the parser decodes (checked before any TensorRT work).
+    if cfg.deploy.deepstream.is_some() {
+        let outputs: Vec<(String, Vec<i64>)> = model
+            .graph()
+            .outputs()
+            .iter()
+            .map(|o| {
+                let dims = yolo_onnx::graph::value_info_dims(o).unwrap_or_default();
+                (
+                    o.name.clone(),
+                    dims.iter().map(|d| d.unwrap_or(-1)).collect(),
+                )
+            })
+            .collect();
+        crate::deploy::deepstream::check_layout(&outputs)?;
+    }
     // A --calib-cache TensorRT will read as is must name every tensor of the graph it parses: checked here, before
     // any TensorRT work and in a dry run too.
     let calib_cache = match (&plan, &cfg.calib_cache) {
@@ -354,6 +372,7 @@ pub fn run(cli: &Cli) -> Result<u8> {
         class_names: class_names(&cfg, &loaded)?,
         notes,
         calibration_cache: calib_cache,
+        deployed: Default::default(),
         missing: None,
         tensorrt_phases: Vec::new(),
     };
@@ -371,6 +390,7 @@ pub fn run(cli: &Cli) -> Result<u8> {
     }
     check_target(&cfg, &probe)?;
     super::engine::build(&cfg, &model, &loaded, &mut report, &probe)?;
+    report.deployed = crate::deploy::write(&cfg.deploy, &report.output)?;
     report.status = "built";
     emit(&cfg, &report)?;
     Ok(exit::OK)
@@ -570,6 +590,17 @@ pub fn render(r: &BuildReport) -> String {
     }
     let _ = writeln!(s, "  engine      {}", r.output.display());
     let _ = writeln!(s, "  sidecar     {}", r.sidecar.display());
+    if let Some(t) = &r.deployed.triton {
+        let _ = writeln!(
+            s,
+            "  triton      {} (max_batch_size {})",
+            t.model_dir.display(),
+            t.max_batch_size
+        );
+    }
+    if let Some(d) = &r.deployed.deepstream {
+        let _ = writeln!(s, "  deepstream  {}", d.config.display());
+    }
     let b = &r.builder;
     for (pool, bytes) in &b.memory_pools {
         let _ = writeln!(s, "  pool        {pool} {} MiB", bytes / (1 << 20));

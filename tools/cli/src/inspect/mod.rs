@@ -44,6 +44,11 @@ pub struct Cli {
     #[arg(long)]
     pub json: bool,
 
+    /// Print the Triton `config.pbtxt` of an engine (as `trt-build --triton-repo` writes it), named NAME (default:
+    /// the engine file's first name component). Reads the sidecar only: no TensorRT needed.
+    #[arg(long, value_name = "NAME", num_args = 0..=1, default_missing_value = "", conflicts_with_all = ["json", "layers"])]
+    pub triton: Option<String>,
+
     #[command(flatten)]
     pub plugins: crate::PluginArgs,
 
@@ -91,6 +96,35 @@ pub fn run(cli: &Cli) -> Result<u8> {
         anyhow::bail!(
             "{target}: no such file; give `system`, an .onnx model or an engine (a file named `system`: ./system)"
         );
+    }
+    if let Some(name) = &cli.triton {
+        if onnx::looks_like_onnx(&path)? {
+            anyhow::bail!(
+                "--triton: {target} is an ONNX model; give an engine built by trt-build (trt-build {target} \
+                 --triton-repo DIR writes the repository)"
+            );
+        }
+        let sidecar = trt::sidecar::read_sidecar(&path)?;
+        let name = if name.is_empty() {
+            path.file_name()
+                .and_then(|s| s.to_str())
+                .and_then(|s| s.split('.').next())
+                .filter(|s| !s.is_empty())
+                .unwrap_or("model")
+                .to_string()
+        } else {
+            name.clone()
+        };
+        let config = crate::deploy::triton::config_pbtxt(
+            &sidecar,
+            &crate::deploy::triton::TritonOptions {
+                name,
+                version: 1,
+                cuda_graphs: false,
+            },
+        )?;
+        crate::print_out(&config)?;
+        return Ok(exit::OK);
     }
     if onnx::looks_like_onnx(&path)? {
         onnx::inspect(&path, cli.layers, cli.json)

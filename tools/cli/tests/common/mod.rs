@@ -223,3 +223,30 @@ pub fn calib_images(dir: &Path, n: usize, seed: u64) -> PathBuf {
     }
     root
 }
+
+/// Parses `files` with Triton's ModelConfig schema (scripts/triton-config-check.py); returns the parsed messages as
+/// JSON. Needs TRT_TEST_TRITON_PYTHONPATH (scripts/test.sh sources scripts/triton-schema.sh; the test log gate there
+/// fails the run when no config was parsed). Without it the schema part is reported as skipped on stderr.
+pub fn triton_schema_check(files: &[&Path]) -> Option<Vec<serde_json::Value>> {
+    if std::env::var_os("TRT_TEST_TRITON_PYTHONPATH").is_none() {
+        eprintln!("triton schema check skipped: TRT_TEST_TRITON_PYTHONPATH unset (scripts/test.sh sets it)");
+        return None;
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/triton-config-check.py");
+    let o = Command::new("python3")
+        .arg(script)
+        .args(files)
+        .output()
+        .expect("python3");
+    assert!(
+        o.status.success(),
+        "Triton's schema refused {files:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    Some(
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect(),
+    )
+}

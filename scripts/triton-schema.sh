@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Fetches Triton's ModelConfig schema as tritonclient ships it (the generated model_config_pb2 module) and the
+# protobuf runtime, from PyPI, into a cache outside the repository, and exports what the config tests read:
+#   TRT_TEST_TRITON_PYTHONPATH  where the two wheels are unpacked
+#   TRT_TEST_TRITON_LOG         a file scripts/triton-config-check.py appends one line to per config it parsed
+# Source it. Nothing fetched here is ever committed.
+set -euo pipefail
+TRITON_CACHE="${TRT_YOLO_CACHE:-$HOME/.cache/trt-yolo}/triton"
+TRITON_WHEELS=("tritonclient==2.73.0" "protobuf==7.36.2")
+want="${TRITON_WHEELS[*]}"
+if [ "$(cat "$TRITON_CACHE/.complete" 2>/dev/null)" != "$want" ]; then
+  rm -rf "$TRITON_CACHE/root"
+  mkdir -p "$TRITON_CACHE/root"
+  tmp=$(mktemp -d "$TRITON_CACHE/.dl.XXXXXX")
+  trap 'rm -rf "$tmp"' EXIT
+  echo "triton-schema.sh: fetching ${TRITON_WHEELS[*]} from PyPI" >&2
+  python3 -m pip download --quiet --no-deps --only-binary=:all: --dest "$tmp" "${TRITON_WHEELS[@]}"
+  for whl in "$tmp"/*.whl; do
+    python3 -m zipfile -e "$whl" "$TRITON_CACHE/root/"
+  done
+  rm -rf "$tmp"
+  trap - EXIT
+  echo "$want" > "$TRITON_CACHE/.complete"
+fi
+export TRT_TEST_TRITON_PYTHONPATH="$TRITON_CACHE/root"
+[ -f "$TRT_TEST_TRITON_PYTHONPATH/tritonclient/grpc/model_config_pb2.py" ] || {
+  echo "triton-schema.sh: tritonclient/grpc/model_config_pb2.py missing after unpacking" >&2
+  exit 1
+}

@@ -45,6 +45,15 @@ pub mod exit {
 
     impl std::error::Error for ExitError {}
 
+    /// An [`ExitError`] with [`USAGE`]: a command-line mistake found after parsing (options that need each other).
+    pub fn usage(message: impl Into<String>) -> anyhow::Error {
+        ExitError {
+            code: USAGE,
+            message: message.into(),
+        }
+        .into()
+    }
+
     /// An [`ExitError`] with [`MISSING_TENSORRT`].
     pub fn missing(message: impl Into<String>) -> anyhow::Error {
         ExitError {
@@ -93,13 +102,19 @@ pub fn atomic_write(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()>
         _ => std::path::PathBuf::from("."),
     };
     std::fs::create_dir_all(&dir)?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(
-            ".{}.",
-            path.file_name().and_then(|n| n.to_str()).unwrap_or("out")
-        ))
-        .suffix(".tmp")
-        .tempfile_in(&dir)?;
+    let prefix = format!(
+        ".{}.",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("out")
+    );
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    // Created 0666 less the umask, like any other file the tools write (tempfile's own default is 0600).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let mut tmp = builder.tempfile_in(&dir)?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     test_pause_before_rename();

@@ -260,6 +260,20 @@ fn rtx_int8_engines_from_rust_calibration_and_qdq() {
             diff > 0.1,
             "{kind}: INT8 engine {b8} bytes vs FP32 {b32} bytes"
         );
+        // The project's own Q/DQ output builds again without a warning (weight Q/DQ pairs are not folding
+        // candidates: they used to print one "refused constant-fold" line per weight).
+        let again = format!("{kind}.again.engine");
+        let o = rtx_cmd(&build_bin(), dir.path())
+            .args([parsed.as_str(), "-o", again.as_str()])
+            .output()
+            .unwrap();
+        assert_ok(&o);
+        let warnings: Vec<String> = stderr(&o)
+            .lines()
+            .filter(|l| l.contains("WARN") || l.contains("warning"))
+            .map(str::to_string)
+            .collect();
+        assert!(warnings.is_empty(), "{kind}: {warnings:#?}");
     }
 }
 

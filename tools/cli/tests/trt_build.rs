@@ -305,7 +305,6 @@ fn options_the_release_cannot_honor_name_option_and_release() {
             &["--int8", "--trt-release", "10.3"],
             "INT8 needs calibration data",
         ),
-        (&["--memPoolSize=gpuRAM:1G"], "unknown pool `gpuRAM`"),
         (&["--layerPrecisions=conv:fp8"], "`fp8`"),
     ];
     for (args, needle) in cases {
@@ -824,4 +823,104 @@ fn an_op_the_cpu_executor_lacks_skips_verification_with_a_warning() {
         err.contains("warning: the re-parameterization not verified"),
         "{err}"
     );
+}
+
+#[test]
+fn usage_mistakes_exit_2_in_every_tool() {
+    let dir = tempfile::tempdir().unwrap();
+    sample(dir.path(), "yolov9", "m.onnx");
+    std::fs::create_dir(dir.path().join("calib")).unwrap();
+    let cases: [(&str, &[&str], &str); 7] = [
+        (env!("CARGO_BIN_EXE_trt-build"), &[], "no model given"),
+        (
+            env!("CARGO_BIN_EXE_trt-build"),
+            &["m.onnx", "--memPoolSize=gpuRAM:1G", "--dry-run"],
+            "unknown pool `gpuRAM`",
+        ),
+        (
+            env!("CARGO_BIN_EXE_trt-build"),
+            &["m.onnx", "--workspace", "abc", "--dry-run"],
+            "`abc` is not a size",
+        ),
+        (
+            env!("CARGO_BIN_EXE_trt-build"),
+            &["m.onnx", "--mem-pool-size", "foo:1M", "--dry-run"],
+            "unknown pool `foo`",
+        ),
+        (
+            env!("CARGO_BIN_EXE_trt-build"),
+            &[
+                "m.onnx",
+                "--calib-on-gpu",
+                "--dry-run",
+                "--trt-release",
+                "10.3",
+            ],
+            "it needs --int8",
+        ),
+        (
+            env!("CARGO_BIN_EXE_trt-onnx"),
+            &[
+                "quantize",
+                "m.onnx",
+                "--calib",
+                "calib",
+                "-o",
+                "q.onnx",
+                "--percentile",
+                "150",
+            ],
+            "not a percentile in (0, 100]",
+        ),
+        (env!("CARGO_BIN_EXE_trt-inspect"), &[], "Usage"),
+    ];
+    for (exe, args, needle) in cases {
+        let o = common::no_trt_cmd(exe, dir.path())
+            .args(args)
+            .output()
+            .unwrap();
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{exe} {args:?}: {err}");
+        assert!(
+            err.contains(needle),
+            "{exe} {args:?}: `{needle}` not in {err}"
+        );
+        assert!(
+            !err.contains("TensorRT 10.3"),
+            "the release is not blamed: {err}"
+        );
+    }
+}
+
+#[test]
+fn dry_run_fails_where_the_build_would() {
+    let dir = tempfile::tempdir().unwrap();
+    sample(dir.path(), "yolov9", "m.onnx");
+    std::fs::write(dir.path().join("afile"), b"x").unwrap();
+    std::fs::create_dir(dir.path().join("adir")).unwrap();
+    let cases: [(&[&str], &str); 5] = [
+        (&["--int8"], "--int8 needs calibration data"),
+        (
+            &["-o", "afile/m.engine"],
+            "--output afile/m.engine: afile is not a directory",
+        ),
+        (
+            &["--timing-cache", "afile/t.cache"],
+            "--timing-cache afile/t.cache: afile is not a directory",
+        ),
+        (&["--emit-onnx", "adir"], "--emit-onnx adir: is a directory"),
+        (
+            &["--triton-repo", "afile"],
+            "--triton-repo afile/m/config.pbtxt: afile is not a directory",
+        ),
+    ];
+    for (args, needle) in cases {
+        let mut a = vec!["m.onnx", "--dry-run", "--no-verify"];
+        a.extend_from_slice(args);
+        let o = common::no_trt_cmd(env!("CARGO_BIN_EXE_trt-build"), dir.path())
+            .args(&a)
+            .output()
+            .unwrap();
+        common::assert_fails(&o, "trt-build", 1, needle);
+    }
 }

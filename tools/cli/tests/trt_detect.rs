@@ -344,3 +344,109 @@ fn gpu_trt_detect_runs_an_engine_end_to_end() {
     }
     assert!(out.join("scene.png").is_file());
 }
+
+#[test]
+fn annotated_copies_never_replace_each_other() {
+    let (dir, model) = setup();
+    // street.png and street.bmp share a name; they are saved as street.png.png and street.bmp.png, and scene.png
+    // keeps its plain name.
+    let scene = std::fs::read(dir.path().join("imgs/scene.png")).unwrap();
+    std::fs::write(dir.path().join("imgs/street.png"), &scene).unwrap();
+    let img = image_bmp(dir.path());
+    std::fs::rename(img, dir.path().join("imgs/street.bmp")).unwrap();
+    let out = dir.path().join("out");
+    detect(&model, dir.path().join("imgs"))
+        .arg("--save-dir")
+        .arg(&out)
+        .assert()
+        .success();
+    let mut names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["scene.png", "street.bmp.png", "street.png.png"]);
+    // The same file name in two directories cannot be told apart: refused before anything is written.
+    std::fs::create_dir(dir.path().join("other")).unwrap();
+    std::fs::write(dir.path().join("other/scene.png"), &scene).unwrap();
+    let out2 = dir.path().join("out2");
+    detect(&model, dir.path().join("imgs/scene.png"))
+        .arg(dir.path().join("other/scene.png"))
+        .arg("--save-dir")
+        .arg(&out2)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("would both be saved as"));
+    assert!(!out2.join("scene.png").exists());
+}
+
+/// Writes the scene as a BMP (through the image crate's encoder via yolo-rt's PNG → decode → BMP is not available:
+/// write a minimal 24-bit BMP by hand).
+fn image_bmp(dir: &std::path::Path) -> std::path::PathBuf {
+    let (w, h) = (64u32, 48u32);
+    let row = (w * 3).div_ceil(4) * 4;
+    let size = 54 + row * h;
+    let mut b = Vec::with_capacity(size as usize);
+    b.extend_from_slice(b"BM");
+    b.extend_from_slice(&size.to_le_bytes());
+    b.extend_from_slice(&[0; 4]);
+    b.extend_from_slice(&54u32.to_le_bytes());
+    b.extend_from_slice(&40u32.to_le_bytes());
+    b.extend_from_slice(&(w as i32).to_le_bytes());
+    b.extend_from_slice(&(h as i32).to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&24u16.to_le_bytes());
+    b.extend_from_slice(&[0; 24]);
+    for _ in 0..h {
+        for _ in 0..w {
+            b.extend_from_slice(&[90, 120, 150]);
+        }
+        b.resize(b.len() + (row - w * 3) as usize, 0);
+    }
+    let p = dir.join("img.bmp");
+    std::fs::write(&p, b).unwrap();
+    p
+}
+
+#[test]
+fn dynamic_inputs_take_imgsz_and_a_missing_op_is_named() {
+    let (dir, _) = setup();
+    // The tiny detector with dynamic height and width (its head is fully convolutional: any multiple of 32 runs).
+    let mut m = yolo_onnx::testgen::tiny_detector(64, 3);
+    m.graph_mut().edit_proto(|g| {
+        let name = g.input[0].name.clone();
+        g.input[0] = yolo_onnx::graph::make_value_info(
+            &name,
+            yolo_onnx::graph::DataType::Float,
+            &[1, 3, -1, -1],
+        );
+    });
+    let dynamic = dir.path().join("dyn.onnx");
+    m.save(&dynamic).unwrap();
+    let scene = dir.path().join("imgs/scene.png");
+    detect(&dynamic, &scene)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("--imgsz 640"));
+    for size in ["64", "64,64", "64x64"] {
+        detect(&dynamic, &scene)
+            .args(["--imgsz", size])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("2 detection(s)"));
+    }
+    detect(&dynamic, &scene)
+        .args(["--input-size", "64"])
+        .assert()
+        .success();
+    detect(&dynamic, &scene)
+        .args(["--imgsz", "0"])
+        .assert()
+        .code(2);
+    // A static model with an op the CPU executor lacks: the error names the op, not the input size.
+    let custom = common::custom_op_model(dir.path(), "custom.onnx");
+    detect(&custom, &scene).assert().code(1).stderr(
+        predicate::str::contains("YoloMysteryOp")
+            .and(predicate::str::contains("height/width").not()),
+    );
+}

@@ -187,6 +187,27 @@ impl Model {
         &self.header
     }
 
+    /// Height and width from an Ultralytics-style `imgsz` metadata entry (`[640, 640]` or `640`): the size the model
+    /// was exported for, used when its input height and width are dynamic.
+    pub fn imgsz_hint(&self) -> Option<(usize, usize)> {
+        let entry = self
+            .header
+            .metadata_props
+            .iter()
+            .find(|p| p.key == "imgsz")?;
+        let nums: Vec<usize> = entry
+            .value
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|s| !s.is_empty())
+            .filter_map(|s| s.parse().ok())
+            .collect();
+        match nums.as_slice() {
+            [s] => Some((*s, *s)),
+            [h, w] => Some((*h, *w)),
+            _ => None,
+        }
+    }
+
     /// Mutable model header (metadata, opset imports). Setting `graph` here has no effect.
     pub fn header_mut(&mut self) -> &mut ModelProto {
         &mut self.header

@@ -71,13 +71,10 @@ impl CpuBackend {
                 inputs.len()
             )));
         }
-        // Prepare once to learn the declared dims, then again with the dynamic ones fixed.
-        let probe = Executor::new(model, &ExecOptions::default());
+        // The declared dims come from the model itself; the executor is prepared once they are all known, so that
+        // an error preparing it (an op it lacks, a custom op) is reported as what it is.
         let mut exec_opts = ExecOptions::default();
-        let declared = match &probe {
-            Ok(e) => e.inputs()[0].declared.clone(),
-            Err(_) => vec![None; 4],
-        };
+        let declared = yolo_onnx::graph::value_info_dims(inputs[0]).unwrap_or_default();
         let input_name = inputs[0].name.clone();
         if declared.len() != 4 || declared[1].is_some_and(|c| c != 3) {
             return Err(err(format!(
@@ -90,19 +87,35 @@ impl CpuBackend {
             .unwrap_or(1)
             .max(1);
         let (h, w) = match (declared[2], declared[3], options.input_size) {
-            (Some(h), Some(w), _) => (h as usize, w as usize),
-            (_, _, Some((w, h))) => (h, w),
-            _ => {
-                return Err(err(format!(
-                    "input `{input_name}` has a dynamic height/width: give the input size"
-                )))
+            (Some(h), Some(w), given) => {
+                if let Some((gw, gh)) = given.filter(|&(gw, gh)| (gw, gh) != (w as usize, h as usize)) {
+                    return Err(err(format!(
+                        "input `{input_name}` is fixed at {w}x{h} (WxH); the input size {gw}x{gh} was asked for: \
+                         drop it or export the model with dynamic height/width"
+                    )));
+                }
+                (h as usize, w as usize)
             }
+            (dh, dw, Some((w, h))) => {
+                if dh.is_some_and(|d| d as usize != h) || dw.is_some_and(|d| d as usize != w) {
+                    return Err(err(format!(
+                        "input `{input_name}` is {declared:?}; the input size {w}x{h} (WxH) breaks its fixed dimension"
+                    )));
+                }
+                (h, w)
+            }
+            _ => match model.imgsz_hint() {
+                Some((h, w)) => (h, w),
+                None => {
+                    return Err(err(format!(
+                        "input `{input_name}` has a dynamic height/width ({declared:?}) and the model names no \
+                         `imgsz`: give the size, e.g. --imgsz 640"
+                    )))
+                }
+            },
         };
         exec_opts.input_shapes = HashMap::from([(input_name.clone(), vec![batch, 3, h, w])]);
-        let exec = match probe {
-            Ok(e) if declared.iter().all(Option::is_some) => e,
-            _ => Executor::new(model, &exec_opts).map_err(|e| err(e.to_string()))?,
-        };
+        let exec = Executor::new(model, &exec_opts).map_err(|e| err(e.to_string()))?;
         // ONNX element types: 1 = FLOAT, 10 = FLOAT16.
         let dtype = match exec.inputs()[0].data_type {
             1 => InputType::F32,

@@ -53,9 +53,14 @@ struct Cli {
     /// Print one JSON document with every image's detections.
     #[arg(long)]
     json: bool,
-    /// Write annotated images (boxes, labels, scores) as PNG files into this directory.
+    /// Write annotated images (boxes, labels, scores) as PNG files into this directory: `NAME.png`, or
+    /// `NAME.EXT.png` when two inputs share a name (an input's annotated copy never replaces another's).
     #[arg(long, value_name = "DIR")]
     save_dir: Option<PathBuf>,
+    /// Network input size for an ONNX model with dynamic height/width: `640` (square), `H,W` (Ultralytics'
+    /// order) or `WxH`; default: the model's `imgsz` metadata.
+    #[arg(long, alias = "input-size", value_name = "N|H,W|WxH", value_parser = parse_imgsz)]
+    imgsz: Option<(usize, usize)>,
     #[command(flatten)]
     plugins: trt_tools::PluginArgs,
     #[command(flatten)]
@@ -142,6 +147,68 @@ fn collect_images(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// `--imgsz`: `640`, `H,W` or `WxH`, as (width, height).
+fn parse_imgsz(s: &str) -> Result<(usize, usize), String> {
+    let num = |t: &str| {
+        t.trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|&v| v > 0)
+            .ok_or_else(|| format!("`{s}`: expected 640, H,W or WxH with positive sizes"))
+    };
+    if let Some((h, w)) = s.split_once(',') {
+        Ok((num(w)?, num(h)?))
+    } else if let Some((w, h)) = s.split_once(['x', 'X']) {
+        Ok((num(w)?, num(h)?))
+    } else {
+        let n = num(s)?;
+        Ok((n, n))
+    }
+}
+
+/// The annotated file of each input under `dir`: `NAME.png`, or `NAME.EXT.png` for inputs sharing a name; inputs
+/// whose names still collide (the same file name in two directories) are refused before any work.
+fn annotated_paths(images: &[PathBuf], dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    use std::collections::HashMap;
+    let stem = |p: &Path| {
+        p.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "image".into())
+    };
+    let mut by_stem: HashMap<String, usize> = HashMap::new();
+    for p in images {
+        *by_stem.entry(stem(p)).or_default() += 1;
+    }
+    let names: Vec<String> = images
+        .iter()
+        .map(|p| {
+            if by_stem[&stem(p)] > 1 {
+                let file = p
+                    .file_name()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "image".into());
+                format!("{file}.png")
+            } else {
+                format!("{}.png", stem(p))
+            }
+        })
+        .collect();
+    let mut seen: HashMap<&str, &Path> = HashMap::new();
+    for (n, p) in names.iter().zip(images) {
+        if let Some(first) = seen.insert(n, p) {
+            if first != p.as_path() {
+                bail!(
+                    "--save-dir: {} and {} would both be saved as {}; process them separately or rename one",
+                    first.display(),
+                    p.display(),
+                    dir.join(n).display()
+                );
+            }
+        }
+    }
+    Ok(names.into_iter().map(|n| dir.join(n)).collect())
+}
+
 fn load_detector(cli: &Cli) -> anyhow::Result<Detector> {
     if !cli.model.is_file() {
         bail!("{}: model file not found", cli.model.display());
@@ -171,6 +238,12 @@ fn load_detector(cli: &Cli) -> anyhow::Result<Detector> {
         ..Default::default()
     };
     if has_ext(&cli.model, &ENGINE_EXTENSIONS) {
+        if cli.imgsz.is_some() {
+            bail!(
+                "--imgsz applies to ONNX models on the CPU backend; an engine's input size is fixed by its build \
+                 (trt-build --shapes)"
+            );
+        }
         // Class names: --classes, else the sidecar's `class_names`, else `<engine>.names`.
         cli.plugins.check()?;
         let engine_options = EngineOptions {
@@ -188,7 +261,13 @@ fn load_detector(cli: &Cli) -> anyhow::Result<Detector> {
             },
         );
     }
-    let backend = CpuBackend::load(&cli.model, &CpuOptions::default())?;
+    let backend = CpuBackend::load(
+        &cli.model,
+        &CpuOptions {
+            input_size: cli.imgsz,
+            ..CpuOptions::default()
+        },
+    )?;
     Ok(Detector::new(Box::new(backend), options)?)
 }
 
@@ -201,6 +280,10 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
         );
     }
     let images = collect_images(&cli.inputs)?;
+    let save_names = match &cli.save_dir {
+        Some(dir) => Some(annotated_paths(&images, dir)?),
+        None => None,
+    };
     let mut detector = load_detector(cli)?;
     for w in detector.decoder().warnings() {
         eprintln!("trt-detect: warning: {w}");
@@ -209,19 +292,15 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     let mut results: Vec<(PathBuf, Result<Processed, String>)> = Vec::new();
-    for path in &images {
+    for (i, path) in images.iter().enumerate() {
         let r = (|| -> anyhow::Result<Processed> {
             let img = Image::open(path)?;
             let dets = detector.detect(&img.view())?;
-            let saved = match &cli.save_dir {
-                Some(dir) => {
+            let saved = match &save_names {
+                Some(names) => {
                     let mut annotated = img.clone();
                     yolo_rt::draw::annotate(&mut annotated, &dets, detector.class_names());
-                    let stem = path
-                        .file_stem()
-                        .map(|s| s.to_string_lossy().into_owned())
-                        .unwrap_or_else(|| "image".into());
-                    let out = dir.join(format!("{stem}.png"));
+                    let out = names[i].clone();
                     trt_tools::atomic_write(&out, &annotated.encode_png()?)
                         .with_context(|| format!("writing {}", out.display()))?;
                     Some(out)

@@ -174,8 +174,8 @@ pub struct QuantizeArgs {
     /// Threshold algorithm (minmax is the YOLO default: entropy costs YOLO models 10-20% mAP).
     #[arg(long, value_enum, default_value = "minmax")]
     pub algo: trt_tools::build::options::CalibAlgo,
-    /// Percentile of --algo percentile.
-    #[arg(long, default_value_t = yolo_onnx::quant::algo::DEFAULT_PERCENTILE)]
+    /// Percentile of --algo percentile, in (0, 100].
+    #[arg(long, default_value_t = yolo_onnx::quant::algo::DEFAULT_PERCENTILE, value_parser = parse_percentile)]
     pub percentile: f64,
     /// Keep nodes whose name or op type matches this glob in floating point (repeatable).
     #[arg(long, value_name = "PATTERN", num_args = 1..)]
@@ -829,6 +829,14 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::from(exit::OK),
         Err(e) => ExitCode::from(exit::report("trt-onnx", &e)),
+    }
+}
+
+/// `--percentile`: a number in (0, 100].
+fn parse_percentile(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 100.0 => Ok(v),
+        _ => Err(format!("`{s}` is not a percentile in (0, 100], e.g. 99.99")),
     }
 }
 

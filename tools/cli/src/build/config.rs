@@ -175,6 +175,48 @@ pub fn parse_pools(specs: &[String], workspace: Option<&str>) -> Result<Vec<(Mem
     Ok(out)
 }
 
+/// Checks, before any work, that `path` can be written: it is not a directory, and its nearest existing ancestor is
+/// a directory this process can create files in (a file is created there and removed). `what` names the option.
+pub fn check_writable(what: &str, path: &Path) -> Result<()> {
+    if path.is_dir() {
+        bail!(
+            "{what} {}: is a directory; give a file path",
+            path.display()
+        );
+    }
+    let mut dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    while !dir.exists() {
+        dir = match dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            Some(p) => p,
+            None => Path::new("."),
+        };
+        if dir == Path::new(".") {
+            break;
+        }
+    }
+    if !dir.is_dir() {
+        bail!(
+            "{what} {}: {} is not a directory",
+            path.display(),
+            dir.display()
+        );
+    }
+    tempfile::Builder::new()
+        .prefix(".trt-build-write-check.")
+        .tempfile_in(dir)
+        .map(drop)
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "{what} {}: cannot write in {} ({e}); choose a writable location",
+                path.display(),
+                dir.display()
+            )
+        })
+}
+
 /// Validates the deployment options before any work: the Triton model name, and the DeepStream parser library.
 fn deploy_options(cli: &Cli, model: &Path) -> Result<crate::deploy::DeployOptions> {
     use crate::deploy::{deepstream, triton};
@@ -223,7 +265,9 @@ impl BuildConfig {
             (Some(m), _) => m.clone(),
             (None, Some(r)) => r.source.onnx.clone(),
             (None, None) => {
-                bail!("no model given: trt-build MODEL.onnx [options] or trt-build --recipe FILE")
+                return Err(crate::exit::usage(
+                    "no model given: trt-build MODEL.onnx [options] or trt-build --recipe FILE",
+                ))
             }
         };
         let precision = if cli.fp16 || cli.int8 || cli.best {
@@ -277,6 +321,12 @@ impl BuildConfig {
             .calib_algo
             .or_else(|| calib.and_then(|c| c.algo))
             .unwrap_or(CalibAlgo::Minmax);
+        if cli.calib_on_gpu && !matches!(precision, Precision::Int8 | Precision::Best) {
+            return Err(crate::exit::usage(
+                "--calib-on-gpu calibrates INT8 on the GPU: it needs --int8 (or --best, or a recipe with INT8 \
+                 precision)",
+            ));
+        }
         if cli.calib_on_gpu && calib_algo == CalibAlgo::Percentile {
             bail!(
                 "--calib-algo percentile with --calib-on-gpu: TensorRT's calibrators offer minmax and entropy only; \

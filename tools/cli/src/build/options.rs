@@ -193,7 +193,7 @@ pub struct Cli {
     pub max_shapes: Vec<String>,
 
     /// Builder workspace limit: a size like 2G, 512M, 1024K; a plain number is MiB (trtexec --workspace).
-    #[arg(long, value_name = "SIZE", help_heading = "Builder")]
+    #[arg(long, value_name = "SIZE", value_parser = size_arg, help_heading = "Builder")]
     pub workspace: Option<String>,
 
     /// Memory pool limits, trtexec syntax: pool:size[,…], pools workspace, dlaSRAM, dlaLocalDRAM, dlaGlobalDRAM,
@@ -202,6 +202,7 @@ pub struct Cli {
         long = "mem-pool-size",
         value_name = "SPEC",
         alias = "memPoolSize",
+        value_parser = pools_arg,
         help_heading = "Builder"
     )]
     pub mem_pool_size: Vec<String>,
@@ -435,6 +436,18 @@ fn parse_numbers(s: &str) -> Result<trt_sys::loader::TrtVersion, ()> {
 }
 
 /// Parses a size: `2G`, `512M`, `1024K`, `0.5G`, `1073741824B`; a plain number is MiB (trtexec's unit).
+/// `--workspace` on the command line: checked by clap (a bad size is a usage error, exit 2), kept as text.
+fn size_arg(s: &str) -> Result<String, String> {
+    parse_size(s).map(|_| s.to_string())
+}
+
+/// `--mem-pool-size` on the command line: checked by clap (exit 2), kept as text.
+fn pools_arg(s: &str) -> Result<String, String> {
+    super::config::parse_pools(&[s.to_string()], None)
+        .map(|_| s.to_string())
+        .map_err(|e| e.to_string())
+}
+
 pub fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim();
     let bad = || format!("`{s}` is not a size; write e.g. 2G, 512M, 1024K or a number of MiB");

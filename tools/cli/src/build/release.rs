@@ -63,7 +63,8 @@ impl Precision {
         matches!(self, Precision::Fp16 | Precision::Best)
     }
 
-    fn has_int8(self) -> bool {
+    /// INT8 is asked for (`--int8` or `--best`).
+    pub fn has_int8(self) -> bool {
         matches!(self, Precision::Int8 | Precision::Best)
     }
 }

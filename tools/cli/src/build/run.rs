@@ -112,6 +112,7 @@ pub fn run(cli: &Cli) -> Result<u8> {
         return Ok(exit::OK);
     }
     let cfg = BuildConfig::from_cli(cli)?;
+    check_outputs(&cfg)?;
     let loaded = pipeline::load(&cfg.model)?;
     let profiles = shapes::resolve(&loaded.inputs, &shapes::profiles(&cfg.shapes)?)?;
 
@@ -140,6 +141,16 @@ pub fn run(cli: &Cli) -> Result<u8> {
     };
     if let Some(p) = &plan {
         notes.extend(p.notes.iter().cloned());
+    } else if cfg.precision.has_int8()
+        && cfg.calib_data.is_none()
+        && cfg.calib_cache.is_none()
+        && !pipeline::has_qdq(&loaded.model)
+    {
+        // Every release needs ranges for INT8: a dry run with no release known refuses what any build would.
+        bail!(
+            "--int8 needs calibration data: --calib DIR (images or .npy tensors) or --calib-cache FILE, or a model \
+             that already holds QuantizeLinear/DequantizeLinear nodes"
+        );
     }
 
     // ONNX pipeline.
@@ -394,6 +405,30 @@ pub fn run(cli: &Cli) -> Result<u8> {
     report.status = "built";
     emit(&cfg, &report)?;
     Ok(exit::OK)
+}
+
+/// Every file and directory the build will write is writable, checked before any work (in a dry run too).
+fn check_outputs(cfg: &BuildConfig) -> Result<()> {
+    use super::config::check_writable;
+    if let Some(o) = &cfg.output {
+        check_writable("--output", o)?;
+    }
+    if let Some(e) = &cfg.emit_onnx {
+        check_writable("--emit-onnx", e)?;
+    }
+    if let TimingCache::File(t) = &cfg.timing_cache {
+        check_writable("--timing-cache", t)?;
+    }
+    if let (Some(c), Some(_)) = (&cfg.calib_cache, &cfg.calib_data) {
+        check_writable("--calib-cache", c)?;
+    }
+    if let Some((dir, opts)) = &cfg.deploy.triton {
+        check_writable("--triton-repo", &dir.join(&opts.name).join("config.pbtxt"))?;
+    }
+    if let Some((dir, _)) = &cfg.deploy.deepstream {
+        check_writable("--deepstream", &dir.join("config_infer_primary.txt"))?;
+    }
+    Ok(())
 }
 
 /// `rtx`, `rtx-sm75`, `rtx-sm86-sm89`: the engine-name token of a TensorRT for RTX build.

@@ -426,7 +426,7 @@ pub fn cpu_shapes(
         }
         shapes.insert(g.name.clone(), g.dims.iter().map(|&d| d as usize).collect());
     }
-    let imgsz = imgsz_hint(model).unwrap_or((640, 640));
+    let imgsz = model.imgsz_hint().unwrap_or((640, 640));
     let mut chosen = Vec::new();
     for vi in inputs {
         if shapes.contains_key(&vi.name) {
@@ -465,26 +465,6 @@ pub fn cpu_shapes(
         shapes.insert(vi.name.clone(), out);
     }
     Ok((shapes, chosen))
-}
-
-/// Height and width from an Ultralytics-style `imgsz` metadata entry (`[640, 640]` or `640`).
-pub fn imgsz_hint(model: &yolo_onnx::Model) -> Option<(usize, usize)> {
-    let entry = model
-        .header()
-        .metadata_props
-        .iter()
-        .find(|p| p.key == "imgsz")?;
-    let nums: Vec<usize> = entry
-        .value
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|s| !s.is_empty())
-        .filter_map(|s| s.parse().ok())
-        .collect();
-    match nums.as_slice() {
-        [s] => Some((*s, *s)),
-        [h, w] => Some((*h, *w)),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

@@ -384,6 +384,11 @@ pub fn run(g: &mut Graph, report: &mut FuseReport, opset: i64) -> Result<()> {
         if g.is_graph_output(out) {
             continue;
         }
+        // Quantization is explicit: a weight's QuantizeLinear → DequantizeLinear pair must reach TensorRT as it is
+        // (folding it would drop the INT8 weights), so Q/DQ nodes are never folding candidates.
+        if matches!(n.op_type.as_str(), "QuantizeLinear" | "DequantizeLinear") {
+            continue;
+        }
         let label = node_label(&n, i);
         if n.op_type == "Constant" {
             report.found(PatternKind::ConstantFold);
@@ -523,6 +528,31 @@ mod tests {
             (v[[0, 0, 0]] - 2f32.sqrt()).abs() < 1e-6 && (v[[1, 0, 0]] - 3f32.sqrt()).abs() < 1e-6
         );
         assert_equivalent(&model, &f, 1e-6);
+    }
+
+    #[test]
+    fn weight_qdq_pairs_are_left_for_tensorrt_without_a_refusal() {
+        // Conv(x, DequantizeLinear(QuantizeLinear(W, s, zp), s, zp)): an explicitly quantized weight, all inputs
+        // constant. Folding it would hand TensorRT float weights; it is not a candidate (and not a refusal).
+        let mut b = Builder::new(&[1, 2, 4, 4], 53);
+        let w = b.init("w", &[3, 2, 1, 1], -1.0, 1.0);
+        let s = b.init("s", &[], 0.01, 0.02);
+        let zp = b.fresh("zp");
+        b.g.set_initializer(tract_onnx::pb::TensorProto {
+            name: zp.clone(),
+            data_type: crate::graph::DataType::Int8 as i32,
+            int32_data: vec![0],
+            ..Default::default()
+        });
+        let q = b.node("QuantizeLinear", &[&w, &s, &zp], vec![]);
+        let dq = b.node("DequantizeLinear", &[&q, &s, &zp], vec![]);
+        let y = b.node("Conv", &["x", &dq], vec![]);
+        let model = b.model(&[&y]);
+        let mut f = model.clone();
+        let r = fuse(&mut f, &FuseOptions::default()).unwrap();
+        assert!(r.refusals.is_empty(), "{r}");
+        assert_eq!(count_ops(f.graph(), "QuantizeLinear"), 1);
+        assert_eq!(count_ops(f.graph(), "DequantizeLinear"), 1);
     }
 
     #[test]

@@ -899,7 +899,7 @@ fn dry_run_fails_where_the_build_would() {
     std::fs::write(dir.path().join("afile"), b"x").unwrap();
     std::fs::create_dir(dir.path().join("adir")).unwrap();
     let cases: [(&[&str], &str); 5] = [
-        (&["--int8"], "--int8 needs calibration data"),
+        (&["--int8"], "INT8 needs calibration data"),
         (
             &["-o", "afile/m.engine"],
             "--output afile/m.engine: afile is not a directory",

@@ -293,17 +293,7 @@ fn a_training_mode_batchnorm_is_left_alone_and_the_rest_written_unverified() {
     let y = b.conv_bn_act(&y, 8, 3, 1, yolo_onnx::testgen::Act::Silu);
     b.output(&y);
     let mut m = b.finish();
-    m.graph_mut().edit_proto(|p| {
-        let bn = p
-            .node
-            .iter_mut()
-            .filter(|n| n.op_type == "BatchNormalization")
-            .nth(1)
-            .unwrap();
-        bn.name = "train_bn".into();
-        bn.output.push("running_mean_out".into());
-        bn.output.push("running_var_out".into());
-    });
+    yolo_onnx::testgen::make_training_mode_bn(&mut m, 1, "train_bn");
     m.save(dir.path().join("t.onnx")).unwrap();
     let o = common::no_trt_cmd(bin(), dir.path())
         .args(["fuse", "t.onnx", "-o", "f.onnx"])

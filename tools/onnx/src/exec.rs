@@ -894,16 +894,7 @@ mod tract_refusal_tests {
         let y = b.conv_bn_act(&x, 4, 3, 1, Act::None);
         b.output(&y);
         let mut m = b.finish();
-        m.graph_mut().edit_proto(|p| {
-            let bn = p
-                .node
-                .iter_mut()
-                .find(|n| n.op_type == "BatchNormalization")
-                .unwrap();
-            bn.name = "train_bn".into();
-            bn.output.push("running_mean_out".into());
-            bn.output.push("running_var_out".into());
-        });
+        crate::testgen::make_training_mode_bn(&mut m, 0, "train_bn");
         let e = Executor::new(&m, &ExecOptions::default())
             .unwrap_err()
             .to_string();

@@ -1051,6 +1051,23 @@ pub fn yolov7_tiny_slice(nc: usize, seed: u64) -> Model {
 /// `[1, 4 + nc, 16² + 8² + 4²]` = `[1, 4 + nc, 336]`.
 pub fn yolov9_slice(nc: usize, seed: u64) -> Model {
     let mut b = GraphBuilder::new("yolov9_slice", seed);
+    let body = yolov9_body(&mut b);
+    let y = b.yolov9_detect(&yolov9_levels(&body.h3, &body.h4, &body.p5), nc, 16, 16);
+    let y = b.rename_output(&y, "output0");
+    b.output(&y);
+    b.finish()
+}
+
+/// The backbone levels (P3–P5) and neck outputs (H3, H4) of the YOLOv9 slices on `[1, 3, 128, 128]`.
+struct Yolov9Body {
+    p3: String,
+    p4: String,
+    p5: String,
+    h3: String,
+    h4: String,
+}
+
+fn yolov9_body(b: &mut GraphBuilder) -> Yolov9Body {
     let x = b.input(INPUT, &[1, 3, 128, 128]);
     let x = b.conv_bn_act(&x, 16, 3, 2, Act::Silu); // 64
     let x = b.conv_bn_act(&x, 32, 3, 2, Act::Silu); // 32
@@ -1068,24 +1085,15 @@ pub fn yolov9_slice(nc: usize, seed: u64) -> Model {
     let up = b.upsample2x(&h4);
     let cat = b.concat(&[&up, &p3], 1);
     let h3 = b.rep_ncsp_elan4(&cat, 32, 32, 16, 1);
-    let levels = [
-        Level {
-            value: h3,
-            stride: 8,
-        },
-        Level {
-            value: h4,
-            stride: 16,
-        },
-        Level {
-            value: p5,
-            stride: 32,
-        },
-    ];
-    let y = b.yolov9_detect(&levels, nc, 16, 16);
-    let y = b.rename_output(&y, "output0");
-    b.output(&y);
-    b.finish()
+    Yolov9Body { p3, p4, p5, h3, h4 }
+}
+
+/// Detection levels at strides 8, 16 and 32.
+fn yolov9_levels(v3: &str, v4: &str, v5: &str) -> [Level; 3] {
+    [(v3, 8), (v4, 16), (v5, 32)].map(|(v, stride)| Level {
+        value: v.to_string(),
+        stride,
+    })
 }
 
 /// YOLOv9 as exported before YOLOv9's own re-parameterization (`yolov9-c.pt`, not `-converted`), on
@@ -1094,17 +1102,7 @@ pub fn yolov9_slice(nc: usize, seed: u64) -> Model {
 /// `aux` (the auxiliary head) then `output0` (the main head), both `[1, 4 + nc, 336]`.
 pub fn yolov9_dual_slice(nc: usize, seed: u64) -> Model {
     let mut b = GraphBuilder::new("yolov9_dual_slice", seed);
-    let x = b.input(INPUT, &[1, 3, 128, 128]);
-    let x = b.conv_bn_act(&x, 16, 3, 2, Act::Silu); // 64
-    let x = b.conv_bn_act(&x, 32, 3, 2, Act::Silu); // 32
-    let x = b.rep_ncsp_elan4(&x, 32, 32, 16, 1);
-    let x = b.conv_bn_act(&x, 32, 3, 2, Act::Silu); // 16 (stride 8)
-    let p3 = b.rep_ncsp_elan4(&x, 32, 32, 16, 1);
-    let x = b.conv_bn_act(&p3, 48, 3, 2, Act::Silu); // 8
-    let p4 = b.rep_ncsp_elan4(&x, 48, 48, 24, 1);
-    let x = b.conv_bn_act(&p4, 64, 3, 2, Act::Silu); // 4
-    let x = b.rep_ncsp_elan4(&x, 64, 64, 32, 1);
-    let p5 = b.sppf(&x, 64, Act::Silu);
+    let Yolov9Body { p3, p4, p5, h3, h4 } = yolov9_body(&mut b);
     // Auxiliary branch (CBLinear → CBFuse in YOLOv9, simplified): its own path from the backbone levels.
     let a3 = b.conv_bn_act(&p3, 32, 1, 1, Act::Silu);
     let a3 = b.rep_ncsp_elan4(&a3, 32, 32, 16, 1);
@@ -1115,22 +1113,9 @@ pub fn yolov9_dual_slice(nc: usize, seed: u64) -> Model {
     let a5 = b.conv_bn_act(&a4, 64, 3, 2, Act::Silu);
     let l5 = b.conv_bn_act(&p5, 64, 1, 1, Act::Silu);
     let a5 = b.add(&a5, &l5);
-    // Main neck.
-    let up = b.upsample2x(&p5);
-    let cat = b.concat(&[&up, &p4], 1);
-    let h4 = b.rep_ncsp_elan4(&cat, 48, 48, 24, 1);
-    let up = b.upsample2x(&h4);
-    let cat = b.concat(&[&up, &p3], 1);
-    let h3 = b.rep_ncsp_elan4(&cat, 32, 32, 16, 1);
-    let levels = |v3: &str, v4: &str, v5: &str| {
-        [(v3, 8), (v4, 16), (v5, 32)].map(|(v, stride)| Level {
-            value: v.to_string(),
-            stride,
-        })
-    };
-    let aux = b.yolov9_detect(&levels(&a3, &a4, &a5), nc, 16, 16);
+    let aux = b.yolov9_detect(&yolov9_levels(&a3, &a4, &a5), nc, 16, 16);
     let aux = b.rename_output(&aux, "aux");
-    let main = b.yolov9_detect(&levels(&h3, &h4, &p5), nc, 16, 16);
+    let main = b.yolov9_detect(&yolov9_levels(&h3, &h4, &p5), nc, 16, 16);
     let main = b.rename_output(&main, "output0");
     b.output(&aux);
     b.output(&main);
@@ -1406,6 +1391,25 @@ pub fn tiny_detector_image(size: usize, squares: &[(usize, usize, usize, usize)]
         }
     }
     a
+}
+
+/// Turns the `nth` BatchNormalization of `model` into a training-mode export (three outputs: the running mean and
+/// variance too) named `name` — what the passes must leave alone and the CPU executor refuses.
+///
+/// # Panics
+/// When the model has fewer BatchNormalizations.
+pub fn make_training_mode_bn(model: &mut Model, nth: usize, name: &str) {
+    model.graph_mut().edit_proto(|p| {
+        let bn = p
+            .node
+            .iter_mut()
+            .filter(|n| n.op_type == "BatchNormalization")
+            .nth(nth)
+            .expect("the model has that many BatchNormalizations");
+        bn.name = name.into();
+        bn.output.push(format!("{name}_running_mean"));
+        bn.output.push(format!("{name}_running_var"));
+    });
 }
 
 /// Names of the models [`sample`] generates.

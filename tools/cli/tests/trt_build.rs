@@ -924,3 +924,26 @@ fn dry_run_fails_where_the_build_would() {
         common::assert_fails(&o, "trt-build", 1, needle);
     }
 }
+
+#[test]
+fn verbose_means_the_projects_messages_and_the_plan_reads_plainly() {
+    let dir = tempfile::tempdir().unwrap();
+    sample(dir.path(), "yolov9", "m.onnx");
+    let o = common::no_trt_cmd(env!("CARGO_BIN_EXE_trt-build"), dir.path())
+        .args(["m.onnx", "--dry-run", "-v"])
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    common::assert_ok(&o);
+    let err = stderr(&o);
+    // The CPU executor's own debug log (tens of thousands of lines) stays out; no colour codes into a pipe.
+    assert!(
+        err.lines().count() < 200,
+        "{} lines on stderr",
+        err.lines().count()
+    );
+    assert!(!err.contains("tract"), "{err}");
+    assert!(!err.contains('\u{1b}'), "ANSI codes in a pipe");
+    let out = common::stdout(&o);
+    assert!(!out.contains("[]") && !out.contains("Fp16"), "{out}");
+}

@@ -450,3 +450,12 @@ fn dynamic_inputs_take_imgsz_and_a_missing_op_is_named() {
             .and(predicate::str::contains("height/width").not()),
     );
 }
+
+#[test]
+fn a_model_directory_is_named_as_such() {
+    let (dir, _) = setup();
+    detect(dir.path(), dir.path().join("imgs"))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("is a directory"));
+}

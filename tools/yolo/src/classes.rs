@@ -23,6 +23,10 @@ pub fn load_class_names(path: &Path) -> Result<Vec<String>> {
 /// Parses the contents of a class-name file (see [`load_class_names`]).
 pub fn parse_class_names(text: &str) -> std::result::Result<Vec<String>, String> {
     let t = text.trim_start_matches('\u{feff}').trim();
+    if t.starts_with('{') {
+        // Ultralytics' `{0: 'person', 1: 'bicycle'}` (JSON or Python dict): ids mapped to names.
+        return parse_names_metadata(t).map_err(|e| format!("not a class-id → name mapping: {e}"));
+    }
     if t.starts_with('[') {
         return serde_json::from_str::<Vec<String>>(t)
             .map_err(|e| format!("not a JSON array of strings: {e}"));
@@ -324,6 +328,21 @@ mod tests {
                 e.to_string()
             }
         }
+    }
+
+    #[test]
+    fn ultralytics_id_name_mappings_are_read_as_mappings() {
+        assert_eq!(
+            parse_class_names("{0: 'person', 2: 'car', 1: 'bicycle'}").unwrap(),
+            ["person", "bicycle", "car"]
+        );
+        assert_eq!(
+            parse_class_names("{\"0\": \"a\", \"1\": \"b\"}\n").unwrap(),
+            ["a", "b"]
+        );
+        assert!(parse_class_names("{0: 'a', 2: 'c'}")
+            .unwrap_err()
+            .contains("1"));
     }
 
     #[test]

@@ -210,6 +210,12 @@ fn annotated_paths(images: &[PathBuf], dir: &Path) -> anyhow::Result<Vec<PathBuf
 }
 
 fn load_detector(cli: &Cli) -> anyhow::Result<Detector> {
+    if cli.model.is_dir() {
+        bail!(
+            "--model {}: is a directory; give the engine (.engine/.plan) or ONNX file inside it",
+            cli.model.display()
+        );
+    }
     if !cli.model.is_file() {
         bail!("{}: model file not found", cli.model.display());
     }

@@ -549,9 +549,14 @@ impl BuildConfig {
             .file_stem()
             .and_then(|s| s.to_str())
             .unwrap_or("model");
-        Path::new("engines")
-            .join("out")
-            .join(format!("{stem}.{}.{gpu_token}.engine", self.precision))
+        // `yolov9.int8.onnx` → `yolov9.int8.t4.engine`, not `yolov9.int8.int8.t4.engine`.
+        let precision = self.precision.to_string();
+        let name = if stem.ends_with(&format!(".{precision}")) {
+            format!("{stem}.{gpu_token}.engine")
+        } else {
+            format!("{stem}.{precision}.{gpu_token}.engine")
+        };
+        Path::new("engines").join("out").join(name)
     }
 
     /// The default timing cache path for a GPU and release: `$XDG_CACHE_HOME/trt-yolo/timing/<gpu>-sm<cc>-trt<v>.cache`
@@ -720,11 +725,21 @@ mod tests {
             c.default_output("t4"),
             PathBuf::from("engines/out/m.fp16.t4.engine")
         );
+        // A model already named for its precision is not named twice.
+        let q = cfg(&["yolov9.int8.onnx", "--int8", "--dry-run"]).unwrap();
+        assert_eq!(
+            q.default_output("t4"),
+            PathBuf::from("engines/out/yolov9.int8.t4.engine")
+        );
         assert!(cfg(&[]).unwrap_err().to_string().contains("no model given"));
         let e = cfg(&["m.onnx", "--shapes", "x:1x0"])
             .unwrap_err()
             .to_string();
         assert!(e.contains("--shapes") && e.contains("positive"), "{e}");
+        assert!(
+            e.contains("dimension 1 of `1x0` is 0"),
+            "the index and the value: {e}"
+        );
         let e = format!(
             "{:#}",
             cfg(&["m.onnx", "--int8", "--calib", "/nonexistent/calib"]).unwrap_err()

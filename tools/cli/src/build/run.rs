@@ -148,7 +148,7 @@ pub fn run(cli: &Cli) -> Result<u8> {
     {
         // Every release needs ranges for INT8: a dry run with no release known refuses what any build would.
         bail!(
-            "--int8 needs calibration data: --calib DIR (images or .npy tensors) or --calib-cache FILE, or a model \
+            "--int8: INT8 needs calibration data: --calib DIR (images or .npy tensors) or --calib-cache FILE, or a model \
              that already holds QuantizeLinear/DequantizeLinear nodes"
         );
     }
@@ -556,7 +556,10 @@ pub fn render(r: &BuildReport) -> String {
         if p.strongly_typed {
             how.push("strongly typed");
         }
-        let _ = write!(s, " via {} [{}]", p.path, how.join(", "));
+        let _ = write!(s, " via {}", p.path);
+        if !how.is_empty() {
+            let _ = write!(s, " ({})", how.join(", "));
+        }
     }
     s.push('\n');
     if let Some(p) = r.precision_plan.as_ref().filter(|_| {

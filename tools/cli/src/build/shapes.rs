@@ -83,11 +83,13 @@ pub fn parse_spec(spec: &str) -> Result<Vec<TensorShape>> {
             bail!("shape of tensor `{name}` is empty; expected dimensions like 1x3x640x640");
         }
         let mut dims = Vec::new();
-        for d in dims_str.split('x') {
+        for (i, d) in dims_str.split('x').enumerate() {
             let d = d.trim();
             match d.parse::<i64>() {
                 Ok(v) if v > 0 => dims.push(v),
-                Ok(v) => bail!("tensor `{name}`: dimension {v} in `{dims_str}` must be positive"),
+                Ok(v) => bail!(
+                    "tensor `{name}`: dimension {i} of `{dims_str}` is {v}; every dimension must be positive"
+                ),
                 Err(_) => bail!("tensor `{name}`: `{d}` in `{dims_str}` is not a dimension; expected AxBxC with positive integers"),
             }
         }

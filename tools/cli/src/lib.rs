@@ -166,9 +166,23 @@ pub fn print_out(text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes `value` as pretty JSON plus a newline to stdout.
-pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
-    let mut s = serde_json::to_string_pretty(value)?;
+/// A `--json` document with its `"schema"` tag first.
+#[derive(serde::Serialize)]
+struct Tagged<'a, T> {
+    schema: &'a str,
+    #[serde(flatten)]
+    document: &'a T,
+}
+
+/// Writes `value` (a struct or map) as pretty JSON plus a newline to stdout, with `"schema": SCHEMA` as its first
+/// field: every `--json` document of every tool names what it is and its version (`trt-build/1`), so scripts
+/// can check what they read. I/O errors, a closed pipe included, are returned (the programs' `main` treats a closed
+/// pipe as success, a full disk as an error).
+pub fn print_json<T: serde::Serialize>(schema: &str, value: &T) -> anyhow::Result<()> {
+    let mut s = serde_json::to_string_pretty(&Tagged {
+        schema,
+        document: value,
+    })?;
     s.push('\n');
     print_out(&s)
 }

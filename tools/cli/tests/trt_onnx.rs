@@ -242,5 +242,6 @@ fn bench_prints_cpu_ratio_and_sample_writes_models() {
         .assert()
         .success();
     let v = json(out.get_output());
-    assert_eq!(v["outputs"][0]["declared"], serde_json::json!([1, 7, 84]));
+    assert_eq!(v["outputs"][0]["dims"], serde_json::json!([1, 7, 84]));
+    assert_eq!(v["schema"], "trt-onnx-inspect/1");
 }

@@ -212,7 +212,10 @@ impl Cli {
 
 fn print_report(cli: &Cli, text: String, json: impl serde::Serialize) -> Result<()> {
     if cli.json {
-        crate::print_json(&json)
+        // trt-bench's documents carry their own `schema` field (`trt-bench/1`, `trt-bench-compare/1`).
+        let mut text = serde_json::to_string_pretty(&json)?;
+        text.push('\n');
+        crate::print_out(&text)
     } else {
         crate::print_out(&text)
     }

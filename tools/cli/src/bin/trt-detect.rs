@@ -93,6 +93,8 @@ struct JsonImage<'a> {
 
 #[derive(Serialize)]
 struct JsonReport<'a> {
+    /// `trt-detect/1`.
+    schema: &'static str,
     model: String,
     backend: String,
     layout: String,
@@ -323,6 +325,7 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
     let mut stdout = std::io::stdout().lock();
     let written = if cli.json {
         let report = JsonReport {
+            schema: "trt-detect/1",
             model: cli.model.display().to_string(),
             backend: detector.backend().name(),
             layout: detector.decoder().layout().kind().to_string(),

@@ -8,8 +8,9 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use serde::Serialize;
+use trt_tools::build::pipeline::IoSummary;
 use trt_tools::{exit, is_broken_pipe, print_json, print_out};
-use yolo_onnx::exec::{check_supported_ops, ExecOptions, Executor, IoSpec};
+use yolo_onnx::exec::{check_supported_ops, ExecOptions, Executor};
 use yolo_onnx::fp16::{self, Fp16Options, Fp16Report};
 use yolo_onnx::passes::{self, lint::LintWarning, FuseOptions, FuseReport};
 use yolo_onnx::verify::{self, VerifyOptions, VerifyReport};
@@ -376,13 +377,16 @@ fn quantize(a: QuantizeArgs) -> anyhow::Result<()> {
             data: &'a trt_tools::calib_data::DataSummary,
             report: &'a yolo_onnx::quant::QuantReport,
         }
-        print_json(&Out {
-            input: &a.input,
-            output: &a.output,
-            cache: a.cache.as_deref(),
-            data: &summary,
-            report: &q.report,
-        })?;
+        print_json(
+            "trt-onnx-quantize/1",
+            &Out {
+                input: &a.input,
+                output: &a.output,
+                cache: a.cache.as_deref(),
+                data: &summary,
+                report: &q.report,
+            },
+        )?;
     } else {
         let mut s = format!(
             "calibrated on {} samples from {} ({} files, {} skipped, {} held out; {:.1} samples/s)\n",
@@ -452,8 +456,8 @@ struct InspectOutput<'a> {
     file: &'a Path,
     opset: i64,
     nodes: usize,
-    inputs: Vec<IoSpec>,
-    outputs: Vec<IoSpec>,
+    inputs: Vec<IoSummary>,
+    outputs: Vec<IoSummary>,
     op_histogram: &'a std::collections::BTreeMap<String, usize>,
     params: u64,
     flops: Option<u64>,
@@ -462,33 +466,14 @@ struct InspectOutput<'a> {
     cpu_executor: Option<String>,
 }
 
-fn io_specs(model: &Model, outputs: bool) -> Vec<IoSpec> {
-    use yolo_onnx::graph::{value_info_dims, value_info_elem_type};
-    let list = if outputs {
-        model.graph().outputs().iter().collect::<Vec<_>>()
-    } else {
-        model.graph().inputs()
-    };
-    list.into_iter()
-        .map(|vi| {
-            let declared = value_info_dims(vi).unwrap_or_default();
-            IoSpec {
-                name: vi.name.clone(),
-                data_type: value_info_elem_type(vi).unwrap_or(0),
-                shape: declared.iter().map(|d| d.unwrap_or(0) as usize).collect(),
-                declared,
-            }
-        })
-        .collect()
-}
-
-fn dims_text(s: &IoSpec) -> String {
+/// `images float32 [?, 3, 640, 640]`.
+fn dims_text(s: &IoSummary) -> String {
     let d: Vec<String> = s
-        .declared
+        .dims
         .iter()
         .map(|d| d.map_or("?".into(), |v| v.to_string()))
         .collect();
-    format!("{} {} [{}]", s.name, s.dtype_name(), d.join(", "))
+    format!("{} {} [{}]", s.name, s.dtype, d.join(", "))
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -572,13 +557,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             save(&fused, &output)?;
             if json {
-                print_json(&FuseOutput {
-                    input: &input,
-                    output: &output,
-                    aux_head: step.aux_head.as_ref(),
-                    report: &report,
-                    verification: verification.as_ref(),
-                })?;
+                print_json(
+                    "trt-onnx-fuse/1",
+                    &FuseOutput {
+                        input: &input,
+                        output: &output,
+                        aux_head: step.aux_head.as_ref(),
+                        report: &report,
+                        verification: verification.as_ref(),
+                    },
+                )?;
             } else {
                 let mut s = String::new();
                 if let Some(a) = &step.aux_head {
@@ -665,12 +653,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             save(&half, &output)?;
             if json {
-                print_json(&Fp16Output {
-                    input: &input,
-                    output: &output,
-                    report: &report,
-                    verification: verification.as_ref(),
-                })?;
+                print_json(
+                    "trt-onnx-fp16/1",
+                    &Fp16Output {
+                        input: &input,
+                        output: &output,
+                        report: &report,
+                        verification: verification.as_ref(),
+                    },
+                )?;
             } else {
                 let mut s = report.to_text();
                 if let Some(v) = &verification {
@@ -691,12 +682,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let report = passes::analyze(&model, &FuseOptions::default())?;
             let lint = passes::lint::lint(&model);
             let cpu = check_supported_ops(&model).err().map(|e| e.to_string());
+            // The same IO description as trt-inspect's (`name`, `dtype`, `dims` with null for dynamic).
+            let summary = trt_tools::build::pipeline::summarize(&model);
             let out = InspectOutput {
                 file: &input,
                 opset: model.opset(),
                 nodes: model.graph().nodes().len(),
-                inputs: io_specs(&model, false),
-                outputs: io_specs(&model, true),
+                inputs: summary.inputs,
+                outputs: summary.outputs,
                 op_histogram: &report.before.op_histogram,
                 params: report.before.params,
                 flops: report.before.flops,
@@ -705,7 +698,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 cpu_executor: cpu,
             };
             if json {
-                print_json(&out)?;
+                print_json("trt-onnx-inspect/1", &out)?;
             } else {
                 let mut s = format!(
                     "{}: opset {}, {} nodes, {} parameters\n",
@@ -771,7 +764,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let r = verify::verify(&ma, &mb, &opts)?;
             if json {
-                print_json(&r)?;
+                print_json("trt-onnx-verify/1", &r)?;
             } else {
                 print_out(&r.to_text())?;
             }
@@ -800,7 +793,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let mb = b.as_deref().map(load).transpose()?;
             let r = verify::bench(&ma, mb.as_ref(), iterations, warmup)?;
             if json {
-                print_json(&r)?;
+                print_json("trt-onnx-bench/1", &r)?;
             } else {
                 print_out(&r.to_text())?;
             }

@@ -65,17 +65,6 @@ pub fn init_tracing(verbose: bool, quiet: bool) {
         .try_init();
 }
 
-/// Prints `value` as pretty JSON on stdout; a closed pipe is not an error.
-pub fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
-    use std::io::Write;
-    let text = serde_json::to_string_pretty(value)?;
-    let mut out = std::io::stdout().lock();
-    match writeln!(out, "{text}") {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        r => Ok(r?),
-    }
-}
-
 /// Writes a man page or shell completions for `cmd` to stdout.
 pub fn generate(mut cmd: clap::Command, what: options::Generate) -> Result<()> {
     use clap_complete::Shell;

@@ -501,7 +501,7 @@ fn check_target(cfg: &BuildConfig, probe: &SystemReport) -> Result<()> {
 
 fn emit(cfg: &BuildConfig, report: &BuildReport) -> Result<()> {
     if cfg.json {
-        return super::print_json(report);
+        return crate::print_json("trt-build/1", report);
     }
     if cfg.quiet {
         return Ok(());

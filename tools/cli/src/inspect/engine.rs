@@ -191,16 +191,19 @@ pub fn inspect(path: &Path, layers: bool, json: bool, plugins: &PluginArgs) -> R
         _ => compat,
     };
     if json {
-        crate::build::print_json(&EngineReport {
-            kind: "engine",
-            path: path.display().to_string(),
-            bytes: bytes.len() as u64,
-            sidecar: sc.as_ref(),
-            sidecar_error: sidecar_error.clone(),
-            checksum,
-            validity: validity.clone(),
-            compatibility: compat.clone(),
-        })?;
+        crate::print_json(
+            "trt-inspect-engine/1",
+            &EngineReport {
+                kind: "engine",
+                path: path.display().to_string(),
+                bytes: bytes.len() as u64,
+                sidecar: sc.as_ref(),
+                sidecar_error: sidecar_error.clone(),
+                checksum,
+                validity: validity.clone(),
+                compatibility: compat.clone(),
+            },
+        )?;
     } else {
         crate::outln!("Engine {} ({} bytes)", path.display(), bytes.len())?;
         match &sc {

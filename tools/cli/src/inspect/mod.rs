@@ -81,7 +81,7 @@ pub fn run(cli: &Cli) -> Result<u8> {
     if target == "system" {
         let report = system::probe();
         if cli.json {
-            crate::build::print_json(&report)?;
+            crate::print_json("trt-inspect-system/1", &report)?;
         } else {
             crate::print_out(&report.render())?;
         }

@@ -74,14 +74,17 @@ pub fn inspect(path: &Path, layers: bool, json: bool) -> Result<u8> {
             .collect::<Vec<_>>()
     });
     if json {
-        crate::build::print_json(&OnnxReport {
-            kind: "onnx",
-            path: path.display().to_string(),
-            sha256: &loaded.sha256,
-            summary: &summary,
-            lint: &lint,
-            nodes_list,
-        })?;
+        crate::print_json(
+            "trt-inspect-onnx/1",
+            &OnnxReport {
+                kind: "onnx",
+                path: path.display().to_string(),
+                sha256: &loaded.sha256,
+                summary: &summary,
+                lint: &lint,
+                nodes_list,
+            },
+        )?;
         return Ok(exit::OK);
     }
     crate::outln!("ONNX model {}", path.display())?;

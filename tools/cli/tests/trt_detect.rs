@@ -459,3 +459,51 @@ fn a_model_directory_is_named_as_such() {
         .code(1)
         .stderr(predicate::str::contains("is a directory"));
 }
+
+#[test]
+fn class_name_counts_and_anchors_that_do_not_fit_are_warned_about() {
+    let (dir, model) = setup();
+    // The tiny detector has 3 classes; two names given.
+    std::fs::write(dir.path().join("two.txt"), "a\nb\n").unwrap();
+    let o = detect(&model, dir.path().join("imgs"))
+        .arg("--classes")
+        .arg(dir.path().join("two.txt"))
+        .arg("--json")
+        .assert()
+        .success();
+    let out = o.get_output();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("the model has 3 classes but 2 class names were given"),
+        "{err}"
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(json["warnings"].to_string().contains("3 classes"), "{json}");
+    // An Ultralytics {id: name} mapping is read as one.
+    std::fs::write(
+        dir.path().join("map.json"),
+        "{0: 'red', 1: 'green', 2: 'blue'}",
+    )
+    .unwrap();
+    detect(&model, dir.path().join("imgs"))
+        .arg("--classes")
+        .arg(dir.path().join("map.json"))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("blue"))
+        .stderr(predicate::str::contains("class names").not());
+    // --anchors on a v9 layout.
+    std::fs::write(
+        dir.path().join("anchors.json"),
+        r#"{"strides": [8, 16, 32], "anchors": [[10,13,16,30,33,23],[30,61,62,45,59,119],[116,90,156,198,373,326]]}"#,
+    )
+    .unwrap();
+    detect(&model, dir.path().join("imgs"))
+        .arg("--anchors")
+        .arg(dir.path().join("anchors.json"))
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "--anchors applies to YOLOv7 raw heads only",
+        ));
+}

@@ -69,6 +69,7 @@ pub struct Detector {
     letterbox: Letterbox,
     decoder: Decoder,
     class_names: Vec<String>,
+    warnings: Vec<String>,
     buffers: Vec<InputBuffer>,
 }
 
@@ -140,12 +141,16 @@ impl Detector {
                 None => (Vec::new(), ""),
             }
         };
+        let mut warnings = decoder.warnings().to_vec();
         if let Some(nc) = classes {
             if !class_names.is_empty() && class_names.len() != nc {
-                tracing::warn!(
-                    "the model has {nc} classes but {} class names were {source}; ids without a name are shown as numbers",
+                let w = format!(
+                    "the model has {nc} classes but {} class names were {source}; ids without a name are shown as \
+                     numbers",
                     class_names.len()
                 );
+                tracing::warn!("{w}");
+                warnings.push(w);
             }
         }
         Ok(Self {
@@ -153,6 +158,7 @@ impl Detector {
             letterbox,
             decoder,
             class_names,
+            warnings,
             buffers: Vec::new(),
         })
     }
@@ -191,6 +197,11 @@ impl Detector {
     /// The decoder, to change thresholds.
     pub fn decoder_mut(&mut self) -> &mut Decoder {
         &mut self.decoder
+    }
+    /// What the user should hear about once: the decoder's notes (e.g. an ignored auxiliary branch) and a class-name
+    /// count that differs from the model's classes.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
     /// Class names (may be empty).
     pub fn class_names(&self) -> &[String] {

@@ -293,8 +293,15 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
         None => None,
     };
     let mut detector = load_detector(cli)?;
-    for w in detector.decoder().warnings() {
+    for w in detector.warnings() {
         eprintln!("trt-detect: warning: {w}");
+    }
+    if cli.anchors.is_some() && detector.decoder().layout().kind() != LayoutKind::V7RawHeads {
+        eprintln!(
+            "trt-detect: warning: --anchors applies to YOLOv7 raw heads only; this model's outputs are {}, so it is \
+             ignored",
+            detector.decoder().layout().kind()
+        );
     }
     if let Some(dir) = &cli.save_dir {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -329,7 +336,7 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
             model: cli.model.display().to_string(),
             backend: detector.backend().name(),
             layout: detector.decoder().layout().kind().to_string(),
-            warnings: detector.decoder().warnings(),
+            warnings: detector.warnings(),
             images: results
                 .iter()
                 .map(|(p, r)| match r {

@@ -507,3 +507,68 @@ fn class_name_counts_and_anchors_that_do_not_fit_are_warned_about() {
             "--anchors applies to YOLOv7 raw heads only",
         ));
 }
+
+#[test]
+fn ultralytics_habits_class_filter_labels_and_speed() {
+    let (dir, model) = setup();
+    // --classes 2 keeps the blue square only; --names gives the names; the speed line is printed.
+    let o = detect(&model, dir.path().join("imgs/scene.png"))
+        .args(["--classes", "2", "--names"])
+        .arg(dir.path().join("classes.txt"))
+        .assert()
+        .success();
+    let out = String::from_utf8_lossy(&o.get_output().stdout).to_string();
+    assert!(
+        out.contains("1 detection(s)") && out.contains("blue") && !out.contains("green"),
+        "{out}"
+    );
+    assert!(
+        out.contains("ms preprocess")
+            && out.contains("ms inference")
+            && out.contains("ms postprocess"),
+        "{out}"
+    );
+    // The names file under --classes still works (earlier releases' spelling).
+    detect(&model, dir.path().join("imgs/scene.png"))
+        .arg("--classes")
+        .arg(dir.path().join("classes.txt"))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("green"));
+    detect(&model, dir.path().join("imgs/scene.png"))
+        .args(["--classes", "one,two"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("expected class ids like 0,2"));
+    // --save-txt: YOLO labels normalized to the 256x192 image: blue square (128,32)-(192,96), green (32,128)-(64,160).
+    let save = dir.path().join("out");
+    detect(&model, dir.path().join("imgs/scene.png"))
+        .arg("--save-dir")
+        .arg(&save)
+        .args(["--save-txt", "--save-conf", "--json"])
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(save.join("labels/scene.txt")).unwrap();
+    let mut lines: Vec<Vec<f64>> = text
+        .lines()
+        .map(|l| l.split_whitespace().map(|v| v.parse().unwrap()).collect())
+        .collect();
+    lines.sort_by(|a, b| b[0].total_cmp(&a[0]));
+    assert_eq!(lines.len(), 2, "{text}");
+    let want = [
+        [2.0, 160.0 / 256.0, 64.0 / 192.0, 64.0 / 256.0, 64.0 / 192.0],
+        [1.0, 48.0 / 256.0, 144.0 / 192.0, 32.0 / 256.0, 32.0 / 192.0],
+    ];
+    for (got, want) in lines.iter().zip(want) {
+        assert_eq!(got.len(), 6, "class, box and confidence: {got:?}");
+        for (g, w) in got.iter().zip(want) {
+            assert!((g - w).abs() < 0.02, "{got:?} vs {want:?}");
+        }
+        assert!(got[5] > 0.9);
+    }
+    // --save-txt without --save-dir is a usage error.
+    detect(&model, dir.path().join("imgs/scene.png"))
+        .arg("--save-txt")
+        .assert()
+        .code(2);
+}

@@ -71,6 +71,19 @@ pub struct Detector {
     class_names: Vec<String>,
     warnings: Vec<String>,
     buffers: Vec<InputBuffer>,
+    speed: Speed,
+}
+
+/// Where the time of the last [`Detector::detect`] / [`Detector::detect_batch`] went, per image, in milliseconds
+/// (Ultralytics' speed line: preprocess, inference, postprocess).
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct Speed {
+    /// Letterbox and normalization.
+    pub preprocess: f64,
+    /// The backend's run (upload, kernels, download for an engine).
+    pub inference: f64,
+    /// Decode and NMS.
+    pub postprocess: f64,
 }
 
 impl std::fmt::Debug for Detector {
@@ -160,6 +173,7 @@ impl Detector {
             class_names,
             warnings,
             buffers: Vec::new(),
+            speed: Speed::default(),
         })
     }
 
@@ -197,6 +211,10 @@ impl Detector {
     /// The decoder, to change thresholds.
     pub fn decoder_mut(&mut self) -> &mut Decoder {
         &mut self.decoder
+    }
+    /// Per-image milliseconds of the last [`Detector::detect`] or [`Detector::detect_batch`] call.
+    pub fn last_speed(&self) -> Speed {
+        self.speed
     }
     /// What the user should hear about once: the decoder's notes (e.g. an ignored auxiliary branch) and a class-name
     /// count that differs from the model's classes.
@@ -241,16 +259,30 @@ impl Detector {
         self.ensure_buffers(1)?;
         let info = self.backend.input().clone();
         let mut all = Vec::with_capacity(images.len());
+        let ms = |t: std::time::Instant| t.elapsed().as_secs_f64() * 1e3;
+        let mut speed = Speed::default();
         for chunk in images.chunks(info.max_batch.max(1)) {
+            let t0 = std::time::Instant::now();
             let ts = preprocess(
                 &mut self.letterbox,
                 chunk,
                 &mut self.buffers[0],
                 info.image_len(),
             )?;
+            speed.preprocess += ms(t0);
+            let t1 = std::time::Instant::now();
             let outs = self.backend.run(&self.buffers[0], chunk.len())?;
+            speed.inference += ms(t1);
+            let t2 = std::time::Instant::now();
             all.extend(self.decoder.decode_batch(&outs, &ts)?);
+            speed.postprocess += ms(t2);
         }
+        let n = images.len().max(1) as f64;
+        self.speed = Speed {
+            preprocess: speed.preprocess / n,
+            inference: speed.inference / n,
+            postprocess: speed.postprocess / n,
+        };
         Ok(all)
     }
 

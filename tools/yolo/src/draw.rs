@@ -4,23 +4,41 @@
 use crate::decode::Detection;
 use crate::image::{Image, PixelFormat};
 
-/// A distinct colour per class (RGB).
+/// A distinct colour per class (RGB): 20 colours (the palette Ultralytics draws with), repeating after class 19.
 pub fn class_colour(class_id: u32) -> [u8; 3] {
-    const PALETTE: [[u8; 3]; 12] = [
-        [255, 56, 56],
-        [255, 157, 151],
-        [255, 112, 31],
-        [255, 178, 29],
-        [207, 210, 49],
-        [72, 249, 10],
-        [26, 147, 52],
-        [0, 212, 187],
-        [0, 194, 255],
-        [52, 69, 147],
-        [100, 115, 255],
-        [203, 56, 255],
+    const PALETTE: [[u8; 3]; 20] = [
+        [0xFF, 0x38, 0x38],
+        [0xFF, 0x9D, 0x97],
+        [0xFF, 0x70, 0x1F],
+        [0xFF, 0xB2, 0x1D],
+        [0xCF, 0xD2, 0x31],
+        [0x48, 0xF9, 0x0A],
+        [0x92, 0xCC, 0x17],
+        [0x3D, 0xDB, 0x86],
+        [0x1A, 0x93, 0x34],
+        [0x00, 0xD4, 0xBB],
+        [0x2C, 0x99, 0xA8],
+        [0x00, 0xC2, 0xFF],
+        [0x34, 0x45, 0x93],
+        [0x64, 0x73, 0xFF],
+        [0x00, 0x18, 0xEC],
+        [0x84, 0x38, 0xFF],
+        [0x52, 0x00, 0x85],
+        [0xCB, 0x38, 0xFF],
+        [0xFF, 0x95, 0xC8],
+        [0xFF, 0x37, 0xC7],
     ];
     PALETTE[class_id as usize % PALETTE.len()]
+}
+
+/// Black or white, whichever reads better on `background` (by its luma).
+pub fn text_colour(background: [u8; 3]) -> [u8; 3] {
+    let [r, g, b] = background.map(f32::from);
+    if 0.299 * r + 0.587 * g + 0.114 * b > 150.0 {
+        [0, 0, 0]
+    } else {
+        [255, 255, 255]
+    }
 }
 
 /// 5×7 glyph for `c` (rows top to bottom, bit 4 = leftmost column); lower case is drawn as upper case.
@@ -135,8 +153,55 @@ pub fn annotate(img: &mut Image, detections: &[Detection], names: &[String]) {
             .unwrap_or_else(|| d.class_id.to_string());
         let label = format!("{name} {:.2}", d.score);
         let (lw, lh) = (label.chars().count() as i64 * 6 * t + 2 * t, 9 * t);
-        let ly = if y1 - lh >= 0 { y1 - lh } else { y1 };
-        fill_rect(img, x1, ly, x1 + lw, ly + lh, rgb);
-        draw_text(img, x1 + t, ly + t, &label, t, [255, 255, 255]);
+        // Above the box, or inside it at the top edge; shifted left to stay inside the image on the right.
+        let ly = if y1 - lh >= 0 { y1 - lh } else { y1.max(0) };
+        let lx = x1.min(img.width as i64 - lw).max(0);
+        fill_rect(img, lx, ly, lx + lw, ly + lh, rgb);
+        draw_text(img, lx + t, ly + t, &label, t, text_colour(rgb));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pixel(img: &Image, x: usize, y: usize) -> [u8; 3] {
+        let o = (y * img.width + x) * 3;
+        [img.data[o], img.data[o + 1], img.data[o + 2]]
+    }
+
+    #[test]
+    fn twenty_distinct_class_colours_and_readable_text() {
+        let colours: std::collections::HashSet<[u8; 3]> = (0..20).map(class_colour).collect();
+        assert_eq!(colours.len(), 20);
+        assert_eq!(class_colour(20), class_colour(0));
+        // Dark text on the light yellow, white on the dark purple.
+        assert_eq!(text_colour(class_colour(3)), [0, 0, 0]);
+        assert_eq!(text_colour(class_colour(16)), [255, 255, 255]);
+    }
+
+    #[test]
+    fn labels_stay_inside_the_image_at_the_top_and_right_edges() {
+        let mut img = Image::filled(120, 60, PixelFormat::Rgb, [0, 0, 0]);
+        // A box touching the top edge and the right edge, with a long label.
+        let d = Detection {
+            bbox: [100.0, 0.0, 119.0, 40.0],
+            score: 0.9,
+            class_id: 3,
+        };
+        let names: Vec<String> = ["a", "b", "c", "a-long-class-name"]
+            .map(String::from)
+            .to_vec();
+        annotate(&mut img, &[d], &names);
+        let label_w = ("a-long-class-name 0.90".len() * 6 + 2) as i64;
+        let lx = (120 - label_w).max(0) as usize;
+        // The label's background starts at lx (shifted left) on row 0, and its text is dark on the yellow.
+        assert_eq!(pixel(&img, lx, 0), class_colour(3));
+        assert_eq!(pixel(&img, 119, 0), class_colour(3));
+        let dark = (0..9)
+            .flat_map(|y| (lx..120).map(move |x| (x, y)))
+            .filter(|&(x, y)| pixel(&img, x, y) == [0, 0, 0])
+            .count();
+        assert!(dark > 20, "label text drawn in black: {dark} pixels");
     }
 }

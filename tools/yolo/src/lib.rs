@@ -31,7 +31,7 @@ pub use decode::{
     detect_layout, DecodeConfig, Decoder, DetectedLayout, Detection, Layout, LayoutKind,
     OutputInfo, RawHeadConfig,
 };
-pub use detector::{Detector, DetectorOptions, Frame, FrameResult};
+pub use detector::{Detector, DetectorOptions, Frame, FrameResult, Speed};
 pub use engine::{EngineBackend, EngineOptions};
 pub use error::{Error, Result};
 pub use image::{Image, ImageView, PixelFormat};

@@ -40,9 +40,20 @@ struct Cli {
     /// Class-agnostic NMS.
     #[arg(long)]
     agnostic: bool,
-    /// Class names: one per line, or a JSON array.
+    /// Class names: one per line, a JSON array, or an Ultralytics `{0: 'person', …}` mapping.
     #[arg(long, value_name = "FILE")]
-    classes: Option<PathBuf>,
+    names: Option<PathBuf>,
+    /// Keep only these class ids (Ultralytics' `classes=0,2`). A path is still read as --names FILE (the
+    /// spelling of earlier releases).
+    #[arg(long, value_name = "ID,ID…|FILE")]
+    classes: Option<String>,
+    /// With --save-dir: also write YOLO-format labels, `DIR/labels/NAME.txt` with one `class cx cy w h` line per
+    /// detection, normalized to the image size (Ultralytics' save_txt).
+    #[arg(long, requires = "save_dir")]
+    save_txt: bool,
+    /// With --save-txt: append each detection's confidence to its line.
+    #[arg(long, requires = "save_txt")]
+    save_conf: bool,
     /// Output layout instead of detecting it: v7-grid, v7-raw-heads, v9, v9-dual, efficient-nms, onnx-nms.
     #[arg(long, value_name = "KIND")]
     layout: Option<LayoutKind>,
@@ -87,6 +98,9 @@ struct JsonImage<'a> {
     detections: Option<Vec<JsonDetection<'a>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     annotated: Option<String>,
+    /// Milliseconds per stage (preprocess, inference, postprocess).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    speed_ms: Option<yolo_rt::Speed>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
 }
@@ -102,8 +116,9 @@ struct JsonReport<'a> {
     images: Vec<JsonImage<'a>>,
 }
 
-/// One processed image: the decoded image, its detections and the annotated file written (with --save-dir).
-type Processed = (Image, Vec<Detection>, Option<PathBuf>);
+/// One processed image: the decoded image, its detections, the annotated file written (with --save-dir) and where the
+/// time went.
+type Processed = (Image, Vec<Detection>, Option<PathBuf>, yolo_rt::Speed);
 
 fn main() -> ExitCode {
     let cli: Cli = match exit::parse_args() {
@@ -147,6 +162,59 @@ fn collect_images(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
         }
     }
     Ok(out)
+}
+
+/// `--classes` as a class-id filter: `0,2` (None when the value is a names file, or absent).
+fn class_filter(cli: &Cli) -> anyhow::Result<Option<Vec<u32>>> {
+    let Some(v) = &cli.classes else {
+        return Ok(None);
+    };
+    if Path::new(v).is_file() {
+        return Ok(None);
+    }
+    v.split(',')
+        .map(|t| {
+            t.trim().parse::<u32>().map_err(|_| {
+                anyhow::anyhow!(
+                    "--classes {v}: expected class ids like 0,2 (or a names file that exists; names files are \
+                     --names FILE)"
+                )
+            })
+        })
+        .collect::<anyhow::Result<Vec<u32>>>()
+        .map(Some)
+}
+
+/// The names file: --names, else a --classes value that is a file (earlier releases' spelling).
+fn names_file(cli: &Cli) -> Option<PathBuf> {
+    cli.names.clone().or_else(|| {
+        cli.classes
+            .as_deref()
+            .map(PathBuf::from)
+            .filter(|p| p.is_file())
+    })
+}
+
+/// Ultralytics' label lines: `class cx cy w h [conf]`, normalized to the image size.
+fn yolo_label_lines(dets: &[Detection], width: usize, height: usize, conf: bool) -> String {
+    let (w, h) = (width.max(1) as f32, height.max(1) as f32);
+    let mut s = String::new();
+    for d in dets {
+        let [x1, y1, x2, y2] = d.bbox;
+        s.push_str(&format!(
+            "{} {:.6} {:.6} {:.6} {:.6}",
+            d.class_id,
+            (x1 + x2) / 2.0 / w,
+            (y1 + y2) / 2.0 / h,
+            (x2 - x1) / w,
+            (y2 - y1) / h
+        ));
+        if conf {
+            s.push_str(&format!(" {:.6}", d.score));
+        }
+        s.push('\n');
+    }
+    s
 }
 
 /// `--imgsz`: `640`, `H,W` or `WxH`, as (width, height).
@@ -221,8 +289,8 @@ fn load_detector(cli: &Cli) -> anyhow::Result<Detector> {
     if !cli.model.is_file() {
         bail!("{}: model file not found", cli.model.display());
     }
-    let class_names = match &cli.classes {
-        Some(p) => load_class_names(p)?,
+    let class_names = match names_file(cli) {
+        Some(p) => load_class_names(&p)?,
         None => Vec::new(),
     };
     let raw_heads = match &cli.anchors {
@@ -307,10 +375,29 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     let mut results: Vec<(PathBuf, Result<Processed, String>)> = Vec::new();
+    let keep = class_filter(cli)?;
     for (i, path) in images.iter().enumerate() {
         let r = (|| -> anyhow::Result<Processed> {
             let img = Image::open(path)?;
-            let dets = detector.detect(&img.view())?;
+            let mut dets = detector.detect(&img.view())?;
+            let speed = detector.last_speed();
+            if let Some(keep) = &keep {
+                dets.retain(|d| keep.contains(&d.class_id));
+            }
+            if let (true, Some(names)) = (cli.save_txt, &save_names) {
+                let png = &names[i];
+                let dir = png.parent().unwrap_or(Path::new(".")).join("labels");
+                let stem = png
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let txt = dir.join(format!("{stem}.txt"));
+                trt_tools::atomic_write(
+                    &txt,
+                    yolo_label_lines(&dets, img.width, img.height, cli.save_conf).as_bytes(),
+                )
+                .with_context(|| format!("writing {}", txt.display()))?;
+            }
             let saved = match &save_names {
                 Some(names) => {
                     let mut annotated = img.clone();
@@ -322,7 +409,7 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
                 }
                 None => None,
             };
-            Ok((img, dets, saved))
+            Ok((img, dets, saved, speed))
         })();
         results.push((path.clone(), r.map_err(|e| format!("{e:#}"))));
     }
@@ -340,7 +427,7 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
             images: results
                 .iter()
                 .map(|(p, r)| match r {
-                    Ok((img, dets, saved)) => JsonImage {
+                    Ok((img, dets, saved, speed)) => JsonImage {
                         path: p.display().to_string(),
                         width: Some(img.width),
                         height: Some(img.height),
@@ -355,6 +442,7 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
                                 .collect(),
                         ),
                         annotated: saved.as_ref().map(|s| s.display().to_string()),
+                        speed_ms: Some(*speed),
                         error: None,
                     },
                     Err(e) => JsonImage {
@@ -363,6 +451,7 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
                         height: None,
                         detections: None,
                         annotated: None,
+                        speed_ms: None,
                         error: Some(e.clone()),
                     },
                 })
@@ -374,8 +463,19 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
     } else {
         (|| -> std::io::Result<()> {
             for (p, r) in &results {
-                if let Ok((_, dets, saved)) = r {
-                    writeln!(stdout, "{}: {} detection(s)", p.display(), dets.len())?;
+                if let Ok((img, dets, saved, speed)) = r {
+                    writeln!(
+                        stdout,
+                        "{}: {} detection(s), {}x{}; speed {:.1} ms preprocess, {:.1} ms inference, {:.1} ms \
+                         postprocess",
+                        p.display(),
+                        dets.len(),
+                        img.width,
+                        img.height,
+                        speed.preprocess,
+                        speed.inference,
+                        speed.postprocess
+                    )?;
                     for d in dets {
                         let label = name_of(d.class_id)
                             .map_or_else(|| format!("class {}", d.class_id), str::to_string);

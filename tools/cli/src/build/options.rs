@@ -101,8 +101,14 @@ pub struct Cli {
     pub best: bool,
 
     /// On TensorRT ≤ 10.x use the ONNX passes and a strongly typed network instead of builder flags (always on 11.x).
-    #[arg(long, help_heading = "Precision")]
+    /// trtexec's --stronglyTyped is the same.
+    #[arg(long, alias = "stronglyTyped", help_heading = "Precision")]
     pub explicit: bool,
+
+    /// trtexec's --skipInference / --buildOnly: trt-build never runs inference, so these are accepted and change
+    /// nothing.
+    #[arg(long = "skip-inference", aliases = ["skipInference", "buildOnly"], help_heading = "Builder")]
+    pub skip_inference: bool,
 
     /// INT8 calibration data: a directory of images (jpg, png, bmp) or .npy tensors.
     #[arg(long, value_name = "DIR", help_heading = "Precision")]
@@ -262,9 +268,9 @@ pub struct Cli {
           value_delimiter = ',', value_parser = parse_cc_target, help_heading = "Builder")]
     pub compute_capability: Vec<super::release::CcTarget>,
 
-    /// Class names recorded in the sidecar for trt-detect and services (JSON array or one name per line); default:
-    /// the ONNX model's `names` metadata when it has one.
-    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    /// Class names recorded in the sidecar for trt-detect and services (JSON array, one name per line, or an
+    /// Ultralytics `{0: 'person', …}` mapping); default: the ONNX model's `names` metadata when it has one.
+    #[arg(long, value_name = "FILE", alias = "names", help_heading = "Output")]
     pub classes: Option<PathBuf>,
 
     /// Plugin library to load (and record in the sidecar); repeatable.
@@ -503,8 +509,12 @@ mod tests {
             "--staticPlugins=libplug.so",
             "--calibCache=c.cache",
             "--noTF32",
+            "--stronglyTyped",
+            "--skipInference",
         ])
         .unwrap();
+        assert!(cli.explicit && cli.skip_inference);
+        assert!(Cli::try_parse_from(["trt-build", "m.onnx", "--buildOnly"]).is_ok());
         assert_eq!(cli.model_path().unwrap(), &PathBuf::from("m.onnx"));
         assert_eq!(
             cli.output.as_deref(),

@@ -157,6 +157,23 @@ macro_rules! outln {
     }};
 }
 
+/// A spinner on stderr for a CPU step that can take more than a couple of seconds (fuse verification, the FP16
+/// range probe, …), showing `message` and the elapsed time; hidden when `quiet` (`--json`) or when stderr is not a
+/// terminal, so logs and pipes stay clean. Change the message per step; `finish_and_clear` when done.
+pub fn progress_step(quiet: bool, message: &str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if quiet || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
+        bar.set_style(style);
+    }
+    bar.set_message(message.to_string());
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
+
 /// Writes `text` to stdout (locked, flushed); I/O errors, including a broken pipe, are returned.
 pub fn print_out(text: &str) -> anyhow::Result<()> {
     use std::io::Write;

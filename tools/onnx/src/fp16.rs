@@ -121,7 +121,34 @@ pub fn probe_ranges(
     model: &Model,
     input_shapes: &HashMap<String, Vec<usize>>,
 ) -> Result<HashMap<String, f32>> {
-    use crate::exec::{make_inputs, ExecOptions, Executor, InputKind};
+    use crate::exec::InputKind;
+    Ok(probe(
+        model,
+        input_shapes,
+        &[(InputKind::Image, 0), (InputKind::Random, 1)],
+    )?
+    .ranges)
+}
+
+/// What [`probe`] measured.
+#[derive(Clone, Debug)]
+pub struct Probe {
+    /// Largest finite |x| of every FLOAT value.
+    pub ranges: HashMap<String, f32>,
+    /// Each run's inputs and the model's own outputs on them: the FP32 side of a verification
+    /// ([`crate::verify::verify_against`]) without running the model again.
+    pub runs: Vec<crate::verify::ReferenceRun>,
+}
+
+/// Runs `model` on the CPU executor once per `(kind, seed)` of `plan` (in parallel) with every FLOAT activation
+/// exposed, and returns each value's largest finite |x| and the runs' inputs and outputs. Pass
+/// [`crate::verify::run_plan`] of the verification options to verify the FP16 model against these very runs.
+pub fn probe(
+    model: &Model,
+    input_shapes: &HashMap<String, Vec<usize>>,
+    plan: &[(crate::exec::InputKind, u64)],
+) -> Result<Probe> {
+    use crate::exec::{make_inputs, ExecOptions, Executor};
     let dt = infer_dtypes(model.graph())?;
     let mut probe = model.clone();
     let existing: HashSet<String> = model
@@ -156,19 +183,60 @@ pub fn probe_ranges(
             ..Default::default()
         },
     )?;
+    // The runs go to their own threads (an Executor is Sync), and each activation is scanned where the executor
+    // left it (no copy into an ndarray): the probe costs about one exposed-activations run of wall time.
+    let model_outputs = model.graph().outputs().len();
+    let feeds = plan
+        .iter()
+        .map(|&(kind, seed)| make_inputs(exec.inputs(), kind, seed))
+        .collect::<Result<Vec<_>>>()?;
+    type RunResult = Result<(Vec<(String, f32)>, crate::exec::NamedTensors)>;
+    let per_run: Vec<RunResult> = std::thread::scope(|scope| {
+        let handles: Vec<_> = feeds
+            .iter()
+            .map(|feed| {
+                let exec = &exec;
+                scope.spawn(move || -> RunResult {
+                    let out = exec.run_raw(feed)?;
+                    let mut maxima = Vec::with_capacity(out.len());
+                    let mut outputs = Vec::with_capacity(model_outputs);
+                    for i in 0..out.len() {
+                        let m = match out.f32_slice(i) {
+                            Some(d) => max_abs_finite_slice(d),
+                            None => max_abs_finite_slice(
+                                out.get(i)?.1.to_f32().as_slice().unwrap_or(&[]),
+                            ),
+                        };
+                        maxima.push((out.name(i).to_string(), m));
+                        if i < model_outputs {
+                            outputs.push(out.get(i)?);
+                        }
+                    }
+                    Ok((maxima, outputs))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
     let mut ranges: HashMap<String, f32> = HashMap::new();
-    for (kind, seed) in [(InputKind::Image, 0), (InputKind::Random, 1)] {
-        for (name, v) in exec.run(&make_inputs(exec.inputs(), kind, seed)?)? {
-            let m = v
-                .to_f32()
-                .iter()
-                .filter(|x| x.is_finite())
-                .fold(0f32, |a, x| a.max(x.abs()));
+    let mut runs = Vec::with_capacity(plan.len());
+    for ((run, feed), &(kind, seed)) in per_run.into_iter().zip(feeds).zip(plan) {
+        let (maxima, outputs) = run?;
+        for (name, m) in maxima {
             let e = ranges.entry(name).or_insert(0.0);
             *e = e.max(m);
         }
+        runs.push(crate::verify::ReferenceRun {
+            kind,
+            seed,
+            inputs: feed,
+            outputs,
+        });
     }
-    Ok(ranges)
+    Ok(Probe { ranges, runs })
 }
 
 /// Why a node stays in FP32.
@@ -385,6 +453,13 @@ fn agnostic_slot(op: &str, slot: usize) -> bool {
     AGNOSTIC_INPUT_OPS.contains(&op) && slot == 0
 }
 
+/// Largest finite |x| of `d` (0 for none).
+fn max_abs_finite_slice(d: &[f32]) -> f32 {
+    d.iter()
+        .filter(|x| x.is_finite())
+        .fold(0f32, |a, x| a.max(x.abs()))
+}
+
 fn max_abs_finite(t: &TensorProto) -> Result<f32> {
     Ok(tensor_to_f32(t)?
         .iter()
@@ -401,6 +476,17 @@ pub fn convert(model: &mut Model, options: &Fp16Options) -> Result<Fp16Report> {
         HashMap::new()
     };
     convert_graph_with(model.graph_mut(), options, &ranges).map_err(|e| e.in_model(&source))
+}
+
+/// [`convert`] with the value ranges of an earlier [`probe`] (`options.range_probe` is then ignored): the probe's
+/// runs can verify the result without running the FP32 model again.
+pub fn convert_probed(
+    model: &mut Model,
+    options: &Fp16Options,
+    probe: &Probe,
+) -> Result<Fp16Report> {
+    let source = model.source_name().to_string();
+    convert_graph_with(model.graph_mut(), options, &probe.ranges).map_err(|e| e.in_model(&source))
 }
 
 /// [`convert`] on a bare graph (no range probe: that needs a [`Model`]).
@@ -969,6 +1055,60 @@ mod tests {
                 assert_close(&d, scale, name);
             }
         }
+    }
+
+    /// The probe's runs are a verification's FP32 side: the same inputs, and the model's own outputs (up to f32
+    /// rounding: with every activation exposed, the executor fuses less), so verifying against them reports what
+    /// verifying against the model does; and its ranges are the probe_ranges ones when run on the same inputs.
+    #[test]
+    fn the_probe_serves_as_the_fp32_side_of_the_check() {
+        use crate::verify::{run_plan, verify, verify_against, VerifyOptions};
+        let m = testgen::yolov7_tiny_slice(4, 5);
+        let opts = VerifyOptions {
+            atol: f64::INFINITY,
+            ..Default::default()
+        };
+        let p = probe(&m, &HashMap::new(), &run_plan(&opts)).unwrap();
+        assert_eq!(p.runs.len(), 2);
+        let mut h = m.clone();
+        let report = convert_probed(&mut h, &Fp16Options::default(), &p).unwrap();
+        assert!(report.fp16_nodes > 0);
+        let emulated = emulate_in_f32(&h).unwrap();
+        let direct = verify(&m, &emulated, &opts).unwrap();
+        let reused = verify_against(m.source_name(), &p.runs, &emulated, &opts).unwrap();
+        // The reference outputs are the model's within f32 rounding.
+        let exec = crate::exec::Executor::new(&m, &Default::default()).unwrap();
+        for r in &p.runs {
+            let own = exec.run(&r.inputs).unwrap();
+            for d in crate::exec::compare_outputs(&own, &r.outputs, 1e-5, 1e-5).unwrap() {
+                assert_eq!(d.violations, 0, "{}: max abs {}", d.name, d.max_abs);
+            }
+        }
+        assert_eq!(direct.worst.len(), reused.worst.len());
+        for (a, b) in direct.worst.iter().zip(&reused.worst) {
+            assert_eq!(a.name, b.name);
+            assert!(
+                (a.max_abs - b.max_abs).abs() <= 1e-3 * a.max_abs.max(1.0),
+                "{a:?} vs {b:?}"
+            );
+            assert!((a.cosine - b.cosine).abs() < 1e-6, "{a:?} vs {b:?}");
+        }
+        assert!(
+            direct.worst[0].max_abs > 0.0,
+            "FP16 differs from FP32 somewhere"
+        );
+        // Ranges on the default inputs equal probe_ranges'.
+        let classic = probe_ranges(&m, &HashMap::new()).unwrap();
+        let again = probe(
+            &m,
+            &HashMap::new(),
+            &[
+                (crate::exec::InputKind::Image, 0),
+                (crate::exec::InputKind::Random, 1),
+            ],
+        )
+        .unwrap();
+        assert_eq!(classic, again.ranges);
     }
 
     /// The FP32 emulation of an FP16 model (what the pipeline verifies instead of running FP16 arithmetic on the CPU)

@@ -9,7 +9,10 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::exec::{compare_outputs, make_inputs, ExecOptions, Executor, InputKind, OutputDiff};
+use crate::exec::{
+    compare_outputs, make_inputs, ExecOptions, Executor, InputKind, NamedTensors, OutputDiff,
+};
+use crate::graph::dtype_name;
 use crate::model::Model;
 
 /// Options of [`verify`].
@@ -125,44 +128,114 @@ fn percent(ratio: f64) -> String {
     }
 }
 
+/// The inputs of one verification run and the reference model's outputs on them.
+#[derive(Clone, Debug)]
+pub struct ReferenceRun {
+    /// Input kind.
+    pub kind: InputKind,
+    /// Seed of the inputs.
+    pub seed: u64,
+    /// The inputs ([`make_inputs`] of `kind` and `seed`).
+    pub inputs: NamedTensors,
+    /// The reference model's outputs on them.
+    pub outputs: NamedTensors,
+}
+
+/// The (kind, seed) of every run [`verify`] makes with `options`: `random_runs` random inputs, then `image_runs`
+/// image-like ones, seeds counting up from `options.seed`.
+pub fn run_plan(options: &VerifyOptions) -> Vec<(InputKind, u64)> {
+    std::iter::repeat_n(InputKind::Random, options.random_runs)
+        .chain(std::iter::repeat_n(InputKind::Image, options.image_runs))
+        .enumerate()
+        .map(|(i, kind)| (kind, options.seed + i as u64))
+        .collect()
+}
+
 /// Runs `a` (reference) and `b` on the same random and image-like inputs and compares every output.
 /// Both models must have the same input names/types and output names/shapes; otherwise it is an
 /// error naming the difference.
 pub fn verify(a: &Model, b: &Model, options: &VerifyOptions) -> Result<VerifyReport> {
     options.check()?;
     let ea = Executor::new(a, &options.exec)?;
-    let eb = Executor::new(b, &options.exec)?;
-    let ctx = format!("verifying {} against {}", b.source_name(), a.source_name());
-    if ea
-        .inputs()
+    let plan = run_plan(options);
+    let feeds = plan
         .iter()
-        .map(|s| (&s.name, s.data_type))
-        .ne(eb.inputs().iter().map(|s| (&s.name, s.data_type)))
-    {
-        let names = |e: &Executor| {
-            e.inputs()
-                .iter()
-                .map(|s| format!("{}:{}", s.name, s.dtype_name()))
-                .collect::<Vec<_>>()
-        };
-        return Err(Error::other(
-            ctx,
-            format!("inputs differ: {:?} vs {:?}", names(&ea), names(&eb)),
-        ));
-    }
-    let mut runs = Vec::new();
-    let kinds = std::iter::repeat_n(InputKind::Random, options.random_runs)
-        .chain(std::iter::repeat_n(InputKind::Image, options.image_runs));
-    for (i, kind) in kinds.enumerate() {
-        let seed = options.seed + i as u64;
-        let inputs = make_inputs(ea.inputs(), kind, seed)?;
-        let oa = ea.run(&inputs)?;
-        let ob = eb.run(&inputs)?;
-        let outputs = compare_outputs(&oa, &ob, options.atol, options.rtol)
-            .map_err(|e| Error::other(&ctx, e.to_string()))?;
-        runs.push(VerifyRun {
+        .map(|&(kind, seed)| make_inputs(ea.inputs(), kind, seed))
+        .collect::<Result<Vec<_>>>()?;
+    let outputs = run_all(&ea, &feeds)?;
+    let reference: Vec<ReferenceRun> = plan
+        .into_iter()
+        .zip(feeds)
+        .zip(outputs)
+        .map(|(((kind, seed), inputs), outputs)| ReferenceRun {
             kind,
             seed,
+            inputs,
+            outputs,
+        })
+        .collect();
+    verify_against(a.source_name(), &reference, b, options)
+}
+
+/// Runs `exec` on every feed, as many at once as there are cores (an [`Executor`] is `Sync`); results in order.
+fn run_all(exec: &Executor, feeds: &[NamedTensors]) -> Result<Vec<NamedTensors>> {
+    let width = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut out = Vec::with_capacity(feeds.len());
+    for chunk in feeds.chunks(width.max(1)) {
+        let results: Vec<Result<NamedTensors>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = chunk
+                .iter()
+                .map(|feed| scope.spawn(move || exec.run(feed)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        });
+        for r in results {
+            out.push(r?);
+        }
+    }
+    Ok(out)
+}
+
+/// [`verify`] with the reference side already run (e.g. by the FP16 range probe, which runs the FP32 model on the
+/// same inputs anyway): runs `b` on each reference run's inputs and compares. `reference_name` labels errors.
+pub fn verify_against(
+    reference_name: &str,
+    reference: &[ReferenceRun],
+    b: &Model,
+    options: &VerifyOptions,
+) -> Result<VerifyReport> {
+    options.check()?;
+    let eb = Executor::new(b, &options.exec)?;
+    let ctx = format!("verifying {} against {reference_name}", b.source_name());
+    let mut runs = Vec::new();
+    let feeds: Vec<NamedTensors> = reference.iter().map(|r| r.inputs.clone()).collect();
+    for r in reference {
+        let given: Vec<String> = r
+            .inputs
+            .iter()
+            .map(|(n, v)| format!("{n}:{}", dtype_name(v.data_type() as i32)))
+            .collect();
+        let expected: Vec<String> = eb
+            .inputs()
+            .iter()
+            .map(|s| format!("{}:{}", s.name, s.dtype_name()))
+            .collect();
+        if given != expected {
+            return Err(Error::other(
+                ctx,
+                format!("inputs differ: {given:?} vs {expected:?}"),
+            ));
+        }
+    }
+    for (r, ob) in reference.iter().zip(run_all(&eb, &feeds)?) {
+        let outputs = compare_outputs(&r.outputs, &ob, options.atol, options.rtol)
+            .map_err(|e| Error::other(&ctx, e.to_string()))?;
+        runs.push(VerifyRun {
+            kind: r.kind,
+            seed: r.seed,
             outputs,
         });
     }

@@ -518,7 +518,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     },
                     ..Default::default()
                 };
-                match verify::verify(&original, &fused, &opts) {
+                let step =
+                    trt_tools::progress_step(json, "verifying the fused model on the CPU executor");
+                let checked = verify::verify(&original, &fused, &opts);
+                step.finish_and_clear();
+                match checked {
                     Ok(v) => Some(v),
                     // The passes succeeded but the CPU executor cannot run the model (an op it lacks, a custom
                     // op, a training-mode BatchNormalization): write the result and say exactly why it is unchecked.
@@ -610,29 +614,51 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 range_probe: !no_probe,
                 input_shapes: input_shapes.clone(),
             };
-            let report = fp16::convert(&mut half, &opts)
-                .context("converting to FP16 (--no-probe skips the CPU range probe)")?;
+            let verify_opts = VerifyOptions {
+                atol: f64::INFINITY,
+                exec: ExecOptions {
+                    input_shapes: input_shapes.clone(),
+                    ..Default::default()
+                },
+                ..Default::default()
+            };
+            let verifies = !(no_verify || io_fp16);
+            // The range probe runs the FP32 model on the verification's own inputs, so its outputs are the FP32
+            // side of the check: the FP32 model runs once per input, not twice.
+            let step = trt_tools::progress_step(json, "probing value ranges on the CPU executor");
+            let probed = if no_probe {
+                None
+            } else {
+                Some(
+                    fp16::probe(&original, &input_shapes, &verify::run_plan(&verify_opts))
+                        .context("probing value ranges (--no-probe skips the CPU range probe)")?,
+                )
+            };
+            step.set_message("converting to FP16");
+            let report = match &probed {
+                Some(p) => fp16::convert_probed(&mut half, &opts, p),
+                None => fp16::convert(&mut half, &opts),
+            }
+            .context("converting to FP16 (--no-probe skips the CPU range probe)")?;
             half.set_source_name(format!("{} (fp16)", input.display()));
-            let verification = if no_verify || io_fp16 {
+            let verification = if !verifies {
                 None
             } else {
                 // FP16 is not exact: report the differences; fail only on overflow (non-finite) or a
                 // broken output (cosine < 0.99). The FP16 model runs emulated in FP32 (FP16 storage, FP32
                 // arithmetic, as TensorRT does), at about the cost of the FP32 run.
+                step.set_message("checking the FP16 model against FP32 on the CPU executor");
                 let emulated = fp16::emulate_in_f32(&half)
                     .context("preparing the FP16 check (use --no-verify to skip)")?;
-                let v = verify::verify(
-                    &original,
-                    &emulated,
-                    &VerifyOptions {
-                        atol: f64::INFINITY,
-                        exec: ExecOptions {
-                            input_shapes,
-                            ..Default::default()
-                        },
-                        ..Default::default()
-                    },
-                )
+                let v = match &probed {
+                    Some(p) => verify::verify_against(
+                        original.source_name(),
+                        &p.runs,
+                        &emulated,
+                        &verify_opts,
+                    ),
+                    None => verify::verify(&original, &emulated, &verify_opts),
+                }
                 .context("checking the FP16 model on CPU (use --no-verify to skip)")?;
                 if let Some(w) = v
                     .worst
@@ -651,6 +677,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 Some(v)
             };
+            step.finish_and_clear();
             save(&half, &output)?;
             if json {
                 print_json(
@@ -762,7 +789,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 },
                 ..Default::default()
             };
-            let r = verify::verify(&ma, &mb, &opts)?;
+            let step = trt_tools::progress_step(json, "running both models on the CPU executor");
+            let r = verify::verify(&ma, &mb, &opts);
+            step.finish_and_clear();
+            let r = r?;
             if json {
                 print_json("trt-onnx-verify/1", &r)?;
             } else {

@@ -572,3 +572,28 @@ fn ultralytics_habits_class_filter_labels_and_speed() {
         .assert()
         .code(2);
 }
+
+#[test]
+fn directory_scans_say_what_they_skipped() {
+    let (dir, model) = setup();
+    std::fs::write(dir.path().join("imgs/notes.txt"), b"x").unwrap();
+    std::fs::write(dir.path().join("imgs/frame.webp"), b"RIFF").unwrap();
+    detect(&model, dir.path().join("imgs"))
+        .assert()
+        .success()
+        .stderr(
+            predicate::str::contains("skipped 2 file(s)")
+                .and(predicate::str::contains("frame.webp, notes.txt")),
+        );
+}
+
+#[test]
+fn a_corrupt_model_is_named_once() {
+    let (dir, _) = setup();
+    let bad = dir.path().join("bad.onnx");
+    std::fs::write(&bad, b"garbage").unwrap();
+    let o = detect(&bad, dir.path().join("imgs")).assert().code(1);
+    let err = String::from_utf8_lossy(&o.get_output().stderr).to_string();
+    assert_eq!(err.matches("bad.onnx").count(), 1, "{err}");
+    assert!(err.contains("not a valid ONNX model"), "{err}");
+}

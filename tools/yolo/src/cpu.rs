@@ -53,8 +53,12 @@ impl CpuBackend {
         if !path.is_file() {
             return Err(err("file not found".into()));
         }
-        let model =
-            Model::load(path).map_err(|e| err(format!("not a loadable ONNX model: {e}")))?;
+        // yolo-onnx's error already names the file and says what is wrong: keep its text, once.
+        let model = Model::load(path).map_err(|e| {
+            let text = e.to_string();
+            let prefix = format!("{name}: ");
+            err(text.strip_prefix(&prefix).unwrap_or(&text).to_string())
+        })?;
         Self::from_model(&model, &name, options)
     }
 

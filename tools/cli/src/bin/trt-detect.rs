@@ -142,16 +142,32 @@ fn collect_images(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for p in inputs {
         if p.is_dir() {
-            let mut files: Vec<PathBuf> = std::fs::read_dir(p)
+            let (mut files, skipped): (Vec<PathBuf>, Vec<PathBuf>) = std::fs::read_dir(p)
                 .with_context(|| format!("reading directory {}", p.display()))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| f.is_file() && has_ext(f, &IMAGE_EXTENSIONS))
-                .collect();
+                .filter(|f| f.is_file())
+                .partition(|f| has_ext(f, &IMAGE_EXTENSIONS));
             files.sort();
             if files.is_empty() {
                 eprintln!(
                     "trt-detect: warning: {} contains no PNG/JPEG/BMP images",
                     p.display()
+                );
+            }
+            if !skipped.is_empty() {
+                let mut names: Vec<String> = skipped
+                    .iter()
+                    .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()))
+                    .collect();
+                names.sort();
+                let shown = names.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
+                let more = names.len().saturating_sub(5);
+                eprintln!(
+                    "trt-detect: note: skipped {} file(s) in {} that are not PNG/JPEG/BMP images ({shown}{}); \
+                     subdirectories are not searched",
+                    names.len(),
+                    p.display(),
+                    if more > 0 { format!(" and {more} more") } else { String::new() }
                 );
             }
             out.extend(files);

@@ -124,7 +124,7 @@ pub fn calibrate(model: &yolo_onnx::Model, request: &CalibRequest) -> Result<Cal
         &options,
         cache_version(request.tensorrt),
     )
-    .with_context(|| format!("INT8 calibration (--calib {})", request.data.display()))?;
+    .context("--calib")?;
     let cache = q.cache.to_text().into_bytes();
     if let Some(path) = &request.cache_out {
         crate::atomic_write(path, &cache)

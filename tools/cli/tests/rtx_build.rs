@@ -66,6 +66,24 @@ fn rtx_cmd(exe: &Path, dir: &Path) -> Command {
     c
 }
 
+/// `dir/dyn.engine` from the conv-bn sample with a dynamic batch (a sample without a batch-1 Reshape in its head, so
+/// every batch is a valid input; made dynamic in the ONNX itself, as `export(dynamic=True)` does), profile 1/2/4 at
+/// 16×16, plus `extra` options: the report.
+fn build_dynamic_batch(dir: &Path, extra: &[&str]) -> Value {
+    common::sample(dir, "conv-bn", "m.onnx");
+    common::make_dynamic(&dir.join("m.onnx"), &dir.join("dyn.onnx"), &[0]);
+    let mut args = vec![
+        "dyn.onnx",
+        "--minShapes=images:1x3x16x16",
+        "--optShapes=images:2x3x16x16",
+        "--maxShapes=images:4x3x16x16",
+        "-o",
+        "dyn.engine",
+    ];
+    args.extend_from_slice(extra);
+    build(dir, &args)
+}
+
 /// `trt-build ARGS --json` in `dir`: the report, after asserting exit 0.
 fn build(dir: &Path, args: &[&str]) -> Value {
     let o = rtx_cmd(&build_bin(), dir)
@@ -281,26 +299,7 @@ fn rtx_int8_engines_from_rust_calibration_and_qdq() {
 #[ignore = "needs TensorRT-RTX: TRT_TEST_RTX_LIB, TRT_TEST_CUDART_DIR and tools built with --features trt-sys/require-tensorrt-rtx"]
 fn rtx_dynamic_batch_profile_is_built_and_recorded() {
     let dir = tempfile::tempdir().unwrap();
-    // A sample without a batch-1 Reshape in its head, so that every batch size is a valid input.
-    common::sample(dir.path(), "conv-bn", "m.onnx");
-    // Make the batch dimension dynamic in the ONNX itself, as `export(dynamic=True)` does.
-    common::make_dynamic(
-        &dir.path().join("m.onnx"),
-        &dir.path().join("dyn.onnx"),
-        &[0],
-    );
-    let r = build(
-        dir.path(),
-        &[
-            "dyn.onnx",
-            "--fp16",
-            "--minShapes=images:1x3x16x16",
-            "--optShapes=images:2x3x16x16",
-            "--maxShapes=images:4x3x16x16",
-            "-o",
-            "dyn.engine",
-        ],
-    );
+    let r = build_dynamic_batch(dir.path(), &["--fp16"]);
     assert_eq!(r["profiles"].as_array().unwrap().len(), 1, "{r}");
     assert_real_engine(dir.path(), "dyn.engine", "fp16");
     let sc = sidecar(dir.path(), "dyn.engine");
@@ -703,25 +702,7 @@ fn rtx_triton_repositories_and_deepstream_configs_carry_the_real_plan() {
     );
 
     // A dynamic batch: max_batch_size from the profile, dims without the batch.
-    common::sample(dir.path(), "conv-bn", "m.onnx");
-    common::make_dynamic(
-        &dir.path().join("m.onnx"),
-        &dir.path().join("dyn.onnx"),
-        &[0],
-    );
-    let r = build(
-        dir.path(),
-        &[
-            "dyn.onnx",
-            "--minShapes=images:1x3x16x16",
-            "--optShapes=images:2x3x16x16",
-            "--maxShapes=images:4x3x16x16",
-            "-o",
-            "dyn.engine",
-            "--triton-repo",
-            "repo",
-        ],
-    );
+    let r = build_dynamic_batch(dir.path(), &["--triton-repo", "repo"]);
     assert_eq!(r["deployed"]["triton"]["max_batch_size"], 4, "{r}");
     let dyn_config = dir.path().join("repo/dyn/config.pbtxt");
     let text = std::fs::read_to_string(&dyn_config).unwrap();

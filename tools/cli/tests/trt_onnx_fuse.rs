@@ -10,6 +10,11 @@ fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_trt-onnx"))
 }
 
+/// `trt-onnx ARGS` in `dir` with no NVIDIA libraries in reach.
+fn onnx(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    common::no_trt_cmd(bin(), dir).args(args).output().unwrap()
+}
+
 #[test]
 fn non_finite_or_negative_tolerances_are_usage_errors() {
     let dir = tempfile::tempdir().unwrap();
@@ -38,10 +43,7 @@ fn non_finite_or_negative_tolerances_are_usage_errors() {
     }
     assert!(!dir.path().join("again.onnx").exists());
     // A good tolerance: PASS, with the share of the tolerance the fold's rounding uses.
-    let o = common::no_trt_cmd(bin(), dir.path())
-        .args(["verify", "m.onnx", "f.onnx"])
-        .output()
-        .unwrap();
+    let o = onnx(dir.path(), &["verify", "m.onnx", "f.onnx"]);
     common::assert_ok(&o);
     let out = common::stdout(&o);
     assert!(
@@ -66,17 +68,17 @@ fn dynamic_exports_are_fused_and_verified_at_chosen_or_given_shapes() {
     let dir = tempfile::tempdir().unwrap();
     dynamic_model(dir.path());
     // The sample's head is built for 128x128: give that size; the batch is chosen (1).
-    let o = common::no_trt_cmd(bin(), dir.path())
-        .args([
+    let o = onnx(
+        dir.path(),
+        &[
             "fuse",
             "dyn.onnx",
             "-o",
             "f.onnx",
             "--shapes",
             "images:1x3x128x128",
-        ])
-        .output()
-        .unwrap();
+        ],
+    );
     common::assert_ok(&o);
     assert!(
         common::stdout(&o).contains("verification"),
@@ -86,10 +88,7 @@ fn dynamic_exports_are_fused_and_verified_at_chosen_or_given_shapes() {
     assert!(dir.path().join("f.onnx").is_file());
     // Nothing given: batch 1 and 640x640 are chosen and said; this sample's fixed head cannot run at 640, so the
     // check cannot run: the fused model is written, with the reason.
-    let o = common::no_trt_cmd(bin(), dir.path())
-        .args(["fuse", "dyn.onnx", "-o", "g.onnx"])
-        .output()
-        .unwrap();
+    let o = onnx(dir.path(), &["fuse", "dyn.onnx", "-o", "g.onnx"]);
     common::assert_ok(&o);
     let err = common::stderr(&o);
     assert!(err.contains("images:1x3x640x640"), "{err}");
@@ -99,10 +98,10 @@ fn dynamic_exports_are_fused_and_verified_at_chosen_or_given_shapes() {
     );
     assert!(dir.path().join("g.onnx").is_file());
     // --verify makes an unverifiable model an error, and nothing is written.
-    let o = common::no_trt_cmd(bin(), dir.path())
-        .args(["fuse", "dyn.onnx", "-o", "h.onnx", "--verify"])
-        .output()
-        .unwrap();
+    let o = onnx(
+        dir.path(),
+        &["fuse", "dyn.onnx", "-o", "h.onnx", "--verify"],
+    );
     assert_eq!(o.status.code(), Some(1), "{}", common::stderr(&o));
     assert!(
         common::stderr(&o).contains("--verify was given"),
@@ -111,17 +110,17 @@ fn dynamic_exports_are_fused_and_verified_at_chosen_or_given_shapes() {
     );
     assert!(!dir.path().join("h.onnx").exists());
     // A name that is not an input is a clear error.
-    let o = common::no_trt_cmd(bin(), dir.path())
-        .args([
+    let o = onnx(
+        dir.path(),
+        &[
             "fuse",
             "dyn.onnx",
             "-o",
             "i.onnx",
             "--shapes",
             "image:1x3x128x128",
-        ])
-        .output()
-        .unwrap();
+        ],
+    );
     assert_eq!(o.status.code(), Some(1));
     assert!(
         common::stderr(&o).contains("not an input"),
@@ -197,10 +196,7 @@ fn fp16_verify_and_shapes_share_the_shape_rules() {
 fn dual_head_exports_keep_the_main_head() {
     let dir = tempfile::tempdir().unwrap();
     common::sample(dir.path(), "yolov9-dual", "dual.onnx");
-    let o = common::no_trt_cmd(bin(), dir.path())
-        .args(["fuse", "dual.onnx", "-o", "f.onnx", "--json"])
-        .output()
-        .unwrap();
+    let o = onnx(dir.path(), &["fuse", "dual.onnx", "-o", "f.onnx", "--json"]);
     common::assert_ok(&o);
     let r = common::json(&o);
     assert_eq!(r["aux_head"]["kept"], "output0");
@@ -221,20 +217,17 @@ fn dual_head_exports_keep_the_main_head() {
         .iter()
         .any(|n| n.op_type == "BatchNormalization"));
     // Said in text; --keep-aux-head keeps both heads.
-    let o = common::no_trt_cmd(bin(), dir.path())
-        .args(["fuse", "dual.onnx", "-o", "g.onnx"])
-        .output()
-        .unwrap();
+    let o = onnx(dir.path(), &["fuse", "dual.onnx", "-o", "g.onnx"]);
     common::assert_ok(&o);
     assert!(
         common::stdout(&o).contains("dropped the auxiliary training head 'aux'"),
         "{}",
         common::stdout(&o)
     );
-    let o = common::no_trt_cmd(bin(), dir.path())
-        .args(["fuse", "dual.onnx", "-o", "k.onnx", "--keep-aux-head"])
-        .output()
-        .unwrap();
+    let o = onnx(
+        dir.path(),
+        &["fuse", "dual.onnx", "-o", "k.onnx", "--keep-aux-head"],
+    );
     common::assert_ok(&o);
     let k = yolo_onnx::Model::load(dir.path().join("k.onnx")).unwrap();
     assert_eq!(k.graph().outputs().len(), 2);
@@ -259,10 +252,7 @@ fn dual_head_exports_keep_the_main_head() {
 fn an_op_the_cpu_executor_lacks_is_fused_and_written_unverified() {
     let dir = tempfile::tempdir().unwrap();
     common::custom_op_model(dir.path(), "custom.onnx");
-    let o = common::no_trt_cmd(bin(), dir.path())
-        .args(["fuse", "custom.onnx", "-o", "f.onnx"])
-        .output()
-        .unwrap();
+    let o = onnx(dir.path(), &["fuse", "custom.onnx", "-o", "f.onnx"]);
     common::assert_ok(&o);
     let err = common::stderr(&o);
     assert!(
@@ -295,10 +285,7 @@ fn a_training_mode_batchnorm_is_left_alone_and_the_rest_written_unverified() {
     let mut m = b.finish();
     yolo_onnx::testgen::make_training_mode_bn(&mut m, 1, "train_bn");
     m.save(dir.path().join("t.onnx")).unwrap();
-    let o = common::no_trt_cmd(bin(), dir.path())
-        .args(["fuse", "t.onnx", "-o", "f.onnx"])
-        .output()
-        .unwrap();
+    let o = onnx(dir.path(), &["fuse", "t.onnx", "-o", "f.onnx"]);
     common::assert_ok(&o);
     let err = common::stderr(&o);
     assert!(
@@ -320,10 +307,7 @@ fn a_training_mode_batchnorm_is_left_alone_and_the_rest_written_unverified() {
         "the refusal is reported: {out}"
     );
     // --verify: an error, nothing written.
-    let o = common::no_trt_cmd(bin(), dir.path())
-        .args(["fuse", "t.onnx", "-o", "g.onnx", "--verify"])
-        .output()
-        .unwrap();
+    let o = onnx(dir.path(), &["fuse", "t.onnx", "-o", "g.onnx", "--verify"]);
     assert_eq!(o.status.code(), Some(1), "{}", common::stderr(&o));
     assert!(!dir.path().join("g.onnx").exists());
 }

@@ -162,7 +162,7 @@ pub fn verify(a: &Model, b: &Model, options: &VerifyOptions) -> Result<VerifyRep
         .iter()
         .map(|&(kind, seed)| make_inputs(ea.inputs(), kind, seed))
         .collect::<Result<Vec<_>>>()?;
-    let outputs = run_all(&ea, &feeds)?;
+    let outputs = run_all(&ea, &feeds.iter().collect::<Vec<_>>())?;
     let reference: Vec<ReferenceRun> = plan
         .into_iter()
         .zip(feeds)
@@ -178,7 +178,7 @@ pub fn verify(a: &Model, b: &Model, options: &VerifyOptions) -> Result<VerifyRep
 }
 
 /// Runs `exec` on every feed, as many at once as there are cores (an [`Executor`] is `Sync`); results in order.
-fn run_all(exec: &Executor, feeds: &[NamedTensors]) -> Result<Vec<NamedTensors>> {
+fn run_all(exec: &Executor, feeds: &[&NamedTensors]) -> Result<Vec<NamedTensors>> {
     let width = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut out = Vec::with_capacity(feeds.len());
     for chunk in feeds.chunks(width.max(1)) {
@@ -211,7 +211,7 @@ pub fn verify_against(
     let eb = Executor::new(b, &options.exec)?;
     let ctx = format!("verifying {} against {reference_name}", b.source_name());
     let mut runs = Vec::new();
-    let feeds: Vec<NamedTensors> = reference.iter().map(|r| r.inputs.clone()).collect();
+    let feeds: Vec<&NamedTensors> = reference.iter().map(|r| &r.inputs).collect();
     for r in reference {
         let given: Vec<String> = r
             .inputs

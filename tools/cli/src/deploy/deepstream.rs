@@ -105,6 +105,16 @@ pub fn config_txt(
     labels: &Path,
     parser: &Path,
 ) -> Result<String> {
+    render(engine, sidecar, labels, parser).map(|(text, _)| text)
+}
+
+/// [`config_txt`] and the class count it states (`num-detected-classes`, the labels file's length).
+fn render(
+    engine: &Path,
+    sidecar: &Sidecar,
+    labels: &Path,
+    parser: &Path,
+) -> Result<(String, usize)> {
     let outputs: Vec<(String, Vec<i64>)> = sidecar
         .io
         .iter()
@@ -210,7 +220,7 @@ pub fn config_txt(
         let _ = writeln!(s, "nms-iou-threshold=0.45");
     }
     let _ = writeln!(s, "topk=300");
-    Ok(s)
+    Ok((s, classes))
 }
 
 /// Writes `DIR/config_infer_primary.txt` and `DIR/labels.txt` for `engine` (each atomically, the labels first).
@@ -225,12 +235,7 @@ pub fn write(
     let dir = absolute(dir)?;
     let engine = absolute(engine)?;
     let labels = dir.join("labels.txt");
-    let config = config_txt(&engine, sidecar, &labels, parser)?;
-    let classes = config
-        .lines()
-        .find_map(|l| l.strip_prefix("num-detected-classes="))
-        .and_then(|n| n.parse::<usize>().ok())
-        .unwrap_or(0);
+    let (config, classes) = render(&engine, sidecar, &labels, parser)?;
     let mut text = String::new();
     for i in 0..classes {
         let name = sidecar

@@ -105,6 +105,11 @@ fn dims(shape: &[i64]) -> String {
 
 /// The `config.pbtxt` text for an engine described by `sidecar`.
 pub fn config_pbtxt(sidecar: &Sidecar, options: &TritonOptions) -> Result<String> {
+    render(sidecar, options).map(|(text, _)| text)
+}
+
+/// [`config_pbtxt`] and the `max_batch_size` it states.
+fn render(sidecar: &Sidecar, options: &TritonOptions) -> Result<(String, i64)> {
     check_name(&options.name)?;
     let batch = batching(sidecar)?;
     let mut s = String::new();
@@ -165,7 +170,7 @@ pub fn config_pbtxt(sidecar: &Sidecar, options: &TritonOptions) -> Result<String
         let _ = writeln!(s, "optimization {{ cuda {{ graphs: true }} }}");
     }
     let _ = writeln!(s, "default_model_filename: \"model.plan\"");
-    Ok(s)
+    Ok((s, batch.unwrap_or(0)))
 }
 
 /// Protobuf text-format string escaping (quotes, backslashes, control characters).
@@ -212,7 +217,7 @@ pub fn write_repository(
     if options.version == 0 {
         bail!("--triton-version 0: Triton model versions start at 1");
     }
-    let config = config_pbtxt(sidecar, options)?;
+    let (config, max_batch_size) = render(sidecar, options)?;
     let model_dir = repo.join(&options.name);
     let version_dir = model_dir.join(options.version.to_string());
     std::fs::create_dir_all(&version_dir)
@@ -239,6 +244,6 @@ pub fn write_repository(
         config: config_path,
         plan: plan_path,
         labels,
-        max_batch_size: batching(sidecar)?.unwrap_or(0),
+        max_batch_size,
     })
 }

@@ -12,5 +12,7 @@ pub mod error;
 pub mod loader;
 pub mod plugin_lib;
 pub mod shim;
+pub mod version;
 
 pub use error::{Error, Result};
+pub use version::{Product, Version};

@@ -37,6 +37,8 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use crate::error::{Error, Result};
+// Transitional re-export: the version types live in `crate::version`.
+pub use crate::version::{Product, Version as TrtVersion};
 
 /// TensorRT majors tried, in order, when no TensorRT headers were compiled in.
 pub const DEFAULT_TRT_MAJORS: [u32; 3] = [11, 10, 8];
@@ -61,216 +63,6 @@ pub const ENV_VARS: [&str; 8] = [
 // ---------------------------------------------------------------------------------------------------------
 // Versions and flavors
 // ---------------------------------------------------------------------------------------------------------
-
-/// Which TensorRT product a library or a set of headers belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub enum Product {
-    /// NVIDIA TensorRT (`libnvinfer.so.<major>`): datacenter GPUs and Jetson.
-    #[default]
-    TensorRt,
-    /// NVIDIA TensorRT for RTX (`libtensorrt_rtx.so.<major>`, headers define `TRT_MAJOR_RTX`): builds engines ahead
-    /// of time without a GPU for a list of compute capabilities and JIT-compiles them on the target. Its version
-    /// numbers (1.x) are its own.
-    Rtx,
-}
-
-impl Product {
-    /// The product's name as users know it.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::TensorRt => "TensorRT",
-            Self::Rtx => "TensorRT-RTX",
-        }
-    }
-
-    /// The builder/runtime library for `flavor`; `None` where the product has no such runtime (RTX has no lean or
-    /// dispatch runtime).
-    pub fn runtime_file_name(self, flavor: RuntimeFlavor, major: u32) -> Option<String> {
-        match self {
-            Self::TensorRt => Some(flavor.file_name(major)),
-            Self::Rtx => {
-                (flavor == RuntimeFlavor::Full).then(|| format!("libtensorrt_rtx.so.{major}"))
-            }
-        }
-    }
-
-    /// The ONNX parser library.
-    pub fn parser_file_name(self, major: u32) -> String {
-        match self {
-            Self::TensorRt => format!("libnvonnxparser.so.{major}"),
-            Self::Rtx => format!("libtensorrt_onnxparser_rtx.so.{major}"),
-        }
-    }
-
-    /// Recognizes a runtime file name of either product: flavour, product and the major it names (if any).
-    pub fn from_file_name(name: &str) -> Option<(Product, RuntimeFlavor, Option<u32>)> {
-        if let Some(rest) = name.strip_prefix("libtensorrt_rtx.so") {
-            if rest.is_empty() || rest.starts_with('.') {
-                let major = rest
-                    .strip_prefix('.')
-                    .and_then(|r| r.split('.').next()?.parse().ok());
-                return Some((Self::Rtx, RuntimeFlavor::Full, major));
-            }
-            return None;
-        }
-        let flavor = RuntimeFlavor::from_file_name(name)?;
-        Some((
-            Self::TensorRt,
-            flavor,
-            RuntimeFlavor::major_from_file_name(name),
-        ))
-    }
-}
-
-impl fmt::Display for Product {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// A TensorRT release number, with the product it belongs to (TensorRT 10.3.0 and TensorRT-RTX 1.7.1 are different
-/// libraries with unrelated numbers).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct TrtVersion {
-    /// TensorRT or TensorRT-RTX.
-    pub product: Product,
-    /// Major, e.g. 10.
-    pub major: u32,
-    /// Minor, e.g. 3.
-    pub minor: u32,
-    /// Patch, e.g. 0.
-    pub patch: u32,
-}
-
-impl TrtVersion {
-    /// A TensorRT (enterprise) version from its parts.
-    pub const fn new(major: u32, minor: u32, patch: u32) -> Self {
-        Self {
-            product: Product::TensorRt,
-            major,
-            minor,
-            patch,
-        }
-    }
-
-    /// A TensorRT-RTX version from its parts.
-    pub const fn rtx(major: u32, minor: u32, patch: u32) -> Self {
-        Self {
-            product: Product::Rtx,
-            major,
-            minor,
-            patch,
-        }
-    }
-
-    /// Whether this is a TensorRT-RTX version.
-    pub const fn is_rtx(self) -> bool {
-        matches!(self.product, Product::Rtx)
-    }
-
-    /// "TensorRT 10.3.0" / "TensorRT-RTX 1.7.1".
-    pub fn label(self) -> String {
-        format!("{} {self}", self.product)
-    }
-
-    /// Whether a library of version `self` can serve code compiled against `compiled`: same product and major, and
-    /// a minor that is not older (newer minors only add vtable slots; an older library lacks the ones the headers
-    /// call). The patch does not matter.
-    pub fn serves(self, compiled: TrtVersion) -> bool {
-        self.product == compiled.product
-            && self.major == compiled.major
-            && self.minor >= compiled.minor
-    }
-
-    /// Decodes `getInferLibVersion()` / `NV_TENSORRT_VERSION`: `M*1000+m*100+p` for majors below 10 (8503 is
-    /// 8.5.3) and `M*10000+m*100+p` from 10 on (100300 is 10.3.0, 110400 is 11.4.0).
-    ///
-    /// Values that fit neither encoding (negative, below 1000, or 10000..=99999 where the two encodings
-    /// overlap and neither is a real release) are [`Error::InvalidVersion`]. TensorRT-RTX reports
-    /// `M*10000+m*100+p` with M = 1 (10701 is RTX 1.7.1), which lies in that band: decode RTX versions with
-    /// [`TrtVersion::decode_rtx`].
-    pub fn decode(value: i32) -> Result<Self> {
-        Self::decode_from(value, "a TensorRT version integer")
-    }
-
-    /// Decodes TensorRT-RTX's `getInferLibVersion()` (`M*10000+m*100+p`: 10701 is 1.7.1).
-    pub fn decode_rtx(value: i32) -> Result<Self> {
-        Self::decode_m10000(
-            value,
-            "a TensorRT-RTX version integer",
-            Product::Rtx,
-            10_000..=99_999,
-        )
-    }
-
-    /// `M*10000+m*100+p` within `range`, as a version of `product`; anything else is [`Error::InvalidVersion`].
-    fn decode_m10000(
-        value: i32,
-        origin: &str,
-        product: Product,
-        range: std::ops::RangeInclusive<u32>,
-    ) -> Result<Self> {
-        match u32::try_from(value) {
-            Ok(v) if range.contains(&v) => Ok(Self {
-                product,
-                major: v / 10_000,
-                minor: (v / 100) % 100,
-                patch: v % 100,
-            }),
-            _ => Err(Error::InvalidVersion {
-                value: i64::from(value),
-                origin: origin.to_owned(),
-            }),
-        }
-    }
-
-    fn decode_from(value: i32, origin: &str) -> Result<Self> {
-        let invalid = || Error::InvalidVersion {
-            value: i64::from(value),
-            origin: origin.to_owned(),
-        };
-        let v = u32::try_from(value).map_err(|_| invalid())?;
-        match v {
-            // Old encoding: one digit of major (only 5..=9 ever shipped; accept 1..=9).
-            1_000..=9_999 => Ok(Self::new(v / 1000, (v / 100) % 10, v % 100)),
-            // New encoding: majors 10..=99.
-            100_000..=999_999 => Ok(Self::new(v / 10_000, (v / 100) % 100, v % 100)),
-            _ => Err(invalid()),
-        }
-    }
-
-    /// Decodes `getNvOnnxParserVersion()` / `NV_ONNX_PARSER_VERSION`, which is `M*10000+m*100+p` in every
-    /// release (80500 is 8.5.0).
-    pub fn decode_parser(value: i32) -> Result<Self> {
-        Self::decode_parser_from(value, "an ONNX parser version integer")
-    }
-
-    /// TensorRT-RTX's parser version (`getNvOnnxParserVersion`, `M*10000+m*100+p` with its own numbering: 200 is
-    /// 0.2.0).
-    fn decode_rtx_parser_from(value: i32, origin: &str) -> Result<Self> {
-        Self::decode_m10000(value, origin, Product::Rtx, 0..=999_999)
-    }
-
-    fn decode_parser_from(value: i32, origin: &str) -> Result<Self> {
-        Self::decode_m10000(value, origin, Product::TensorRt, 10_000..=999_999)
-    }
-
-    /// The integer TensorRT itself uses for this version (`NV_TENSORRT_VERSION`), the inverse of
-    /// [`TrtVersion::decode`].
-    pub const fn encode(self) -> i32 {
-        if self.major < 10 && !self.is_rtx() {
-            (self.major * 1000 + self.minor * 100 + self.patch) as i32
-        } else {
-            (self.major * 10_000 + self.minor * 100 + self.patch) as i32
-        }
-    }
-}
-
-impl fmt::Display for TrtVersion {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
-    }
-}
 
 /// Which TensorRT runtime library was loaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -987,6 +779,8 @@ pub struct PluginLib {
     pub lib: LoadedLibrary,
     /// `initLibNvInferPlugins`.
     pub init_lib_nvinfer_plugins: InitPluginsFn,
+    /// The version the library reports itself (TensorRT 8.x); `None` where it exports no version of its own.
+    pub version: Option<TrtVersion>,
 }
 
 fn tensorrt_hint(wanted: &[(Product, u32)]) -> String {
@@ -1286,7 +1080,16 @@ pub fn open_onnx_parser(config: &SearchConfig, trt: &TensorRtLibs) -> Result<Par
 }
 
 /// Opens libnvinfer_plugin matching an opened libnvinfer, without caching. Needs the full runtime.
-pub fn open_plugins(config: &SearchConfig, trt: &TensorRtLibs) -> Result<PluginLib> {
+///
+/// Where the plugin library reports a version of its own (TensorRT 8.x's exports `getInferLibVersion`), it must
+/// be of the loaded runtime's product and major and not newer than it, and serve the `compiled` headers
+/// ([`TrtVersion::serves`]); otherwise [`Error::VersionMismatch`] names both. TensorRT 10 and later export only
+/// `initLibNvInferPlugins`: there the file name's major (`libnvinfer_plugin.so.<loaded major>`) is what is checked.
+pub fn open_plugins(
+    config: &SearchConfig,
+    trt: &TensorRtLibs,
+    compiled: Option<TrtVersion>,
+) -> Result<PluginLib> {
     requires_full(trt, "the TensorRT plugin library")?;
     if trt.version.is_rtx() {
         return Err(Error::Unsupported {
@@ -1305,10 +1108,69 @@ pub fn open_plugins(config: &SearchConfig, trt: &TensorRtLibs) -> Result<PluginL
     // SAFETY: `bool initLibNvInferPlugins(void* logger, char const* libNamespace)` (NvInferPlugin.h, all
     // supported releases); owned with `lib`.
     let init_lib_nvinfer_plugins: InitPluginsFn = unsafe { lib.function("initLibNvInferPlugins") }?;
+    let version = own_version(&lib)?;
+    if let Some(v) = version {
+        check_plugin_version(v, trt.version, compiled, lib.path())?;
+    }
     Ok(PluginLib {
         lib,
         init_lib_nvinfer_plugins,
+        version,
     })
+}
+
+/// The version a library reports through a `getInferLibVersion` of its own; `None` when the symbol is absent or
+/// resolves into another file (a dependency's: the plugin library links libnvinfer, which exports one too).
+pub fn own_version(lib: &LoadedLibrary) -> Result<Option<TrtVersion>> {
+    let Ok(addr) = lib.symbol_addr("getInferLibVersion") else {
+        return Ok(None);
+    };
+    let owner = dladdr_file(addr).and_then(|p| p.canonicalize().ok());
+    if owner.is_none() || owner != lib.path().canonicalize().ok() {
+        return Ok(None);
+    }
+    // SAFETY: `int32_t getInferLibVersion() noexcept`, defined in this very library (checked above), which
+    // outlives the call.
+    let f: VersionFn = unsafe { lib.function("getInferLibVersion") }?;
+    // SAFETY: no arguments; returns an integer.
+    let raw = unsafe { f() };
+    let origin = format!("getInferLibVersion() of {}", lib.path().display());
+    TrtVersion::decode_from(raw, &origin).map(Some)
+}
+
+/// A plugin library of version `plugin` next to the loaded runtime `loaded`, for code compiled against
+/// `compiled`: same product and major as the runtime and not newer than it (it calls into the runtime), and
+/// serving the compiled headers.
+pub fn check_plugin_version(
+    plugin: TrtVersion,
+    loaded: TrtVersion,
+    compiled: Option<TrtVersion>,
+    path: &Path,
+) -> Result<()> {
+    if !loaded.serves(plugin) {
+        return Err(Error::VersionMismatch {
+            compiled: format!(
+                "{} (the loaded runtime) or an older minor of it",
+                loaded.label()
+            ),
+            loaded: format!(
+                "{} (the plugin library's getInferLibVersion)",
+                plugin.label()
+            ),
+            path: path.to_owned(),
+        });
+    }
+    if let Some(c) = compiled.filter(|c| !plugin.serves(*c)) {
+        return Err(Error::VersionMismatch {
+            compiled: format!("{} (compiled headers)", c.label()),
+            loaded: format!(
+                "{} (the plugin library's getInferLibVersion)",
+                plugin.label()
+            ),
+            path: path.to_owned(),
+        });
+    }
+    Ok(())
 }
 
 /// Opens libcudart (trying [`CUDART_NAMES`] in every location), without caching.
@@ -1366,7 +1228,7 @@ pub fn cudart_fits_driver(runtime: i32, driver: i32) -> bool {
 /// The TensorRT version of the headers the shim was compiled against (from `NvInferVersion.h`, passed by
 /// build.rs as `TRT_SYS_TENSORRT_VERSION`), `None` when no TensorRT headers were found at build time.
 pub fn compiled_version() -> Option<TrtVersion> {
-    let v = parse_dotted_version(option_env!("TRT_SYS_TENSORRT_VERSION")?)?;
+    let v: TrtVersion = option_env!("TRT_SYS_TENSORRT_VERSION")?.parse().ok()?;
     Some(match option_env!("TRT_SYS_TENSORRT_PRODUCT") {
         Some("rtx") => TrtVersion {
             product: Product::Rtx,
@@ -1374,15 +1236,6 @@ pub fn compiled_version() -> Option<TrtVersion> {
         },
         _ => v,
     })
-}
-
-/// Parses "10.3.0" or "10.3.0.26" (the build number is ignored).
-fn parse_dotted_version(s: &str) -> Option<TrtVersion> {
-    let mut it = s.trim().split('.').map(str::parse::<u32>);
-    let major = it.next()?.ok()?;
-    let minor = it.next()?.ok()?;
-    let patch = it.next().unwrap_or(Ok(0)).ok()?;
-    Some(TrtVersion::new(major, minor, patch))
 }
 
 fn config() -> &'static SearchConfig {
@@ -1410,7 +1263,7 @@ pub fn onnx_parser() -> Result<&'static ParserLib> {
 /// libnvinfer_plugin matching [`tensorrt`], opened once per process.
 pub fn plugins() -> Result<&'static PluginLib> {
     static LIB: OnceLock<Result<PluginLib>> = OnceLock::new();
-    LIB.get_or_init(|| open_plugins(config(), tensorrt()?))
+    LIB.get_or_init(|| open_plugins(config(), tensorrt()?, compiled_version()))
         .as_ref()
         .map_err(Clone::clone)
 }

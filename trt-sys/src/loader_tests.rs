@@ -128,19 +128,19 @@ fn version_display_and_order() {
 #[test]
 fn dotted_versions_from_build_rs_parse() {
     assert_eq!(
-        parse_dotted_version("10.3.0.26"),
+        "10.3.0.26".parse::<TrtVersion>().ok(),
         Some(TrtVersion::new(10, 3, 0))
     );
     assert_eq!(
-        parse_dotted_version("8.5.2"),
+        "8.5.2".parse::<TrtVersion>().ok(),
         Some(TrtVersion::new(8, 5, 2))
     );
     assert_eq!(
-        parse_dotted_version("11.1"),
+        "11.1".parse::<TrtVersion>().ok(),
         Some(TrtVersion::new(11, 1, 0))
     );
-    assert_eq!(parse_dotted_version("x.1.0"), None);
-    assert_eq!(parse_dotted_version(""), None);
+    assert_eq!("x.1.0".parse::<TrtVersion>().ok(), None);
+    assert_eq!("".parse::<TrtVersion>().ok(), None);
 }
 
 // ----- flavors ----------------------------------------------------------------------------------------------
@@ -583,7 +583,7 @@ fn parser_and_plugins_refuse_a_lean_runtime_with_an_explanation() {
     };
     for err in [
         open_onnx_parser(&SearchConfig::default(), &trt).unwrap_err(),
-        open_plugins(&SearchConfig::default(), &trt).unwrap_err(),
+        open_plugins(&SearchConfig::default(), &trt, None).unwrap_err(),
     ] {
         let Error::Unsupported { what, version } = &err else {
             panic!("unexpected {err:?}")

@@ -402,3 +402,97 @@ fn reallib_registry_plugin_library_loads_through_iplugin_registry() {
     assert_eq!(info.mode, PluginLoadMode::Registry);
     assert!(loaded_plugin_libraries().contains(&info));
 }
+
+/// The standard plugin library is judged by the version it reports itself (TensorRT 8.x exports
+/// `getInferLibVersion`), not by its file name: one older than the compiled headers or newer than the loaded
+/// runtime is refused naming both versions; one without a version function of its own (TensorRT 10+, or one
+/// that only inherits libnvinfer's through a dependency) is accepted on its file name.
+#[test]
+fn the_standard_plugin_library_is_checked_by_its_own_version() {
+    use crate::loader::{open_plugins, RuntimeFlavor, SearchConfig, TrtEntryPoints};
+    extern "C" fn fake_version() -> i32 {
+        8601
+    }
+    extern "C" fn fake_create(_: *mut std::ffi::c_void, _: i32) -> *mut std::ffi::c_void {
+        std::ptr::null_mut()
+    }
+    // SAFETY: libc.so.6 is already loaded in this process; it stands in for libnvinfer (only the version matters).
+    let nvinfer = unsafe { crate::loader::LoadedLibrary::open(Path::new("libc.so.6")) }.unwrap();
+    let trt = TensorRtLibs {
+        nvinfer,
+        flavor: RuntimeFlavor::Full,
+        version: TrtVersion::new(8, 6, 1),
+        entry: TrtEntryPoints {
+            get_infer_lib_version: fake_version,
+            create_infer_builder: None,
+            create_infer_runtime: fake_create,
+            create_infer_refitter: None,
+            get_plugin_registry: None,
+            set_internal_library_path: None,
+        },
+    };
+    const INIT: &str =
+        "int initLibNvInferPlugins(void* l, const char* n) { (void)l; (void)n; return 1; }\n";
+    let plugin_dir = |name: &str, source: &str, extra: &[&str]| {
+        let dir = tempfile::tempdir().unwrap();
+        compile(dir.path(), "libnvinfer_plugin.so.8", source, extra);
+        let config = SearchConfig {
+            trt_lib_dirs: vec![dir.path().to_owned()],
+            ..SearchConfig::default()
+        };
+        (dir, config, name.to_owned())
+    };
+    let compiled = Some(TrtVersion::new(8, 6, 0));
+    let own = |raw: i32| format!("{INIT}int getInferLibVersion(void) {{ return {raw}; }}\n");
+
+    // Its own 8.6.1: accepted and recorded.
+    let (_d, config, _) = plugin_dir("8.6.1", &own(8601), &[]);
+    let lib = open_plugins(&config, &trt, compiled).expect("a matching plugin library opens");
+    assert_eq!(lib.version, Some(TrtVersion::new(8, 6, 1)));
+
+    // Older than the compiled headers, newer than the loaded runtime: refused, both versions named.
+    for (raw, want) in [
+        (8503, "8.6.0 (compiled headers)"),
+        (8700, "8.6.1 (the loaded runtime)"),
+    ] {
+        let (_d, config, _) = plugin_dir("", &own(raw), &[]);
+        let err = open_plugins(&config, &trt, compiled).unwrap_err();
+        let Error::VersionMismatch {
+            compiled,
+            loaded,
+            path,
+        } = &err
+        else {
+            panic!("unexpected {err:?}")
+        };
+        assert!(compiled.contains(want), "{err}");
+        assert!(loaded.contains("getInferLibVersion"), "{err}");
+        assert!(path.ends_with("libnvinfer_plugin.so.8"), "{err}");
+    }
+
+    // No version function of its own: accepted on its file name, version unknown.
+    let (_d, config, _) = plugin_dir("", INIT, &[]);
+    assert_eq!(open_plugins(&config, &trt, compiled).unwrap().version, None);
+
+    // A getInferLibVersion that only comes from a dependency (libnvinfer's) is not the plugin's own.
+    let dep_dir = tempfile::tempdir().unwrap();
+    compile(
+        dep_dir.path(),
+        "libfakeinfer.so",
+        "int getInferLibVersion(void) { return 8503; }\n",
+        &[],
+    );
+    let dep = dep_dir.path().to_str().unwrap();
+    let (_d, config, _) = plugin_dir(
+        "",
+        INIT,
+        &[
+            &format!("-L{dep}"),
+            &format!("-Wl,-rpath,{dep}"),
+            "-l:libfakeinfer.so",
+        ],
+    );
+    let lib = open_plugins(&config, &trt, compiled)
+        .expect("the dependency's version is not the plugin's");
+    assert_eq!(lib.version, None);
+}

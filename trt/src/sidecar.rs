@@ -91,94 +91,21 @@ pub fn sidecar_path(engine: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// A TensorRT release, `major.minor.patch` (serialized as the string `"10.3.0"`), or a TensorRT for RTX release
-/// (serialized and shown as `"RTX 1.7.1"`: its numbers are its own).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Version {
-    /// A TensorRT for RTX release.
-    pub rtx: bool,
-    /// Major version.
-    pub major: u32,
-    /// Minor version.
-    pub minor: u32,
-    /// Patch version.
-    pub patch: u32,
-}
+/// A TensorRT release; sidecars store its canonical spelling (`"10.3.0"`, `"RTX 1.7.1"`) and refuse any other.
+pub use trt_sys::version::Version;
 
-impl Version {
-    /// A version from its parts.
-    pub const fn new(major: u32, minor: u32, patch: u32) -> Self {
-        Version {
-            rtx: false,
-            major,
-            minor,
-            patch,
-        }
+/// [`Version`] in a sidecar: its canonical spelling, written and read back exactly.
+mod canonical_version {
+    use super::Version;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Version, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(v)
     }
 
-    /// A TensorRT for RTX version from its parts.
-    pub const fn rtx(major: u32, minor: u32, patch: u32) -> Self {
-        Version {
-            rtx: true,
-            major,
-            minor,
-            patch,
-        }
-    }
-
-    /// Whether this is a TensorRT for RTX release.
-    pub const fn is_rtx(&self) -> bool {
-        self.rtx
-    }
-}
-
-impl fmt::Display for Version {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.rtx {
-            f.write_str("RTX ")?;
-        }
-        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
-    }
-}
-
-impl FromStr for Version {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        let (rtx, numbers) = match s.strip_prefix("RTX ") {
-            Some(rest) => (true, rest),
-            None => (false, s),
-        };
-        let parts: Vec<&str> = numbers.split('.').collect();
-        if parts.len() != 3 {
-            return Err(format!("version `{s}` is not major.minor.patch"));
-        }
-        let num = |p: &str| -> std::result::Result<u32, String> {
-            if p.is_empty()
-                || !p.bytes().all(|b| b.is_ascii_digit())
-                || (p.len() > 1 && p.starts_with('0'))
-            {
-                return Err(format!("version `{s}` has a bad component `{p}`"));
-            }
-            p.parse()
-                .map_err(|_| format!("version `{s}` has a bad component `{p}`"))
-        };
-        Ok(Version {
-            rtx,
-            major: num(parts[0])?,
-            minor: num(parts[1])?,
-            patch: num(parts[2])?,
-        })
-    }
-}
-
-impl From<trt_sys::loader::TrtVersion> for Version {
-    fn from(v: trt_sys::loader::TrtVersion) -> Self {
-        Version {
-            rtx: v.is_rtx(),
-            major: v.major,
-            minor: v.minor,
-            patch: v.patch,
-        }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Version, D::Error> {
+        let s = String::deserialize(d)?;
+        Version::parse_canonical(&s).map_err(serde::de::Error::custom)
     }
 }
 
@@ -244,7 +171,6 @@ macro_rules! serde_via_string {
         }
     };
 }
-serde_via_string!(Version);
 serde_via_string!(ComputeCapability);
 
 /// TensorRT's hardware compatibility level of an engine.
@@ -301,6 +227,7 @@ pub enum TensorMode {
 #[serde(deny_unknown_fields)]
 pub struct TensorRtInfo {
     /// TensorRT version the engine was built with.
+    #[serde(with = "canonical_version")]
     pub version: Version,
     /// Built with `kVERSION_COMPATIBLE` (runs on newer releases of the same major).
     pub version_compatible: bool,
@@ -555,7 +482,7 @@ impl Sidecar {
         let built = self.tensorrt.version;
         let loaded = here.tensorrt;
         let version_ok = if self.tensorrt.version_compatible {
-            loaded.rtx == built.rtx && loaded.major == built.major && loaded >= built
+            loaded.product == built.product && loaded.major == built.major && loaded >= built
         } else {
             loaded == built
         };
@@ -891,9 +818,26 @@ mod tests {
 
     #[test]
     fn version_and_cc_parse_strictly() {
-        assert_eq!("10.3.0".parse::<Version>().unwrap(), Version::new(10, 3, 0));
-        for bad in ["10.3", "10.3.0.1", "10..0", "a.b.c", "01.2.3", "+1.2.3", ""] {
-            assert!(bad.parse::<Version>().is_err(), "{bad}");
+        assert_eq!(
+            Version::parse_canonical("10.3.0").unwrap(),
+            Version::new(10, 3, 0)
+        );
+        assert_eq!(
+            Version::parse_canonical("RTX 1.7.1").unwrap(),
+            Version::rtx(1, 7, 1)
+        );
+        for bad in [
+            "10.3",
+            "10.3.0.1",
+            "10..0",
+            "a.b.c",
+            "01.2.3",
+            "+1.2.3",
+            "",
+            "rtx-1.7.1",
+            " 10.3.0",
+        ] {
+            assert!(Version::parse_canonical(bad).is_err(), "{bad}");
         }
         assert_eq!(
             "8.7".parse::<ComputeCapability>().unwrap(),

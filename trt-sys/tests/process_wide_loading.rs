@@ -51,4 +51,19 @@ fn reallib_lean_runtime_from_trt_library_and_cuda_check_without_gpu() {
     assert!(reason.contains("driver"), "{reason}");
     // Repeatable, never a crash.
     assert_eq!(trt_sys::cuda::check_device_usable().unwrap_err(), err);
+
+    // Without a driver, the result layer's calls that need one fail with a CUDA error, never a crash.
+    // SAFETY: a plain allocation request; nothing is dereferenced.
+    let err = unsafe { trt_sys::cuda::memory::alloc(16) }.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Cuda {
+                call: "cudaMalloc",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(trt_sys::cuda::stream::create(trt_sys::cuda::stream::flags::NON_BLOCKING).is_err());
 }

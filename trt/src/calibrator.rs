@@ -751,7 +751,7 @@ mod tests {
                 let mut back = vec![0f32; len];
                 // SAFETY: `b[slot]` is the calibrator's live device buffer of `len` f32s, synchronized after the copy.
                 unsafe {
-                    trt_sys::cuda::memcpy_async(
+                    trt_sys::cuda::memory::copy_async(
                         back.as_mut_ptr().cast(),
                         b[slot] as *const std::ffi::c_void,
                         len * 4,

@@ -1,6 +1,18 @@
 //! The CUDA runtime: raw bindgen bindings ([`sys`]) loaded at run time, and a thin result layer where every
 //! call returns [`Result`] (most stay `unsafe`: they take raw pointers and handles).
 //!
+//! # Layout
+//! - [`CudaRuntime`] is one opened libcudart: its path, the raw function table, error names and
+//!   [`CudaRuntime::check`], plus what describes that particular library: its versions (the loader compares
+//!   candidates with them) and [`CudaRuntime::check_device_usable`]. The process-wide one is
+//!   [`crate::loader::cudart`].
+//! - The result layer, grouped by area like cudarc's `result` module, calls the process-wide runtime:
+//!   [`device`] (`count`, `set`, `synchronize`, …), [`memory`] (`alloc`, `free`, `copy_async`, `host_alloc`, …),
+//!   [`stream`] (`create`, `synchronize`, `wait_event`, capture, …), [`event`] (`create`, `record`,
+//!   `elapsed_time`, …) and [`graph`] (`instantiate`, `launch`, …). Each function states its safety contract
+//!   once.
+//! - [`check_device_usable`] runs the device check on the process-wide runtime.
+//!
 //! # One set of bindings for libcudart 11.4+, 12.x and 13.x
 //! [`sys`] is generated from the CUDA 13 headers, but nothing links libcudart: the symbols are resolved from
 //! whichever `libcudart.so.{13,12,11.0}` the loader finds. That is sound because every function bound keeps
@@ -52,24 +64,26 @@ pub use sys::{
     cudaStreamCaptureMode, cudaStream_t, CUDART_VERSION,
 };
 
-/// `cudaHostAlloc` flags.
-pub mod host_alloc_flags {
-    pub use super::sys::{
-        cudaHostAllocDefault as DEFAULT, cudaHostAllocMapped as MAPPED,
-        cudaHostAllocPortable as PORTABLE, cudaHostAllocWriteCombined as WRITE_COMBINED,
-    };
+/// Calls a bound function of a [`CudaRuntime`], mapping a missing symbol to [`Error::SymbolMissing`] and a
+/// non-success code to [`Error::Cuda`]. The arguments must be plain values (they are evaluated inside the
+/// `unsafe` block). Defined before the area modules so that they can use it.
+macro_rules! cuda_call {
+    ($rt:expr, $name:ident ( $($arg:expr),* $(,)? )) => {{
+        let rt: &$crate::cuda::CudaRuntime = $rt;
+        let f = rt.api.$name.as_ref().map_err(|_| rt.missing(stringify!($name)))?;
+        // SAFETY: the enclosing function's `# Safety` contract (a safe one passes only values and pointers to
+        // its locals) meets the CUDA runtime's contract for this call; the pointer comes from the library `rt`
+        // keeps loaded and has the header's signature.
+        let code = unsafe { f($($arg),*) };
+        rt.check(stringify!($name), code)
+    }};
 }
-/// `cudaStreamCreateWithFlags` flags.
-pub mod stream_flags {
-    pub use super::sys::{cudaStreamDefault as DEFAULT, cudaStreamNonBlocking as NON_BLOCKING};
-}
-/// `cudaEventCreateWithFlags` flags.
-pub mod event_flags {
-    pub use super::sys::{
-        cudaEventBlockingSync as BLOCKING_SYNC, cudaEventDefault as DEFAULT,
-        cudaEventDisableTiming as DISABLE_TIMING, cudaEventInterprocess as INTERPROCESS,
-    };
-}
+
+pub mod device;
+pub mod event;
+pub mod graph;
+pub mod memory;
+pub mod stream;
 
 /// Legacy (CUDA 11.x) `cudaGraphInstantiate(cudaGraphExec_t*, cudaGraph_t, cudaGraphNode_t* errNode, char* log, size_t logSize)`.
 type GraphInstantiateLegacyFn = unsafe extern "C" fn(
@@ -94,7 +108,9 @@ const _: () =
 const PROP_BUFFER_BYTES: usize = 8192;
 const _: () = assert!(std::mem::size_of::<sys::cudaDeviceProp>() <= PROP_BUFFER_BYTES);
 
-/// An opened libcudart: the bindgen function table plus the few symbols resolved by hand.
+/// An opened libcudart: the bindgen function table plus the few symbols resolved by hand. The CUDA calls
+/// themselves are the area modules' functions ([`device`], [`memory`], [`stream`], [`event`], [`graph`]), which
+/// run on the process-wide runtime.
 pub struct CudaRuntime {
     path: PathBuf,
     api: sys::CudaRuntimeApi,
@@ -118,19 +134,6 @@ const REQUIRED: [&str; 5] = [
     "cudaDriverGetVersion",
     "cudaGetDeviceCount",
 ];
-
-/// Calls a bound function, mapping a missing symbol to [`Error::SymbolMissing`] and a non-success code to
-/// [`Error::Cuda`]. The arguments must be plain values (they are evaluated inside the `unsafe` block).
-macro_rules! cuda_call {
-    ($rt:expr, $name:ident ( $($arg:expr),* $(,)? )) => {{
-        let rt: &CudaRuntime = $rt;
-        let f = rt.api.$name.as_ref().map_err(|_| rt.missing(stringify!($name)))?;
-        // SAFETY: the caller of the enclosing function upholds the CUDA runtime's contract for this call; the
-        // pointer comes from the library `rt` keeps loaded and has the header's signature.
-        let code = unsafe { f($($arg),*) };
-        rt.check(stringify!($name), code)
-    }};
-}
 
 impl CudaRuntime {
     /// Builds the function table from an opened libcudart.
@@ -228,7 +231,7 @@ impl CudaRuntime {
         })
     }
 
-    // ----- versions and devices ------------------------------------------------------------------------
+    // ----- versions and the devices this library sees -------------------------------------------------
 
     /// `cudaDriverGetVersion`: e.g. 12040 for 12.4; 0 when no driver is installed.
     pub fn driver_version(&self) -> Result<i32> {
@@ -244,15 +247,15 @@ impl CudaRuntime {
         Ok(v)
     }
 
-    /// `cudaGetDeviceCount`.
-    pub fn device_count(&self) -> Result<i32> {
+    /// `cudaGetDeviceCount` ([`device::count`] on the process-wide runtime).
+    fn device_count(&self) -> Result<i32> {
         let mut n = 0;
         cuda_call!(self, cudaGetDeviceCount(&mut n))?;
         Ok(n)
     }
 
-    /// `cudaDeviceGetAttribute`.
-    pub fn device_attribute(&self, attr: cudaDeviceAttr, device: i32) -> Result<i32> {
+    /// `cudaDeviceGetAttribute` ([`device::attribute`] on the process-wide runtime).
+    fn device_attribute(&self, attr: cudaDeviceAttr, device: i32) -> Result<i32> {
         let mut v = 0;
         cuda_call!(self, cudaDeviceGetAttribute(&mut v, attr, device))?;
         Ok(v)
@@ -260,7 +263,7 @@ impl CudaRuntime {
 
     /// Name and total memory of a device, read release-independently from `cudaGetDeviceProperties[_v2]`
     /// (see the module docs).
-    pub fn device_name_and_memory(&self, device: i32) -> Result<(String, usize)> {
+    fn device_name_and_memory(&self, device: i32) -> Result<(String, usize)> {
         #[repr(C, align(16))]
         struct PropBuffer([u8; PROP_BUFFER_BYTES]);
         let (call, f) = self
@@ -281,368 +284,6 @@ impl CudaRuntime {
         let mem_len = mem.len();
         mem.copy_from_slice(&buf.0[PROP_TOTAL_MEM_OFFSET..PROP_TOTAL_MEM_OFFSET + mem_len]);
         Ok((name, usize::from_ne_bytes(mem)))
-    }
-
-    /// `cudaSetDevice`.
-    pub fn set_device(&self, device: i32) -> Result<()> {
-        cuda_call!(self, cudaSetDevice(device))
-    }
-
-    /// `cudaGetDevice`.
-    pub fn get_device(&self) -> Result<i32> {
-        let mut d = 0;
-        cuda_call!(self, cudaGetDevice(&mut d))?;
-        Ok(d)
-    }
-
-    /// `cudaMemGetInfo` on the current device: `(free, total)` bytes. Creates the device context.
-    pub fn mem_get_info(&self) -> Result<(usize, usize)> {
-        let (mut free, mut total) = (0usize, 0usize);
-        cuda_call!(self, cudaMemGetInfo(&mut free, &mut total))?;
-        Ok((free, total))
-    }
-
-    /// `cudaDeviceSynchronize`.
-    pub fn device_synchronize(&self) -> Result<()> {
-        cuda_call!(self, cudaDeviceSynchronize())
-    }
-
-    /// `cudaGetLastError`: returns and clears the last error of this thread.
-    pub fn get_last_error(&self) -> Result<()> {
-        let f = self
-            .api
-            .cudaGetLastError
-            .as_ref()
-            .map_err(|_| self.missing("cudaGetLastError"))?;
-        // SAFETY: no arguments, no preconditions.
-        let code = unsafe { f() };
-        self.check("cudaGetLastError", code)
-    }
-
-    /// `cudaDeviceGetStreamPriorityRange`: `(least, greatest)` priority (greatest is numerically lowest).
-    pub fn stream_priority_range(&self) -> Result<(i32, i32)> {
-        let (mut least, mut greatest) = (0, 0);
-        cuda_call!(
-            self,
-            cudaDeviceGetStreamPriorityRange(&mut least, &mut greatest)
-        )?;
-        Ok((least, greatest))
-    }
-
-    // ----- memory ----------------------------------------------------------------------------------------
-
-    /// `cudaMalloc`.
-    ///
-    /// # Safety
-    /// The returned device pointer must be freed once with [`CudaRuntime::free`].
-    pub unsafe fn malloc(&self, bytes: usize) -> Result<*mut c_void> {
-        let mut p = std::ptr::null_mut();
-        cuda_call!(self, cudaMalloc(&mut p, bytes))?;
-        Ok(p)
-    }
-
-    /// `cudaFree`.
-    ///
-    /// # Safety
-    /// `ptr` comes from `cudaMalloc`/`cudaMallocAsync`, is freed once, and no pending work uses it.
-    pub unsafe fn free(&self, ptr: *mut c_void) -> Result<()> {
-        cuda_call!(self, cudaFree(ptr))
-    }
-
-    /// `cudaMallocAsync` (CUDA 11.2+): stream-ordered allocation.
-    ///
-    /// # Safety
-    /// The memory may be used only by work ordered after this call on `stream`; free it once.
-    pub unsafe fn malloc_async(&self, bytes: usize, stream: cudaStream_t) -> Result<*mut c_void> {
-        let mut p = std::ptr::null_mut();
-        cuda_call!(self, cudaMallocAsync(&mut p, bytes, stream))?;
-        Ok(p)
-    }
-
-    /// `cudaFreeAsync` (CUDA 11.2+).
-    ///
-    /// # Safety
-    /// As [`CudaRuntime::free`], ordered on `stream`.
-    pub unsafe fn free_async(&self, ptr: *mut c_void, stream: cudaStream_t) -> Result<()> {
-        cuda_call!(self, cudaFreeAsync(ptr, stream))
-    }
-
-    /// `cudaHostAlloc` (pinned host memory); `flags` from [`host_alloc_flags`].
-    ///
-    /// # Safety
-    /// The returned pointer must be freed once with [`CudaRuntime::free_host`].
-    pub unsafe fn host_alloc(&self, bytes: usize, flags: u32) -> Result<*mut c_void> {
-        let mut p = std::ptr::null_mut();
-        cuda_call!(self, cudaHostAlloc(&mut p, bytes, flags))?;
-        Ok(p)
-    }
-
-    /// `cudaFreeHost`.
-    ///
-    /// # Safety
-    /// `ptr` comes from `cudaHostAlloc`, is freed once, and no pending work uses it.
-    pub unsafe fn free_host(&self, ptr: *mut c_void) -> Result<()> {
-        cuda_call!(self, cudaFreeHost(ptr))
-    }
-
-    /// `cudaHostGetDevicePointer` for memory allocated with [`host_alloc_flags::MAPPED`].
-    ///
-    /// # Safety
-    /// `host` points into a live mapped pinned allocation.
-    pub unsafe fn host_get_device_pointer(&self, host: *mut c_void) -> Result<*mut c_void> {
-        let mut p = std::ptr::null_mut();
-        cuda_call!(self, cudaHostGetDevicePointer(&mut p, host, 0))?;
-        Ok(p)
-    }
-
-    /// `cudaMemcpy`.
-    ///
-    /// # Safety
-    /// `dst` and `src` are valid for `bytes` in the memory spaces `kind` names.
-    pub unsafe fn memcpy(
-        &self,
-        dst: *mut c_void,
-        src: *const c_void,
-        bytes: usize,
-        kind: cudaMemcpyKind,
-    ) -> Result<()> {
-        cuda_call!(self, cudaMemcpy(dst, src, bytes, kind))
-    }
-
-    /// `cudaMemcpyAsync`.
-    ///
-    /// # Safety
-    /// As [`CudaRuntime::memcpy`], and both stay valid (host memory pinned for true asynchrony) until the work
-    /// on `stream` completes.
-    pub unsafe fn memcpy_async(
-        &self,
-        dst: *mut c_void,
-        src: *const c_void,
-        bytes: usize,
-        kind: cudaMemcpyKind,
-        stream: cudaStream_t,
-    ) -> Result<()> {
-        cuda_call!(self, cudaMemcpyAsync(dst, src, bytes, kind, stream))
-    }
-
-    /// `cudaMemset`.
-    ///
-    /// # Safety
-    /// `ptr` is device memory valid for `bytes`.
-    pub unsafe fn memset(&self, ptr: *mut c_void, value: u8, bytes: usize) -> Result<()> {
-        cuda_call!(self, cudaMemset(ptr, c_int::from(value), bytes))
-    }
-
-    /// `cudaMemsetAsync`.
-    ///
-    /// # Safety
-    /// As [`CudaRuntime::memset`], until the work on `stream` completes.
-    pub unsafe fn memset_async(
-        &self,
-        ptr: *mut c_void,
-        value: u8,
-        bytes: usize,
-        stream: cudaStream_t,
-    ) -> Result<()> {
-        cuda_call!(
-            self,
-            cudaMemsetAsync(ptr, c_int::from(value), bytes, stream)
-        )
-    }
-
-    // ----- streams ---------------------------------------------------------------------------------------
-
-    /// `cudaStreamCreateWithFlags`; `flags` from [`stream_flags`].
-    pub fn stream_create_with_flags(&self, flags: u32) -> Result<cudaStream_t> {
-        let mut s = std::ptr::null_mut();
-        cuda_call!(self, cudaStreamCreateWithFlags(&mut s, flags))?;
-        Ok(s)
-    }
-
-    /// `cudaStreamCreateWithPriority` (see [`CudaRuntime::stream_priority_range`]).
-    pub fn stream_create_with_priority(&self, flags: u32, priority: i32) -> Result<cudaStream_t> {
-        let mut s = std::ptr::null_mut();
-        cuda_call!(self, cudaStreamCreateWithPriority(&mut s, flags, priority))?;
-        Ok(s)
-    }
-
-    /// `cudaStreamSynchronize`.
-    ///
-    /// # Safety
-    /// `stream` is a live stream (or null for the legacy default stream).
-    pub unsafe fn stream_synchronize(&self, stream: cudaStream_t) -> Result<()> {
-        cuda_call!(self, cudaStreamSynchronize(stream))
-    }
-
-    /// `cudaStreamQuery`: `Ok(true)` when all work is complete, `Ok(false)` while some is pending.
-    ///
-    /// # Safety
-    /// `stream` is a live stream (or null).
-    pub unsafe fn stream_query(&self, stream: cudaStream_t) -> Result<bool> {
-        self.ready_or_not(cuda_call!(self, cudaStreamQuery(stream)))
-    }
-
-    /// `cudaStreamWaitEvent`: work queued later on `stream` waits for `event`.
-    ///
-    /// # Safety
-    /// Both handles are live.
-    pub unsafe fn stream_wait_event(&self, stream: cudaStream_t, event: cudaEvent_t) -> Result<()> {
-        cuda_call!(self, cudaStreamWaitEvent(stream, event, 0))
-    }
-
-    /// `cudaStreamDestroy`.
-    ///
-    /// # Safety
-    /// `stream` is live and destroyed once; pending work still completes.
-    pub unsafe fn stream_destroy(&self, stream: cudaStream_t) -> Result<()> {
-        cuda_call!(self, cudaStreamDestroy(stream))
-    }
-
-    /// `cudaStreamIsCapturing`: whether `stream` is being captured into a graph.
-    ///
-    /// # Safety
-    /// `stream` is live.
-    pub unsafe fn stream_is_capturing(&self, stream: cudaStream_t) -> Result<bool> {
-        let mut status = sys::cudaStreamCaptureStatus(0);
-        cuda_call!(self, cudaStreamIsCapturing(stream, &mut status))?;
-        Ok(status != sys::cudaStreamCaptureStatus::cudaStreamCaptureStatusNone)
-    }
-
-    // ----- events ----------------------------------------------------------------------------------------
-
-    /// `cudaEventCreateWithFlags`; `flags` from [`event_flags`].
-    pub fn event_create_with_flags(&self, flags: u32) -> Result<cudaEvent_t> {
-        let mut e = std::ptr::null_mut();
-        cuda_call!(self, cudaEventCreateWithFlags(&mut e, flags))?;
-        Ok(e)
-    }
-
-    /// `cudaEventRecord`.
-    ///
-    /// # Safety
-    /// Both handles are live.
-    pub unsafe fn event_record(&self, event: cudaEvent_t, stream: cudaStream_t) -> Result<()> {
-        cuda_call!(self, cudaEventRecord(event, stream))
-    }
-
-    /// `cudaEventSynchronize`.
-    ///
-    /// # Safety
-    /// `event` is live.
-    pub unsafe fn event_synchronize(&self, event: cudaEvent_t) -> Result<()> {
-        cuda_call!(self, cudaEventSynchronize(event))
-    }
-
-    /// `cudaEventQuery`: `Ok(true)` when the recorded work is complete.
-    ///
-    /// # Safety
-    /// `event` is live.
-    pub unsafe fn event_query(&self, event: cudaEvent_t) -> Result<bool> {
-        self.ready_or_not(cuda_call!(self, cudaEventQuery(event)))
-    }
-
-    /// `cudaEventElapsedTime` in milliseconds between two completed events.
-    ///
-    /// # Safety
-    /// Both events are live, recorded, and were created without `DISABLE_TIMING`.
-    pub unsafe fn event_elapsed_time(&self, start: cudaEvent_t, end: cudaEvent_t) -> Result<f32> {
-        let mut ms = 0f32;
-        cuda_call!(self, cudaEventElapsedTime(&mut ms, start, end))?;
-        Ok(ms)
-    }
-
-    /// `cudaEventDestroy`.
-    ///
-    /// # Safety
-    /// `event` is live and destroyed once.
-    pub unsafe fn event_destroy(&self, event: cudaEvent_t) -> Result<()> {
-        cuda_call!(self, cudaEventDestroy(event))
-    }
-
-    // ----- capture and graphs ----------------------------------------------------------------------------
-
-    /// `cudaStreamBeginCapture`.
-    ///
-    /// # Safety
-    /// `stream` is a live non-default stream; until [`CudaRuntime::stream_end_capture`] work on it is recorded,
-    /// not run.
-    pub unsafe fn stream_begin_capture(
-        &self,
-        stream: cudaStream_t,
-        mode: cudaStreamCaptureMode,
-    ) -> Result<()> {
-        cuda_call!(self, cudaStreamBeginCapture(stream, mode))
-    }
-
-    /// `cudaStreamEndCapture`: the captured graph (destroy it with [`CudaRuntime::graph_destroy`]).
-    ///
-    /// # Safety
-    /// `stream` is live and capturing.
-    pub unsafe fn stream_end_capture(&self, stream: cudaStream_t) -> Result<cudaGraph_t> {
-        let mut g = std::ptr::null_mut();
-        cuda_call!(self, cudaStreamEndCapture(stream, &mut g))?;
-        Ok(g)
-    }
-
-    /// Instantiates a graph (`cudaGraphInstantiateWithFlags(…, 0)`, or the 11.x five-argument
-    /// `cudaGraphInstantiate` on 11.0–11.3 runtimes).
-    ///
-    /// # Safety
-    /// `graph` is live.
-    pub unsafe fn graph_instantiate(&self, graph: cudaGraph_t) -> Result<cudaGraphExec_t> {
-        let mut exec = std::ptr::null_mut();
-        if self.api.cudaGraphInstantiateWithFlags.is_err() {
-            if let Some(legacy) = self.graph_instantiate_legacy {
-                // SAFETY: 11.x signature (see field docs); null error node and empty log buffer are allowed.
-                let code = unsafe {
-                    legacy(
-                        &mut exec,
-                        graph,
-                        std::ptr::null_mut(),
-                        std::ptr::null_mut(),
-                        0,
-                    )
-                };
-                self.check("cudaGraphInstantiate", code)?;
-                return Ok(exec);
-            }
-        }
-        cuda_call!(self, cudaGraphInstantiateWithFlags(&mut exec, graph, 0))?;
-        Ok(exec)
-    }
-
-    /// `cudaGraphLaunch`.
-    ///
-    /// # Safety
-    /// Both handles are live; the memory the graph touches stays valid until the launch completes.
-    pub unsafe fn graph_launch(&self, exec: cudaGraphExec_t, stream: cudaStream_t) -> Result<()> {
-        cuda_call!(self, cudaGraphLaunch(exec, stream))
-    }
-
-    /// `cudaGraphExecDestroy`.
-    ///
-    /// # Safety
-    /// `exec` is live and destroyed once.
-    pub unsafe fn graph_exec_destroy(&self, exec: cudaGraphExec_t) -> Result<()> {
-        cuda_call!(self, cudaGraphExecDestroy(exec))
-    }
-
-    /// `cudaGraphDestroy`.
-    ///
-    /// # Safety
-    /// `graph` is live and destroyed once.
-    pub unsafe fn graph_destroy(&self, graph: cudaGraph_t) -> Result<()> {
-        cuda_call!(self, cudaGraphDestroy(graph))
-    }
-
-    fn ready_or_not(&self, r: Result<()>) -> Result<bool> {
-        match r {
-            Ok(()) => Ok(true),
-            Err(Error::Cuda { code, .. }) if code == sys::cudaError::cudaErrorNotReady.0 as i32 => {
-                Ok(false)
-            }
-            Err(e) => Err(e),
-        }
     }
 
     // ----- device check ----------------------------------------------------------------------------------
@@ -779,319 +420,20 @@ pub fn format_cuda_version(v: i32) -> String {
     format!("{}.{}", v / 1000, (v % 1000) / 10)
 }
 
-// ----- process-wide free functions over `loader::cudart()` -------------------------------------------------
-
 /// [`CudaRuntime::check_device_usable`] on the process-wide runtime ([`crate::loader::cudart`]).
 pub fn check_device_usable() -> Result<DeviceSummary> {
     crate::loader::cudart()?.check_device_usable()
 }
 
-/// [`CudaRuntime::driver_version`] on the process-wide runtime.
-pub fn driver_version() -> Result<i32> {
-    crate::loader::cudart()?.driver_version()
-}
-
-/// [`CudaRuntime::runtime_version`] on the process-wide runtime.
-pub fn runtime_version() -> Result<i32> {
-    crate::loader::cudart()?.runtime_version()
-}
-
-/// [`CudaRuntime::device_count`] on the process-wide runtime.
-pub fn device_count() -> Result<i32> {
-    crate::loader::cudart()?.device_count()
-}
-
-/// [`CudaRuntime::set_device`] on the process-wide runtime.
-pub fn set_device(device: i32) -> Result<()> {
-    crate::loader::cudart()?.set_device(device)
-}
-
-/// [`CudaRuntime::get_device`] on the process-wide runtime.
-pub fn get_device() -> Result<i32> {
-    crate::loader::cudart()?.get_device()
-}
-
-/// [`CudaRuntime::device_synchronize`] on the process-wide runtime.
-pub fn device_synchronize() -> Result<()> {
-    crate::loader::cudart()?.device_synchronize()
-}
-
-/// [`CudaRuntime::mem_get_info`] on the process-wide runtime.
-pub fn mem_get_info() -> Result<(usize, usize)> {
-    crate::loader::cudart()?.mem_get_info()
-}
-
-/// [`CudaRuntime::malloc`] on the process-wide runtime.
-///
-/// # Safety
-/// See [`CudaRuntime::malloc`].
-pub unsafe fn malloc(bytes: usize) -> Result<*mut c_void> {
-    // SAFETY: forwarded.
-    unsafe { crate::loader::cudart()?.malloc(bytes) }
-}
-
-/// [`CudaRuntime::free`] on the process-wide runtime.
-///
-/// # Safety
-/// See [`CudaRuntime::free`].
-pub unsafe fn free(ptr: *mut c_void) -> Result<()> {
-    // SAFETY: forwarded.
-    unsafe { crate::loader::cudart()?.free(ptr) }
-}
-
-/// [`CudaRuntime::malloc_async`] on the process-wide runtime.
-///
-/// # Safety
-/// See [`CudaRuntime::malloc_async`].
-pub unsafe fn malloc_async(bytes: usize, stream: cudaStream_t) -> Result<*mut c_void> {
-    // SAFETY: forwarded.
-    unsafe { crate::loader::cudart()?.malloc_async(bytes, stream) }
-}
-
-/// [`CudaRuntime::free_async`] on the process-wide runtime.
-///
-/// # Safety
-/// See [`CudaRuntime::free_async`].
-pub unsafe fn free_async(ptr: *mut c_void, stream: cudaStream_t) -> Result<()> {
-    // SAFETY: forwarded.
-    unsafe { crate::loader::cudart()?.free_async(ptr, stream) }
-}
-
-/// [`CudaRuntime::host_alloc`] on the process-wide runtime.
-///
-/// # Safety
-/// See [`CudaRuntime::host_alloc`].
-pub unsafe fn host_alloc(bytes: usize, flags: u32) -> Result<*mut c_void> {
-    // SAFETY: forwarded.
-    unsafe { crate::loader::cudart()?.host_alloc(bytes, flags) }
-}
-
-/// [`CudaRuntime::free_host`] on the process-wide runtime.
-///
-/// # Safety
-/// See [`CudaRuntime::free_host`].
-pub unsafe fn free_host(ptr: *mut c_void) -> Result<()> {
-    // SAFETY: forwarded.
-    unsafe { crate::loader::cudart()?.free_host(ptr) }
-}
-
-/// [`CudaRuntime::host_get_device_pointer`] on the process-wide runtime.
-///
-/// # Safety
-/// See [`CudaRuntime::host_get_device_pointer`].
-pub unsafe fn host_get_device_pointer(host: *mut c_void) -> Result<*mut c_void> {
-    // SAFETY: forwarded.
-    unsafe { crate::loader::cudart()?.host_get_device_pointer(host) }
-}
-
-/// [`CudaRuntime::memcpy`] on the process-wide runtime.
-///
-/// # Safety
-/// See [`CudaRuntime::memcpy`].
-pub unsafe fn memcpy(
-    dst: *mut c_void,
-    src: *const c_void,
-    bytes: usize,
-    kind: cudaMemcpyKind,
-) -> Result<()> {
-    // SAFETY: forwarded.
-    unsafe { crate::loader::cudart()?.memcpy(dst, src, bytes, kind) }
-}
-
-/// [`CudaRuntime::memcpy_async`] on the process-wide runtime.
-///
-/// # Safety
-/// See [`CudaRuntime::memcpy_async`].
-pub unsafe fn memcpy_async(
-    dst: *mut c_void,
-    src: *const c_void,
-    bytes: usize,
-    kind: cudaMemcpyKind,
-    stream: cudaStream_t,
-) -> Result<()> {
-    // SAFETY: forwarded.
-    unsafe { crate::loader::cudart()?.memcpy_async(dst, src, bytes, kind, stream) }
-}
-
-/// [`CudaRuntime::memset`] on the process-wide runtime.
-///
-/// # Safety
-/// See [`CudaRuntime::memset`].
-pub unsafe fn memset(ptr: *mut c_void, value: u8, bytes: usize) -> Result<()> {
-    // SAFETY: forwarded.
-    unsafe { crate::loader::cudart()?.memset(ptr, value, bytes) }
-}
-
-/// [`CudaRuntime::memset_async`] on the process-wide runtime.
-///
-/// # Safety
-/// See [`CudaRuntime::memset_async`].
-pub unsafe fn memset_async(
-    ptr: *mut c_void,
-    value: u8,
-    bytes: usize,
-    stream: cudaStream_t,
-) -> Result<()> {
-    // SAFETY: forwarded.
-    unsafe { crate::loader::cudart()?.memset_async(ptr, value, bytes, stream) }
-}
-
-/// [`CudaRuntime::stream_create_with_flags`] on the process-wide runtime.
-pub fn stream_create_with_flags(flags: u32) -> Result<cudaStream_t> {
-    crate::loader::cudart()?.stream_create_with_flags(flags)
-}
-
-/// [`CudaRuntime::stream_create_with_priority`] on the process-wide runtime.
-pub fn stream_create_with_priority(flags: u32, priority: i32) -> Result<cudaStream_t> {
-    crate::loader::cudart()?.stream_create_with_priority(flags, priority)
-}
-
-/// [`CudaRuntime::stream_synchronize`] on the process-wide runtime.
-///
-/// # Safety
-/// See [`CudaRuntime::stream_synchronize`].
-pub unsafe fn stream_synchronize(stream: cudaStream_t) -> Result<()> {
-    // SAFETY: forwarded.
-    unsafe { crate::loader::cudart()?.stream_synchronize(stream) }
-}
-
-/// [`CudaRuntime::stream_query`] on the process-wide runtime.
-///
-/// # Safety
-/// See [`CudaRuntime::stream_query`].
-pub unsafe fn stream_query(stream: cudaStream_t) -> Result<bool> {
-    // SAFETY: forwarded.
-    unsafe { crate::loader::cudart()?.stream_query(stream) }
-}
-
-/// [`CudaRuntime::stream_wait_event`] on the process-wide runtime.
-///
-/// # Safety
-/// See [`CudaRuntime::stream_wait_event`].
-pub unsafe fn stream_wait_event(stream: cudaStream_t, event: cudaEvent_t) -> Result<()> {
-    // SAFETY: forwarded.
-    unsafe { crate::loader::cudart()?.stream_wait_event(stream, event) }
-}
-
-/// [`CudaRuntime::stream_destroy`] on the process-wide runtime.
-///
-/// # Safety
-/// See [`CudaRuntime::stream_destroy`].
-pub unsafe fn stream_destroy(stream: cudaStream_t) -> Result<()> {
-    // SAFETY: forwarded.
-    unsafe { crate::loader::cudart()?.stream_destroy(stream) }
-}
-
-/// [`CudaRuntime::event_create_with_flags`] on the process-wide runtime.
-pub fn event_create_with_flags(flags: u32) -> Result<cudaEvent_t> {
-    crate::loader::cudart()?.event_create_with_flags(flags)
-}
-
-/// [`CudaRuntime::event_record`] on the process-wide runtime.
-///
-/// # Safety
-/// See [`CudaRuntime::event_record`].
-pub unsafe fn event_record(event: cudaEvent_t, stream: cudaStream_t) -> Result<()> {
-    // SAFETY: forwarded.
-    unsafe { crate::loader::cudart()?.event_record(event, stream) }
-}
-
-/// [`CudaRuntime::event_synchronize`] on the process-wide runtime.
-///
-/// # Safety
-/// See [`CudaRuntime::event_synchronize`].
-pub unsafe fn event_synchronize(event: cudaEvent_t) -> Result<()> {
-    // SAFETY: forwarded.
-    unsafe { crate::loader::cudart()?.event_synchronize(event) }
-}
-
-/// [`CudaRuntime::event_query`] on the process-wide runtime.
-///
-/// # Safety
-/// See [`CudaRuntime::event_query`].
-pub unsafe fn event_query(event: cudaEvent_t) -> Result<bool> {
-    // SAFETY: forwarded.
-    unsafe { crate::loader::cudart()?.event_query(event) }
-}
-
-/// [`CudaRuntime::event_elapsed_time`] on the process-wide runtime.
-///
-/// # Safety
-/// See [`CudaRuntime::event_elapsed_time`].
-pub unsafe fn event_elapsed_time(start: cudaEvent_t, end: cudaEvent_t) -> Result<f32> {
-    // SAFETY: forwarded.
-    unsafe { crate::loader::cudart()?.event_elapsed_time(start, end) }
-}
-
-/// [`CudaRuntime::event_destroy`] on the process-wide runtime.
-///
-/// # Safety
-/// See [`CudaRuntime::event_destroy`].
-pub unsafe fn event_destroy(event: cudaEvent_t) -> Result<()> {
-    // SAFETY: forwarded.
-    unsafe { crate::loader::cudart()?.event_destroy(event) }
-}
-
-/// [`CudaRuntime::stream_begin_capture`] on the process-wide runtime.
-///
-/// # Safety
-/// See [`CudaRuntime::stream_begin_capture`].
-pub unsafe fn stream_begin_capture(
-    stream: cudaStream_t,
-    mode: cudaStreamCaptureMode,
-) -> Result<()> {
-    // SAFETY: forwarded.
-    unsafe { crate::loader::cudart()?.stream_begin_capture(stream, mode) }
-}
-
-/// [`CudaRuntime::stream_end_capture`] on the process-wide runtime.
-///
-/// # Safety
-/// See [`CudaRuntime::stream_end_capture`].
-pub unsafe fn stream_end_capture(stream: cudaStream_t) -> Result<cudaGraph_t> {
-    // SAFETY: forwarded.
-    unsafe { crate::loader::cudart()?.stream_end_capture(stream) }
-}
-
-/// [`CudaRuntime::graph_instantiate`] on the process-wide runtime.
-///
-/// # Safety
-/// See [`CudaRuntime::graph_instantiate`].
-pub unsafe fn graph_instantiate(graph: cudaGraph_t) -> Result<cudaGraphExec_t> {
-    // SAFETY: forwarded.
-    unsafe { crate::loader::cudart()?.graph_instantiate(graph) }
-}
-
-/// [`CudaRuntime::graph_launch`] on the process-wide runtime.
-///
-/// # Safety
-/// See [`CudaRuntime::graph_launch`].
-pub unsafe fn graph_launch(exec: cudaGraphExec_t, stream: cudaStream_t) -> Result<()> {
-    // SAFETY: forwarded.
-    unsafe { crate::loader::cudart()?.graph_launch(exec, stream) }
-}
-
-/// [`CudaRuntime::graph_exec_destroy`] on the process-wide runtime.
-///
-/// # Safety
-/// See [`CudaRuntime::graph_exec_destroy`].
-pub unsafe fn graph_exec_destroy(exec: cudaGraphExec_t) -> Result<()> {
-    // SAFETY: forwarded.
-    unsafe { crate::loader::cudart()?.graph_exec_destroy(exec) }
-}
-
-/// [`CudaRuntime::graph_destroy`] on the process-wide runtime.
-///
-/// # Safety
-/// See [`CudaRuntime::graph_destroy`].
-pub unsafe fn graph_destroy(graph: cudaGraph_t) -> Result<()> {
-    // SAFETY: forwarded.
-    unsafe { crate::loader::cudart()?.graph_destroy(graph) }
-}
-
-/// [`CudaRuntime::get_last_error`] on the process-wide runtime.
-pub fn get_last_error() -> Result<()> {
-    crate::loader::cudart()?.get_last_error()
+/// Maps `cudaErrorNotReady` to `Ok(false)` and success to `Ok(true)` (`cudaStreamQuery`, `cudaEventQuery`).
+fn ready_or_not(r: Result<()>) -> Result<bool> {
+    match r {
+        Ok(()) => Ok(true),
+        Err(Error::Cuda { code, .. }) if code == sys::cudaError::cudaErrorNotReady.0 as i32 => {
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(test)]

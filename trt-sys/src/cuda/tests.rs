@@ -45,7 +45,7 @@ fn bound_enums_are_newtypes_with_the_abi_values() {
     assert_eq!(sys::cudaError::cudaErrorNotReady.0, 600);
     assert_eq!(cudaMemcpyKind::cudaMemcpyDeviceToHost.0, 2);
     assert_eq!(cudaDeviceAttr::cudaDevAttrComputeCapabilityMajor.0, 75);
-    assert_eq!(host_alloc_flags::MAPPED, 2);
+    assert_eq!(memory::host_alloc_flags::MAPPED, 2);
     // A value the headers do not list is still representable.
     let unknown = sys::cudaError(123_456);
     assert_ne!(unknown, sys::cudaError::cudaSuccess);
@@ -107,9 +107,14 @@ fn reallib_error_codes_map_to_the_runtime_names() {
     assert_eq!(name, "cudaErrorMemoryAllocation");
     assert!(!message.is_empty() && message != name, "{message}");
     assert!(rt.check("cudaFree", sys::cudaError::cudaSuccess).is_ok());
-    // Without a driver, calls that need one fail with a CUDA error, never a crash.
-    // SAFETY: a plain allocation request; nothing is dereferenced.
-    let err = unsafe { rt.malloc(16) }.unwrap_err();
+    // Without a driver, calls that need one fail with a CUDA error, never a crash (the result layer on the
+    // process-wide runtime: trt-sys/tests/process_wide_loading.rs).
+    let mut p = std::ptr::null_mut();
+    let malloc = rt.api().cudaMalloc.as_ref().expect("cudaMalloc is bound");
+    // SAFETY: cudaMalloc(void**, size_t) with a valid out-pointer; nothing is dereferenced.
+    let err = rt
+        .check("cudaMalloc", unsafe { malloc(&mut p, 16) })
+        .unwrap_err();
     assert!(
         matches!(
             err,
@@ -120,23 +125,20 @@ fn reallib_error_codes_map_to_the_runtime_names() {
         ),
         "{err:?}"
     );
-    assert!(rt
-        .stream_create_with_flags(stream_flags::NON_BLOCKING)
-        .is_err());
 }
 
 // ----- GPU tests ----------------------------------------------------------------------------------------
 
-/// The process-wide runtime, after checking a device is usable; panics with the reason otherwise.
-fn gpu() -> &'static CudaRuntime {
+/// Checks that the process-wide runtime has a usable device and makes device 0 current; panics with the
+/// reason otherwise.
+fn gpu() {
     let rt =
         crate::loader::cudart().unwrap_or_else(|e| panic!("needs GPU: libcudart not found: {e}"));
     let summary = rt
         .check_device_usable()
         .unwrap_or_else(|e| panic!("needs GPU: {e}"));
     assert!(!summary.devices.is_empty());
-    rt.set_device(0).expect("cudaSetDevice(0)");
-    rt
+    device::set(0).expect("cudaSetDevice(0)");
 }
 
 fn pattern(n: usize, seed: u8) -> Vec<u8> {
@@ -148,8 +150,8 @@ fn pattern(n: usize, seed: u8) -> Vec<u8> {
 #[test]
 #[ignore = "needs GPU"]
 fn gpu_device_summary_is_consistent() {
-    let rt = gpu();
-    let s = rt.check_device_usable().unwrap();
+    gpu();
+    let s = check_device_usable().unwrap();
     assert!(
         s.driver_version >= 11000 && s.runtime_version >= 11000,
         "{s:?}"
@@ -160,7 +162,7 @@ fn gpu_device_summary_is_consistent() {
         d.compute_capability.0 >= 5 && d.multiprocessors > 0,
         "{d:?}"
     );
-    let (free, total) = rt.mem_get_info().unwrap();
+    let (free, total) = memory::info().unwrap();
     assert!(free <= total);
     // cudaDeviceProp.totalGlobalMem (read at a fixed offset) and cudaMemGetInfo describe the same memory: a
     // wrong offset would read garbage.
@@ -170,38 +172,37 @@ fn gpu_device_summary_is_consistent() {
         "totalGlobalMem {} vs cudaMemGetInfo total {total}",
         d.total_memory
     );
-    assert_eq!(rt.get_device().unwrap(), 0);
-    assert!(rt.device_count().unwrap() >= 1);
+    assert_eq!(device::get().unwrap(), 0);
+    assert!(device::count().unwrap() >= 1);
 }
 
 #[test]
 #[ignore = "needs GPU"]
 fn gpu_malloc_memcpy_memset_round_trip() {
-    let rt = gpu();
+    gpu();
     let n = 1 << 20;
     let src = pattern(n, 7);
     let mut back = vec![0u8; n];
     // SAFETY: the device buffer is n bytes; host slices are n bytes; synchronous copies.
     unsafe {
-        let d = rt.malloc(n).unwrap();
+        let d = memory::alloc(n).unwrap();
         assert!(!d.is_null());
-        rt.memcpy(
+        memory::copy(
             d,
             src.as_ptr().cast(),
             n,
             cudaMemcpyKind::cudaMemcpyHostToDevice,
         )
         .unwrap();
-        rt.memset(d.cast::<u8>().wrapping_add(100).cast(), 0xAB, 50)
-            .unwrap();
-        rt.memcpy(
+        memory::set(d.cast::<u8>().wrapping_add(100).cast(), 0xAB, 50).unwrap();
+        memory::copy(
             back.as_mut_ptr().cast(),
             d,
             n,
             cudaMemcpyKind::cudaMemcpyDeviceToHost,
         )
         .unwrap();
-        rt.free(d).unwrap();
+        memory::free(d).unwrap();
     }
     let mut want = src.clone();
     want[100..150].fill(0xAB);
@@ -211,39 +212,40 @@ fn gpu_malloc_memcpy_memset_round_trip() {
 #[test]
 #[ignore = "needs GPU"]
 fn gpu_allocation_failure_is_a_named_cuda_error() {
-    let rt = gpu();
+    gpu();
     // SAFETY: an impossible request; nothing is dereferenced.
-    let err = unsafe { rt.malloc(1usize << 60) }.unwrap_err();
+    let err = unsafe { memory::alloc(1usize << 60) }.unwrap_err();
     let Error::Cuda { call, name, .. } = &err else {
         panic!("unexpected {err:?}")
     };
     assert_eq!(*call, "cudaMalloc");
     assert_eq!(name, "cudaErrorMemoryAllocation");
     // Not sticky: the last error can be cleared and work continues.
-    let _ = rt.get_last_error();
-    rt.get_last_error().expect("cleared");
+    let _ = device::last_error();
+    device::last_error().expect("cleared");
 }
 
 #[test]
 #[ignore = "needs GPU"]
 fn gpu_pinned_mapped_memory_is_visible_to_the_device() {
-    let rt = gpu();
+    gpu();
     let n = 4096;
     // SAFETY: every pointer below is valid for n bytes; copies are synchronous; each allocation freed once.
     unsafe {
-        let host = rt
-            .host_alloc(n, host_alloc_flags::PORTABLE | host_alloc_flags::MAPPED)
-            .unwrap();
+        let host = memory::host_alloc(
+            n,
+            memory::host_alloc_flags::PORTABLE | memory::host_alloc_flags::MAPPED,
+        )
+        .unwrap();
         let host_bytes = std::slice::from_raw_parts_mut(host.cast::<u8>(), n);
         host_bytes.copy_from_slice(&pattern(n, 3));
-        let mapped = rt.host_get_device_pointer(host).unwrap();
-        let d = rt.malloc(n).unwrap();
+        let mapped = memory::host_device_pointer(host).unwrap();
+        let d = memory::alloc(n).unwrap();
         assert!(!mapped.is_null());
         // Default: the runtime classifies the mapped pointer itself (UVA).
-        rt.memcpy(d, mapped, n, cudaMemcpyKind::cudaMemcpyDefault)
-            .unwrap();
+        memory::copy(d, mapped, n, cudaMemcpyKind::cudaMemcpyDefault).unwrap();
         let mut back = vec![0u8; n];
-        rt.memcpy(
+        memory::copy(
             back.as_mut_ptr().cast(),
             d,
             n,
@@ -251,84 +253,74 @@ fn gpu_pinned_mapped_memory_is_visible_to_the_device() {
         )
         .unwrap();
         assert_eq!(back, pattern(n, 3));
-        rt.free(d).unwrap();
-        rt.free_host(host).unwrap();
+        memory::free(d).unwrap();
+        memory::free_host(host).unwrap();
     }
 }
 
 #[test]
 #[ignore = "needs GPU"]
 fn gpu_streams_events_and_cross_stream_waits() {
-    let rt = gpu();
+    gpu();
     let n = 32 << 20;
-    let (least, greatest) = rt.stream_priority_range().unwrap();
+    let (least, greatest) = stream::priority_range().unwrap();
     assert!(greatest <= least);
-    let a = rt
-        .stream_create_with_priority(stream_flags::NON_BLOCKING, greatest)
-        .unwrap();
-    let b = rt
-        .stream_create_with_flags(stream_flags::NON_BLOCKING)
-        .unwrap();
-    let start = rt.event_create_with_flags(event_flags::DEFAULT).unwrap();
-    let stop = rt.event_create_with_flags(event_flags::DEFAULT).unwrap();
-    let copied = rt
-        .event_create_with_flags(event_flags::DISABLE_TIMING)
-        .unwrap();
+    let a = stream::create_with_priority(stream::flags::NON_BLOCKING, greatest).unwrap();
+    let b = stream::create(stream::flags::NON_BLOCKING).unwrap();
+    let start = event::create(event::flags::DEFAULT).unwrap();
+    let stop = event::create(event::flags::DEFAULT).unwrap();
+    let copied = event::create(event::flags::DISABLE_TIMING).unwrap();
     // SAFETY: pinned and device buffers are n bytes and outlive the synchronizations below; handles are live
     // until destroyed at the end.
     unsafe {
-        let pinned = rt.host_alloc(n, host_alloc_flags::DEFAULT).unwrap();
+        let pinned = memory::host_alloc(n, memory::host_alloc_flags::DEFAULT).unwrap();
         let pinned_bytes = std::slice::from_raw_parts_mut(pinned.cast::<u8>(), n);
         pinned_bytes.copy_from_slice(&pattern(n, 11));
-        let d = rt.malloc(n).unwrap();
-        rt.event_record(start, a).unwrap();
-        rt.memcpy_async(d, pinned, n, cudaMemcpyKind::cudaMemcpyHostToDevice, a)
-            .unwrap();
-        rt.event_record(copied, a).unwrap();
-        rt.event_record(stop, a).unwrap();
+        let d = memory::alloc(n).unwrap();
+        event::record(start, a).unwrap();
+        memory::copy_async(d, pinned, n, cudaMemcpyKind::cudaMemcpyHostToDevice, a).unwrap();
+        event::record(copied, a).unwrap();
+        event::record(stop, a).unwrap();
         // Stream b reads d only after stream a's copy.
-        rt.stream_wait_event(b, copied).unwrap();
+        stream::wait_event(b, copied).unwrap();
         let mut back = vec![0u8; n];
-        let back_pinned = rt.host_alloc(n, host_alloc_flags::DEFAULT).unwrap();
-        rt.memcpy_async(back_pinned, d, n, cudaMemcpyKind::cudaMemcpyDeviceToHost, b)
-            .unwrap();
-        rt.stream_synchronize(b).unwrap();
-        assert!(rt.stream_query(b).unwrap());
-        rt.event_synchronize(stop).unwrap();
-        assert!(rt.event_query(stop).unwrap());
-        let ms = rt.event_elapsed_time(start, stop).unwrap();
+        let back_pinned = memory::host_alloc(n, memory::host_alloc_flags::DEFAULT).unwrap();
+        memory::copy_async(back_pinned, d, n, cudaMemcpyKind::cudaMemcpyDeviceToHost, b).unwrap();
+        stream::synchronize(b).unwrap();
+        assert!(stream::query(b).unwrap());
+        event::synchronize(stop).unwrap();
+        assert!(event::query(stop).unwrap());
+        let ms = event::elapsed_time(start, stop).unwrap();
         assert!(ms > 0.0 && ms < 10_000.0, "{ms} ms for a {n}-byte copy");
         back.copy_from_slice(std::slice::from_raw_parts(back_pinned.cast::<u8>(), n));
         assert!(
             back == pattern(n, 11),
             "data copied on stream b differs from what stream a wrote"
         );
-        rt.free(d).unwrap();
-        rt.free_host(pinned).unwrap();
-        rt.free_host(back_pinned).unwrap();
+        memory::free(d).unwrap();
+        memory::free_host(pinned).unwrap();
+        memory::free_host(back_pinned).unwrap();
         for e in [start, stop, copied] {
-            rt.event_destroy(e).unwrap();
+            event::destroy(e).unwrap();
         }
-        rt.stream_destroy(a).unwrap();
-        rt.stream_destroy(b).unwrap();
+        stream::destroy(a).unwrap();
+        stream::destroy(b).unwrap();
     }
 }
 
 #[test]
 #[ignore = "needs GPU"]
 fn gpu_stream_ordered_allocation() {
-    let rt = gpu();
+    gpu();
     let n = 1 << 16;
-    let s = rt
-        .stream_create_with_flags(stream_flags::NON_BLOCKING)
-        .unwrap();
+    let s = stream::create(stream::flags::NON_BLOCKING).unwrap();
     let mut back = vec![0u8; n];
     // SAFETY: the stream-ordered buffer is used only on `s` between its allocation and free; the host vec
     // outlives the synchronization.
     unsafe {
-        let d = rt.malloc_async(n, s).unwrap();
-        rt.memset_async(d, 0x5A, n, s).unwrap();
-        rt.memcpy_async(
+        let d = memory::alloc_async(n, s).unwrap();
+        memory::set_async(d, 0x5A, n, s).unwrap();
+        memory::copy_async(
             back.as_mut_ptr().cast(),
             d,
             n,
@@ -336,9 +328,9 @@ fn gpu_stream_ordered_allocation() {
             s,
         )
         .unwrap();
-        rt.free_async(d, s).unwrap();
-        rt.stream_synchronize(s).unwrap();
-        rt.stream_destroy(s).unwrap();
+        memory::free_async(d, s).unwrap();
+        stream::synchronize(s).unwrap();
+        stream::destroy(s).unwrap();
     }
     assert!(back.iter().all(|&b| b == 0x5A));
 }
@@ -346,37 +338,33 @@ fn gpu_stream_ordered_allocation() {
 #[test]
 #[ignore = "needs GPU"]
 fn gpu_graph_capture_of_a_memcpy_replays_the_copy() {
-    let rt = gpu();
+    gpu();
     let n = 1 << 20;
-    let s = rt
-        .stream_create_with_flags(stream_flags::NON_BLOCKING)
-        .unwrap();
+    let s = stream::create(stream::flags::NON_BLOCKING).unwrap();
     // SAFETY: both device buffers are n bytes and live until freed after the last synchronization; captured
     // work does not run until the graph is launched.
     unsafe {
-        let src = rt.malloc(n).unwrap();
-        let dst = rt.malloc(n).unwrap();
-        rt.memcpy(
+        let src = memory::alloc(n).unwrap();
+        let dst = memory::alloc(n).unwrap();
+        memory::copy(
             src,
             pattern(n, 1).as_ptr().cast(),
             n,
             cudaMemcpyKind::cudaMemcpyHostToDevice,
         )
         .unwrap();
-        rt.memset(dst, 0, n).unwrap();
+        memory::set(dst, 0, n).unwrap();
 
-        rt.stream_begin_capture(s, cudaStreamCaptureMode::cudaStreamCaptureModeThreadLocal)
-            .unwrap();
-        assert!(rt.stream_is_capturing(s).unwrap());
-        rt.memcpy_async(dst, src, n, cudaMemcpyKind::cudaMemcpyDeviceToDevice, s)
-            .unwrap();
-        let graph = rt.stream_end_capture(s).unwrap();
-        assert!(!rt.stream_is_capturing(s).unwrap());
+        stream::begin_capture(s, cudaStreamCaptureMode::cudaStreamCaptureModeThreadLocal).unwrap();
+        assert!(stream::is_capturing(s).unwrap());
+        memory::copy_async(dst, src, n, cudaMemcpyKind::cudaMemcpyDeviceToDevice, s).unwrap();
+        let graph = stream::end_capture(s).unwrap();
+        assert!(!stream::is_capturing(s).unwrap());
         assert!(!graph.is_null());
 
         // Capturing recorded the copy without running it.
         let mut back = vec![1u8; n];
-        rt.memcpy(
+        memory::copy(
             back.as_mut_ptr().cast(),
             dst,
             n,
@@ -388,10 +376,10 @@ fn gpu_graph_capture_of_a_memcpy_replays_the_copy() {
             "capture must not execute the copy"
         );
 
-        let exec = rt.graph_instantiate(graph).unwrap();
-        rt.graph_launch(exec, s).unwrap();
-        rt.stream_synchronize(s).unwrap();
-        rt.memcpy(
+        let exec = graph::instantiate(graph).unwrap();
+        graph::launch(exec, s).unwrap();
+        stream::synchronize(s).unwrap();
+        memory::copy(
             back.as_mut_ptr().cast(),
             dst,
             n,
@@ -401,16 +389,16 @@ fn gpu_graph_capture_of_a_memcpy_replays_the_copy() {
         assert!(back == pattern(n, 1), "first launch copied wrong data");
 
         // A second launch copies the *current* source contents.
-        rt.memcpy(
+        memory::copy(
             src,
             pattern(n, 99).as_ptr().cast(),
             n,
             cudaMemcpyKind::cudaMemcpyHostToDevice,
         )
         .unwrap();
-        rt.graph_launch(exec, s).unwrap();
-        rt.stream_synchronize(s).unwrap();
-        rt.memcpy(
+        graph::launch(exec, s).unwrap();
+        stream::synchronize(s).unwrap();
+        memory::copy(
             back.as_mut_ptr().cast(),
             dst,
             n,
@@ -419,11 +407,11 @@ fn gpu_graph_capture_of_a_memcpy_replays_the_copy() {
         .unwrap();
         assert!(back == pattern(n, 99), "relaunch copied wrong data");
 
-        rt.graph_exec_destroy(exec).unwrap();
-        rt.graph_destroy(graph).unwrap();
-        rt.free(src).unwrap();
-        rt.free(dst).unwrap();
-        rt.stream_destroy(s).unwrap();
+        graph::exec_destroy(exec).unwrap();
+        graph::destroy(graph).unwrap();
+        memory::free(src).unwrap();
+        memory::free(dst).unwrap();
+        stream::destroy(s).unwrap();
     }
-    rt.device_synchronize().unwrap();
+    device::synchronize().unwrap();
 }

@@ -29,8 +29,7 @@ unsafe impl Send for TrackerState {}
 
 impl Tracker {
     fn new(device: &Device) -> Result<Tracker> {
-        let event =
-            trt_sys::cuda::event_create_with_flags(trt_sys::cuda::event_flags::DISABLE_TIMING)?;
+        let event = trt_sys::cuda::event::create(trt_sys::cuda::event::flags::DISABLE_TIMING)?;
         Ok(Tracker {
             state: Mutex::new(TrackerState {
                 event,
@@ -62,7 +61,7 @@ impl TrackerState {
     pub(crate) unsafe fn wait_on(&self, stream: cudaStream_t) -> Result<()> {
         if self.recorded {
             // SAFETY: live event (owned) and stream (caller).
-            unsafe { trt_sys::cuda::stream_wait_event(stream, self.event) }?;
+            unsafe { trt_sys::cuda::stream::wait_event(stream, self.event) }?;
         }
         Ok(())
     }
@@ -78,7 +77,7 @@ impl TrackerState {
         // SAFETY: live event (owned) and stream (caller).
         unsafe {
             self.wait_on(stream)?;
-            trt_sys::cuda::event_record(self.event, stream)?;
+            trt_sys::cuda::event::record(self.event, stream)?;
         }
         self.recorded = true;
         Ok(())
@@ -88,7 +87,7 @@ impl TrackerState {
     pub(crate) fn host_sync(&self) -> Result<()> {
         if self.recorded {
             // SAFETY: live event.
-            unsafe { trt_sys::cuda::event_synchronize(self.event) }?;
+            unsafe { trt_sys::cuda::event::synchronize(self.event) }?;
         }
         Ok(())
     }
@@ -98,7 +97,7 @@ impl Drop for Tracker {
     fn drop(&mut self) {
         let event = self.get_mut().event;
         // SAFETY: owned event, destroyed once.
-        if let Err(e) = unsafe { trt_sys::cuda::event_destroy(event) } {
+        if let Err(e) = unsafe { trt_sys::cuda::event::destroy(event) } {
             self.device.record_drop_error(e);
         }
     }
@@ -137,7 +136,7 @@ impl HostAllocFlags {
     }
 
     fn bits(self) -> u32 {
-        use trt_sys::cuda::host_alloc_flags as f;
+        use trt_sys::cuda::memory::host_alloc_flags as f;
         let mut b = f::DEFAULT;
         if self.portable {
             b |= f::PORTABLE;
@@ -184,7 +183,7 @@ impl<T: Element> DeviceBuffer<T> {
             std::ptr::null_mut()
         } else {
             // SAFETY: freed once in Drop.
-            unsafe { trt_sys::cuda::malloc(bytes) }?
+            unsafe { trt_sys::cuda::memory::alloc(bytes) }?
         };
         Ok(DeviceBuffer {
             ptr,
@@ -268,7 +267,7 @@ impl<T: Element> Drop for DeviceBuffer<T> {
             return;
         }
         // SAFETY: allocated by cudaMalloc in `new`, freed once, and its last use has completed.
-        if let Err(e) = unsafe { trt_sys::cuda::free(self.ptr) } {
+        if let Err(e) = unsafe { trt_sys::cuda::memory::free(self.ptr) } {
             self.device.record_drop_error(e);
         }
     }
@@ -307,7 +306,7 @@ impl<T: Element> PinnedBuffer<T> {
             });
         }
         // SAFETY: freed once in Drop (or below on error).
-        let raw = unsafe { trt_sys::cuda::host_alloc(bytes, flags.bits()) }?;
+        let raw = unsafe { trt_sys::cuda::memory::host_alloc(bytes, flags.bits()) }?;
         let Some(ptr) = NonNull::new(raw.cast::<T>()) else {
             return Err(Error::InvalidArgument(
                 "cudaHostAlloc returned a null pointer".into(),
@@ -325,7 +324,7 @@ impl<T: Element> PinnedBuffer<T> {
         };
         if flags.mapped {
             // SAFETY: `raw` is a mapped pinned allocation.
-            buffer.mapped = Some(unsafe { trt_sys::cuda::host_get_device_pointer(raw) }?);
+            buffer.mapped = Some(unsafe { trt_sys::cuda::memory::host_device_pointer(raw) }?);
         }
         Ok(buffer)
     }
@@ -434,7 +433,7 @@ impl<T: Element> Drop for PinnedBuffer<T> {
             return;
         }
         // SAFETY: allocated by cudaHostAlloc in `new`, freed once, last use complete.
-        if let Err(e) = unsafe { trt_sys::cuda::free_host(self.ptr.as_ptr().cast()) } {
+        if let Err(e) = unsafe { trt_sys::cuda::memory::free_host(self.ptr.as_ptr().cast()) } {
             self.device.record_drop_error(e);
         }
     }

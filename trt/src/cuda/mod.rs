@@ -102,7 +102,7 @@ impl Device {
             integrated: info.integrated,
             total_memory: info.total_memory,
         };
-        trt_sys::cuda::set_device(props.ordinal)?;
+        trt_sys::cuda::device::set(props.ordinal)?;
         Ok(Device {
             inner: Arc::new(DeviceInner {
                 props,
@@ -144,14 +144,14 @@ impl Device {
     /// Free and total memory now.
     pub fn memory_info(&self) -> Result<MemoryInfo> {
         self.activate()?;
-        let (free, total) = trt_sys::cuda::mem_get_info()?;
+        let (free, total) = trt_sys::cuda::memory::info()?;
         Ok(MemoryInfo { free, total })
     }
 
     /// Waits for all work on the device (`cudaDeviceSynchronize`).
     pub fn synchronize(&self) -> Result<()> {
         self.activate()?;
-        Ok(trt_sys::cuda::device_synchronize()?)
+        Ok(trt_sys::cuda::device::synchronize()?)
     }
 
     /// A new non-blocking stream on this device.
@@ -183,7 +183,7 @@ impl Device {
     /// Makes this device current on the calling thread (and nothing else: drop paths and waits must not be skipped
     /// because an unrelated earlier `Drop` failed).
     pub(crate) fn make_current(&self) -> Result<()> {
-        trt_sys::cuda::set_device(self.inner.props.ordinal)?;
+        trt_sys::cuda::device::set(self.inner.props.ordinal)?;
         Ok(())
     }
 

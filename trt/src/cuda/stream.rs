@@ -27,8 +27,7 @@ impl Stream {
     /// A new non-blocking stream on `device`.
     pub fn new(device: &Device) -> Result<Stream> {
         device.activate()?;
-        let raw =
-            trt_sys::cuda::stream_create_with_flags(trt_sys::cuda::stream_flags::NON_BLOCKING)?;
+        let raw = trt_sys::cuda::stream::create(trt_sys::cuda::stream::flags::NON_BLOCKING)?;
         Ok(Stream {
             raw,
             device: device.clone(),
@@ -58,20 +57,20 @@ impl Stream {
     pub(crate) fn sync_raw(&self) -> Result<()> {
         self.device.make_current()?;
         // SAFETY: `raw` is a live stream owned by self.
-        Ok(unsafe { trt_sys::cuda::stream_synchronize(self.raw) }?)
+        Ok(unsafe { trt_sys::cuda::stream::synchronize(self.raw) }?)
     }
 
     /// `true` when all work on the stream has completed.
     pub fn is_idle(&self) -> Result<bool> {
         // SAFETY: live stream.
-        Ok(unsafe { trt_sys::cuda::stream_query(self.raw) }?)
+        Ok(unsafe { trt_sys::cuda::stream::query(self.raw) }?)
     }
 
     /// Records `event` on this stream (for timing or for another stream to wait on).
     pub fn record(&self, event: &mut Event) -> Result<()> {
         self.device.activate()?;
         // SAFETY: both handles are live; `&mut Event` means no one else records it concurrently.
-        unsafe { trt_sys::cuda::event_record(event.raw, self.raw) }?;
+        unsafe { trt_sys::cuda::event::record(event.raw, self.raw) }?;
         event.recorded = true;
         Ok(())
     }
@@ -80,7 +79,7 @@ impl Stream {
     pub fn wait(&self, event: &Event) -> Result<()> {
         if event.recorded {
             // SAFETY: both handles are live.
-            unsafe { trt_sys::cuda::stream_wait_event(self.raw, event.raw) }?;
+            unsafe { trt_sys::cuda::stream::wait_event(self.raw, event.raw) }?;
         }
         Ok(())
     }
@@ -125,7 +124,7 @@ impl Stream {
         };
         if let Err(e) = marked {
             // SAFETY: live stream.
-            if let Err(sync) = unsafe { trt_sys::cuda::stream_synchronize(self.raw) } {
+            if let Err(sync) = unsafe { trt_sys::cuda::stream::synchronize(self.raw) } {
                 self.device.record_drop_error(sync);
             }
             return Err(e);
@@ -146,7 +145,7 @@ impl Stream {
             // SAFETY: both allocations are live and at least `bytes` long; the trackers keep them alive and
             // untouched by the host until the copy completes.
             Ok(unsafe {
-                trt_sys::cuda::memcpy_async(
+                trt_sys::cuda::memory::copy_async(
                     d,
                     s,
                     bytes,
@@ -168,7 +167,7 @@ impl Stream {
         self.tracked(bytes, src.tracker(), dst.tracker_mut(), || {
             // SAFETY: see copy_h2d.
             Ok(unsafe {
-                trt_sys::cuda::memcpy_async(
+                trt_sys::cuda::memory::copy_async(
                     d,
                     s,
                     bytes,
@@ -190,7 +189,7 @@ impl Stream {
         self.tracked(bytes, src.tracker(), dst.tracker_mut(), || {
             // SAFETY: see copy_h2d.
             Ok(unsafe {
-                trt_sys::cuda::memcpy_async(
+                trt_sys::cuda::memory::copy_async(
                     d,
                     s,
                     bytes,
@@ -213,7 +212,7 @@ impl Stream {
         // synchronized before returning on every path, so the pageable source outlives the copy.
         unsafe {
             dst.tracker_mut().get_mut().wait_on(self.raw)?;
-            trt_sys::cuda::memcpy_async(
+            trt_sys::cuda::memory::copy_async(
                 d,
                 src.as_ptr().cast(),
                 bytes,
@@ -282,7 +281,7 @@ impl Stream {
         // it.
         unsafe {
             state.wait_on(self.raw)?;
-            trt_sys::cuda::memcpy_async(
+            trt_sys::cuda::memory::copy_async(
                 dst,
                 src.raw_ptr(),
                 bytes,
@@ -306,7 +305,7 @@ impl Stream {
         // SAFETY: live allocation of `bytes`; tracked like a copy.
         unsafe {
             dst.tracker_mut().get_mut().wait_on(self.raw)?;
-            trt_sys::cuda::memset_async(d, 0, bytes, self.raw)?;
+            trt_sys::cuda::memory::set_async(d, 0, bytes, self.raw)?;
             dst.tracker_mut().get_mut().record_on(self.raw)?;
         }
         Ok(())
@@ -325,7 +324,7 @@ impl Stream {
         kind: cudaMemcpyKind,
     ) -> Result<()> {
         // SAFETY: forwarded contract.
-        Ok(unsafe { trt_sys::cuda::memcpy_async(dst, src, bytes, kind, self.raw) }?)
+        Ok(unsafe { trt_sys::cuda::memory::copy_async(dst, src, bytes, kind, self.raw) }?)
     }
 
     /// Captures the work `record` enqueues on this stream into a [`CudaGraph`] (nothing runs during capture).
@@ -341,7 +340,7 @@ impl Stream {
         self.synchronize()?;
         // SAFETY: live stream; relaxed mode lets other threads keep using CUDA during the capture.
         unsafe {
-            trt_sys::cuda::stream_begin_capture(
+            trt_sys::cuda::stream::begin_capture(
                 self.raw,
                 trt_sys::cuda::cudaStreamCaptureMode::cudaStreamCaptureModeRelaxed,
             )
@@ -353,9 +352,9 @@ impl Stream {
             fn drop(&mut self) {
                 if std::thread::panicking() {
                     // SAFETY: the stream is live and capturing (the guard exists only between begin and end).
-                    if let Ok(g) = unsafe { trt_sys::cuda::stream_end_capture(self.0) } {
+                    if let Ok(g) = unsafe { trt_sys::cuda::stream::end_capture(self.0) } {
                         // SAFETY: graph from end_capture, destroyed once.
-                        let _ = unsafe { trt_sys::cuda::graph_destroy(g) };
+                        let _ = unsafe { trt_sys::cuda::graph::destroy(g) };
                     }
                 }
             }
@@ -364,23 +363,23 @@ impl Stream {
         let recorded = record(self);
         std::mem::forget(guard);
         // SAFETY: live stream in capture mode: always end the capture, even on failure.
-        let graph = unsafe { trt_sys::cuda::stream_end_capture(self.raw) };
+        let graph = unsafe { trt_sys::cuda::stream::end_capture(self.raw) };
         let graph = match (recorded, graph) {
             (Ok(()), Ok(g)) => g,
             (Err(e), Ok(g)) => {
                 // SAFETY: graph from end_capture, destroyed once.
-                let _ = unsafe { trt_sys::cuda::graph_destroy(g) };
+                let _ = unsafe { trt_sys::cuda::graph::destroy(g) };
                 return Err(e);
             }
             (Err(e), Err(_)) => return Err(e),
             (Ok(()), Err(e)) => return Err(e.into()),
         };
         // SAFETY: `graph` is a live graph from end_capture.
-        let exec = match unsafe { trt_sys::cuda::graph_instantiate(graph) } {
+        let exec = match unsafe { trt_sys::cuda::graph::instantiate(graph) } {
             Ok(x) => x,
             Err(e) => {
                 // SAFETY: destroyed once.
-                let _ = unsafe { trt_sys::cuda::graph_destroy(graph) };
+                let _ = unsafe { trt_sys::cuda::graph::destroy(graph) };
                 return Err(e.into());
             }
         };
@@ -408,10 +407,10 @@ impl Drop for Stream {
     fn drop(&mut self) {
         // SAFETY: live stream, destroyed once; synchronizing first means no work of ours is still queued.
         unsafe {
-            if let Err(e) = trt_sys::cuda::stream_synchronize(self.raw) {
+            if let Err(e) = trt_sys::cuda::stream::synchronize(self.raw) {
                 self.device.record_drop_error(e);
             }
-            if let Err(e) = trt_sys::cuda::stream_destroy(self.raw) {
+            if let Err(e) = trt_sys::cuda::stream::destroy(self.raw) {
                 self.device.record_drop_error(e);
             }
         }
@@ -435,7 +434,7 @@ impl Event {
     /// A new timing event on `device`.
     pub fn new(device: &Device) -> Result<Event> {
         device.activate()?;
-        let raw = trt_sys::cuda::event_create_with_flags(trt_sys::cuda::event_flags::DEFAULT)?;
+        let raw = trt_sys::cuda::event::create(trt_sys::cuda::event::flags::DEFAULT)?;
         Ok(Event {
             raw,
             device: device.clone(),
@@ -452,7 +451,7 @@ impl Event {
     pub fn synchronize(&self) -> Result<()> {
         if self.recorded {
             // SAFETY: live event.
-            unsafe { trt_sys::cuda::event_synchronize(self.raw) }?;
+            unsafe { trt_sys::cuda::event::synchronize(self.raw) }?;
         }
         Ok(())
     }
@@ -460,7 +459,7 @@ impl Event {
     /// `true` when the recorded work has completed (or the event was never recorded).
     pub fn is_complete(&self) -> Result<bool> {
         // SAFETY: live event.
-        Ok(unsafe { trt_sys::cuda::event_query(self.raw) }?)
+        Ok(unsafe { trt_sys::cuda::event::query(self.raw) }?)
     }
 
     /// GPU time between `self` (start) and `end`, both recorded and complete.
@@ -472,7 +471,7 @@ impl Event {
         }
         end.synchronize()?;
         // SAFETY: both live and recorded.
-        let ms = unsafe { trt_sys::cuda::event_elapsed_time(self.raw, end.raw) }?;
+        let ms = unsafe { trt_sys::cuda::event::elapsed_time(self.raw, end.raw) }?;
         Ok(Duration::from_secs_f64(f64::from(ms.max(0.0)) / 1000.0))
     }
 }
@@ -480,7 +479,7 @@ impl Event {
 impl Drop for Event {
     fn drop(&mut self) {
         // SAFETY: live event, destroyed once (CUDA defers the release until recorded work completes).
-        if let Err(e) = unsafe { trt_sys::cuda::event_destroy(self.raw) } {
+        if let Err(e) = unsafe { trt_sys::cuda::event::destroy(self.raw) } {
             self.device.record_drop_error(e);
         }
     }
@@ -506,7 +505,7 @@ impl CudaGraph {
     pub unsafe fn launch(&self, stream: &Stream) -> Result<()> {
         stream.device.activate()?;
         // SAFETY: live exec and stream; memory validity is the caller's contract.
-        Ok(unsafe { trt_sys::cuda::graph_launch(self.exec, stream.raw) }?)
+        Ok(unsafe { trt_sys::cuda::graph::launch(self.exec, stream.raw) }?)
     }
 }
 
@@ -514,10 +513,10 @@ impl Drop for CudaGraph {
     fn drop(&mut self) {
         // SAFETY: live handles destroyed once; graph launches hold their own reference until complete.
         unsafe {
-            if let Err(e) = trt_sys::cuda::graph_exec_destroy(self.exec) {
+            if let Err(e) = trt_sys::cuda::graph::exec_destroy(self.exec) {
                 self.device.record_drop_error(e);
             }
-            if let Err(e) = trt_sys::cuda::graph_destroy(self.graph) {
+            if let Err(e) = trt_sys::cuda::graph::destroy(self.graph) {
                 self.device.record_drop_error(e);
             }
         }

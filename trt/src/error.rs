@@ -12,7 +12,8 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use crate::dtype::DataType;
-use crate::sidecar::{ComputeCapability, HardwareCompatibility, Version};
+use crate::sidecar::{ComputeCapability, HardwareCompatibility};
+use crate::Version;
 
 /// Result alias used throughout the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -367,6 +368,26 @@ impl Error {
     /// exit with a clear message.
     pub fn is_no_device(&self) -> bool {
         matches!(self, Error::Sys(trt_sys::Error::NoCudaDevice { .. }))
+    }
+
+    /// `true` when the error means "TensorRT, the CUDA runtime, the driver or a usable GPU is missing here" (as
+    /// opposed to a problem with an engine file or a failed run): tools exit with their "unavailable" code, services
+    /// fall back.
+    pub fn is_unavailable(&self) -> bool {
+        use trt_sys::Error as Sys;
+        self.is_no_device()
+            || matches!(self, Error::NoDeviceForEngine { .. })
+            || matches!(
+                self,
+                Error::Sys(
+                    Sys::TensorRtNotCompiled
+                        | Sys::LibraryNotFound { .. }
+                        | Sys::LibraryOpen { .. }
+                        | Sys::SymbolMissing { .. }
+                        | Sys::VersionMismatch { .. }
+                        | Sys::InvalidVersion { .. }
+                )
+            )
     }
 }
 

@@ -50,10 +50,12 @@ pub mod cuda;
 pub mod dtype;
 pub mod error;
 mod logger;
+pub mod plugins;
 mod runtime;
 mod session;
 mod shared;
 pub mod sidecar;
+pub mod system;
 pub mod validity;
 
 pub use calibrator::{
@@ -68,4 +70,8 @@ pub use runtime::{
 };
 pub use session::{Input, Outputs, PendingInference, PhaseTimes, Session, SessionConfig};
 pub use shared::{OwnedSession, SharedEngine};
-pub use sidecar::{ComputeCapability, Version};
+pub use sidecar::ComputeCapability;
+pub use trt_sys::loader::compiled_version;
+pub use trt_sys::version::{Product, Version};
+/// The raw layer's error, carried by [`Error::Sys`]; match on it through the predicates on [`Error`] where one serves.
+pub use trt_sys::Error as SysError;

@@ -15,9 +15,8 @@ use crate::dtype::DataType;
 use crate::error::{Error, Result, Shape};
 use crate::logger::Logger;
 use crate::session::{Session, SessionConfig};
-use crate::sidecar::{
-    self, DeviceFacts, RuntimeFacts, Sidecar, TensorMode, VerifiedEngine, Version,
-};
+use crate::sidecar::{self, DeviceFacts, RuntimeFacts, Sidecar, TensorMode, VerifiedEngine};
+use crate::Version;
 
 /// Options for [`Library::load_with`].
 #[derive(Debug, Clone, Default)]

@@ -91,8 +91,8 @@ pub fn sidecar_path(engine: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// A TensorRT release; sidecars store its canonical spelling (`"10.3.0"`, `"RTX 1.7.1"`) and refuse any other.
-pub use trt_sys::version::Version;
+// Sidecars store a TensorRT release in its canonical spelling (`"10.3.0"`, `"RTX 1.7.1"`) and refuse any other.
+use trt_sys::version::Version;
 
 /// [`Version`] in a sidecar: its canonical spelling, written and read back exactly.
 mod canonical_version {

@@ -256,3 +256,36 @@ fn gpu_copies_refuse_buffers_of_another_device() {
         );
     }
 }
+
+/// Deserialization makes the runtime's device current on the calling thread before TensorRT allocates anything
+/// (a worker thread may have another device current). Shown with two GPUs: the library belongs to the last one and
+/// the worker thread has device 0 current; with one GPU both are device 0 and the test checks the call leaves it
+/// current.
+#[test]
+#[ignore = "needs GPU and TRT_TEST_LEAN_LIB (a shim compiled with TensorRT headers)"]
+fn gpu_deserialization_makes_the_runtimes_device_current() {
+    common::setup(Some("TRT_TEST_LEAN_LIB"));
+    let count = Device::count().expect("a CUDA device (this test needs a GPU)");
+    let target = count - 1;
+    let lib = trt::Library::load_with(trt::LoadOptions {
+        device: target,
+        ..Default::default()
+    })
+    .expect("library with a GPU");
+    let runtime = lib.runtime().expect("runtime");
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            trt_sys::cuda::device::set(0).unwrap();
+            // SAFETY: deliberately bogus bytes; TensorRT's header check refuses them after the device switch.
+            let r = unsafe { runtime.deserialize_unverified(b"not an engine, 32 bytes of text.") };
+            assert!(r.is_err(), "bogus bytes were accepted");
+            assert_eq!(
+                trt_sys::cuda::device::get().unwrap(),
+                target as i32,
+                "deserialization did not make the runtime's device current"
+            );
+        })
+        .join()
+        .unwrap();
+    });
+}

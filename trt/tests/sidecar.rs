@@ -10,9 +10,8 @@ use rand_chacha::ChaCha8Rng;
 use trt::sidecar::{
     self, ComputeCapability, DeviceFacts, GpuInfo, HardwareCompatibility, IoTensorInfo, Precision,
     ProfileInfo, ProfileShapes, RuntimeFacts, Sidecar, SourceInfo, TensorMode, TensorRtInfo,
-    Version,
 };
-use trt::{DataType, Error};
+use trt::{DataType, Error, Version};
 
 const TRT: Version = Version::new(10, 3, 0);
 const T4: ComputeCapability = ComputeCapability::new(7, 5);

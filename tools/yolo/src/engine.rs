@@ -257,30 +257,11 @@ pub fn engine_io(model: &str, io: &[IoTensor], profile: usize) -> Result<EngineI
     })
 }
 
-/// `true` when `e` means "TensorRT, the CUDA runtime, the driver or a usable GPU is missing here" (as opposed to a
-/// problem with the engine file or a failed run).
-pub fn is_unavailable(e: &trt::Error) -> bool {
-    use trt_sys::Error as Sys;
-    e.is_no_device()
-        || matches!(e, trt::Error::NoDeviceForEngine { .. })
-        || matches!(
-            e,
-            trt::Error::Sys(
-                Sys::TensorRtNotCompiled
-                    | Sys::LibraryNotFound { .. }
-                    | Sys::LibraryOpen { .. }
-                    | Sys::SymbolMissing { .. }
-                    | Sys::VersionMismatch { .. }
-                    | Sys::InvalidVersion { .. }
-            )
-        )
-}
-
 /// Maps a `trt` error about engine `model` to this crate's error: [`Error::BackendUnavailable`] when TensorRT, CUDA or
-/// a GPU is missing ([`is_unavailable`]), [`Error::Model`] otherwise (sidecar, checksum, version or GPU mismatch,
+/// a GPU is missing ([`trt::Error::is_unavailable`]), [`Error::Model`] otherwise (sidecar, checksum, version or GPU mismatch,
 /// TensorRT's own failures).
 pub fn map_trt_error(model: &Path, e: trt::Error) -> Error {
-    if is_unavailable(&e) {
+    if e.is_unavailable() {
         Error::BackendUnavailable(format!(
             "{}: cannot run TensorRT engines on this machine: {e}",
             model.display()
@@ -896,11 +877,11 @@ mod tests {
     fn missing_runtime_is_unavailable_and_file_problems_are_model_errors() {
         let p = Path::new("/x/m.engine");
         let unavailable = [
-            trt::Error::Sys(trt_sys::Error::NoCudaDevice {
+            trt::Error::Sys(trt::SysError::NoCudaDevice {
                 reason: "cudaErrorNoDevice".into(),
             }),
-            trt::Error::Sys(trt_sys::Error::TensorRtNotCompiled),
-            trt::Error::Sys(trt_sys::Error::LibraryNotFound {
+            trt::Error::Sys(trt::SysError::TensorRtNotCompiled),
+            trt::Error::Sys(trt::SysError::LibraryNotFound {
                 library: "libcudart.so.13".into(),
                 tried: vec![],
                 hint: "set CUDA_LIB_DIR".into(),
@@ -919,7 +900,7 @@ mod tests {
                 sidecar: "/x/m.engine.json".into(),
                 reason: "not valid JSON".into(),
             },
-            trt::Error::Sys(trt_sys::Error::TensorRt {
+            trt::Error::Sys(trt::SysError::TensorRt {
                 call: "deserializeCudaEngine".into(),
                 message: "magic tag does not match".into(),
             }),

@@ -14,7 +14,7 @@
 //! * [`calibrator`] — [`DeviceCalibrator`], on-GPU INT8 calibration for TensorRT ≤ 10.x.
 //! * [`validity`] — TensorRT for RTX's header check of an engine (`getEngineValidity`), with each reason in words.
 //!
-//! # Async memory safety (DESIGN decision 7)
+//! # Async memory safety
 //! No safe call lets the GPU read or write memory that Rust code can free, move or reuse before the work is known
 //! complete:
 //! * Every CUDA buffer remembers an event recorded after the last stream operation that touched it. Host access to a

@@ -1,4 +1,4 @@
-//! The engine sidecar (DESIGN decision 6): provenance and integrity of a serialized TensorRT engine.
+//! The engine sidecar: provenance and integrity of a serialized TensorRT engine.
 //!
 //! # File name
 //! The sidecar of `model.engine` is `model.engine.json` — the engine's full file name plus `.json`

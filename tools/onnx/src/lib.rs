@@ -11,7 +11,7 @@ pub mod error;
 pub mod graph;
 pub mod model;
 pub mod passes;
-// CPU execution, FP16, verification and test-graph builders (helper onnx-exec).
+// CPU execution, FP16, verification and test-graph builders.
 pub mod exec;
 pub mod fp16;
 pub mod testgen;

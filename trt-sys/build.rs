@@ -193,13 +193,13 @@ fn generate_shim_enums() {
             if l == "}" {
                 out.push_str("    }\n}\n");
                 current = None;
-            } else if l.starts_with("///") {
-                out.push_str(&format!("        {l}\n"));
-            } else if l.ends_with(',')
-                && l[..l.len() - 1]
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_')
+            } else if l.starts_with("///")
+                || (l.ends_with(',')
+                    && l[..l.len() - 1]
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_'))
             {
+                // A variant's doc line, or the variant.
                 out.push_str(&format!("        {l}\n"));
             } else {
                 panic!(

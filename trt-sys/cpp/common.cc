@@ -2,7 +2,6 @@
 
 #include "trt-sys/cpp/enum_detect.h"
 #include "trt-sys/src/shim/common.rs.h"
-#include "trt-sys/src/shim/common/release.rs.h"
 
 #include <limits>
 #include <stdexcept>

@@ -7,7 +7,7 @@
 //! per release.
 //!
 //! The public enums (`trt_sys::shim::DataType`, ...) are generated from that declaration: build.rs reads the bridge's
-//! enums (names, variants, docs) and writes one [`shim_enum!`] invocation per enum to `$OUT_DIR/shim_enums.rs`,
+//! enums (names, variants, docs) and writes one `shim_enum!` invocation per enum to `$OUT_DIR/shim_enums.rs`,
 //! included here. They stay Rust enums, apart from the bridge's: a cxx shared enum is a `#[repr(transparent)]` struct
 //! with one constant per variant, which tolerates values a newer library may send (mapped to `Unknown` or another
 //! fallback by `from_ffi`) but cannot be matched exhaustively, marked `#[non_exhaustive]`, or glob-imported

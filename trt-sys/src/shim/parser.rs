@@ -6,7 +6,9 @@ use std::path::Path;
 #[cfg(not(trt_shim))]
 use super::Never;
 use super::{Network, ParserErrorCode};
-use crate::error::{Error, Result};
+#[cfg(trt_shim)]
+use crate::error::Error;
+use crate::error::Result;
 
 #[cfg(trt_shim)]
 use super::{prepare_factory, FactoryUse, Native};

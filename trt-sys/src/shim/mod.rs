@@ -26,7 +26,7 @@ use std::path::Path;
 use crate::error::{Error, Result};
 pub use crate::loader::TrtVersion;
 
-/// `impl Debug` (the type name only: a native object has no printable state) and, with the shim, [`Native`] for a
+/// `impl Debug` (the type name only: a native object has no printable state) and, with the shim, `Native` for a
 /// handle type: `handle!(Engine => ffi::ShimEngine, |s| &s.inner.ptr)` names the shim type and where the handle
 /// keeps its pointer.
 macro_rules! handle {

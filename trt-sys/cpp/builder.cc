@@ -1,7 +1,7 @@
 #include "trt-sys/cpp/builder.h"
 
 #include "trt-sys/cpp/enum_detect.h"
-#include "trt-sys/src/shim/ffi.rs.h"
+#include "trt-sys/src/shim/builder.rs.h"
 
 #include <stdexcept>
 #include <vector>
@@ -738,19 +738,5 @@ std::unique_ptr<ShimHostMemory> ShimTimingCache::serialize() const
         throw_logged(*logger, mark, "ITimingCache::serialize", "TensorRT returned nothing");
     }
     return std::make_unique<ShimHostMemory>(m);
-}
-
-ShimHostMemory::ShimHostMemory(nvinfer1::IHostMemory* m)
-    : memory(m)
-{
-}
-
-rust::Slice<std::uint8_t const> ShimHostMemory::bytes() const
-{
-    if (!memory->data() || memory->size() == 0)
-    {
-        return {};
-    }
-    return {static_cast<std::uint8_t const*>(memory->data()), memory->size()};
 }
 } // namespace trtshim

@@ -1,6 +1,6 @@
 // Builder area: IBuilder, INetworkDefinition (layer iteration, outputs), IBuilderConfig (pools, flags, DLA,
 // profiling verbosity, optimization level, compatibility, timing cache, progress monitor, INT8 calibrator),
-// IOptimizationProfile, ITimingCache and IHostMemory.
+// IOptimizationProfile and ITimingCache (their serialized forms come back as ShimHostMemory, host_memory.h).
 //
 // Each method's comment states the ownership and failure contract taken from that release's header docs.
 // Constness: the wrappers hold pointers, so `const` methods may call mutating TensorRT methods; the Rust side
@@ -8,6 +8,7 @@
 // thread-safe).
 #pragma once
 
+#include "trt-sys/cpp/host_memory.h"
 #include "trt-sys/cpp/logger.h"
 
 #include <cstdint>
@@ -20,7 +21,6 @@ struct CalibratorSink;
 struct LayerDesc;
 struct NetworkTensorDesc;
 
-class ShimHostMemory;
 class ShimNetwork;
 class ShimConfig;
 class ShimProfile;
@@ -160,14 +160,5 @@ public:
     ShimLogger const* logger;
     // ITimingCache::serialize: caller owns the IHostMemory (delete); null on failure.
     std::unique_ptr<ShimHostMemory> serialize() const;
-};
-
-class ShimHostMemory
-{
-public:
-    explicit ShimHostMemory(nvinfer1::IHostMemory* memory);
-    // Caller-owned IHostMemory (delete); data() stays valid until then.
-    std::unique_ptr<nvinfer1::IHostMemory> memory;
-    rust::Slice<std::uint8_t const> bytes() const;
 };
 } // namespace trtshim

@@ -1,6 +1,6 @@
 #include "trt-sys/cpp/logger.h"
 
-#include "trt-sys/src/shim/ffi.rs.h"
+#include "trt-sys/src/shim/logger.rs.h"
 
 #include <stdexcept>
 

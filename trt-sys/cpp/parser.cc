@@ -1,7 +1,7 @@
 #include "trt-sys/cpp/parser.h"
 
 #include "trt-sys/cpp/enum_detect.h"
-#include "trt-sys/src/shim/ffi.rs.h"
+#include "trt-sys/src/shim/parser.rs.h"
 
 namespace trtshim
 {

@@ -1,6 +1,6 @@
 #include "trt-sys/cpp/runtime.h"
 
-#include "trt-sys/src/shim/ffi.rs.h"
+#include "trt-sys/src/shim/runtime.rs.h"
 
 #include <cuda_runtime_api.h>
 

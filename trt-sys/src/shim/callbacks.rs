@@ -8,7 +8,7 @@ use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use super::ffi::ffi;
+use super::common::ffi;
 use super::{Int8Calibrator, ProgressMonitor, Severity};
 
 type Panic = Box<dyn Any + Send + 'static>;

@@ -1,3 +1,5 @@
+use std::fmt;
+
 use super::*;
 
 #[test]
@@ -151,6 +153,9 @@ mod without_headers {
 #[cfg(trt_shim)]
 mod with_headers {
     use super::*;
+    use crate::shim::callbacks::{self, LogSink};
+    use crate::shim::common::ffi as sys;
+    use crate::shim::runtime::{keep_for_process, PLUGIN_LOGGERS};
     use std::sync::{Arc, Mutex};
 
     fn version() -> TrtVersion {
@@ -189,7 +194,8 @@ mod with_headers {
         );
     }
 
-    /// Rust enum -> shim enum -> Rust enum is the identity for every value.
+    /// Rust enum -> shim enum -> Rust enum is the identity for every value, both print the same name, and the
+    /// bridge enum has no value beyond the public enum's (build.rs generated one from the other).
     #[test]
     fn rust_and_shim_enums_map_one_to_one() {
         macro_rules! check {
@@ -201,7 +207,16 @@ mod with_headers {
                         "{}::{v:?}",
                         stringify!($t)
                     );
+                    assert_eq!(format!("{v:?}"), format!("{:?}", v.to_ffi()));
                 }
+                let next = sys::$t {
+                    repr: u8::try_from($t::ALL.len()).unwrap(),
+                };
+                assert_eq!($t::from_ffi(next), None, "{next:?}");
+                assert!(
+                    format!("{next:?}").contains('('),
+                    "{next:?} is a declared value"
+                );
             };
         }
         check!(Severity);
@@ -323,7 +338,11 @@ mod with_headers {
             );
         }
         code_missing.push(ParserErrorCode::Unknown.to_ffi());
-        run(&codes, sys::roundtrip_parser_error_code, &code_missing);
+        run(
+            &codes,
+            crate::shim::parser::ffi::roundtrip_parser_error_code,
+            &code_missing,
+        );
     }
 
     #[test]

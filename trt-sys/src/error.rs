@@ -59,7 +59,7 @@ pub enum Error {
         path: PathBuf,
     },
 
-    /// A version integer reported by a library (or given to [`crate::loader::TrtVersion::decode`]) is not a
+    /// A version integer reported by a library (or given to [`crate::version::Version::decode`]) is not a
     /// valid TensorRT version encoding.
     #[error(
         "{origin} returned {value}, which is not a TensorRT version \

@@ -28,7 +28,7 @@
 //! API). The release to look for is the compiled headers' product and major when the shim is compiled, otherwise
 //! TensorRT 11, 10 and 8, then TensorRT-RTX 1 ([`wanted_releases`]). The loaded library's own version
 //! (`getInferLibVersion()`; TensorRT-RTX's from `getInferLib{Major,Minor,Patch}Version`) must be of the same product
-//! and major, with a minor not older than the compiled one ([`TrtVersion::serves`]); otherwise
+//! and major, with a minor not older than the compiled one ([`Version::serves`]); otherwise
 //! [`Error::VersionMismatch`] names both.
 
 use std::ffi::{c_char, c_void, OsStr, OsString};
@@ -37,8 +37,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use crate::error::{Error, Result};
-// Transitional re-export: the version types live in `crate::version`.
-pub use crate::version::{Product, Version as TrtVersion};
+use crate::version::{Product, Version};
 
 /// TensorRT majors tried, in order, when no TensorRT headers were compiled in.
 pub const DEFAULT_TRT_MAJORS: [u32; 3] = [11, 10, 8];
@@ -754,7 +753,7 @@ pub struct TensorRtLibs {
     /// Full, lean or dispatch.
     pub flavor: RuntimeFlavor,
     /// What the library reports (`getInferLibVersion`).
-    pub version: TrtVersion,
+    pub version: Version,
     /// Resolved C entry points.
     pub entry: TrtEntryPoints,
 }
@@ -769,7 +768,7 @@ pub struct ParserLib {
     /// `getNvOnnxParserVersion`, when exported.
     pub get_parser_version: Option<VersionFn>,
     /// The decoded parser version, when `getNvOnnxParserVersion` is exported.
-    pub version: Option<TrtVersion>,
+    pub version: Option<Version>,
 }
 
 /// The opened TensorRT plugin library.
@@ -780,7 +779,7 @@ pub struct PluginLib {
     /// `initLibNvInferPlugins`.
     pub init_lib_nvinfer_plugins: InitPluginsFn,
     /// The version the library reports itself (TensorRT 8.x); `None` where it exports no version of its own.
-    pub version: Option<TrtVersion>,
+    pub version: Option<Version>,
 }
 
 fn tensorrt_hint(wanted: &[(Product, u32)]) -> String {
@@ -805,7 +804,7 @@ fn tensorrt_hint(wanted: &[(Product, u32)]) -> String {
 
 /// The releases searched for: the compiled headers' product and major, or every default when nothing was compiled
 /// (TensorRT [`DEFAULT_TRT_MAJORS`], then TensorRT-RTX [`DEFAULT_RTX_MAJORS`]).
-pub fn wanted_releases(compiled: Option<TrtVersion>) -> Vec<(Product, u32)> {
+pub fn wanted_releases(compiled: Option<Version>) -> Vec<(Product, u32)> {
     match compiled {
         Some(v) => vec![(v.product, v.major)],
         None => DEFAULT_TRT_MAJORS
@@ -822,9 +821,9 @@ pub fn wanted_releases(compiled: Option<TrtVersion>) -> Vec<(Product, u32)> {
 ///
 /// The loaded library must report (through `getInferLibVersion`, or `getInferLib{Major,Minor,Patch}Version` on
 /// TensorRT-RTX) the product and major that were asked for and, when headers were compiled, a minor that is not
-/// older than theirs ([`TrtVersion::serves`]); its file name's major must agree too. Otherwise
+/// older than theirs ([`Version::serves`]); its file name's major must agree too. Otherwise
 /// [`Error::VersionMismatch`] names both versions.
-pub fn open_tensorrt(config: &SearchConfig, compiled: Option<TrtVersion>) -> Result<TensorRtLibs> {
+pub fn open_tensorrt(config: &SearchConfig, compiled: Option<Version>) -> Result<TensorRtLibs> {
     let wanted = wanted_releases(compiled);
     let hint = tensorrt_hint(&wanted);
     let candidates = config.runtime_candidates(&wanted);
@@ -876,7 +875,7 @@ fn library_version(
     lib: &LoadedLibrary,
     get_version: VersionFn,
     product: Product,
-) -> Result<TrtVersion> {
+) -> Result<Version> {
     let origin = format!("getInferLibVersion() of {}", lib.path().display());
     // SAFETY: `getInferLibVersion` takes no arguments, has no preconditions and only returns a constant.
     let raw = unsafe { get_version() };
@@ -899,14 +898,14 @@ fn library_version(
                         origin: format!("{origin} (a negative version part)"),
                     })
                 };
-                TrtVersion::rtx(part(ma())?, part(mi())?, part(pa())?)
+                Version::rtx(part(ma())?, part(mi())?, part(pa())?)
             },
-            _ => TrtVersion::decode_rtx(raw).map_err(|_| Error::InvalidVersion {
+            _ => Version::decode_rtx(raw).map_err(|_| Error::InvalidVersion {
                 value: i64::from(raw),
                 origin: origin.clone(),
             })?,
         },
-        Product::TensorRt => TrtVersion::decode_from(raw, &origin)?,
+        Product::TensorRt => Version::decode_from(raw, &origin)?,
     };
     if let (Some(major_fn), Product::TensorRt) = (parts.0, product) {
         // SAFETY: as above, no arguments and no preconditions.
@@ -924,7 +923,7 @@ fn library_version(
 fn finish_tensorrt(
     lib: LoadedLibrary,
     candidate: &TrtCandidate,
-    compiled: Option<TrtVersion>,
+    compiled: Option<Version>,
     wanted: &[(Product, u32)],
 ) -> Result<TensorRtLibs> {
     // The types below are the C signatures declared in NvInferRuntime.h / NvInferRuntimeBase.h / NvInfer.h for
@@ -1051,8 +1050,8 @@ pub fn open_onnx_parser(config: &SearchConfig, trt: &TensorRtLibs) -> Result<Par
             let raw = unsafe { f() };
             let origin = format!("getNvOnnxParserVersion() of {}", lib.path().display());
             let v = match product {
-                Product::TensorRt => TrtVersion::decode_parser_from(raw, &origin)?,
-                Product::Rtx => TrtVersion::decode_rtx_parser_from(raw, &origin)?,
+                Product::TensorRt => Version::decode_parser_from(raw, &origin)?,
+                Product::Rtx => Version::decode_rtx_parser_from(raw, &origin)?,
             };
             // TensorRT's parser carries TensorRT's major; TensorRT-RTX's parser has numbers of its own (0.2.0 with
             // RTX 1.7), so only its file name ties it to the runtime.
@@ -1083,12 +1082,12 @@ pub fn open_onnx_parser(config: &SearchConfig, trt: &TensorRtLibs) -> Result<Par
 ///
 /// Where the plugin library reports a version of its own (TensorRT 8.x's exports `getInferLibVersion`), it must
 /// be of the loaded runtime's product and major and not newer than it, and serve the `compiled` headers
-/// ([`TrtVersion::serves`]); otherwise [`Error::VersionMismatch`] names both. TensorRT 10 and later export only
+/// ([`Version::serves`]); otherwise [`Error::VersionMismatch`] names both. TensorRT 10 and later export only
 /// `initLibNvInferPlugins`: there the file name's major (`libnvinfer_plugin.so.<loaded major>`) is what is checked.
 pub fn open_plugins(
     config: &SearchConfig,
     trt: &TensorRtLibs,
-    compiled: Option<TrtVersion>,
+    compiled: Option<Version>,
 ) -> Result<PluginLib> {
     requires_full(trt, "the TensorRT plugin library")?;
     if trt.version.is_rtx() {
@@ -1121,7 +1120,7 @@ pub fn open_plugins(
 
 /// The version a library reports through a `getInferLibVersion` of its own; `None` when the symbol is absent or
 /// resolves into another file (a dependency's: the plugin library links libnvinfer, which exports one too).
-pub fn own_version(lib: &LoadedLibrary) -> Result<Option<TrtVersion>> {
+pub fn own_version(lib: &LoadedLibrary) -> Result<Option<Version>> {
     let Ok(addr) = lib.symbol_addr("getInferLibVersion") else {
         return Ok(None);
     };
@@ -1135,16 +1134,16 @@ pub fn own_version(lib: &LoadedLibrary) -> Result<Option<TrtVersion>> {
     // SAFETY: no arguments; returns an integer.
     let raw = unsafe { f() };
     let origin = format!("getInferLibVersion() of {}", lib.path().display());
-    TrtVersion::decode_from(raw, &origin).map(Some)
+    Version::decode_from(raw, &origin).map(Some)
 }
 
 /// A plugin library of version `plugin` next to the loaded runtime `loaded`, for code compiled against
 /// `compiled`: same product and major as the runtime and not newer than it (it calls into the runtime), and
 /// serving the compiled headers.
 pub fn check_plugin_version(
-    plugin: TrtVersion,
-    loaded: TrtVersion,
-    compiled: Option<TrtVersion>,
+    plugin: Version,
+    loaded: Version,
+    compiled: Option<Version>,
     path: &Path,
 ) -> Result<()> {
     if !loaded.serves(plugin) {
@@ -1227,10 +1226,10 @@ pub fn cudart_fits_driver(runtime: i32, driver: i32) -> bool {
 
 /// The TensorRT version of the headers the shim was compiled against (from `NvInferVersion.h`, passed by
 /// build.rs as `TRT_SYS_TENSORRT_VERSION`), `None` when no TensorRT headers were found at build time.
-pub fn compiled_version() -> Option<TrtVersion> {
-    let v: TrtVersion = option_env!("TRT_SYS_TENSORRT_VERSION")?.parse().ok()?;
+pub fn compiled_version() -> Option<Version> {
+    let v: Version = option_env!("TRT_SYS_TENSORRT_VERSION")?.parse().ok()?;
     Some(match option_env!("TRT_SYS_TENSORRT_PRODUCT") {
-        Some("rtx") => TrtVersion {
+        Some("rtx") => Version {
             product: Product::Rtx,
             ..v
         },

@@ -32,42 +32,42 @@ fn full_config() -> SearchConfig {
 
 #[test]
 fn decode_8x_encoding() {
-    assert_eq!(TrtVersion::decode(8503).unwrap(), TrtVersion::new(8, 5, 3));
-    assert_eq!(TrtVersion::decode(8601).unwrap(), TrtVersion::new(8, 6, 1));
-    assert_eq!(TrtVersion::decode(8210).unwrap(), TrtVersion::new(8, 2, 10));
+    assert_eq!(Version::decode(8503).unwrap(), Version::new(8, 5, 3));
+    assert_eq!(Version::decode(8601).unwrap(), Version::new(8, 6, 1));
+    assert_eq!(Version::decode(8210).unwrap(), Version::new(8, 2, 10));
 }
 
 #[test]
 fn decode_10_and_later_encoding() {
     assert_eq!(
-        TrtVersion::decode(100300).unwrap(),
-        TrtVersion::new(10, 3, 0)
+        Version::decode(100300).unwrap(),
+        Version::new(10, 3, 0)
     );
     assert_eq!(
-        TrtVersion::decode(101600).unwrap(),
-        TrtVersion::new(10, 16, 0)
+        Version::decode(101600).unwrap(),
+        Version::new(10, 16, 0)
     );
     assert_eq!(
-        TrtVersion::decode(110400).unwrap(),
-        TrtVersion::new(11, 4, 0)
+        Version::decode(110400).unwrap(),
+        Version::new(11, 4, 0)
     );
     assert_eq!(
-        TrtVersion::decode(110102).unwrap(),
-        TrtVersion::new(11, 1, 2)
+        Version::decode(110102).unwrap(),
+        Version::new(11, 1, 2)
     );
 }
 
 #[test]
 fn decode_round_trips_through_encode() {
     for v in [
-        TrtVersion::new(8, 5, 3),
-        TrtVersion::new(8, 6, 12),
-        TrtVersion::new(10, 0, 1),
-        TrtVersion::new(10, 16, 0),
-        TrtVersion::new(11, 4, 0),
+        Version::new(8, 5, 3),
+        Version::new(8, 6, 12),
+        Version::new(10, 0, 1),
+        Version::new(10, 16, 0),
+        Version::new(11, 4, 0),
     ] {
         assert_eq!(
-            TrtVersion::decode(v.encode()).unwrap(),
+            Version::decode(v.encode()).unwrap(),
             v,
             "{v} encodes to {}",
             v.encode()
@@ -91,7 +91,7 @@ fn decode_rejects_ambiguous_and_garbage_values() {
         1_000_000,
         i32::MAX,
     ] {
-        let err = TrtVersion::decode(bad).expect_err(&format!("{bad} must not decode"));
+        let err = Version::decode(bad).expect_err(&format!("{bad} must not decode"));
         match &err {
             Error::InvalidVersion { value, .. } => assert_eq!(*value, i64::from(bad)),
             other => panic!("{bad}: unexpected error {other:?}"),
@@ -107,40 +107,40 @@ fn decode_rejects_ambiguous_and_garbage_values() {
 #[test]
 fn parser_versions_use_the_five_digit_encoding_everywhere() {
     assert_eq!(
-        TrtVersion::decode_parser(80500).unwrap(),
-        TrtVersion::new(8, 5, 0)
+        Version::decode_parser(80500).unwrap(),
+        Version::new(8, 5, 0)
     );
     assert_eq!(
-        TrtVersion::decode_parser(100300).unwrap(),
-        TrtVersion::new(10, 3, 0)
+        Version::decode_parser(100300).unwrap(),
+        Version::new(10, 3, 0)
     );
-    assert!(TrtVersion::decode_parser(8500).is_err());
-    assert!(TrtVersion::decode_parser(-1).is_err());
+    assert!(Version::decode_parser(8500).is_err());
+    assert!(Version::decode_parser(-1).is_err());
 }
 
 #[test]
 fn version_display_and_order() {
-    assert_eq!(TrtVersion::new(10, 3, 0).to_string(), "10.3.0");
-    assert!(TrtVersion::new(8, 6, 1) < TrtVersion::new(10, 0, 0));
-    assert!(TrtVersion::new(10, 3, 0) < TrtVersion::new(10, 16, 0));
+    assert_eq!(Version::new(10, 3, 0).to_string(), "10.3.0");
+    assert!(Version::new(8, 6, 1) < Version::new(10, 0, 0));
+    assert!(Version::new(10, 3, 0) < Version::new(10, 16, 0));
 }
 
 #[test]
 fn dotted_versions_from_build_rs_parse() {
     assert_eq!(
-        "10.3.0.26".parse::<TrtVersion>().ok(),
-        Some(TrtVersion::new(10, 3, 0))
+        "10.3.0.26".parse::<Version>().ok(),
+        Some(Version::new(10, 3, 0))
     );
     assert_eq!(
-        "8.5.2".parse::<TrtVersion>().ok(),
-        Some(TrtVersion::new(8, 5, 2))
+        "8.5.2".parse::<Version>().ok(),
+        Some(Version::new(8, 5, 2))
     );
     assert_eq!(
-        "11.1".parse::<TrtVersion>().ok(),
-        Some(TrtVersion::new(11, 1, 0))
+        "11.1".parse::<Version>().ok(),
+        Some(Version::new(11, 1, 0))
     );
-    assert_eq!("x.1.0".parse::<TrtVersion>().ok(), None);
-    assert_eq!("".parse::<TrtVersion>().ok(), None);
+    assert_eq!("x.1.0".parse::<Version>().ok(), None);
+    assert_eq!("".parse::<Version>().ok(), None);
 }
 
 // ----- flavors ----------------------------------------------------------------------------------------------
@@ -458,7 +458,7 @@ fn a_miss_lists_every_path_tried_in_order() {
         python_lib_dirs: vec![b.clone()],
         ..SearchConfig::default()
     };
-    let err = open_tensorrt(&cfg, Some(TrtVersion::new(10, 3, 0))).unwrap_err();
+    let err = open_tensorrt(&cfg, Some(Version::new(10, 3, 0))).unwrap_err();
     let Error::LibraryNotFound {
         library,
         tried,
@@ -536,7 +536,7 @@ fn a_file_the_loader_refuses_is_reported_with_its_reason() {
     let bogus = tmp.path().join("libnvinfer.so.10");
     std::fs::write(&bogus, b"this is not an ELF file").unwrap();
     let cfg = SearchConfig::only_dirs([tmp.path().to_owned()]);
-    let err = open_tensorrt(&cfg, Some(TrtVersion::new(10, 3, 0))).unwrap_err();
+    let err = open_tensorrt(&cfg, Some(Version::new(10, 3, 0))).unwrap_err();
     let Error::LibraryOpen { path, message } = &err else {
         panic!("unexpected {err:?}")
     };
@@ -571,7 +571,7 @@ fn parser_and_plugins_refuse_a_lean_runtime_with_an_explanation() {
     let trt = TensorRtLibs {
         nvinfer: lib,
         flavor: RuntimeFlavor::Lean,
-        version: TrtVersion::new(11, 4, 0),
+        version: Version::new(11, 4, 0),
         entry: TrtEntryPoints {
             get_infer_lib_version: fake_version,
             create_infer_builder: None,
@@ -648,7 +648,7 @@ fn assert_runtime_without_builder(trt: &TensorRtLibs, flavor: RuntimeFlavor, fil
     assert_eq!(i64::from(unsafe { minor() }), i64::from(trt.version.minor));
     // SAFETY: as above.
     let raw = unsafe { (trt.entry.get_infer_lib_version)() };
-    assert_eq!(TrtVersion::decode(raw).unwrap(), trt.version);
+    assert_eq!(Version::decode(raw).unwrap(), trt.version);
     assert!(
         trt.entry.create_infer_builder.is_none(),
         "{flavor} runtime must not export the builder"
@@ -674,7 +674,7 @@ fn reallib_lean_runtime_opens_through_trt_library() {
         "the PyPI wheel in CI is 11.4.0"
     );
     // Same library when the compiled headers are an 11.x release.
-    let trt = open_tensorrt(&cfg, Some(TrtVersion::new(11, 1, 0)))
+    let trt = open_tensorrt(&cfg, Some(Version::new(11, 1, 0)))
         .expect("11.1 headers accept an 11.4 runtime");
     assert_eq!(trt.flavor, RuntimeFlavor::Lean);
 }
@@ -685,7 +685,7 @@ fn reallib_lean_runtime_is_found_as_a_fallback_when_no_full_runtime_exists() {
     let file = required_env("TRT_TEST_LEAN_LIB");
     let dir = file.parent().unwrap().to_owned();
     let cfg = SearchConfig::only_dirs([dir.clone()]);
-    let trt = open_tensorrt(&cfg, Some(TrtVersion::new(11, 1, 0)))
+    let trt = open_tensorrt(&cfg, Some(Version::new(11, 1, 0)))
         .expect("lean runtime found by directory");
     assert_eq!(trt.flavor, RuntimeFlavor::Lean);
     assert_eq!(trt.nvinfer.path(), dir.join("libnvinfer_lean.so.11"));
@@ -699,7 +699,7 @@ fn reallib_runtime_with_another_major_than_compiled_is_a_version_mismatch() {
         trt_library: Some(file.clone()),
         ..SearchConfig::default()
     };
-    let err = open_tensorrt(&cfg, Some(TrtVersion::new(10, 3, 0))).unwrap_err();
+    let err = open_tensorrt(&cfg, Some(Version::new(10, 3, 0))).unwrap_err();
     let Error::VersionMismatch {
         compiled,
         loaded,
@@ -747,12 +747,12 @@ fn rtx_library_versions_are_decoded_and_checked_against_the_compiled_headers() {
     // The integer it reports is RTX's own encoding, which the TensorRT decoder refuses.
     // SAFETY: `int32_t getInferLibVersion() noexcept`, no arguments.
     let raw = unsafe { (trt.entry.get_infer_lib_version)() };
-    assert_eq!(TrtVersion::decode_rtx(raw).unwrap(), trt.version);
-    assert!(TrtVersion::decode(raw).is_err(), "{raw}");
+    assert_eq!(Version::decode_rtx(raw).unwrap(), trt.version);
+    assert!(Version::decode(raw).is_err(), "{raw}");
     // TensorRT 11.4 headers cannot drive it, nor can headers of a newer RTX minor.
     for compiled in [
-        TrtVersion::new(11, 4, 0),
-        TrtVersion::rtx(1, trt.version.minor + 1, 0),
+        Version::new(11, 4, 0),
+        Version::rtx(1, trt.version.minor + 1, 0),
     ] {
         let err = open_tensorrt(&cfg, Some(compiled)).unwrap_err();
         let msg = err.to_string();
@@ -763,8 +763,8 @@ fn rtx_library_versions_are_decoded_and_checked_against_the_compiled_headers() {
         );
     }
     // Headers of the same or an older minor can.
-    assert!(open_tensorrt(&cfg, Some(TrtVersion::rtx(1, trt.version.minor, 0))).is_ok());
-    assert!(open_tensorrt(&cfg, Some(TrtVersion::rtx(1, 6, 0))).is_ok());
+    assert!(open_tensorrt(&cfg, Some(Version::rtx(1, trt.version.minor, 0))).is_ok());
+    assert!(open_tensorrt(&cfg, Some(Version::rtx(1, 6, 0))).is_ok());
     // Its parser sits beside it under its own name.
     let parser = open_onnx_parser(
         &SearchConfig::only_dirs([file.parent().unwrap().to_owned()]),
@@ -862,36 +862,36 @@ fn accepted_majors_read_as_a_sentence() {
 #[test]
 fn rtx_versions_decode_from_their_own_encoding() {
     // getInferLibVersion() of TensorRT-RTX 1.7.1 is 10701: in the band the TensorRT decoder refuses.
-    assert!(TrtVersion::decode(10701).is_err());
+    assert!(Version::decode(10701).is_err());
     assert_eq!(
-        TrtVersion::decode_rtx(10701).unwrap(),
-        TrtVersion::rtx(1, 7, 1)
+        Version::decode_rtx(10701).unwrap(),
+        Version::rtx(1, 7, 1)
     );
     assert_eq!(
-        TrtVersion::decode_rtx(10601).unwrap(),
-        TrtVersion::rtx(1, 6, 1)
+        Version::decode_rtx(10601).unwrap(),
+        Version::rtx(1, 6, 1)
     );
-    assert_eq!(TrtVersion::rtx(1, 7, 1).encode(), 10701);
-    assert!(TrtVersion::decode_rtx(100300).is_err());
-    assert_eq!(TrtVersion::rtx(1, 7, 1).label(), "TensorRT-RTX 1.7.1");
-    assert_eq!(TrtVersion::new(10, 3, 0).label(), "TensorRT 10.3.0");
+    assert_eq!(Version::rtx(1, 7, 1).encode(), 10701);
+    assert!(Version::decode_rtx(100300).is_err());
+    assert_eq!(Version::rtx(1, 7, 1).label(), "TensorRT-RTX 1.7.1");
+    assert_eq!(Version::new(10, 3, 0).label(), "TensorRT 10.3.0");
     // The parser has numbers of its own (200 is 0.2.0 in RTX 1.7).
     assert_eq!(
-        TrtVersion::decode_rtx_parser_from(200, "test").unwrap(),
-        TrtVersion::rtx(0, 2, 0)
+        Version::decode_rtx_parser_from(200, "test").unwrap(),
+        Version::rtx(0, 2, 0)
     );
 }
 
 #[test]
 fn serving_needs_the_same_product_and_major_and_no_older_minor() {
-    let rtx17 = TrtVersion::rtx(1, 7, 1);
-    assert!(rtx17.serves(TrtVersion::rtx(1, 7, 0)));
-    assert!(rtx17.serves(TrtVersion::rtx(1, 6, 1)));
-    assert!(!TrtVersion::rtx(1, 6, 1).serves(rtx17));
-    assert!(!TrtVersion::new(1, 7, 1).serves(rtx17), "product differs");
-    assert!(!TrtVersion::new(10, 3, 0).serves(TrtVersion::new(10, 16, 0)));
-    assert!(TrtVersion::new(10, 16, 0).serves(TrtVersion::new(10, 3, 0)));
-    assert!(!TrtVersion::new(11, 1, 0).serves(TrtVersion::new(10, 16, 0)));
+    let rtx17 = Version::rtx(1, 7, 1);
+    assert!(rtx17.serves(Version::rtx(1, 7, 0)));
+    assert!(rtx17.serves(Version::rtx(1, 6, 1)));
+    assert!(!Version::rtx(1, 6, 1).serves(rtx17));
+    assert!(!Version::new(1, 7, 1).serves(rtx17), "product differs");
+    assert!(!Version::new(10, 3, 0).serves(Version::new(10, 16, 0)));
+    assert!(Version::new(10, 16, 0).serves(Version::new(10, 3, 0)));
+    assert!(!Version::new(11, 1, 0).serves(Version::new(10, 16, 0)));
 }
 
 #[test]
@@ -946,7 +946,7 @@ fn rtx_is_searched_after_every_tensorrt_release_and_alone_when_compiled() {
         ]
     );
     assert_eq!(
-        names(&wanted_releases(Some(TrtVersion::rtx(1, 7, 1)))),
+        names(&wanted_releases(Some(Version::rtx(1, 7, 1)))),
         ["/d/libtensorrt_rtx.so.1"]
     );
     let rtx = cfg.runtime_candidates(&[(Product::Rtx, 1)]);

@@ -21,7 +21,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use crate::error::{Error, Result};
-use crate::loader::{TensorRtLibs, TrtVersion};
+use crate::loader::TensorRtLibs;
+use crate::version::Version;
 
 /// Symbols that mark a library written for `IPluginRegistry::loadLibrary` (8.6: `getPluginCreators`, 10.0:
 /// `getCreators`).
@@ -317,7 +318,7 @@ pub fn inspect_plugin_library(path: &Path) -> Result<PluginLibraryFacts> {
 pub fn plan_plugin_load(
     path: &Path,
     facts: &PluginLibraryFacts,
-    loaded: TrtVersion,
+    loaded: Version,
     loaded_desc: &str,
 ) -> Result<PluginLoadMode> {
     let majors = facts.tensorrt_majors();

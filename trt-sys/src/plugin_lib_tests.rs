@@ -28,8 +28,8 @@ fn err_text(r: Result<impl std::fmt::Debug>) -> String {
     }
 }
 
-fn v(major: u32, minor: u32) -> TrtVersion {
-    TrtVersion::new(major, minor, 0)
+fn v(major: u32, minor: u32) -> Version {
+    Version::new(major, minor, 0)
 }
 
 const PLAIN: &str =
@@ -123,7 +123,7 @@ fn a_library_linking_another_tensorrt_major_is_refused_before_it_is_opened() {
     let msg = err_text(plan_plugin_load(
         &plugin,
         &facts,
-        TrtVersion::new(10, 3, 0),
+        Version::new(10, 3, 0),
         loaded_from,
     ));
     for needle in [
@@ -137,7 +137,7 @@ fn a_library_linking_another_tensorrt_major_is_refused_before_it_is_opened() {
     }
     // The same library is fine for an 8.x runtime.
     assert_eq!(
-        plan_plugin_load(&plugin, &facts, TrtVersion::new(8, 5, 2), loaded_from).unwrap(),
+        plan_plugin_load(&plugin, &facts, Version::new(8, 5, 2), loaded_from).unwrap(),
         PluginLoadMode::Constructors
     );
 }
@@ -421,7 +421,7 @@ fn the_standard_plugin_library_is_checked_by_its_own_version() {
     let trt = TensorRtLibs {
         nvinfer,
         flavor: RuntimeFlavor::Full,
-        version: TrtVersion::new(8, 6, 1),
+        version: Version::new(8, 6, 1),
         entry: TrtEntryPoints {
             get_infer_lib_version: fake_version,
             create_infer_builder: None,
@@ -442,13 +442,13 @@ fn the_standard_plugin_library_is_checked_by_its_own_version() {
         };
         (dir, config, name.to_owned())
     };
-    let compiled = Some(TrtVersion::new(8, 6, 0));
+    let compiled = Some(Version::new(8, 6, 0));
     let own = |raw: i32| format!("{INIT}int getInferLibVersion(void) {{ return {raw}; }}\n");
 
     // Its own 8.6.1: accepted and recorded.
     let (_d, config, _) = plugin_dir("8.6.1", &own(8601), &[]);
     let lib = open_plugins(&config, &trt, compiled).expect("a matching plugin library opens");
-    assert_eq!(lib.version, Some(TrtVersion::new(8, 6, 1)));
+    assert_eq!(lib.version, Some(Version::new(8, 6, 1)));
 
     // Older than the compiled headers, newer than the loaded runtime: refused, both versions named.
     for (raw, want) in [

@@ -24,7 +24,7 @@
 use std::path::Path;
 
 use crate::error::{Error, Result};
-pub use crate::loader::TrtVersion;
+use crate::version::Version;
 
 /// `impl Debug` (the type name only: a native object has no printable state) and, with the shim, `Native` for a
 /// handle type: `handle!(Engine => ffi::ShimEngine, |s| &s.inner.ptr)` names the shim type and where the handle
@@ -97,7 +97,7 @@ trait Native {
 }
 
 /// The TensorRT version of the headers the shim was compiled against; `None` without a shim.
-pub fn compiled_version() -> Option<TrtVersion> {
+pub fn compiled_version() -> Option<Version> {
     crate::loader::compiled_version()
 }
 
@@ -154,9 +154,9 @@ fn prepare_factory(purpose: FactoryUse) -> Result<&'static crate::loader::Tensor
 }
 
 /// Error unless the loaded library can serve the compiled headers: same product and major, minor not older
-/// ([`TrtVersion::serves`]). An older minor would be called through vtable slots it does not have.
+/// ([`Version::serves`]). An older minor would be called through vtable slots it does not have.
 #[cfg_attr(not(trt_shim), allow(dead_code))]
-fn check_compiled(compiled: Option<TrtVersion>, loaded: TrtVersion, path: &Path) -> Result<()> {
+fn check_compiled(compiled: Option<Version>, loaded: Version, path: &Path) -> Result<()> {
     let Some(compiled) = compiled else {
         return Err(Error::TensorRtNotCompiled);
     };

@@ -44,8 +44,8 @@ fn data_type_bits_cover_every_known_type() {
 fn compiled_check_names_both_versions_and_the_library() {
     let path = Path::new("/x/libnvinfer.so.11");
     let err = check_compiled(
-        Some(TrtVersion::new(10, 3, 0)),
-        TrtVersion::new(11, 4, 0),
+        Some(Version::new(10, 3, 0)),
+        Version::new(11, 4, 0),
         path,
     )
     .unwrap_err();
@@ -55,19 +55,19 @@ fn compiled_check_names_both_versions_and_the_library() {
     }
     // A newer minor serves older headers; the patch never matters.
     assert!(check_compiled(
-        Some(TrtVersion::new(11, 1, 0)),
-        TrtVersion::new(11, 4, 0),
+        Some(Version::new(11, 1, 0)),
+        Version::new(11, 4, 0),
         path
     )
     .is_ok());
     assert!(check_compiled(
-        Some(TrtVersion::new(8, 6, 1)),
-        TrtVersion::new(8, 6, 0),
+        Some(Version::new(8, 6, 1)),
+        Version::new(8, 6, 0),
         path
     )
     .is_ok());
     assert_eq!(
-        check_compiled(None, TrtVersion::new(11, 4, 0), path),
+        check_compiled(None, Version::new(11, 4, 0), path),
         Err(Error::TensorRtNotCompiled)
     );
 }
@@ -77,8 +77,8 @@ fn an_older_minor_than_compiled_is_refused() {
     // 8.6 headers call 8.6-only methods through vtable slots an 8.5 library does not have.
     let path = Path::new("/usr/lib/libnvinfer.so.8");
     let msg = check_compiled(
-        Some(TrtVersion::new(8, 6, 1)),
-        TrtVersion::new(8, 5, 2),
+        Some(Version::new(8, 6, 1)),
+        Version::new(8, 5, 2),
         path,
     )
     .unwrap_err()
@@ -97,8 +97,8 @@ fn an_older_minor_than_compiled_is_refused() {
 fn tensorrt_and_tensorrt_rtx_never_serve_each_other() {
     let path = Path::new("/x/libtensorrt_rtx.so.1");
     let msg = check_compiled(
-        Some(TrtVersion::new(11, 4, 0)),
-        TrtVersion::rtx(1, 7, 1),
+        Some(Version::new(11, 4, 0)),
+        Version::rtx(1, 7, 1),
         path,
     )
     .unwrap_err()
@@ -108,20 +108,20 @@ fn tensorrt_and_tensorrt_rtx_never_serve_each_other() {
         "{msg}"
     );
     assert!(check_compiled(
-        Some(TrtVersion::rtx(1, 7, 0)),
-        TrtVersion::new(1, 7, 1),
+        Some(Version::rtx(1, 7, 0)),
+        Version::new(1, 7, 1),
         path
     )
     .is_err());
     assert!(check_compiled(
-        Some(TrtVersion::rtx(1, 6, 1)),
-        TrtVersion::rtx(1, 7, 1),
+        Some(Version::rtx(1, 6, 1)),
+        Version::rtx(1, 7, 1),
         path
     )
     .is_ok());
     assert!(check_compiled(
-        Some(TrtVersion::rtx(1, 7, 1)),
-        TrtVersion::rtx(1, 6, 1),
+        Some(Version::rtx(1, 7, 1)),
+        Version::rtx(1, 6, 1),
         path
     )
     .is_err());
@@ -158,18 +158,18 @@ mod with_headers {
     use crate::shim::runtime::{keep_for_process, PLUGIN_LOGGERS};
     use std::sync::{Arc, Mutex};
 
-    fn version() -> TrtVersion {
+    fn version() -> Version {
         compiled_version().expect("shim compiled, so a header version exists")
     }
 
     /// The API level of the compiled headers in TensorRT's numbering (cpp/common.h `TRTSHIM_API_MAJOR`): TensorRT's
     /// own release; TensorRT-RTX 1.5+ behaves like 11.0, 1.3/1.4 like a late 10.x.
-    fn api() -> TrtVersion {
+    fn api() -> Version {
         let v = version();
         match (v.is_rtx(), v.minor >= 5) {
             (false, _) => v,
-            (true, true) => TrtVersion::new(11, 0, 0),
-            (true, false) => TrtVersion::new(10, 99, 0),
+            (true, true) => Version::new(11, 0, 0),
+            (true, false) => Version::new(10, 99, 0),
         }
     }
 

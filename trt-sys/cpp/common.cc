@@ -78,8 +78,8 @@ TRTSHIM_OPTIONAL_ENUMERATOR(kWEIGHT_STREAMING)
 // Rows: X(shim enumerator, TensorRT enumerator). A row whose TensorRT enumerator the release lacks maps to "absent".
 #define SEVERITY_ROWS(X) X(InternalError, kINTERNAL_ERROR) X(Error, kERROR) X(Warning, kWARNING) X(Info, kINFO) X(Verbose, kVERBOSE)
 #define DATATYPE_ROWS(X)                                                                                               \
-    X(Float, kFLOAT) X(Half, kHALF) X(Int8, kINT8) X(Int32, kINT32) X(Bool, kBOOL) X(Uint8, kUINT8) X(Fp8, kFP8)      \
-        X(Bf16, kBF16) X(Int64, kINT64) X(Int4, kINT4) X(Fp4, kFP4) X(E8m0, kE8M0)
+    X(F32, kFLOAT) X(F16, kHALF) X(I8, kINT8) X(I32, kINT32) X(Bool, kBOOL) X(U8, kUINT8) X(Fp8, kFP8)                \
+        X(Bf16, kBF16) X(I64, kINT64) X(I4, kINT4) X(Fp4, kFP4) X(E8m0, kE8M0)
 #define IOMODE_ROWS(X) X(None, kNONE) X(Input, kINPUT) X(Output, kOUTPUT)
 #define FORMAT_ROWS(X)                                                                                                 \
     X(Linear, kLINEAR) X(Chw2, kCHW2) X(Hwc8, kHWC8) X(Chw4, kCHW4) X(Chw16, kCHW16) X(Chw32, kCHW32)                 \

@@ -39,22 +39,10 @@ fn decode_8x_encoding() {
 
 #[test]
 fn decode_10_and_later_encoding() {
-    assert_eq!(
-        Version::decode(100300).unwrap(),
-        Version::new(10, 3, 0)
-    );
-    assert_eq!(
-        Version::decode(101600).unwrap(),
-        Version::new(10, 16, 0)
-    );
-    assert_eq!(
-        Version::decode(110400).unwrap(),
-        Version::new(11, 4, 0)
-    );
-    assert_eq!(
-        Version::decode(110102).unwrap(),
-        Version::new(11, 1, 2)
-    );
+    assert_eq!(Version::decode(100300).unwrap(), Version::new(10, 3, 0));
+    assert_eq!(Version::decode(101600).unwrap(), Version::new(10, 16, 0));
+    assert_eq!(Version::decode(110400).unwrap(), Version::new(11, 4, 0));
+    assert_eq!(Version::decode(110102).unwrap(), Version::new(11, 1, 2));
 }
 
 #[test]
@@ -131,14 +119,8 @@ fn dotted_versions_from_build_rs_parse() {
         "10.3.0.26".parse::<Version>().ok(),
         Some(Version::new(10, 3, 0))
     );
-    assert_eq!(
-        "8.5.2".parse::<Version>().ok(),
-        Some(Version::new(8, 5, 2))
-    );
-    assert_eq!(
-        "11.1".parse::<Version>().ok(),
-        Some(Version::new(11, 1, 0))
-    );
+    assert_eq!("8.5.2".parse::<Version>().ok(), Some(Version::new(8, 5, 2)));
+    assert_eq!("11.1".parse::<Version>().ok(), Some(Version::new(11, 1, 0)));
     assert_eq!("x.1.0".parse::<Version>().ok(), None);
     assert_eq!("".parse::<Version>().ok(), None);
 }
@@ -685,8 +667,8 @@ fn reallib_lean_runtime_is_found_as_a_fallback_when_no_full_runtime_exists() {
     let file = required_env("TRT_TEST_LEAN_LIB");
     let dir = file.parent().unwrap().to_owned();
     let cfg = SearchConfig::only_dirs([dir.clone()]);
-    let trt = open_tensorrt(&cfg, Some(Version::new(11, 1, 0)))
-        .expect("lean runtime found by directory");
+    let trt =
+        open_tensorrt(&cfg, Some(Version::new(11, 1, 0))).expect("lean runtime found by directory");
     assert_eq!(trt.flavor, RuntimeFlavor::Lean);
     assert_eq!(trt.nvinfer.path(), dir.join("libnvinfer_lean.so.11"));
 }
@@ -863,14 +845,8 @@ fn accepted_majors_read_as_a_sentence() {
 fn rtx_versions_decode_from_their_own_encoding() {
     // getInferLibVersion() of TensorRT-RTX 1.7.1 is 10701: in the band the TensorRT decoder refuses.
     assert!(Version::decode(10701).is_err());
-    assert_eq!(
-        Version::decode_rtx(10701).unwrap(),
-        Version::rtx(1, 7, 1)
-    );
-    assert_eq!(
-        Version::decode_rtx(10601).unwrap(),
-        Version::rtx(1, 6, 1)
-    );
+    assert_eq!(Version::decode_rtx(10701).unwrap(), Version::rtx(1, 7, 1));
+    assert_eq!(Version::decode_rtx(10601).unwrap(), Version::rtx(1, 6, 1));
     assert_eq!(Version::rtx(1, 7, 1).encode(), 10701);
     assert!(Version::decode_rtx(100300).is_err());
     assert_eq!(Version::rtx(1, 7, 1).label(), "TensorRT-RTX 1.7.1");

@@ -491,7 +491,7 @@ impl Engine {
             io.push(IoTensor {
                 name: d.name,
                 mode,
-                dtype: d.data_type.into(),
+                dtype: d.data_type,
                 shape: d.shape,
                 format: d.format,
                 profiles,

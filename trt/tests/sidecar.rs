@@ -580,12 +580,17 @@ fn rtx_sidecars_round_trip_with_their_targets_and_no_build_gpu() {
         "{tj}"
     );
     assert!(tj.contains("\"gpu\""), "{tj}");
+    // Sidecars hold the canonical spelling only; the command line's spellings are FromStr's.
     assert_eq!(
-        "RTX 1.7.1".parse::<Version>().unwrap(),
+        Version::parse_canonical("RTX 1.7.1").unwrap(),
         Version::rtx(1, 7, 1)
     );
-    assert_eq!("1.7.1".parse::<Version>().unwrap(), Version::new(1, 7, 1));
-    assert!("RTX 1.7".parse::<Version>().is_err());
+    assert_eq!(
+        Version::parse_canonical("1.7.1").unwrap(),
+        Version::new(1, 7, 1)
+    );
+    assert!(Version::parse_canonical("RTX 1.7").is_err());
+    assert_eq!("rtx-1.7".parse::<Version>().unwrap(), Version::rtx(1, 7, 0));
 }
 
 #[test]
@@ -641,4 +646,28 @@ fn rtx_engines_run_on_their_targets_only_and_only_on_tensorrt_rtx() {
         s.check_compatible(engine, &none),
         Err(Error::NoDeviceForEngine { .. })
     ));
+}
+
+/// A sidecar's TensorRT version is read in its canonical spelling only: what `FromStr` would accept from a command
+/// line (`10.3`, `rtx-1.7.1`) is a corrupt sidecar here.
+#[test]
+fn sidecar_versions_are_read_in_their_canonical_spelling_only() {
+    let mut s = sample_sidecar();
+    s.seal();
+    let json = s.to_json();
+    let canonical = format!("\"version\": \"{}\"", s.tensorrt.version);
+    assert!(json.contains(&canonical), "{json}");
+    assert!(Sidecar::from_json(&json, Path::new("m.engine.json")).is_ok());
+    let v = s.tensorrt.version;
+    for other in [
+        format!("{}.{}", v.major, v.minor),
+        format!("{}.{}.{}.1", v.major, v.minor, v.patch),
+        format!("rtx-{}.{}.{}", v.major, v.minor, v.patch),
+    ] {
+        let bad = json.replace(&canonical, &format!("\"version\": \"{other}\""));
+        assert!(
+            Sidecar::from_json(&bad, Path::new("m.engine.json")).is_err(),
+            "{other} was accepted"
+        );
+    }
 }

@@ -30,7 +30,7 @@ use tract_onnx::pb::tensor_proto::DataType;
 use tract_onnx::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::graph::{dtype_name, node_label, value_info_dims, value_info_elem_type};
+use crate::graph::{dtype_name, node_label};
 use crate::model::Model;
 
 /// A tensor handed to or returned by the executor.
@@ -228,9 +228,9 @@ impl Executor {
         check_supported_ops(model)?;
         let ctx = || format!("{source}: CPU executor (tract)");
         let mut inputs = Vec::new();
-        for vi in model.graph().inputs() {
-            let data_type = value_info_elem_type(vi).unwrap_or(DataType::Float as i32);
-            let declared = value_info_dims(vi).ok_or_else(|| {
+        for vi in model.graph().declared_inputs() {
+            let data_type = vi.elem_type.unwrap_or(DataType::Float as i32);
+            let declared = vi.dims.clone().ok_or_else(|| {
                 Error::other(
                     ctx(),
                     format!(
@@ -276,15 +276,15 @@ impl Executor {
         }
         let outputs = model
             .graph()
-            .outputs()
-            .iter()
+            .declared_outputs()
+            .into_iter()
             .map(|vi| {
-                let declared = value_info_dims(vi).unwrap_or_default();
+                let declared = vi.dims.unwrap_or_default();
                 IoSpec {
-                    name: vi.name.clone(),
-                    data_type: value_info_elem_type(vi).unwrap_or(0),
+                    data_type: vi.elem_type.unwrap_or(0),
                     shape: declared.iter().map(|d| d.unwrap_or(0) as usize).collect(),
                     declared,
+                    name: vi.name,
                 }
             })
             .collect();

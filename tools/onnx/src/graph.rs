@@ -142,6 +142,16 @@ impl Graph {
         &self.proto.output
     }
 
+    /// Graph inputs that are not initializers, as declared.
+    pub fn declared_inputs(&self) -> Vec<DeclaredIo> {
+        self.inputs().into_iter().map(DeclaredIo::of).collect()
+    }
+
+    /// Graph outputs, as declared.
+    pub fn declared_outputs(&self) -> Vec<DeclaredIo> {
+        self.outputs().iter().map(DeclaredIo::of).collect()
+    }
+
     /// Whether `name` is a graph output.
     pub fn is_graph_output(&self, name: &str) -> bool {
         self.proto.output.iter().any(|o| o.name == name)
@@ -735,6 +745,34 @@ pub fn value_info_dims(vi: &ValueInfoProto) -> Option<Vec<Option<i64>>> {
 pub fn value_info_elem_type(vi: &ValueInfoProto) -> Option<i32> {
     match vi.r#type.as_ref()?.value.as_ref()? {
         type_proto::Value::TensorType(t) => Some(t.elem_type),
+    }
+}
+
+/// A graph input or output as the model declares it: the one conversion from ONNX's `ValueInfoProto` that the CPU
+/// executor, the build pipeline's reports and the tools' IO listings share.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeclaredIo {
+    /// Value name.
+    pub name: String,
+    /// ONNX element type number; `None` when the value declares no tensor type.
+    pub elem_type: Option<i32>,
+    /// Declared dims, `None` for a dynamic one; `None` when the value declares no shape.
+    pub dims: Option<Vec<Option<i64>>>,
+}
+
+impl DeclaredIo {
+    /// What `vi` declares.
+    pub fn of(vi: &ValueInfoProto) -> Self {
+        DeclaredIo {
+            name: vi.name.clone(),
+            elem_type: value_info_elem_type(vi),
+            dims: value_info_dims(vi),
+        }
+    }
+
+    /// Printable element type name (`FLOAT`, …; `?` when none is declared).
+    pub fn dtype_name(&self) -> &'static str {
+        self.elem_type.map(dtype_name).unwrap_or("?")
     }
 }
 

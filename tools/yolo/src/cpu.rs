@@ -68,7 +68,7 @@ impl CpuBackend {
             model: name.to_string(),
             message,
         };
-        let inputs = model.graph().inputs();
+        let inputs = model.graph().declared_inputs();
         if inputs.len() != 1 {
             return Err(err(format!(
                 "a detector has one image input, this model has {}",
@@ -78,7 +78,7 @@ impl CpuBackend {
         // The declared dims come from the model itself; the executor is prepared once they are all known, so that
         // an error preparing it (an op it lacks, a custom op) is reported as what it is.
         let mut exec_opts = ExecOptions::default();
-        let declared = yolo_onnx::graph::value_info_dims(inputs[0]).unwrap_or_default();
+        let declared = inputs[0].dims.clone().unwrap_or_default();
         let input_name = inputs[0].name.clone();
         if declared.len() != 4 || declared[1].is_some_and(|c| c != 3) {
             return Err(err(format!(

@@ -57,13 +57,81 @@ impl DataType {
     /// Size of one element in bits (4 for the 4-bit types), `None` for [`DataType::Unknown`].
     pub fn bits(self) -> Option<u32> {
         Some(match self {
-            DataType::Float | DataType::Int32 => 32,
-            DataType::Half | DataType::Bf16 => 16,
-            DataType::Int8 | DataType::Bool | DataType::Uint8 | DataType::Fp8 | DataType::E8m0 => 8,
-            DataType::Int64 => 64,
-            DataType::Int4 | DataType::Fp4 => 4,
+            DataType::F32 | DataType::I32 => 32,
+            DataType::F16 | DataType::Bf16 => 16,
+            DataType::I8 | DataType::Bool | DataType::U8 | DataType::Fp8 | DataType::E8m0 => 8,
+            DataType::I64 => 64,
+            DataType::I4 | DataType::Fp4 => 4,
             DataType::Unknown => return None,
         })
+    }
+
+    /// Bytes per element, `None` for sub-byte and unknown types.
+    pub fn size(self) -> Option<usize> {
+        self.bits().filter(|b| b % 8 == 0).map(|b| b as usize / 8)
+    }
+
+    /// `true` when a host element type exists for it (`f32`, `f16`, `i8`, `i32`, `bool`, `u8`).
+    pub fn host_supported(self) -> bool {
+        matches!(
+            self,
+            DataType::F32
+                | DataType::F16
+                | DataType::I8
+                | DataType::I32
+                | DataType::Bool
+                | DataType::U8
+        )
+    }
+
+    /// Short lowercase name (`"f32"`, `"bool"` …), as written in sidecars and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            DataType::F32 => "f32",
+            DataType::F16 => "f16",
+            DataType::I8 => "i8",
+            DataType::I32 => "i32",
+            DataType::Bool => "bool",
+            DataType::U8 => "u8",
+            DataType::Fp8 => "fp8",
+            DataType::Bf16 => "bf16",
+            DataType::I64 => "i64",
+            DataType::I4 => "i4",
+            DataType::Fp4 => "fp4",
+            DataType::E8m0 => "e8m0",
+            DataType::Unknown => "unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for DataType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Reads [`DataType::name`]'s spelling.
+impl std::str::FromStr for DataType {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        DataType::ALL
+            .iter()
+            .copied()
+            .find(|d| d.name() == s)
+            .ok_or_else(|| format!("unknown data type `{s}`"))
+    }
+}
+
+impl serde::Serialize for DataType {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for DataType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = std::borrow::Cow::<str>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -91,31 +159,31 @@ pub(crate) mod ffi {
     #[repr(u8)]
     #[derive(Debug)]
     enum DataType {
-        /// 32-bit float.
-        Float,
-        /// 16-bit float.
-        Half,
-        /// Signed 8-bit integer (quantized).
-        Int8,
-        /// 32-bit integer.
-        Int32,
-        /// Boolean.
+        /// 32-bit float (`kFLOAT`).
+        F32,
+        /// 16-bit IEEE float (`kHALF`).
+        F16,
+        /// Signed 8-bit integer, quantized (`kINT8`).
+        I8,
+        /// 32-bit signed integer (`kINT32`).
+        I32,
+        /// Boolean, one byte holding 0 or 1 (`kBOOL`).
         Bool,
-        /// Unsigned 8-bit integer.
-        Uint8,
-        /// 8-bit float (E4M3).
+        /// Unsigned 8-bit integer (`kUINT8`).
+        U8,
+        /// 8-bit float E4M3 (`kFP8`); no host type.
         Fp8,
-        /// bfloat16.
+        /// bfloat16 (`kBF16`); no host type.
         Bf16,
-        /// 64-bit integer.
-        Int64,
-        /// Signed 4-bit integer.
-        Int4,
-        /// 4-bit float (E2M1).
+        /// 64-bit signed integer (`kINT64`); no host type.
+        I64,
+        /// 4-bit signed integer, packed (`kINT4`); no host type.
+        I4,
+        /// 4-bit float E2M1 (`kFP4`); no host type.
         Fp4,
-        /// 8-bit exponent-only scale type.
+        /// 8-bit exponent-only scale type (`kE8M0`); no host type.
         E8m0,
-        /// A value the shim does not know (newer library).
+        /// A type this crate does not know (one added by a newer TensorRT).
         Unknown,
     }
 

@@ -36,36 +36,22 @@ fn data_type_bits_cover_every_known_type() {
     for t in DataType::ALL {
         assert_eq!(t.bits().is_none(), *t == DataType::Unknown, "{t:?}");
     }
-    assert_eq!(DataType::Half.bits(), Some(16));
-    assert_eq!(DataType::Int4.bits(), Some(4));
+    assert_eq!(DataType::F16.bits(), Some(16));
+    assert_eq!(DataType::I4.bits(), Some(4));
 }
 
 #[test]
 fn compiled_check_names_both_versions_and_the_library() {
     let path = Path::new("/x/libnvinfer.so.11");
-    let err = check_compiled(
-        Some(Version::new(10, 3, 0)),
-        Version::new(11, 4, 0),
-        path,
-    )
-    .unwrap_err();
+    let err =
+        check_compiled(Some(Version::new(10, 3, 0)), Version::new(11, 4, 0), path).unwrap_err();
     let msg = err.to_string();
     for needle in ["10.3.0", "11.4.0", "/x/libnvinfer.so.11"] {
         assert!(msg.contains(needle), "{needle} missing in {msg}");
     }
     // A newer minor serves older headers; the patch never matters.
-    assert!(check_compiled(
-        Some(Version::new(11, 1, 0)),
-        Version::new(11, 4, 0),
-        path
-    )
-    .is_ok());
-    assert!(check_compiled(
-        Some(Version::new(8, 6, 1)),
-        Version::new(8, 6, 0),
-        path
-    )
-    .is_ok());
+    assert!(check_compiled(Some(Version::new(11, 1, 0)), Version::new(11, 4, 0), path).is_ok());
+    assert!(check_compiled(Some(Version::new(8, 6, 1)), Version::new(8, 6, 0), path).is_ok());
     assert_eq!(
         check_compiled(None, Version::new(11, 4, 0), path),
         Err(Error::TensorRtNotCompiled)
@@ -76,13 +62,9 @@ fn compiled_check_names_both_versions_and_the_library() {
 fn an_older_minor_than_compiled_is_refused() {
     // 8.6 headers call 8.6-only methods through vtable slots an 8.5 library does not have.
     let path = Path::new("/usr/lib/libnvinfer.so.8");
-    let msg = check_compiled(
-        Some(Version::new(8, 6, 1)),
-        Version::new(8, 5, 2),
-        path,
-    )
-    .unwrap_err()
-    .to_string();
+    let msg = check_compiled(Some(Version::new(8, 6, 1)), Version::new(8, 5, 2), path)
+        .unwrap_err()
+        .to_string();
     for needle in [
         "8.6.1",
         "8.5.2",
@@ -96,35 +78,16 @@ fn an_older_minor_than_compiled_is_refused() {
 #[test]
 fn tensorrt_and_tensorrt_rtx_never_serve_each_other() {
     let path = Path::new("/x/libtensorrt_rtx.so.1");
-    let msg = check_compiled(
-        Some(Version::new(11, 4, 0)),
-        Version::rtx(1, 7, 1),
-        path,
-    )
-    .unwrap_err()
-    .to_string();
+    let msg = check_compiled(Some(Version::new(11, 4, 0)), Version::rtx(1, 7, 1), path)
+        .unwrap_err()
+        .to_string();
     assert!(
         msg.contains("TensorRT 11.4.0") && msg.contains("TensorRT-RTX 1.7.1"),
         "{msg}"
     );
-    assert!(check_compiled(
-        Some(Version::rtx(1, 7, 0)),
-        Version::new(1, 7, 1),
-        path
-    )
-    .is_err());
-    assert!(check_compiled(
-        Some(Version::rtx(1, 6, 1)),
-        Version::rtx(1, 7, 1),
-        path
-    )
-    .is_ok());
-    assert!(check_compiled(
-        Some(Version::rtx(1, 7, 1)),
-        Version::rtx(1, 6, 1),
-        path
-    )
-    .is_err());
+    assert!(check_compiled(Some(Version::rtx(1, 7, 0)), Version::new(1, 7, 1), path).is_err());
+    assert!(check_compiled(Some(Version::rtx(1, 6, 1)), Version::rtx(1, 7, 1), path).is_ok());
+    assert!(check_compiled(Some(Version::rtx(1, 7, 1)), Version::rtx(1, 6, 1), path).is_err());
 }
 
 #[cfg(not(trt_shim))]
@@ -262,7 +225,7 @@ mod with_headers {
             dt_missing.push(DataType::Fp8);
         }
         if m < 10 {
-            dt_missing.extend([DataType::Bf16, DataType::Int64, DataType::Int4]);
+            dt_missing.extend([DataType::Bf16, DataType::I64, DataType::I4]);
         }
         if !at_least(10, 8) {
             dt_missing.extend([DataType::Fp4, DataType::E8m0]);

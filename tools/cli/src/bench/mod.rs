@@ -3,7 +3,7 @@
 //! * [`stats`]: percentiles, CoV, throughput, warnings (pure, unit-tested);
 //! * [`report`]: raw timings, the report, the human table and the `--json` schema;
 //! * [`compare`]: interleaved comparisons and the ratio table;
-//! * [`run`]: the timing loop on `trt::Session`; [`io`]: inputs / outputs (`.npy`, raw).
+//! * [`mod@run`]: the timing loop on `trt::Session`; [`io`]: inputs / outputs (`.npy`, raw).
 
 pub mod compare;
 pub mod io;

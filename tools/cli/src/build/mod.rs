@@ -6,7 +6,7 @@
 //! * [`crate::shapes`]: trtexec shape specs and optimization profiles;
 //! * [`release`]: what each TensorRT release can honor (pure, unit-tested per release);
 //! * [`crate::pipeline`]: the ONNX passes before TensorRT; [`calib`]: the INT8 calibration hook;
-//! * [`engine`]: the TensorRT build; [`progress`]: the progress display; [`run`]: all of it in order.
+//! * [`engine`]: the TensorRT build; [`progress`]: the progress display; [`mod@run`]: all of it in order.
 
 pub mod calib;
 pub mod config;
@@ -36,7 +36,7 @@ pub enum Config {
 }
 
 impl Config {
-    /// Validates the command line (and the recipe it names) into what [`run`] does.
+    /// Validates the command line (and the recipe it names) into what [`run()`] does.
     pub fn new(opts: &Opts) -> Result<Config> {
         Ok(match opts.generate {
             Some(what) => Config::Generate(what),

@@ -19,6 +19,8 @@ const IMAGE_EXTENSIONS: [&str; 4] = ["png", "jpg", "jpeg", "bmp"];
 const ENGINE_EXTENSIONS: [&str; 3] = ["engine", "plan", "trt"];
 
 /// Detect objects with a YOLO model (TensorRT engine or ONNX on the CPU backend) in images.
+// The field docs are the --help text, where `[8,16,32]` is JSON, not a link.
+#[allow(rustdoc::broken_intra_doc_links)]
 #[derive(Debug, Parser)]
 #[command(name = "trt-detect", version, after_help = exit::HELP)]
 pub struct Opts {

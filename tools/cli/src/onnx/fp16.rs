@@ -1,4 +1,4 @@
-//! `trt-onnx fp16`: Convert to FP16 compute, keeping FP32 where FP16 breaks (ranges, reductions, YOLO decode).
+//! `trt-onnx fp16`: convert to FP16 compute, keeping FP32 where FP16 breaks (ranges, reductions, YOLO decode).
 
 use std::path::{Path, PathBuf};
 

@@ -1,4 +1,5 @@
-//! `trt-onnx fuse`: Fuse Conv+BN, RepConv branches and YOLOv7 implicit layers; verifies the result on CPU unless --no-verify.
+//! `trt-onnx fuse`: fuse Conv+BN, RepConv branches and YOLOv7 implicit layers; verifies the result on CPU unless
+//! --no-verify.
 
 use std::path::{Path, PathBuf};
 

@@ -1,4 +1,4 @@
-//! `trt-onnx inspect`: Show op histogram, inputs/outputs, fusible patterns and lint warnings.
+//! `trt-onnx inspect`: op histogram, inputs/outputs, fusible patterns and lint warnings.
 
 use std::path::{Path, PathBuf};
 

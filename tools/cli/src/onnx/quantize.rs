@@ -1,4 +1,5 @@
-//! `trt-onnx quantize`: INT8: calibrate on images or .npy tensors (CPU) and write a Q/DQ ONNX, optionally a TensorRT calibration cache.
+//! `trt-onnx quantize`: INT8 calibration on images or .npy tensors (CPU), written as a Q/DQ ONNX and optionally a
+//! TensorRT calibration cache.
 
 use std::path::{Path, PathBuf};
 

@@ -1,4 +1,4 @@
-//! `trt-onnx sample`: Write a generated YOLO-style test model.
+//! `trt-onnx sample`: write a generated YOLO-style test model.
 
 use std::path::PathBuf;
 

@@ -1,4 +1,4 @@
-//! `trt-onnx verify`: Run two models on the same random and image-like inputs; exit 1 beyond tolerance.
+//! `trt-onnx verify`: run two models on the same random and image-like inputs; exit 1 beyond tolerance.
 
 use std::path::PathBuf;
 

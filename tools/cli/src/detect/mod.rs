@@ -1,6 +1,8 @@
 //! `trt-detect`: run a YOLO model on images and print detections (text or JSON) and/or write
 //! annotated copies. See `trt-detect --help`.
 
+mod files;
+
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -15,7 +17,6 @@ use yolo_rt::{
     EngineOptions, Image, LayoutKind, NmsConfig, RawHeadConfig,
 };
 
-const IMAGE_EXTENSIONS: [&str; 4] = ["png", "jpg", "jpeg", "bmp"];
 const ENGINE_EXTENSIONS: [&str; 3] = ["engine", "plan", "trt"];
 
 /// Detect objects with a YOLO model (TensorRT engine or ONNX on the CPU backend) in images.
@@ -151,55 +152,6 @@ pub fn main() -> ExitCode {
     exit::main("trt-detect", |opts: Opts| run(Config::new(opts)?))
 }
 
-fn has_ext(p: &Path, exts: &[&str]) -> bool {
-    p.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| exts.iter().any(|x| e.eq_ignore_ascii_case(x)))
-}
-
-/// Expands directories (sorted, images only); plain files are taken as given.
-fn collect_images(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    for p in inputs {
-        if p.is_dir() {
-            let (mut files, skipped): (Vec<PathBuf>, Vec<PathBuf>) = std::fs::read_dir(p)
-                .with_context(|| format!("reading directory {}", p.display()))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| f.is_file())
-                .partition(|f| has_ext(f, &IMAGE_EXTENSIONS));
-            files.sort();
-            if files.is_empty() {
-                eprintln!(
-                    "trt-detect: warning: {} contains no PNG/JPEG/BMP images",
-                    p.display()
-                );
-            }
-            if !skipped.is_empty() {
-                let mut names: Vec<String> = skipped
-                    .iter()
-                    .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()))
-                    .collect();
-                names.sort();
-                let shown = names.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
-                let more = names.len().saturating_sub(5);
-                eprintln!(
-                    "trt-detect: note: skipped {} file(s) in {} that are not PNG/JPEG/BMP images ({shown}{}); \
-                     subdirectories are not searched",
-                    names.len(),
-                    p.display(),
-                    if more > 0 { format!(" and {more} more") } else { String::new() }
-                );
-            }
-            out.extend(files);
-        } else if p.exists() {
-            out.push(p.clone());
-        } else {
-            bail!("{}: no such file or directory", p.display());
-        }
-    }
-    Ok(out)
-}
-
 /// `--classes` as a class-id filter: `0,2` (None when the value is a names file, or absent).
 fn class_filter(cli: &Opts) -> anyhow::Result<Option<Vec<u32>>> {
     let Some(v) = &cli.classes else {
@@ -231,28 +183,6 @@ fn names_file(cli: &Opts) -> Option<PathBuf> {
     })
 }
 
-/// Ultralytics' label lines: `class cx cy w h [conf]`, normalized to the image size.
-fn yolo_label_lines(dets: &[Detection], width: usize, height: usize, conf: bool) -> String {
-    let (w, h) = (width.max(1) as f32, height.max(1) as f32);
-    let mut s = String::new();
-    for d in dets {
-        let [x1, y1, x2, y2] = d.bbox;
-        s.push_str(&format!(
-            "{} {:.6} {:.6} {:.6} {:.6}",
-            d.class_id,
-            (x1 + x2) / 2.0 / w,
-            (y1 + y2) / 2.0 / h,
-            (x2 - x1) / w,
-            (y2 - y1) / h
-        ));
-        if conf {
-            s.push_str(&format!(" {:.6}", d.score));
-        }
-        s.push('\n');
-    }
-    s
-}
-
 /// `--imgsz`: `640`, `H,W` or `WxH`, as (width, height).
 fn parse_imgsz(s: &str) -> Result<(usize, usize), String> {
     let num = |t: &str| {
@@ -270,49 +200,6 @@ fn parse_imgsz(s: &str) -> Result<(usize, usize), String> {
         let n = num(s)?;
         Ok((n, n))
     }
-}
-
-/// The annotated file of each input under `dir`: `NAME.png`, or `NAME.EXT.png` for inputs sharing a name; inputs
-/// whose names still collide (the same file name in two directories) are refused before any work.
-fn annotated_paths(images: &[PathBuf], dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    use std::collections::HashMap;
-    let stem = |p: &Path| {
-        p.file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "image".into())
-    };
-    let mut by_stem: HashMap<String, usize> = HashMap::new();
-    for p in images {
-        *by_stem.entry(stem(p)).or_default() += 1;
-    }
-    let names: Vec<String> = images
-        .iter()
-        .map(|p| {
-            if by_stem[&stem(p)] > 1 {
-                let file = p
-                    .file_name()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| "image".into());
-                format!("{file}.png")
-            } else {
-                format!("{}.png", stem(p))
-            }
-        })
-        .collect();
-    let mut seen: HashMap<&str, &Path> = HashMap::new();
-    for (n, p) in names.iter().zip(images) {
-        if let Some(first) = seen.insert(n, p) {
-            if first != p.as_path() {
-                bail!(
-                    "--save-dir: {} and {} would both be saved as {}; process them separately or rename one",
-                    first.display(),
-                    p.display(),
-                    dir.join(n).display()
-                );
-            }
-        }
-    }
-    Ok(names.into_iter().map(|n| dir.join(n)).collect())
 }
 
 fn load_detector(cli: &Opts) -> anyhow::Result<Detector> {
@@ -349,7 +236,7 @@ fn load_detector(cli: &Opts) -> anyhow::Result<Detector> {
         class_names,
         ..Default::default()
     };
-    if has_ext(&cli.model, &ENGINE_EXTENSIONS) {
+    if files::has_ext(&cli.model, &ENGINE_EXTENSIONS) {
         if cli.imgsz.is_some() {
             bail!(
                 "--imgsz applies to ONNX models on the CPU backend; an engine's input size is fixed by its build \
@@ -386,9 +273,9 @@ fn load_detector(cli: &Opts) -> anyhow::Result<Detector> {
 /// Runs `trt-detect`; returns the exit code (1 when an image failed).
 pub fn run(config: Config) -> anyhow::Result<ExitCode> {
     let cli = config.opts();
-    let images = collect_images(&cli.inputs)?;
+    let images = files::collect_images(&cli.inputs)?;
     let save_names = match &cli.save_dir {
-        Some(dir) => Some(annotated_paths(&images, dir)?),
+        Some(dir) => Some(files::annotated_paths(&images, dir)?),
         None => None,
     };
     let mut detector = load_detector(cli)?;
@@ -425,7 +312,7 @@ pub fn run(config: Config) -> anyhow::Result<ExitCode> {
                 let txt = dir.join(format!("{stem}.txt"));
                 fs::atomic_write(
                     &txt,
-                    yolo_label_lines(&dets, img.width, img.height, cli.save_conf).as_bytes(),
+                    files::yolo_label_lines(&dets, img.width, img.height, cli.save_conf).as_bytes(),
                 )
                 .with_context(|| format!("writing {}", txt.display()))?;
             }
@@ -445,11 +332,31 @@ pub fn run(config: Config) -> anyhow::Result<ExitCode> {
         results.push((path.clone(), r.map_err(|e| format!("{e:#}"))));
     }
     let failures = results.iter().filter(|(_, r)| r.is_err()).count();
+    print_results(&cli.model, cli.json, &detector, &results).context("writing to stdout")?;
+    for (p, r) in &results {
+        if let Err(e) = r {
+            eprintln!("trt-detect: error: {}: {e}", p.display());
+        }
+    }
+    Ok(ExitCode::from(if failures > 0 {
+        exit::FAILURE
+    } else {
+        exit::OK
+    }))
+}
+
+/// Prints every image's detections on stdout: one `--json` document (`trt-detect/1`), or text lines.
+fn print_results(
+    model: &Path,
+    json: bool,
+    detector: &Detector,
+    results: &[(PathBuf, Result<Processed, String>)],
+) -> anyhow::Result<()> {
     let names = detector.class_names().to_vec();
     let name_of = |id: u32| names.get(id as usize).map(String::as_str);
-    if cli.json {
+    if json {
         let report = JsonReport {
-            model: cli.model.display().to_string(),
+            model: model.display().to_string(),
             backend: detector.backend().name(),
             layout: detector.decoder().layout().kind().to_string(),
             warnings: detector.warnings(),
@@ -488,52 +395,38 @@ pub fn run(config: Config) -> anyhow::Result<ExitCode> {
         };
         output::print_json("trt-detect/1", &report)
     } else {
-        let mut stdout = String::new();
-        (|| -> std::fmt::Result {
-            for (p, r) in &results {
-                if let Ok((img, dets, saved, speed)) = r {
+        let mut text = String::new();
+        for (p, r) in results {
+            if let Ok((img, dets, saved, speed)) = r {
+                writeln!(
+                    text,
+                    "{}: {} detection(s), {}x{}; speed {:.1} ms preprocess, {:.1} ms inference, {:.1} ms \
+                     postprocess",
+                    p.display(),
+                    dets.len(),
+                    img.width,
+                    img.height,
+                    speed.preprocess,
+                    speed.inference,
+                    speed.postprocess
+                )?;
+                for d in dets {
+                    let label = name_of(d.class_id)
+                        .map_or_else(|| format!("class {}", d.class_id), str::to_string);
+                    let [x1, y1, x2, y2] = d.bbox;
                     writeln!(
-                        stdout,
-                        "{}: {} detection(s), {}x{}; speed {:.1} ms preprocess, {:.1} ms inference, {:.1} ms \
-                         postprocess",
-                        p.display(),
-                        dets.len(),
-                        img.width,
-                        img.height,
-                        speed.preprocess,
-                        speed.inference,
-                        speed.postprocess
+                        text,
+                        "  {label} {:.3} [{x1:.1}, {y1:.1}, {x2:.1}, {y2:.1}]",
+                        d.score
                     )?;
-                    for d in dets {
-                        let label = name_of(d.class_id)
-                            .map_or_else(|| format!("class {}", d.class_id), str::to_string);
-                        let [x1, y1, x2, y2] = d.bbox;
-                        writeln!(
-                            stdout,
-                            "  {label} {:.3} [{x1:.1}, {y1:.1}, {x2:.1}, {y2:.1}]",
-                            d.score
-                        )?;
-                    }
-                    if let Some(s) = saved {
-                        writeln!(stdout, "  annotated: {}", s.display())?;
-                    }
+                }
+                if let Some(s) = saved {
+                    writeln!(text, "  annotated: {}", s.display())?;
                 }
             }
-            Ok(())
-        })()?;
-        output::print_out(&stdout)
-    }
-    .context("writing to stdout")?;
-    for (p, r) in &results {
-        if let Err(e) = r {
-            eprintln!("trt-detect: error: {}: {e}", p.display());
         }
+        output::print_out(&text)
     }
-    Ok(ExitCode::from(if failures > 0 {
-        exit::FAILURE
-    } else {
-        exit::OK
-    }))
 }
 
 #[cfg(test)]

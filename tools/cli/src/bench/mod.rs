@@ -3,7 +3,7 @@
 //! * [`stats`]: percentiles, CoV, throughput, warnings (pure, unit-tested);
 //! * [`report`]: raw timings, the report, the human table and the `--json` schema;
 //! * [`compare`]: interleaved comparisons and the ratio table;
-//! * [`run`]: the timing loop on `trt::Session`; [`io`]: inputs / outputs (`.npy`, raw).
+//! * [`mod@run`]: the timing loop on `trt::Session`; [`io`]: inputs / outputs (`.npy`, raw).
 
 pub mod compare;
 pub mod io;
@@ -18,7 +18,8 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 
-use crate::exit;
+use crate::common::plugins::PluginArgs;
+use crate::common::{exit, fs, output};
 use report::{Environment, Report, Settings, Timings, TransferProbe};
 use run::{EngineBench, SessionRunner, Stop};
 
@@ -38,7 +39,7 @@ Exit codes: 0 ok, 1 failed build or invalid input, 2 usage error, 3 TensorRT, CU
 /// Measure the latency and throughput of TensorRT engines.
 #[derive(Debug, Parser)]
 #[command(name = "trt-bench", version, after_long_help = AFTER_HELP, after_help = exit::HELP)]
-pub struct Cli {
+pub struct Opts {
     /// The engine to measure (its sidecar `<engine>.json` must be next to it).
     #[arg(value_name = "ENGINE", required_unless_present_any = ["compare", "import_times"])]
     pub engine: Option<PathBuf>,
@@ -73,9 +74,9 @@ pub struct Cli {
     #[arg(long, alias = "noDataTransfers")]
     pub no_data_transfers: bool,
     #[command(flatten)]
-    pub plugins: crate::PluginArgs,
+    pub plugins: PluginArgs,
     #[command(flatten)]
-    pub runtime_cache: crate::RuntimeCacheArgs,
+    pub runtime_cache: crate::common::plugins::RuntimeCacheArgs,
     /// Percentiles to report, comma-separated.
     #[arg(long, value_name = "P,P,…", default_value = "90,95,99", value_parser = parse_percentiles, alias = "percentile")]
     pub percentiles: PercentileList,
@@ -137,21 +138,76 @@ fn positive_seconds(s: &str) -> Result<f64, String> {
     }
 }
 
-/// `main` of `trt-bench`.
-pub fn main() -> ExitCode {
-    let cli: Cli = match exit::parse_args() {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    crate::build::init_tracing(false, false);
-    match run_cli(&cli) {
-        Ok(()) => ExitCode::from(exit::OK),
-        Err(e) if crate::is_broken_pipe(&e) => ExitCode::from(exit::OK),
-        Err(e) => ExitCode::from(exit::report("trt-bench", &e)),
+/// `trt-bench`'s command line, validated: what to measure and how.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Re-analyse this times file (`--import-times`) instead of measuring.
+    pub import_times: Option<PathBuf>,
+    /// The engines to measure, in order (one, or the `--compare` list).
+    pub engines: Vec<PathBuf>,
+    /// What was asked for, as the report states it.
+    pub settings: Settings,
+    /// When the measured phase ends.
+    pub stop: Stop,
+    /// The engine path's settings.
+    pub engine_bench: EngineBench,
+    /// Warm-up time before measuring.
+    pub warmup: Duration,
+    /// `--plugins`.
+    pub plugins: PluginArgs,
+    /// `--runtime-cache` / `--no-runtime-cache`.
+    pub runtime_cache: trt::RuntimeCache,
+    /// `--no-data-transfers`.
+    pub no_data_transfers: bool,
+    /// `--save-outputs DIR`.
+    pub save_outputs: Option<PathBuf>,
+    /// `--export-times FILE`.
+    pub export_times: Option<PathBuf>,
+    /// `--json`.
+    pub json: bool,
+    /// `--unstable-threshold`, percent.
+    pub unstable_threshold: f64,
+    /// `--rounds` (comparisons only).
+    pub rounds: u32,
+}
+
+impl Config {
+    /// Validates the command line; the input paths are checked before TensorRT is touched (exit code 1 on any
+    /// machine).
+    pub fn new(opts: Opts) -> Result<Config> {
+        check_paths(&opts)?;
+        Ok(Config {
+            settings: opts.settings(),
+            stop: opts.stop(),
+            engine_bench: opts.engine_bench(),
+            engines: if opts.compare.is_empty() {
+                opts.engine.iter().cloned().collect()
+            } else {
+                opts.compare.clone()
+            },
+            import_times: opts.import_times,
+            warmup: Duration::from_millis(opts.warmup),
+            runtime_cache: opts.runtime_cache.policy(),
+            plugins: opts.plugins,
+            no_data_transfers: opts.no_data_transfers,
+            save_outputs: opts.save_outputs,
+            export_times: opts.export_times,
+            json: opts.json,
+            unstable_threshold: opts.unstable_threshold,
+            rounds: opts.rounds,
+        })
     }
 }
 
-impl Cli {
+/// `main` of `trt-bench`.
+pub fn main() -> ExitCode {
+    exit::main("trt-bench", |opts: Opts| {
+        crate::common::tracing::init(false, false);
+        run(Config::new(opts)?)
+    })
+}
+
+impl Opts {
     fn settings(&self) -> Settings {
         Settings {
             warmup_ms: self.warmup,
@@ -210,19 +266,17 @@ impl Cli {
     }
 }
 
-fn print_report(cli: &Cli, text: String, json: impl serde::Serialize) -> Result<()> {
-    if cli.json {
+fn print_report(cfg: &Config, text: String, json: impl serde::Serialize) -> Result<()> {
+    if cfg.json {
         // trt-bench's documents carry their own `schema` field (`trt-bench/1`, `trt-bench-compare/1`).
-        let mut text = serde_json::to_string_pretty(&json)?;
-        text.push('\n');
-        crate::print_out(&text)
+        output::print_document(&json)
     } else {
-        crate::print_out(&text)
+        output::print_out(&text)
     }
 }
 
 /// Checks the input paths before TensorRT is touched (exit code 1 on any machine).
-fn check_paths(cli: &Cli) -> Result<()> {
+fn check_paths(cli: &Opts) -> Result<()> {
     if let Some(d) = &cli.load_inputs {
         if !d.is_dir() {
             bail!("--load-inputs {}: not a directory", d.display());
@@ -242,34 +296,30 @@ fn check_paths(cli: &Cli) -> Result<()> {
     Ok(())
 }
 
-/// Runs the command line.
-pub fn run_cli(cli: &Cli) -> Result<()> {
-    check_paths(cli)?;
-    if let Some(path) = &cli.import_times {
+/// Runs `trt-bench`; returns the exit code.
+pub fn run(cfg: Config) -> Result<ExitCode> {
+    if let Some(path) = &cfg.import_times {
         let t = Timings::read(path)?;
-        let mut settings = cli.settings();
+        let mut settings = cfg.settings.clone();
         settings.iterations = None;
         settings.duration_s = None;
         settings.warmup_ms = 0;
         settings.streams = t.streams;
-        let report = report::analyze(&t, settings, None, cli.unstable_threshold)?;
-        return print_report(cli, report.to_text(), &report);
+        let report = report::analyze(&t, settings, None, cfg.unstable_threshold)?;
+        print_report(&cfg, report.to_text(), &report)?;
+        return Ok(ExitCode::from(exit::OK));
     }
-    let engines: Vec<PathBuf> = if cli.compare.is_empty() {
-        cli.engine.iter().cloned().collect()
-    } else {
-        cli.compare.clone()
-    };
+    let engines = &cfg.engines;
     let mut needs_standard_plugins = false;
-    for e in &engines {
+    for e in engines {
         let sidecar = run::precheck_engine(e)?;
         needs_standard_plugins |= !sidecar.plugins.is_empty();
     }
-    cli.plugins.check()?;
+    cfg.plugins.check()?;
     let lib = run::load_library(
         needs_standard_plugins,
-        &cli.plugins,
-        cli.runtime_cache.policy(),
+        &cfg.plugins,
+        cfg.runtime_cache.clone(),
     )?;
     let runtime = lib.runtime().context("creating the TensorRT runtime")?;
     let loaded = engines
@@ -286,30 +336,29 @@ pub fn run_cli(cli: &Cli) -> Result<()> {
         gpu: device.name().to_string(),
         compute_capability: device.compute_capability().to_string(),
     };
-    if cli.no_data_transfers && !device.properties().integrated {
+    if cfg.no_data_transfers && !device.properties().integrated {
         tracing::warn!(
             "--no-data-transfers on a discrete GPU: the engine reads and writes mapped host memory over PCIe, so its \
              time includes those accesses"
         );
     }
-    let cfg = cli.engine_bench();
+    let bench = &cfg.engine_bench;
     let mut runners = Vec::new();
-    for (e, path) in loaded.iter().zip(&engines) {
+    for (e, path) in loaded.iter().zip(engines) {
         runners.push(
-            SessionRunner::new(e, &cfg)
+            SessionRunner::new(e, bench)
                 .with_context(|| format!("setting up {}", path.display()))?,
         );
     }
-    let warm = Duration::from_millis(cli.warmup);
     for r in runners.iter_mut() {
-        run::warm_up(r, warm)?;
+        run::warm_up(r, cfg.warmup)?;
     }
     let rounds = if engines.len() > 1 {
-        cli.rounds as usize
+        cfg.rounds as usize
     } else {
         1
     };
-    let chunks: Vec<Stop> = match cli.stop() {
+    let chunks: Vec<Stop> = match cfg.stop {
         Stop::Iterations(n) => compare::split_iterations(n, rounds)
             .into_iter()
             .map(Stop::Iterations)
@@ -330,7 +379,7 @@ pub fn run_cli(cli: &Cli) -> Result<()> {
         samples[which].extend(s);
         walls[which] += w;
     }
-    if let Some(dir) = &cli.save_outputs {
+    if let Some(dir) = &cfg.save_outputs {
         let written = runners[0].save_outputs(dir)?;
         for w in written {
             eprintln!("trt-bench: wrote {}", w.display());
@@ -339,11 +388,11 @@ pub fn run_cli(cli: &Cli) -> Result<()> {
     let mut reports = Vec::new();
     for (k, runner) in runners.iter().enumerate() {
         let name = engines[k].display().to_string();
-        let batch = batch_of(&loaded[k], &cfg);
+        let batch = batch_of(&loaded[k], bench);
         let mut t = run::timings(
             &name,
             batch,
-            cfg.streams,
+            bench.streams,
             std::mem::take(&mut samples[k]),
             walls[k],
         );
@@ -351,7 +400,7 @@ pub fn run_cli(cli: &Cli) -> Result<()> {
             t.gpu_compute_source = Some("events".into());
         }
         let per_inference_copies = t.samples.iter().any(|x| x.h2d_ms.is_some());
-        if cfg.data_transfers && !per_inference_copies {
+        if bench.data_transfers && !per_inference_copies {
             let (ib, ob) = runner.io_bytes()?;
             let reps = t.samples.len().clamp(10, 200);
             let (h, d) = run::probe_transfers(lib.device()?, ib, ob, reps)
@@ -363,30 +412,31 @@ pub fn run_cli(cli: &Cli) -> Result<()> {
                 d2h_ms: d,
             });
         }
-        if let Some(path) = &cli.export_times {
+        if let Some(path) = &cfg.export_times {
             let path = if engines.len() > 1 {
                 numbered(path, k)
             } else {
                 path.clone()
             };
             let text = serde_json::to_string_pretty(&t)?;
-            crate::atomic_write(&path, text.as_bytes())
+            fs::atomic_write(&path, text.as_bytes())
                 .with_context(|| format!("writing {}", path.display()))?;
         }
         reports.push(report::analyze(
             &t,
-            cli.settings(),
+            cfg.settings.clone(),
             Some(env.clone()),
-            cli.unstable_threshold,
+            cfg.unstable_threshold,
         )?);
     }
     if engines.len() > 1 {
         let c = compare::CompareReport::new(reports, rounds);
-        print_report(cli, c.to_text(), &c)
+        print_report(&cfg, c.to_text(), &c)?;
     } else {
         let r: &Report = &reports[0];
-        print_report(cli, r.to_text(), r)
+        print_report(&cfg, r.to_text(), r)?;
     }
+    Ok(ExitCode::from(exit::OK))
 }
 
 /// `times.json` → `times.1.json` for the second engine of a comparison.
@@ -428,7 +478,7 @@ mod tests {
 
     #[test]
     fn cli_is_consistent() {
-        Cli::command().debug_assert();
+        Opts::command().debug_assert();
     }
 
     #[test]
@@ -448,7 +498,7 @@ mod tests {
         let p = |args: &[&str]| {
             let mut v = vec!["trt-bench", "m.engine"];
             v.extend_from_slice(args);
-            Cli::try_parse_from(v).map(|c| c.runtime_cache.policy())
+            Opts::try_parse_from(v).map(|c| c.runtime_cache.policy())
         };
         assert_eq!(p(&[]).unwrap(), trt::RuntimeCache::BesideEngine);
         assert_eq!(

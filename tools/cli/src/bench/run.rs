@@ -28,7 +28,7 @@ use trt::{DataType, Input, Session, SessionConfig};
 
 use super::io::{self, HostData};
 use super::report::{Sample, Timings, TIMES_SCHEMA};
-use crate::exit;
+use crate::common::exit;
 
 /// When the measured phase ends.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -109,7 +109,7 @@ pub fn precheck_engine(engine: &Path) -> Result<trt::sidecar::Sidecar> {
 /// exit code 3 with what is missing (the `trt-inspect system` probe's reasons), a bad plugin library exit code 1.
 pub fn load_library(
     init_plugins: bool,
-    plugins: &crate::PluginArgs,
+    plugins: &crate::common::plugins::PluginArgs,
     runtime_cache: trt::RuntimeCache,
 ) -> Result<trt::Library> {
     let lib = trt::Library::load_with(trt::LoadOptions {
@@ -425,7 +425,7 @@ impl<'e> SessionRunner<'e> {
                 other => bail!("output `{n}` is {}, which cannot be saved", other.name()),
             };
             let path = dir.join(format!("{}.npy", io::file_stem(n)));
-            crate::atomic_write(&path, &io::encode_npy(&data, &shape))
+            crate::common::fs::atomic_write(&path, &io::encode_npy(&data, &shape))
                 .with_context(|| format!("writing {}", path.display()))?;
             written.push(path);
         }

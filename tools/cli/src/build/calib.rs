@@ -127,7 +127,7 @@ pub fn calibrate(model: &yolo_onnx::Model, request: &CalibRequest) -> Result<Cal
     .context("--calib")?;
     let cache = q.cache.to_text().into_bytes();
     if let Some(path) = &request.cache_out {
-        crate::atomic_write(path, &cache)
+        crate::common::fs::atomic_write(path, &cache)
             .with_context(|| format!("--calib-cache {}: cannot write", path.display()))?;
     }
     if let Ok(mut c) = LATEST_CACHE.lock() {

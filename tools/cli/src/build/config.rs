@@ -2,17 +2,17 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use serde::Serialize;
 use trt_sys::loader::TrtVersion;
 
-use super::options::{parse_size, CalibAlgo, Cli, ProfilingVerbosity};
+use super::options::{parse_size, CalibAlgo, Opts, ProfilingVerbosity};
 use super::recipe::Recipe;
 use super::release::{
     CalibSource, HardwareCompat, LayerPrecision, MemPool, Precision, PrecisionConstraints,
     ReleaseRequest,
 };
-use super::shapes::ShapeArgs;
+use crate::shapes::ShapeArgs;
 
 /// Timing cache choice.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -218,7 +218,7 @@ pub fn check_writable(what: &str, path: &Path) -> Result<()> {
 }
 
 /// Validates the deployment options before any work: the Triton model name, and the DeepStream parser library.
-fn deploy_options(cli: &Cli, model: &Path) -> Result<crate::deploy::DeployOptions> {
+fn deploy_options(cli: &Opts, model: &Path) -> Result<crate::deploy::DeployOptions> {
     use crate::deploy::{deepstream, triton};
     let triton = match &cli.triton_repo {
         Some(dir) => {
@@ -255,7 +255,7 @@ fn deploy_options(cli: &Cli, model: &Path) -> Result<crate::deploy::DeployOption
 impl BuildConfig {
     /// Merges the command line over the recipe (if any) and validates everything that needs no model and no
     /// TensorRT. Errors name the option.
-    pub fn from_cli(cli: &Cli) -> Result<BuildConfig> {
+    pub fn from_cli(cli: &Opts) -> Result<BuildConfig> {
         let recipe = match &cli.recipe {
             Some(p) => Some(Recipe::load(p)?),
             None => None,
@@ -265,7 +265,7 @@ impl BuildConfig {
             (Some(m), _) => m.clone(),
             (None, Some(r)) => r.source.onnx.clone(),
             (None, None) => {
-                return Err(crate::exit::usage(
+                return Err(crate::common::exit::usage(
                     "no model given: trt-build MODEL.onnx [options] or trt-build --recipe FILE",
                 ))
             }
@@ -322,7 +322,7 @@ impl BuildConfig {
             .or_else(|| calib.and_then(|c| c.algo))
             .unwrap_or(CalibAlgo::Minmax);
         if cli.calib_on_gpu && !matches!(precision, Precision::Int8 | Precision::Best) {
-            return Err(crate::exit::usage(
+            return Err(crate::common::exit::usage(
                 "--calib-on-gpu calibrates INT8 on the GPU: it needs --int8 (or --best, or a recipe with INT8 \
                  precision)",
             ));
@@ -369,7 +369,7 @@ impl BuildConfig {
             ShapeArgs::default()
         };
         // Parse now so a bad spec fails before anything is loaded.
-        super::shapes::profiles(&shapes)?;
+        crate::shapes::profiles(&shapes)?;
 
         let workspace = cli
             .workspace
@@ -620,22 +620,6 @@ pub fn gpu_token(name: &str) -> String {
     }
 }
 
-/// Checks the inputs that must exist before anything runs (the model file).
-pub fn check_model_file(path: &Path) -> Result<()> {
-    let meta = std::fs::metadata(path)
-        .with_context(|| format!("{}: cannot read the model", path.display()))?;
-    if meta.is_dir() {
-        bail!("{} is a directory; give an .onnx file", path.display());
-    }
-    if meta.len() == 0 {
-        bail!(
-            "{}: the file is empty; expected an ONNX model",
-            path.display()
-        );
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -644,7 +628,7 @@ mod tests {
     fn cfg(args: &[&str]) -> Result<BuildConfig> {
         let mut v = vec!["trt-build"];
         v.extend_from_slice(args);
-        BuildConfig::from_cli(&Cli::try_parse_from(v).unwrap())
+        BuildConfig::from_cli(&Opts::try_parse_from(v).unwrap())
     }
 
     #[test]

@@ -17,11 +17,11 @@ use trt::sidecar::{
 use super::config::{BuildConfig, TimingCache};
 use super::options;
 use super::options::CalibAlgo;
-use super::pipeline::LoadedModel;
 use super::progress::Progress;
 use super::release::{self, LayerPrecision, MemPool, PrecisionConstraints};
 use super::run::BuildReport;
 use crate::inspect::system::SystemReport;
+use crate::pipeline::LoadedModel;
 
 /// Feeds TensorRT's progress monitor (≥ 10.0) into the progress bar, and records the phases TensorRT reported
 /// (`tensorrt_phases` in the report).
@@ -88,7 +88,7 @@ fn device_calibrator(
     version: trt::Version,
     device: &trt::cuda::Device,
     inputs: &[trt::builder::NetworkTensorDesc],
-    profiles: &[super::shapes::Profile],
+    profiles: &[crate::shapes::Profile],
 ) -> Result<(trt::DeviceCalibrator, CalibrationAlgorithm)> {
     let Some(dir) = cfg.calib_data.as_ref() else {
         bail!("internal: --calib-on-gpu planned without --calib DIR");
@@ -171,7 +171,7 @@ fn gpu_algorithm(algo: CalibAlgo) -> Result<CalibrationAlgorithm> {
 /// The `[N, 3, H, W]` shape TensorRT calibrates `input` with: dynamic dimensions from the first profile's opt.
 fn calibration_shape(
     input: &trt::builder::NetworkTensorDesc,
-    profiles: &[super::shapes::Profile],
+    profiles: &[crate::shapes::Profile],
 ) -> Result<Vec<usize>> {
     let opt = profiles
         .first()
@@ -475,7 +475,7 @@ pub fn build(
     let engine = built.context("building the engine")?;
     if let (Some(h), Some(path)) = (&gpu_calibration, &cfg.calib_cache) {
         if let Some(cache) = h.take_written_cache() {
-            crate::atomic_write(path, &cache)
+            crate::common::fs::atomic_write(path, &cache)
                 .with_context(|| format!("--calib-cache {}: cannot write", path.display()))?;
         }
     }
@@ -484,7 +484,7 @@ pub fn build(
     progress.phase("serialize");
     if let Some(p) = &timing_cache {
         let blob = config.serialize_timing_cache()?;
-        if let Err(e) = crate::atomic_write(p, blob.as_bytes()) {
+        if let Err(e) = crate::common::fs::atomic_write(p, blob.as_bytes()) {
             tracing::warn!("timing cache {} not saved: {e}", p.display());
         }
     }

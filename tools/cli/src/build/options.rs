@@ -5,35 +5,8 @@ use std::path::PathBuf;
 use clap::{Parser, ValueEnum};
 
 use super::release::PrecisionConstraints;
-
-/// What `--generate` writes to stdout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Generate {
-    /// A man page (roff).
-    Man,
-    /// Bash completions.
-    Bash,
-    /// Zsh completions.
-    Zsh,
-    /// Fish completions.
-    Fish,
-    /// Elvish completions.
-    Elvish,
-    /// PowerShell completions.
-    Powershell,
-}
-
-/// `--calib-algo`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CalibAlgo {
-    /// Per-tensor min/max (default; about 1% mAP cost on YOLO).
-    Minmax,
-    /// KL-divergence threshold, like TensorRT's EntropyCalibration2.
-    Entropy,
-    /// A percentile of |x| (99.99 by default).
-    Percentile,
-}
+pub use crate::calib_data::CalibAlgo;
+pub use crate::common::generate::Generate;
 
 /// `--profiling-verbosity` (trtexec `--profilingVerbosity`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
@@ -65,8 +38,8 @@ Exit codes: 0 ok, 1 failed build or invalid input (including an option the Tenso
 /// Runs the ONNX pipeline first (re-parameterization, lint, FP16 or INT8 Q/DQ pass where the TensorRT release
 /// needs it, numerical verification on the CPU), then parses and builds with TensorRT.
 #[derive(Debug, Parser)]
-#[command(name = "trt-build", version, after_long_help = AFTER_HELP, after_help = crate::exit::HELP)]
-pub struct Cli {
+#[command(name = "trt-build", version, after_long_help = AFTER_HELP, after_help = crate::common::exit::HELP)]
+pub struct Opts {
     /// The ONNX model (trtexec: --onnx=FILE). Optional with --recipe.
     #[arg(value_name = "MODEL.onnx")]
     pub model: Option<PathBuf>,
@@ -377,7 +350,7 @@ pub struct Cli {
     pub generate: Option<Generate>,
 }
 
-impl Cli {
+impl Opts {
     /// The model path from the positional argument or `--onnx`.
     pub fn model_path(&self) -> Option<&PathBuf> {
         self.model.as_ref().or(self.onnx.as_ref())
@@ -483,12 +456,12 @@ mod tests {
 
     #[test]
     fn cli_debug_assert() {
-        Cli::command().debug_assert();
+        Opts::command().debug_assert();
     }
 
     #[test]
     fn trtexec_aliases_parse() {
-        let cli = Cli::try_parse_from([
+        let cli = Opts::try_parse_from([
             "trt-build",
             "--onnx=m.onnx",
             "--saveEngine=m.engine",
@@ -514,7 +487,7 @@ mod tests {
         ])
         .unwrap();
         assert!(cli.explicit && cli.skip_inference);
-        assert!(Cli::try_parse_from(["trt-build", "m.onnx", "--buildOnly"]).is_ok());
+        assert!(Opts::try_parse_from(["trt-build", "m.onnx", "--buildOnly"]).is_ok());
         assert_eq!(cli.model_path().unwrap(), &PathBuf::from("m.onnx"));
         assert_eq!(
             cli.output.as_deref(),
@@ -538,7 +511,7 @@ mod tests {
 
     #[test]
     fn repeated_triples_keep_their_order() {
-        let cli = Cli::try_parse_from([
+        let cli = Opts::try_parse_from([
             "trt-build",
             "m.onnx",
             "--min-shapes",
@@ -558,7 +531,7 @@ mod tests {
 
     #[test]
     fn calib_on_gpu_flag() {
-        let cli = Cli::try_parse_from([
+        let cli = Opts::try_parse_from([
             "trt-build",
             "m.onnx",
             "--int8",
@@ -569,12 +542,12 @@ mod tests {
         .unwrap();
         assert!(cli.calib_on_gpu);
         assert!(
-            !Cli::try_parse_from(["trt-build", "m.onnx"])
+            !Opts::try_parse_from(["trt-build", "m.onnx"])
                 .unwrap()
                 .calib_on_gpu
         );
         assert_eq!(
-            Cli::try_parse_from(["trt-build", "m.onnx", "--calib-on-gpu=yes"])
+            Opts::try_parse_from(["trt-build", "m.onnx", "--calib-on-gpu=yes"])
                 .unwrap_err()
                 .kind(),
             clap::error::ErrorKind::TooManyValues
@@ -584,7 +557,7 @@ mod tests {
     #[test]
     fn usage_errors() {
         use clap::error::ErrorKind;
-        let kind = |args: &[&str]| Cli::try_parse_from(args).unwrap_err().kind();
+        let kind = |args: &[&str]| Opts::try_parse_from(args).unwrap_err().kind();
         assert_eq!(
             kind(&["trt-build", "m.onnx", "--opt-level", "6"]),
             ErrorKind::ValueValidation

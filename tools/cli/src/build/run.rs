@@ -8,12 +8,11 @@ use trt_sys::loader::TrtVersion;
 
 use super::calib::{self, CalibRequest};
 use super::config::{gpu_token, BuildConfig, TimingCache};
-use super::options::Cli;
-use super::pipeline::{self, StepReport};
 use super::release::{self, ReleasePlan};
-use super::shapes::{self, Profile};
-use crate::exit;
+use crate::common::exit;
 use crate::inspect::system::{self, SystemReport};
+use crate::pipeline::{self, StepReport};
+use crate::shapes::{self, Profile};
 
 /// Where the release the plan is for came from.
 #[derive(Debug, Clone, Serialize)]
@@ -104,15 +103,9 @@ pub struct BuilderSettings {
     pub profiling_verbosity: Option<super::options::ProfilingVerbosity>,
 }
 
-/// Runs `trt-build`; returns the exit code.
-pub fn run(cli: &Cli) -> Result<u8> {
-    if let Some(what) = cli.generate {
-        use clap::CommandFactory;
-        super::generate(Cli::command(), what)?;
-        return Ok(exit::OK);
-    }
-    let cfg = BuildConfig::from_cli(cli)?;
-    check_outputs(&cfg)?;
+/// Builds the engine `cfg` describes (or plans it, with `--dry-run`); returns the exit code.
+pub fn build(cfg: &BuildConfig) -> Result<u8> {
+    check_outputs(cfg)?;
     let loaded = pipeline::load(&cfg.model)?;
     let profiles = shapes::resolve(&loaded.inputs, &shapes::profiles(&cfg.shapes)?)?;
 
@@ -123,7 +116,7 @@ pub fn run(cli: &Cli) -> Result<u8> {
         Some(system::probe())
     };
     let loaded_version = probe.as_ref().and_then(|p| p.loaded_version);
-    let (release_version, source) = choose_release(&cfg, loaded_version)?;
+    let (release_version, source) = choose_release(cfg, loaded_version)?;
     let mut notes = Vec::new();
     let plan = match release_version {
         Some(v) => Some(release::plan_for_release(
@@ -302,7 +295,7 @@ pub fn run(cli: &Cli) -> Result<u8> {
             let bytes = model
                 .to_bytes()
                 .map_err(|e| anyhow::anyhow!("--emit-onnx: {e}"))?;
-            crate::atomic_write(path, &bytes).map_err(|e| {
+            crate::common::fs::atomic_write(path, &bytes).map_err(|e| {
                 anyhow::anyhow!("--emit-onnx {}: cannot write: {e}", path.display())
             })?;
             Some(path.clone())
@@ -380,7 +373,7 @@ pub fn run(cli: &Cli) -> Result<u8> {
             plugins: cfg.plugins.clone(),
             profiling_verbosity: cfg.profiling_verbosity,
         },
-        class_names: class_names(&cfg, &loaded)?,
+        class_names: class_names(cfg, &loaded)?,
         notes,
         calibration_cache: calib_cache,
         deployed: Default::default(),
@@ -389,21 +382,21 @@ pub fn run(cli: &Cli) -> Result<u8> {
     };
 
     if cfg.dry_run {
-        emit(&cfg, &report)?;
+        emit(cfg, &report)?;
         return Ok(exit::OK);
     }
     let probe = probe.unwrap_or_else(system::probe);
     if let Some(missing) = probe.missing_for_build() {
         report.status = "missing-tensorrt";
         report.missing = Some(missing.clone());
-        emit(&cfg, &report)?;
+        emit(cfg, &report)?;
         return Err(exit::missing(missing));
     }
-    check_target(&cfg, &probe)?;
-    super::engine::build(&cfg, &model, &loaded, &mut report, &probe)?;
+    check_target(cfg, &probe)?;
+    super::engine::build(cfg, &model, &loaded, &mut report, &probe)?;
     report.deployed = crate::deploy::write(&cfg.deploy, &report.output)?;
     report.status = "built";
-    emit(&cfg, &report)?;
+    emit(cfg, &report)?;
     Ok(exit::OK)
 }
 
@@ -501,7 +494,7 @@ fn check_target(cfg: &BuildConfig, probe: &SystemReport) -> Result<()> {
 
 fn emit(cfg: &BuildConfig, report: &BuildReport) -> Result<()> {
     if cfg.json {
-        return crate::print_json("trt-build/1", report);
+        return crate::common::output::print_json("trt-build/1", report);
     }
     if cfg.quiet {
         return Ok(());

@@ -246,10 +246,10 @@ pub fn write(
         text.push_str(&name);
         text.push('\n');
     }
-    crate::atomic_write(&labels, text.as_bytes())
+    crate::common::fs::atomic_write(&labels, text.as_bytes())
         .with_context(|| format!("--deepstream: writing {}", labels.display()))?;
     let config_path = dir.join("config_infer_primary.txt");
-    crate::atomic_write(&config_path, config.as_bytes())
+    crate::common::fs::atomic_write(&config_path, config.as_bytes())
         .with_context(|| format!("--deepstream: writing {}", config_path.display()))?;
     Ok(DeepStreamFiles {
         config: config_path,

@@ -232,12 +232,12 @@ pub fn write_repository(
         let p = model_dir.join("labels.txt");
         let mut text = sidecar.class_names.join("\n");
         text.push('\n');
-        crate::atomic_write(&p, text.as_bytes())
+        crate::common::fs::atomic_write(&p, text.as_bytes())
             .with_context(|| format!("--triton-repo: writing {}", p.display()))?;
         Some(p)
     };
     let config_path = model_dir.join("config.pbtxt");
-    crate::atomic_write(&config_path, config.as_bytes())
+    crate::common::fs::atomic_write(&config_path, config.as_bytes())
         .with_context(|| format!("--triton-repo: writing {}", config_path.display()))?;
     Ok(TritonRepository {
         model_dir,

@@ -7,7 +7,7 @@ use serde::Serialize;
 use trt::sidecar::{self, ComputeCapability, DeviceFacts, RuntimeFacts, Sidecar, Version};
 
 use super::system::{self, SystemReport};
-use crate::{exit, PluginArgs};
+use crate::common::{exit, plugins::PluginArgs};
 
 /// Compatibility of an engine with this machine.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -191,7 +191,7 @@ pub fn inspect(path: &Path, layers: bool, json: bool, plugins: &PluginArgs) -> R
         _ => compat,
     };
     if json {
-        crate::print_json(
+        crate::common::output::print_json(
             "trt-inspect-engine/1",
             &EngineReport {
                 kind: "engine",
@@ -383,7 +383,7 @@ fn tensorrt_view(path: &Path, layers: bool, json: bool, plugins: &PluginArgs) ->
     if json {
         eprint!("{out}");
     } else {
-        crate::print_out(&out)?;
+        crate::common::output::print_out(&out)?;
     }
     Ok(())
 }

@@ -5,14 +5,15 @@ pub mod engine;
 pub mod onnx;
 pub mod system;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{CommandFactory, Parser};
 
-use crate::build::options::Generate;
-use crate::exit;
+use crate::common::generate::Generate;
+use crate::common::plugins::PluginArgs;
+use crate::common::{exit, output};
 
 const AFTER_HELP: &str = "\
 Targets:
@@ -28,7 +29,7 @@ Exit codes: 0 ok, 1 invalid input or an engine that cannot run here, 2 usage err
 /// Inspect this machine, an ONNX model or a TensorRT engine.
 #[derive(Debug, Parser)]
 #[command(name = "trt-inspect", version, after_long_help = AFTER_HELP, after_help = exit::HELP)]
-pub struct Cli {
+pub struct Opts {
     /// `system`, a model (.onnx) or an engine file.
     #[arg(
         value_name = "system|MODEL.onnx|ENGINE",
@@ -50,7 +51,7 @@ pub struct Cli {
     pub triton: Option<String>,
 
     #[command(flatten)]
-    pub plugins: crate::PluginArgs,
+    pub plugins: PluginArgs,
 
     /// Show debug logs.
     #[arg(short, long)]
@@ -61,74 +62,155 @@ pub struct Cli {
     pub generate: Option<Generate>,
 }
 
-/// `main` of `trt-inspect`.
-pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    crate::build::init_tracing(cli.verbose, false);
-    match run(&cli) {
-        Ok(code) => ExitCode::from(code),
-        Err(e) => ExitCode::from(exit::report("trt-inspect", &e)),
+/// The former name of [`Opts`].
+pub type Cli = Opts;
+
+/// `trt-inspect`'s command line, validated: what to inspect and how.
+#[derive(Debug, Clone)]
+pub enum Config {
+    /// `--generate WHAT`: a man page or shell completions.
+    Generate(Generate),
+    /// `system`: this machine.
+    System {
+        /// `--json`.
+        json: bool,
+    },
+    /// `--triton [NAME]`: the Triton `config.pbtxt` of an engine, named `name` (empty: from the file name).
+    Triton {
+        /// The engine.
+        path: PathBuf,
+        /// The model name, or empty.
+        name: String,
+    },
+    /// A model or an engine file (which one is read from the file).
+    File {
+        /// The model or engine.
+        path: PathBuf,
+        /// `--layers`.
+        layers: bool,
+        /// `--json`.
+        json: bool,
+        /// `--plugins`.
+        plugins: PluginArgs,
+    },
+}
+
+impl Config {
+    /// Validates the command line: the target is `system` or a file that exists.
+    pub fn new(opts: Opts) -> Result<Config> {
+        if let Some(what) = opts.generate {
+            return Ok(Config::Generate(what));
+        }
+        let target = opts.target.unwrap_or_default();
+        if target == "system" {
+            return Ok(Config::System { json: opts.json });
+        }
+        let path = PathBuf::from(&target);
+        if !path.exists() {
+            anyhow::bail!(
+                "{target}: no such file; give `system`, an .onnx model or an engine (a file named `system`: ./system)"
+            );
+        }
+        Ok(match opts.triton {
+            Some(name) => Config::Triton { path, name },
+            None => Config::File {
+                path,
+                layers: opts.layers,
+                json: opts.json,
+                plugins: opts.plugins,
+            },
+        })
     }
 }
 
+/// `main` of `trt-inspect`.
+pub fn main() -> ExitCode {
+    exit::main("trt-inspect", |opts: Opts| {
+        crate::common::tracing::init(opts.verbose, false);
+        run(Config::new(opts)?)
+    })
+}
+
 /// Runs `trt-inspect`; returns the exit code.
-pub fn run(cli: &Cli) -> Result<u8> {
-    if let Some(what) = cli.generate {
-        crate::build::generate(Cli::command(), what)?;
-        return Ok(exit::OK);
-    }
-    let target = cli.target.as_deref().unwrap_or_default();
-    if target == "system" {
-        let report = system::probe();
-        if cli.json {
-            crate::print_json("trt-inspect-system/1", &report)?;
-        } else {
-            crate::print_out(&report.render())?;
-        }
-        return Ok(if report.can_build && report.can_run {
+pub fn run(config: Config) -> Result<ExitCode> {
+    let code = match config {
+        Config::Generate(what) => {
+            crate::common::generate::generate(Opts::command(), what)?;
             exit::OK
-        } else {
-            exit::MISSING_TENSORRT
-        });
+        }
+        Config::System { json } => system(json)?,
+        Config::Triton { path, name } => {
+            triton(&path, &name)?;
+            exit::OK
+        }
+        Config::File {
+            path,
+            layers,
+            json,
+            plugins,
+        } => {
+            if onnx::looks_like_onnx(&path)? {
+                onnx::inspect(&path, layers, json)?
+            } else {
+                engine::inspect(&path, layers, json, &plugins)?
+            }
+        }
+    };
+    Ok(ExitCode::from(code))
+}
+
+/// `trt-inspect system`: exit 0 only when engines can be built and run here.
+fn system(json: bool) -> Result<u8> {
+    let report = system::probe();
+    if json {
+        output::print_json("trt-inspect-system/1", &report)?;
+    } else {
+        output::print_out(&report.render())?;
     }
-    let path = PathBuf::from(target);
-    if !path.exists() {
+    Ok(if report.can_build && report.can_run {
+        exit::OK
+    } else {
+        exit::MISSING_TENSORRT
+    })
+}
+
+/// `trt-inspect ENGINE --triton [NAME]`: the engine's Triton `config.pbtxt`, from its sidecar.
+fn triton(path: &Path, name: &str) -> Result<()> {
+    let target = path.display();
+    if onnx::looks_like_onnx(path)? {
         anyhow::bail!(
-            "{target}: no such file; give `system`, an .onnx model or an engine (a file named `system`: ./system)"
+            "--triton: {target} is an ONNX model; give an engine built by trt-build (trt-build {target} \
+             --triton-repo DIR writes the repository)"
         );
     }
-    if let Some(name) = &cli.triton {
-        if onnx::looks_like_onnx(&path)? {
-            anyhow::bail!(
-                "--triton: {target} is an ONNX model; give an engine built by trt-build (trt-build {target} \
-                 --triton-repo DIR writes the repository)"
-            );
-        }
-        let sidecar = trt::sidecar::read_sidecar(&path)?;
-        let name = if name.is_empty() {
-            path.file_name()
-                .and_then(|s| s.to_str())
-                .and_then(|s| s.split('.').next())
-                .filter(|s| !s.is_empty())
-                .unwrap_or("model")
-                .to_string()
-        } else {
-            name.clone()
-        };
-        let config = crate::deploy::triton::config_pbtxt(
-            &sidecar,
-            &crate::deploy::triton::TritonOptions {
-                name,
-                version: 1,
-                cuda_graphs: false,
-            },
-        )?;
-        crate::print_out(&config)?;
-        return Ok(exit::OK);
-    }
-    if onnx::looks_like_onnx(&path)? {
-        onnx::inspect(&path, cli.layers, cli.json)
+    let sidecar = trt::sidecar::read_sidecar(path)?;
+    let name = if name.is_empty() {
+        path.file_name()
+            .and_then(|s| s.to_str())
+            .and_then(|s| s.split('.').next())
+            .filter(|s| !s.is_empty())
+            .unwrap_or("model")
+            .to_string()
     } else {
-        engine::inspect(&path, cli.layers, cli.json, &cli.plugins)
+        name.to_string()
+    };
+    let config = crate::deploy::triton::config_pbtxt(
+        &sidecar,
+        &crate::deploy::triton::TritonOptions {
+            name,
+            version: 1,
+            cuda_graphs: false,
+        },
+    )?;
+    output::print_out(&config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_is_consistent() {
+        Opts::command().debug_assert();
     }
 }

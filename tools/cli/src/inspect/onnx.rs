@@ -6,8 +6,8 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::build::pipeline::{self, ModelSummary};
-use crate::exit;
+use crate::common::exit;
+use crate::pipeline::{self, ModelSummary};
 
 /// Whether `path` should be inspected as ONNX: `.onnx` extension, or (no sidecar and no engine extension) bytes
 /// that start like an ONNX protobuf (field 1 `ir_version` varint).
@@ -74,7 +74,7 @@ pub fn inspect(path: &Path, layers: bool, json: bool) -> Result<u8> {
             .collect::<Vec<_>>()
     });
     if json {
-        crate::print_json(
+        crate::common::output::print_json(
             "trt-inspect-onnx/1",
             &OnnxReport {
                 kind: "onnx",
@@ -104,7 +104,7 @@ pub fn inspect(path: &Path, layers: bool, json: bool) -> Result<u8> {
                 "  {what}   {} {} [{}]",
                 io.name,
                 io.dtype,
-                crate::build::shapes::model_dims_to_string(&io.dims)
+                crate::shapes::model_dims_to_string(&io.dims)
             )?;
         }
     }

@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use serde::Serialize;
 use yolo_onnx::Model;
 
-use super::shapes::{ModelInput, Profile};
+use crate::shapes::{ModelInput, Profile};
 
 /// A model as loaded from disk, with what the plan needs to know about it.
 #[derive(Debug, Clone)]
@@ -55,7 +55,7 @@ pub struct IoSummary {
 
 /// Loads an ONNX file; errors name the file and say what is wrong with it.
 pub fn load(path: &Path) -> Result<LoadedModel> {
-    super::config::check_model_file(path)?;
+    check_model_file(path)?;
     let bytes = std::fs::read(path)
         .with_context(|| format!("{}: cannot read the model", path.display()))?;
     let dir = path.parent().unwrap_or(Path::new("."));
@@ -76,6 +76,22 @@ pub fn load(path: &Path) -> Result<LoadedModel> {
         sha256,
         inputs,
     })
+}
+
+/// Checks the inputs that must exist before anything runs (the model file).
+pub fn check_model_file(path: &Path) -> Result<()> {
+    let meta = std::fs::metadata(path)
+        .with_context(|| format!("{}: cannot read the model", path.display()))?;
+    if meta.is_dir() {
+        bail!("{} is a directory; give an .onnx file", path.display());
+    }
+    if meta.len() == 0 {
+        bail!(
+            "{}: the file is empty; expected an ONNX model",
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 /// Graph inputs that are not initializers, with declared dims.

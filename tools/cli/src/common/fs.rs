@@ -1,0 +1,45 @@
+//! Files the programs write: atomically, so a crash or a kill never leaves a partial one.
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same directory is written, flushed and renamed over
+/// `path`, so a crash or kill leaves either the old file or the new one, never a partial file. Parent directories are
+/// created.
+pub fn atomic_write(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir)?;
+    let prefix = format!(
+        ".{}.",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("out")
+    );
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    // Created 0666 less the umask, like any other file the tools write (tempfile's own default is 0600).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let mut tmp = builder.tempfile_in(&dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    test_pause_before_rename();
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Test hook: environment variable holding milliseconds to sleep between writing an output's temporary file and
+/// renaming it into place, so tests can kill a program mid-write. Never set it in production.
+pub const TEST_PAUSE_ENV: &str = "TRT_TOOLS_TEST_PAUSE_BEFORE_RENAME_MS";
+
+/// Sleeps for [`TEST_PAUSE_ENV`] milliseconds when that variable is set (tests only).
+pub fn test_pause_before_rename() {
+    if let Some(ms) = std::env::var(TEST_PAUSE_ENV)
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
+}

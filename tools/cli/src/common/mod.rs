@@ -1,0 +1,10 @@
+//! What every program of this package shares: exit codes and the one `main` path ([`exit`]), stdout output and the
+//! closed-pipe rule ([`output`]), atomic file writes ([`fs`]), logging ([`tracing`]), man pages and completions
+//! ([`generate`]) and the plugin / runtime-cache arguments of the programs that run engines ([`plugins`]).
+
+pub mod exit;
+pub mod fs;
+pub mod generate;
+pub mod output;
+pub mod plugins;
+pub mod tracing;

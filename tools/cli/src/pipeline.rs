@@ -1,4 +1,5 @@
-//! The ONNX pipeline that runs before TensorRT (DESIGN.md decision 5): load → re-parameterize → lint →
+//! The ONNX pipeline that runs before TensorRT (TensorRT neither merges RepConv branches nor, from 11.x, takes FP16/INT8
+//! builder flags, so the precision is prepared in the graph): load → re-parameterize → lint →
 //! (calibrate) → FP16 / Q/DQ pass → verify each pass on the CPU executor → the bytes TensorRT will parse.
 
 use std::collections::{BTreeMap, HashMap};
@@ -96,13 +97,13 @@ pub fn check_model_file(path: &Path) -> Result<()> {
 
 /// Graph inputs that are not initializers, with declared dims.
 pub fn model_inputs(model: &Model) -> Vec<ModelInput> {
-    let g = model.graph();
-    g.inputs()
+    model
+        .graph()
+        .declared_inputs()
         .into_iter()
-        .filter(|vi| !g.is_initializer(&vi.name))
-        .map(|vi| ModelInput {
-            name: vi.name.clone(),
-            dims: yolo_onnx::graph::value_info_dims(vi).unwrap_or_default(),
+        .map(|io| ModelInput {
+            name: io.name,
+            dims: io.dims.unwrap_or_default(),
         })
         .collect()
 }
@@ -110,13 +111,10 @@ pub fn model_inputs(model: &Model) -> Vec<ModelInput> {
 /// Summary of a model for reports.
 pub fn summarize(model: &Model) -> ModelSummary {
     let g = model.graph();
-    let io = |vi: &tract_onnx::pb::ValueInfoProto| IoSummary {
-        name: vi.name.clone(),
-        dtype: yolo_onnx::graph::value_info_elem_type(vi)
-            .map(yolo_onnx::graph::dtype_name)
-            .unwrap_or("?")
-            .to_string(),
-        dims: yolo_onnx::graph::value_info_dims(vi).unwrap_or_default(),
+    let io = |io: yolo_onnx::graph::DeclaredIo| IoSummary {
+        dtype: io.dtype_name().to_string(),
+        name: io.name,
+        dims: io.dims.unwrap_or_default(),
     };
     let mut ops = BTreeMap::new();
     for n in g.nodes() {
@@ -128,13 +126,8 @@ pub fn summarize(model: &Model) -> ModelSummary {
         producer: format!("{} {}", h.producer_name, h.producer_version)
             .trim()
             .to_string(),
-        inputs: g
-            .inputs()
-            .into_iter()
-            .filter(|vi| !g.is_initializer(&vi.name))
-            .map(io)
-            .collect(),
-        outputs: g.outputs().iter().map(io).collect(),
+        inputs: g.declared_inputs().into_iter().map(io).collect(),
+        outputs: g.declared_outputs().into_iter().map(io).collect(),
         nodes: g.nodes().len(),
         quantized: has_qdq(model),
         ops,

@@ -6,9 +6,9 @@ use std::process::Command;
 
 use trt::sidecar::{
     HardwareCompatibility, IoTensorInfo, Precision, ProfileInfo, ProfileShapes, Sidecar,
-    TensorMode, TensorRtInfo, Version,
+    TensorMode, TensorRtInfo,
 };
-use trt::DataType;
+use trt::{DataType, Version};
 use trt_tools::deploy::{deepstream, triton};
 
 mod common;

@@ -597,3 +597,36 @@ fn a_corrupt_model_is_named_once() {
     assert_eq!(err.matches("bad.onnx").count(), 1, "{err}");
     assert!(err.contains("not a valid ONNX model"), "{err}");
 }
+
+/// A closed stdout loses only the report: an image that failed is still named on stderr and the exit code is 1
+/// (a closed stdout alone is not an error).
+#[test]
+fn a_closed_stdout_still_reports_failed_images() {
+    use std::process::Stdio;
+    let (dir, model) = setup();
+    std::fs::write(dir.path().join("imgs/bad.jpg"), b"not a jpeg").unwrap();
+    for (failing, code) in [(true, 1), (false, 0)] {
+        let input = if failing {
+            dir.path().join("imgs")
+        } else {
+            dir.path().join("imgs/scene.png")
+        };
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_trt-detect"))
+            .arg("--model")
+            .arg(&model)
+            .arg(&input)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let o = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(code), "{err}");
+        assert!(
+            !err.contains("panicked") && !err.contains("Broken pipe"),
+            "{err}"
+        );
+        assert_eq!(err.contains("bad.jpg"), failing, "{err}");
+    }
+}

@@ -118,7 +118,7 @@ pub fn load_library(
         ..Default::default()
     })
     .map_err(|e| {
-        let report = crate::inspect::system::probe();
+        let report = trt::system::probe();
         let mut msg = format!("cannot run engines on this machine: {e}");
         for b in &report.run_blockers {
             if !msg.contains(b.as_str()) {

@@ -45,11 +45,11 @@ pub struct CalibRequest {
     /// The TensorRT release the build targets (loaded, `--trt-release` or the recipe's): its version goes into the
     /// cache header, so a `--calib-cache` file is accepted as-is by that release. `None`: [`DEFAULT_CACHE_VERSION`].
     #[serde(serialize_with = "ser_version")]
-    pub tensorrt: Option<trt_sys::loader::TrtVersion>,
+    pub tensorrt: Option<trt::Version>,
 }
 
 fn ser_version<S: serde::Serializer>(
-    v: &Option<trt_sys::loader::TrtVersion>,
+    v: &Option<trt::Version>,
     s: S,
 ) -> std::result::Result<S::Ok, S::Error> {
     match v {
@@ -59,7 +59,7 @@ fn ser_version<S: serde::Serializer>(
 }
 
 /// The cache header version for `release` (`None`: [`DEFAULT_CACHE_VERSION`]).
-pub fn cache_version(release: Option<trt_sys::loader::TrtVersion>) -> u32 {
+pub fn cache_version(release: Option<trt::Version>) -> u32 {
     release.map_or(DEFAULT_CACHE_VERSION, |v| {
         quant::cache::version_code(v.major, v.minor, v.patch)
     })

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 use serde::Serialize;
-use trt_sys::loader::TrtVersion;
+use trt::Version;
 
 use super::options::{parse_size, CalibAlgo, Opts, ProfilingVerbosity};
 use super::recipe::Recipe;
@@ -86,7 +86,7 @@ pub struct BuildConfig {
     pub compute_capabilities: Vec<super::release::CcTarget>,
     /// Release asked for with `--trt-release` or by the recipe.
     #[serde(serialize_with = "ser_release")]
-    pub trt_release: Option<TrtVersion>,
+    pub trt_release: Option<Version>,
     /// Whether `trt_release` came from the recipe (then a different loaded release is an error too).
     pub trt_release_from_recipe: bool,
     /// Target GPU token (recipe).
@@ -421,7 +421,7 @@ impl BuildConfig {
         // The file is checked here, before any work and on machines without TensorRT: a shared library for this
         // machine that links the target release's major (when one is known).
         for p in &plugins {
-            let facts = trt_sys::plugin_lib::inspect_plugin_library(p)
+            let facts = trt::plugins::inspect_plugin_library(p)
                 .map_err(|e| anyhow::anyhow!("--plugins: {e}"))?;
             if let Some(v) = trt_release {
                 let desc = format!(
@@ -432,7 +432,7 @@ impl BuildConfig {
                         "--trt-release"
                     }
                 );
-                trt_sys::plugin_lib::plan_plugin_load(p, &facts, v, &desc)
+                trt::plugins::plan_plugin_load(p, &facts, v, &desc)
                     .map_err(|e| anyhow::anyhow!("--plugins: {e}"))?;
             }
         }
@@ -532,7 +532,7 @@ impl BuildConfig {
     /// The request for `release`: on TensorRT for RTX a recipe's `[target] compute_capability` becomes the compute
     /// capability target when `--compute-capability` is not given (an RTX engine is compiled for it instead of being
     /// built on it).
-    pub fn release_request_for(&self, release: TrtVersion, model_has_qdq: bool) -> ReleaseRequest {
+    pub fn release_request_for(&self, release: Version, model_has_qdq: bool) -> ReleaseRequest {
         let mut req = self.release_request(model_has_qdq);
         if release.is_rtx() && req.compute_capabilities.is_empty() {
             if let Some((a, b)) = self.target_cc {
@@ -561,7 +561,7 @@ impl BuildConfig {
 
     /// The default timing cache path for a GPU and release: `$XDG_CACHE_HOME/trt-yolo/timing/<gpu>-sm<cc>-trt<v>.cache`
     /// (`~/.cache` when `XDG_CACHE_HOME` is unset).
-    pub fn default_timing_cache(gpu_token: &str, cc: (u32, u32), v: TrtVersion) -> Option<PathBuf> {
+    pub fn default_timing_cache(gpu_token: &str, cc: (u32, u32), v: Version) -> Option<PathBuf> {
         let base = std::env::var_os("XDG_CACHE_HOME")
             .filter(|s| !s.is_empty())
             .map(PathBuf::from)
@@ -582,7 +582,7 @@ impl BuildConfig {
     }
 }
 
-fn ser_release<S: serde::Serializer>(v: &Option<TrtVersion>, s: S) -> Result<S::Ok, S::Error> {
+fn ser_release<S: serde::Serializer>(v: &Option<Version>, s: S) -> Result<S::Ok, S::Error> {
     match v {
         Some(v) => s.collect_str(v),
         None => s.serialize_none(),

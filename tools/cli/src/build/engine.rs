@@ -20,8 +20,8 @@ use super::options::CalibAlgo;
 use super::progress::Progress;
 use super::release::{self, LayerPrecision, MemPool, PrecisionConstraints};
 use super::run::BuildReport;
-use crate::inspect::system::SystemReport;
 use crate::pipeline::LoadedModel;
+use trt::system::SystemReport;
 
 /// Feeds TensorRT's progress monitor (≥ 10.0) into the progress bar, and records the phases TensorRT reported
 /// (`tensorrt_phases` in the report).
@@ -273,9 +273,9 @@ pub fn build(
         let layers = parser.network().layers()?;
         for (pattern, lp) in &plan.layer_precisions {
             let dt = match lp {
-                LayerPrecision::Fp32 => trt_sys::shim::DataType::Float,
-                LayerPrecision::Fp16 => trt_sys::shim::DataType::Half,
-                LayerPrecision::Int8 => trt_sys::shim::DataType::Int8,
+                LayerPrecision::Fp32 => trt::DataType::F32,
+                LayerPrecision::Fp16 => trt::DataType::F16,
+                LayerPrecision::Int8 => trt::DataType::I8,
             };
             let matching: Vec<usize> = layers
                 .iter()
@@ -581,7 +581,7 @@ pub fn build(
     sc.plugin_libraries = cfg
         .plugins
         .iter()
-        .filter_map(|p| trt_sys::plugin_lib::recorded_name(p))
+        .filter_map(|p| trt::plugins::recorded_name(p))
         .collect();
     sc.class_names = report.class_names.clone();
     sc.tool = sidecar::ToolInfo {
@@ -609,7 +609,7 @@ mod tests {
     fn desc(name: &str, shape: &[i64]) -> trt::builder::NetworkTensorDesc {
         trt::builder::NetworkTensorDesc {
             name: name.into(),
-            data_type: trt_sys::shim::DataType::Float,
+            data_type: trt::DataType::F32,
             shape: shape.to_vec(),
         }
     }

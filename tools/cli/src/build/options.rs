@@ -263,7 +263,7 @@ pub struct Opts {
     /// Plan for this TensorRT release (e.g. 10.3, or rtx-1.7 for TensorRT for RTX) when none is installed
     /// (--dry-run); must match the loaded one.
     #[arg(long = "trt-release", value_name = "X.Y[.Z]|rtx-X.Y", value_parser = parse_release, help_heading = "Pipeline")]
-    pub trt_release: Option<trt_sys::loader::TrtVersion>,
+    pub trt_release: Option<trt::Version>,
 
     /// Skip re-parameterization (RepConv / BN folding) of the ONNX model.
     #[arg(long = "no-reparam", help_heading = "Pipeline")]
@@ -366,52 +366,31 @@ fn parse_cc_target(s: &str) -> Result<super::release::CcTarget, String> {
     super::release::CcTarget::parse_list(s).map(|v| v[0])
 }
 
-/// Parses `10.3`, `10.3.0`, `8.5.2`, and TensorRT for RTX releases as `rtx-1.7` (also `rtx1.7`, `RTX 1.7`).
-pub fn parse_release(s: &str) -> Result<trt_sys::loader::TrtVersion, String> {
+/// Parses `10.3`, `10.3.0`, `8.5.2`, and TensorRT for RTX releases as `rtx-1.7` (also `rtx1.7`, `RTX 1.7`), with
+/// [`trt::Version`]'s one parser, then checks the release is one this tool supports.
+pub fn parse_release(s: &str) -> Result<trt::Version, String> {
     let t = s.trim();
-    let lower = t.to_ascii_lowercase();
-    if let Some(rest) = lower.strip_prefix("rtx") {
-        let rest = rest.trim_start_matches(['-', ' ']);
-        let v = parse_numbers(rest).map_err(|_| {
-            format!("`{s}` is not a TensorRT for RTX release; write rtx-major.minor, e.g. rtx-1.7")
-        })?;
-        if (v.major, v.minor) < (1, 3) {
-            return Err(format!(
-                "TensorRT for RTX {rest} is not supported; this tool supports rtx-1.3 and later"
-            ));
-        }
-        return Ok(trt_sys::loader::TrtVersion::rtx(v.major, v.minor, v.patch));
-    }
-    let v = parse_numbers(t).map_err(|_| {
-        format!(
+    let rtx_rest = t
+        .get(..3)
+        .filter(|p| p.eq_ignore_ascii_case("rtx"))
+        .map(|_| t[3..].trim_start_matches(['-', ' ']));
+    let parsed = t.parse::<trt::Version>();
+    match (rtx_rest, parsed) {
+        (Some(_), Err(_)) => Err(format!(
+            "`{s}` is not a TensorRT for RTX release; write rtx-major.minor, e.g. rtx-1.7"
+        )),
+        (None, Err(_)) => Err(format!(
             "`{s}` is not a TensorRT release; write major.minor or major.minor.patch, e.g. 10.3 (rtx-1.7 for \
              TensorRT for RTX)"
-        )
-    })?;
-    if v.major < 8 {
-        return Err(format!(
+        )),
+        (Some(rest), Ok(v)) if (v.major, v.minor) < (1, 3) => Err(format!(
+            "TensorRT for RTX {rest} is not supported; this tool supports rtx-1.3 and later"
+        )),
+        (None, Ok(v)) if v.major < 8 => Err(format!(
             "TensorRT {s} is not supported; this tool supports 8.5 and later (and TensorRT for RTX as rtx-1.7)"
-        ));
+        )),
+        (_, Ok(v)) => Ok(v),
     }
-    Ok(v)
-}
-
-/// `X.Y` or `X.Y.Z` as a (TensorRT) version.
-fn parse_numbers(s: &str) -> Result<trt_sys::loader::TrtVersion, ()> {
-    let parts: Vec<&str> = s.split('.').collect();
-    if !(2..=3).contains(&parts.len()) {
-        return Err(());
-    }
-    let nums: Vec<u32> = parts
-        .iter()
-        .map(|p| p.parse::<u32>())
-        .collect::<Result<_, _>>()
-        .map_err(|_| ())?;
-    Ok(trt_sys::loader::TrtVersion::new(
-        nums[0],
-        nums[1],
-        nums.get(2).copied().unwrap_or(0),
-    ))
 }
 
 /// Parses a size: `2G`, `512M`, `1024K`, `0.5G`, `1073741824B`; a plain number is MiB (trtexec's unit).

@@ -49,7 +49,7 @@ use serde::Deserialize;
 
 use super::options::{CalibAlgo, ProfilingVerbosity};
 use super::release::Precision;
-use trt_sys::loader::TrtVersion;
+use trt::Version;
 
 /// A parsed recipe with its paths made absolute (relative to the recipe's directory).
 #[derive(Debug, Clone, Deserialize)]
@@ -333,9 +333,9 @@ impl Recipe {
     }
 
     /// The release the recipe is written for.
-    pub fn tensorrt(&self) -> TrtVersion {
+    pub fn tensorrt(&self) -> Version {
         // checked in `check`
-        super::options::parse_release(&self.target.tensorrt).unwrap_or(TrtVersion::new(0, 0, 0))
+        super::options::parse_release(&self.target.tensorrt).unwrap_or(Version::new(0, 0, 0))
     }
 }
 
@@ -400,7 +400,7 @@ tensorrt = "10.3"
             r.calibration.as_ref().unwrap().algo,
             Some(CalibAlgo::Entropy)
         );
-        assert_eq!(r.tensorrt(), TrtVersion::new(10, 3, 0));
+        assert_eq!(r.tensorrt(), Version::new(10, 3, 0));
         assert!(r.pipeline.reparam && r.pipeline.verify);
         assert_eq!(r.profiles.len(), 1);
     }

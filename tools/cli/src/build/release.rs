@@ -21,7 +21,7 @@
 use std::fmt;
 
 use serde::Serialize;
-use trt_sys::loader::TrtVersion;
+use trt::Version;
 
 /// The precision the user asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
@@ -377,7 +377,7 @@ pub struct Unsupported {
     /// The option as the user typed it (`--dla-core`).
     pub option: String,
     /// The release.
-    pub release: TrtVersion,
+    pub release: Version,
     /// Why, and what to do instead.
     pub reason: String,
 }
@@ -399,43 +399,43 @@ impl std::error::Error for Unsupported {}
 /// The release in TensorRT's numbering for deciding what exists: TensorRT itself, or for TensorRT for RTX the level
 /// its API matches (1.5 and later: 11.0 — strongly typed only, no precision flags, no calibrators; 1.3/1.4: a late
 /// 10.x). `trt-sys/cpp/common.h` maps the headers the same way.
-pub fn api_level(v: TrtVersion) -> TrtVersion {
+pub fn api_level(v: Version) -> Version {
     match (v.is_rtx(), v.minor >= 5) {
         (false, _) => v,
-        (true, true) => TrtVersion::new(11, 0, 0),
-        (true, false) => TrtVersion::new(10, 99, 0),
+        (true, true) => Version::new(11, 0, 0),
+        (true, false) => Version::new(10, 99, 0),
     }
 }
 
 /// How a release is shown in plans and notes: `10.3.0`, `RTX 1.7.1`.
-pub fn shown(v: TrtVersion) -> String {
+pub fn shown(v: Version) -> String {
     trt::Version::from(v).to_string()
 }
 
 /// Strongly typed networks exist (9.1+).
-pub fn has_strong_typing(v: TrtVersion) -> bool {
+pub fn has_strong_typing(v: Version) -> bool {
     (v.major, v.minor) >= (9, 1)
 }
 
 /// `IProgressMonitor` exists (10.0+).
-pub fn has_progress_monitor(v: TrtVersion) -> bool {
+pub fn has_progress_monitor(v: Version) -> bool {
     v.major >= 10
 }
 
 /// Builder precision flags and calibrators exist (≤ 10.x).
-pub fn has_precision_flags(v: TrtVersion) -> bool {
+pub fn has_precision_flags(v: Version) -> bool {
     v.major <= 10
 }
 
 /// Builder optimization level, version and hardware compatibility exist (8.6+).
-pub fn has_8_6_features(v: TrtVersion) -> bool {
+pub fn has_8_6_features(v: Version) -> bool {
     (v.major, v.minor) >= (8, 6)
 }
 
 /// Plans the precision path and checks every release-dependent option. Pure: the same release and request always
 /// give the same answer, whatever machine it runs on.
 pub fn plan_for_release(
-    release: TrtVersion,
+    release: Version,
     req: &ReleaseRequest,
 ) -> Result<ReleasePlan, Unsupported> {
     let unsupported = |option: &str, reason: String| Unsupported {
@@ -763,12 +763,12 @@ pub fn plan_for_release(
 mod tests {
     use super::*;
 
-    const V85: TrtVersion = TrtVersion::new(8, 5, 3);
-    const V86: TrtVersion = TrtVersion::new(8, 6, 1);
-    const V103: TrtVersion = TrtVersion::new(10, 3, 0);
-    const V1016: TrtVersion = TrtVersion::new(10, 16, 0);
-    const V111: TrtVersion = TrtVersion::new(11, 1, 0);
-    const ALL: [TrtVersion; 5] = [V85, V86, V103, V1016, V111];
+    const V85: Version = Version::new(8, 5, 3);
+    const V86: Version = Version::new(8, 6, 1);
+    const V103: Version = Version::new(10, 3, 0);
+    const V1016: Version = Version::new(10, 16, 0);
+    const V111: Version = Version::new(11, 1, 0);
+    const ALL: [Version; 5] = [V85, V86, V103, V1016, V111];
 
     fn req(p: Precision) -> ReleaseRequest {
         ReleaseRequest {
@@ -871,7 +871,7 @@ mod tests {
         check_calib_on_gpu_up_to_10(V1016);
     }
 
-    fn check_calib_on_gpu_up_to_10(v: TrtVersion) {
+    fn check_calib_on_gpu_up_to_10(v: Version) {
         let plan = plan_for_release(v, &on_gpu(int8(CalibSource::Data))).unwrap();
         assert!(plan.calibrate_on_gpu && plan.builder_int8, "{v}");
         assert!(
@@ -1147,7 +1147,7 @@ mod tests {
     fn progress_and_typing_capabilities() {
         assert!(!has_progress_monitor(V85) && !has_progress_monitor(V86));
         assert!(has_progress_monitor(V103) && has_progress_monitor(V111));
-        assert!(!has_strong_typing(V86) && has_strong_typing(TrtVersion::new(9, 1, 0)));
+        assert!(!has_strong_typing(V86) && has_strong_typing(Version::new(9, 1, 0)));
         for v in ALL {
             assert_eq!(
                 plan_for_release(v, &req(Precision::Fp32)).unwrap().path,

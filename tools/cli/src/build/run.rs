@@ -4,15 +4,15 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use serde::Serialize;
-use trt_sys::loader::TrtVersion;
+use trt::Version;
 
 use super::calib::{self, CalibRequest};
 use super::config::{gpu_token, BuildConfig, TimingCache};
 use super::release::{self, ReleasePlan};
 use crate::common::exit;
-use crate::inspect::system::{self, SystemReport};
 use crate::pipeline::{self, StepReport};
 use crate::shapes::{self, Profile};
+use trt::system::{self, SystemReport};
 
 /// Where the release the plan is for came from.
 #[derive(Debug, Clone, Serialize)]
@@ -439,8 +439,8 @@ fn rtx_token(targets: &[release::CcTarget]) -> String {
 /// error), else `--trt-release`, the recipe's, the compiled headers'.
 pub fn choose_release(
     cfg: &BuildConfig,
-    loaded: Option<TrtVersion>,
-) -> Result<(Option<TrtVersion>, &'static str)> {
+    loaded: Option<Version>,
+) -> Result<(Option<Version>, &'static str)> {
     let asked_source = if cfg.trt_release_from_recipe {
         "recipe"
     } else {
@@ -466,7 +466,7 @@ pub fn choose_release(
         }
         (Some(l), _) => Ok((Some(l), "loaded library")),
         (None, Some(a)) => Ok((Some(a), asked_source)),
-        (None, None) => match trt_sys::loader::compiled_version() {
+        (None, None) => match trt::compiled_version() {
             Some(c) => Ok((Some(c), "compiled headers")),
             None => Ok((None, "unknown")),
         },

@@ -42,7 +42,7 @@ impl PluginArgs {
     /// code 1 on any machine.
     pub fn check(&self) -> anyhow::Result<()> {
         for p in &self.plugins {
-            trt_sys::plugin_lib::inspect_plugin_library(p)
+            trt::plugins::inspect_plugin_library(p)
                 .map_err(|e| anyhow::anyhow!("--plugins: {e}"))?;
         }
         Ok(())

@@ -332,7 +332,11 @@ pub fn run(config: Config) -> anyhow::Result<ExitCode> {
         results.push((path.clone(), r.map_err(|e| format!("{e:#}"))));
     }
     let failures = results.iter().filter(|(_, r)| r.is_err()).count();
-    print_results(&cli.model, cli.json, &detector, &results).context("writing to stdout")?;
+    // A closed stdout loses only the report: the images that failed are still named on stderr and exit 1.
+    match print_results(&cli.model, cli.json, &detector, &results) {
+        Err(e) if output::is_broken_pipe(&e) => {}
+        r => r.context("writing to stdout")?,
+    }
     for (p, r) in &results {
         if let Err(e) = r {
             eprintln!("trt-detect: error: {}: {e}", p.display());

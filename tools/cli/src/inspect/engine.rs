@@ -4,10 +4,11 @@ use std::path::Path;
 
 use anyhow::Result;
 use serde::Serialize;
-use trt::sidecar::{self, ComputeCapability, DeviceFacts, RuntimeFacts, Sidecar, Version};
+use trt::sidecar::{self, ComputeCapability, DeviceFacts, RuntimeFacts, Sidecar};
+use trt::Version;
 
-use super::system::{self, SystemReport};
 use crate::common::{exit, plugins::PluginArgs};
+use trt::system::{self, SystemReport};
 
 /// Compatibility of an engine with this machine.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -99,7 +100,7 @@ pub fn runtime_facts(report: &SystemReport, plugins: &PluginArgs) -> Option<Runt
         plugin_libraries: plugins
             .plugins
             .iter()
-            .filter_map(|p| trt_sys::plugin_lib::recorded_name(p))
+            .filter_map(|p| trt::plugins::recorded_name(p))
             .collect(),
     })
 }

@@ -3,7 +3,6 @@
 
 pub mod engine;
 pub mod onnx;
-pub mod system;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -161,7 +160,7 @@ pub fn run(config: Config) -> Result<ExitCode> {
 
 /// `trt-inspect system`: exit 0 only when engines can be built and run here.
 fn system(json: bool) -> Result<u8> {
-    let report = system::probe();
+    let report = trt::system::probe();
     if json {
         output::print_json("trt-inspect-system/1", &report)?;
     } else {

@@ -87,15 +87,10 @@ pub struct QuantizeArgs {
     pub json: bool,
 }
 
+/// `--cache-trt`: a TensorRT release (the calibration cache's header names it).
 fn parse_version(s: &str) -> anyhow::Result<(u32, u32, u32)> {
-    let parts: Vec<&str> = s.split('.').collect();
-    let num = |p: &str| {
-        p.parse::<u32>()
-            .map_err(|_| anyhow::anyhow!("--cache-trt {s}: expected X.Y or X.Y.Z"))
-    };
-    match parts.as_slice() {
-        [a, b] => Ok((num(a)?, num(b)?, 0)),
-        [a, b, c] => Ok((num(a)?, num(b)?, num(c)?)),
+    match s.parse::<trt::Version>() {
+        Ok(v) if !v.is_rtx() => Ok((v.major, v.minor, v.patch)),
         _ => bail!("--cache-trt {s}: expected X.Y or X.Y.Z"),
     }
 }

@@ -172,7 +172,7 @@ pub fn write_engine(
     let (major, minor, patch) = trt_version;
     let mut sc = Sidecar::new(
         TensorRtInfo {
-            version: Version::new(major, minor, patch),
+            version: trt::Version::new(major, minor, patch),
             version_compatible: false,
             hardware_compatibility: HardwareCompatibility::None,
             exclude_lean_runtime: false,

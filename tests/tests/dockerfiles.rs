@@ -254,7 +254,7 @@ fn workspace_members() -> Vec<String> {
         .collect()
 }
 
-/// Just enough TOML reading for the `[target]` table of a recipe (the workspace-tests package has no TOML parser).
+/// Just enough TOML reading for the `[target]` table of a recipe (the tests package has no TOML parser).
 mod toml_lite {
     pub struct Target {
         pub gpu: String,

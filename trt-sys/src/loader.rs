@@ -1276,5 +1276,4 @@ pub fn cudart() -> Result<&'static crate::cuda::CudaRuntime> {
 }
 
 #[cfg(test)]
-#[path = "loader_tests.rs"]
 mod tests;

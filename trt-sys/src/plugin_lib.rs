@@ -447,5 +447,4 @@ pub fn load_plugin_library_into(
 }
 
 #[cfg(test)]
-#[path = "plugin_lib_tests.rs"]
 mod tests;

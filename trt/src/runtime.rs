@@ -114,7 +114,7 @@ impl Library {
             inner: Arc::new(LibraryInner {
                 logger: options.logger,
                 shim_logger,
-                version: trt.version.into(),
+                version: trt.version,
                 flavor: trt.flavor,
                 path: trt.nvinfer.path().to_owned(),
                 cuda,

@@ -52,7 +52,7 @@ fn system_without_tensorrt_reports_why_and_exits_3() {
     );
     // The headers this build compiled the shim against (none in the default build; CI also runs this suite with
     // the shim compiled against TensorRT 11.4 and TensorRT-RTX 1.7).
-    let compiled = trt::compiled_version().map(|v| trt::Version::from(v).to_string());
+    let compiled = trt::compiled_version().map(|v| v.to_string());
     assert_eq!(
         r["compiled_tensorrt"],
         compiled.clone().map_or(Value::Null, Value::from),

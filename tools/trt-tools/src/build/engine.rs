@@ -130,7 +130,7 @@ fn device_calibrator(
             .context("--calib-on-gpu: setting up the device calibrator")?;
     let network_input = (
         input.name.clone(),
-        trt::DataType::from(input.data_type),
+        input.data_type,
         shape.iter().map(|&d| d as i64).collect(),
     );
     calibrator
@@ -539,7 +539,7 @@ pub fn build(
             sc.io.push(IoTensorInfo {
                 name: t.name,
                 mode,
-                dtype: t.data_type.into(),
+                dtype: t.data_type,
                 shape: t.shape,
                 format: "linear".into(),
             });

@@ -407,11 +407,6 @@ pub fn api_level(v: Version) -> Version {
     }
 }
 
-/// How a release is shown in plans and notes: `10.3.0`, `RTX 1.7.1`.
-pub fn shown(v: Version) -> String {
-    trt::Version::from(v).to_string()
-}
-
 /// Strongly typed networks exist (9.1+).
 pub fn has_strong_typing(v: Version) -> bool {
     (v.major, v.minor) >= (9, 1)
@@ -619,7 +614,7 @@ pub fn plan_for_release(
     if !flags && req.explicit {
         notes.push(format!(
             "--explicit is implied on TensorRT {} (strongly typed networks only)",
-            shown(release)
+            release
         ));
     }
     let strongly_typed = if flags {
@@ -629,7 +624,7 @@ pub fn plan_for_release(
     };
 
     let mut plan = ReleasePlan {
-        tensorrt: shown(release),
+        tensorrt: release.to_string(),
         precision: p,
         path: "fp32",
         onnx_fp16_pass: false,
@@ -677,7 +672,7 @@ pub fn plan_for_release(
             plan.builder_int8 = p.has_int8() || req.model_has_qdq;
             plan.notes.push(format!(
                 "TensorRT {} has no strongly typed networks: the ONNX passes run and the builder flags stay set",
-                shown(release)
+                release
             ));
         }
         // Layer precisions cannot be set on strongly typed networks: FP32 requests become FP16-pass exclusions.

@@ -346,7 +346,7 @@ pub fn build(cfg: &BuildConfig) -> Result<u8> {
         recipe: cfg.recipe.clone(),
         description: cfg.description.clone(),
         tensorrt: ReleaseChoice {
-            version: release_version.map(release::shown),
+            version: release_version.map(|v| v.to_string()),
             source,
         },
         precision_plan: plan.clone(),

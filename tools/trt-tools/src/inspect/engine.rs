@@ -5,7 +5,6 @@ use std::path::Path;
 use anyhow::Result;
 use serde::Serialize;
 use trt::sidecar::{self, ComputeCapability, DeviceFacts, RuntimeFacts, Sidecar};
-use trt::Version;
 
 use crate::common::{exit, plugins::PluginArgs};
 use trt::system::{self, SystemReport};
@@ -93,7 +92,7 @@ pub fn runtime_facts(report: &SystemReport, plugins: &PluginArgs) -> Option<Runt
         })
     });
     Some(RuntimeFacts {
-        tensorrt: Version::from(v),
+        tensorrt: v,
         device,
         plugins_initialized: report.plugins.found,
         // The libraries `--plugins` will load, by the name the loader records.

@@ -1276,4 +1276,33 @@ pub fn cudart() -> Result<&'static crate::cuda::CudaRuntime> {
 }
 
 #[cfg(test)]
+impl TensorRtLibs {
+    /// A runtime of `flavor` reporting `version`, for tests of what is opened next to it: the process's own libc
+    /// stands in for libnvinfer (already loaded, so opening it runs no initializers) and the entry points are inert.
+    pub(crate) fn stand_in(flavor: RuntimeFlavor, version: Version) -> Self {
+        extern "C" fn no_version() -> i32 {
+            0
+        }
+        extern "C" fn no_object(_: *mut c_void, _: i32) -> *mut c_void {
+            std::ptr::null_mut()
+        }
+        // SAFETY: libc.so.6 is already loaded in this process; opening it again runs no new initializers.
+        let nvinfer = unsafe { LoadedLibrary::open(Path::new("libc.so.6")) }.expect("libc opens");
+        TensorRtLibs {
+            nvinfer,
+            flavor,
+            version,
+            entry: TrtEntryPoints {
+                get_infer_lib_version: no_version,
+                create_infer_builder: None,
+                create_infer_runtime: no_object,
+                create_infer_refitter: None,
+                get_plugin_registry: None,
+                set_internal_library_path: None,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests;

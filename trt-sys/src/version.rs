@@ -284,3 +284,54 @@ impl FromStr for Version {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `FromStr` reads every spelling users and headers write; `parse_canonical` only `Display`'s (sidecars).
+    #[test]
+    fn spellings() {
+        for (text, want) in [
+            ("10.3", Version::new(10, 3, 0)),
+            ("10.3.0", Version::new(10, 3, 0)),
+            ("10.3.0.26", Version::new(10, 3, 0)),
+            (" 8.5.2 ", Version::new(8, 5, 2)),
+            ("rtx-1.7", Version::rtx(1, 7, 0)),
+            ("rtx1.7", Version::rtx(1, 7, 0)),
+            ("RTX 1.7.1", Version::rtx(1, 7, 1)),
+        ] {
+            assert_eq!(text.parse::<Version>(), Ok(want), "{text}");
+        }
+        for bad in [
+            "",
+            "10",
+            "10..0",
+            "a.b.c",
+            "01.2.3",
+            "+1.2.3",
+            "1.2.3.4.5",
+            "rtx",
+            "rtx-x.1",
+        ] {
+            assert!(bad.parse::<Version>().is_err(), "{bad}");
+        }
+        for v in [Version::new(10, 3, 0), Version::rtx(1, 7, 1)] {
+            assert_eq!(Version::parse_canonical(&v.to_string()), Ok(v));
+        }
+        assert_eq!(Version::rtx(1, 7, 1).to_string(), "RTX 1.7.1");
+        assert_eq!(Version::rtx(1, 7, 1).label(), "TensorRT-RTX 1.7.1");
+        for bad in [
+            "10.3",
+            "10.3.0.1",
+            "10..0",
+            "01.2.3",
+            "",
+            "rtx-1.7.1",
+            "RTX 1.7",
+            " 10.3.0",
+        ] {
+            assert!(Version::parse_canonical(bad).is_err(), "{bad}");
+        }
+    }
+}

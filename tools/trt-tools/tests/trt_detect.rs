@@ -602,7 +602,6 @@ fn a_corrupt_model_is_named_once() {
 /// (a closed stdout alone is not an error).
 #[test]
 fn a_closed_stdout_still_reports_failed_images() {
-    use std::process::Stdio;
     let (dir, model) = setup();
     std::fs::write(dir.path().join("imgs/bad.jpg"), b"not a jpeg").unwrap();
     for (failing, code) in [(true, 1), (false, 0)] {
@@ -611,16 +610,12 @@ fn a_closed_stdout_still_reports_failed_images() {
         } else {
             dir.path().join("imgs/scene.png")
         };
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_trt-detect"))
-            .arg("--model")
-            .arg(&model)
-            .arg(&input)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        drop(child.stdout.take());
-        let o = child.wait_with_output().unwrap();
+        let o = common::run_with_closed_stdout(
+            std::process::Command::new(env!("CARGO_BIN_EXE_trt-detect"))
+                .arg("--model")
+                .arg(&model)
+                .arg(&input),
+        );
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(code), "{err}");
         assert!(

@@ -288,7 +288,6 @@ fn reallib_system_reports_the_lean_runtime_and_no_gpu() {
 /// A closed stdout (`| grep -q`, `| head`) is not an error and never a panic; a full disk is an error (exit 1).
 #[test]
 fn closed_or_full_stdout_is_handled_not_a_panic() {
-    use std::process::Stdio;
     let dir = tempfile::tempdir().unwrap();
     common::sample(dir.path(), "yolov9", "m.onnx");
     let runs: [(&std::path::Path, Vec<&str>); 3] = [
@@ -306,15 +305,7 @@ fn closed_or_full_stdout_is_handled_not_a_panic() {
         ),
     ];
     for (exe, args) in runs {
-        // The reader is gone before the program writes.
-        let mut child = common::no_trt_cmd(exe, dir.path())
-            .args(&args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        drop(child.stdout.take());
-        let o = child.wait_with_output().unwrap();
+        let o = common::run_with_closed_stdout(common::no_trt_cmd(exe, dir.path()).args(&args));
         let err = common::stderr(&o);
         assert!(!err.contains("panicked"), "{args:?}: {err}");
         assert!(

@@ -541,28 +541,7 @@ fn a_file_the_loader_refuses_is_reported_with_its_reason() {
 
 #[test]
 fn parser_and_plugins_refuse_a_lean_runtime_with_an_explanation() {
-    // Uses the process's own libc as a stand-in library so the struct is real; only the flavor matters.
-    // SAFETY: libc.so.6 is already loaded in this process; opening it again runs no new initializers.
-    let lib = unsafe { LoadedLibrary::open(Path::new("libc.so.6")) }.expect("libc opens");
-    extern "C" fn fake_version() -> i32 {
-        110400
-    }
-    extern "C" fn fake_create(_: *mut c_void, _: i32) -> *mut c_void {
-        std::ptr::null_mut()
-    }
-    let trt = TensorRtLibs {
-        nvinfer: lib,
-        flavor: RuntimeFlavor::Lean,
-        version: Version::new(11, 4, 0),
-        entry: TrtEntryPoints {
-            get_infer_lib_version: fake_version,
-            create_infer_builder: None,
-            create_infer_runtime: fake_create,
-            create_infer_refitter: None,
-            get_plugin_registry: None,
-            set_internal_library_path: None,
-        },
-    };
+    let trt = TensorRtLibs::stand_in(RuntimeFlavor::Lean, Version::new(11, 4, 0));
     for err in [
         open_onnx_parser(&SearchConfig::default(), &trt).unwrap_err(),
         open_plugins(&SearchConfig::default(), &trt, None).unwrap_err(),

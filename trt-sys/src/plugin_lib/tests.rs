@@ -409,28 +409,8 @@ fn reallib_registry_plugin_library_loads_through_iplugin_registry() {
 /// that only inherits libnvinfer's through a dependency) is accepted on its file name.
 #[test]
 fn the_standard_plugin_library_is_checked_by_its_own_version() {
-    use crate::loader::{open_plugins, RuntimeFlavor, SearchConfig, TrtEntryPoints};
-    extern "C" fn fake_version() -> i32 {
-        8601
-    }
-    extern "C" fn fake_create(_: *mut std::ffi::c_void, _: i32) -> *mut std::ffi::c_void {
-        std::ptr::null_mut()
-    }
-    // SAFETY: libc.so.6 is already loaded in this process; it stands in for libnvinfer (only the version matters).
-    let nvinfer = unsafe { crate::loader::LoadedLibrary::open(Path::new("libc.so.6")) }.unwrap();
-    let trt = TensorRtLibs {
-        nvinfer,
-        flavor: RuntimeFlavor::Full,
-        version: Version::new(8, 6, 1),
-        entry: TrtEntryPoints {
-            get_infer_lib_version: fake_version,
-            create_infer_builder: None,
-            create_infer_runtime: fake_create,
-            create_infer_refitter: None,
-            get_plugin_registry: None,
-            set_internal_library_path: None,
-        },
-    };
+    use crate::loader::{open_plugins, RuntimeFlavor, SearchConfig};
+    let trt = TensorRtLibs::stand_in(RuntimeFlavor::Full, Version::new(8, 6, 1));
     const INIT: &str =
         "int initLibNvInferPlugins(void* l, const char* n) { (void)l; (void)n; return 1; }\n";
     let plugin_dir = |name: &str, source: &str, extra: &[&str]| {

@@ -474,12 +474,6 @@ fn batch_of(engine: &trt::Engine, cfg: &EngineBench) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
-
-    #[test]
-    fn cli_is_consistent() {
-        Opts::command().debug_assert();
-    }
 
     #[test]
     fn durations_are_positive_and_bounded() {

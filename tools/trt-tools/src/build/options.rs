@@ -431,12 +431,6 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
-
-    #[test]
-    fn cli_debug_assert() {
-        Opts::command().debug_assert();
-    }
 
     #[test]
     fn trtexec_aliases_parse() {

@@ -432,14 +432,3 @@ fn print_results(
         output::print_out(&text)
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::CommandFactory;
-
-    #[test]
-    fn cli_is_consistent() {
-        Opts::command().debug_assert();
-    }
-}

@@ -203,13 +203,3 @@ fn triton(path: &Path, name: &str) -> Result<()> {
     )?;
     output::print_out(&config)
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cli_is_consistent() {
-        Opts::command().debug_assert();
-    }
-}

@@ -128,12 +128,6 @@ pub(crate) fn parse_tolerance(s: &str) -> Result<f64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
-
-    #[test]
-    fn cli_is_consistent() {
-        Opts::command().debug_assert();
-    }
 
     #[test]
     fn keep_fp32_takes_several_patterns() {

@@ -250,3 +250,15 @@ pub fn triton_schema_check(files: &[&Path]) -> Option<Vec<serde_json::Value>> {
             .collect(),
     )
 }
+
+/// Runs `cmd` with its stdout closed before the program writes (as `| grep -q` or `| head` do) and stderr captured.
+pub fn run_with_closed_stdout(cmd: &mut Command) -> Output {
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    child.wait_with_output().unwrap()
+}

@@ -63,6 +63,14 @@ impl LibraryReport {
             }
             other => other.to_string(),
         };
+        Self::absent(library, tried, error)
+    }
+
+    fn skipped(library: &'static str, why: &str) -> Self {
+        Self::absent(library, Vec::new(), why.to_string())
+    }
+
+    fn absent(library: &'static str, tried: Vec<PathBuf>, error: String) -> Self {
         LibraryReport {
             library,
             found: false,
@@ -71,18 +79,6 @@ impl LibraryReport {
             flavor: None,
             tried,
             error: Some(error),
-        }
-    }
-
-    fn skipped(library: &'static str, why: &str) -> Self {
-        LibraryReport {
-            library,
-            found: false,
-            path: None,
-            version: None,
-            flavor: None,
-            tried: Vec::new(),
-            error: Some(why.to_string()),
         }
     }
 }

@@ -558,18 +558,15 @@ mod tests {
         m.save(&p).unwrap();
         let loaded = Model::load(&p).unwrap();
         assert_eq!(loaded.opset(), 13);
-        assert_eq!(
-            loaded
-                .graph()
-                .initializer_f32("w")
-                .unwrap()
-                .unwrap()
-                .as_slice()
-                .unwrap(),
-            &[1.0, 2.0, 3.0, 4.0]
-        );
+        assert_eq!(initializer_w(&loaded), [1.0, 2.0, 3.0, 4.0]);
         // No temporary files left behind.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    /// The values of the test models' initializer `w`.
+    fn initializer_w(m: &Model) -> Vec<f32> {
+        let w = m.graph().initializer_f32("w").unwrap().unwrap();
+        w.as_slice().unwrap().to_vec()
     }
 
     #[test]
@@ -592,16 +589,7 @@ mod tests {
             .to_string();
         assert!(e.contains("external") && e.contains("'w'"), "{e}");
         let loaded = Model::load(&p).unwrap();
-        assert_eq!(
-            loaded
-                .graph()
-                .initializer_f32("w")
-                .unwrap()
-                .unwrap()
-                .as_slice()
-                .unwrap(),
-            &[1.0, 2.0, 3.0, 4.0]
-        );
+        assert_eq!(initializer_w(&loaded), [1.0, 2.0, 3.0, 4.0]);
         // Truncated data file: clear error naming the tensor.
         std::fs::write(dir.path().join("ext.onnx.data"), [0u8; 3]).unwrap();
         let e = Model::load(&p).unwrap_err().to_string();

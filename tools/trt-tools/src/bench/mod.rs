@@ -226,12 +226,7 @@ impl Opts {
                 .as_ref()
                 .map(|s| {
                     s.0.iter()
-                        .map(|(n, d)| {
-                            format!(
-                                "{n}:{}",
-                                d.iter().map(i64::to_string).collect::<Vec<_>>().join("x")
-                            )
-                        })
+                        .map(|(n, d)| format!("{n}:{}", crate::shapes::dims_to_string(d)))
                         .collect()
                 })
                 .unwrap_or_default(),

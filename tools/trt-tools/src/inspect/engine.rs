@@ -277,17 +277,13 @@ fn print_sidecar(s: &Sidecar) -> std::io::Result<()> {
             format!("{:?}", t.mode).to_lowercase(),
             t.name,
             t.dtype,
-            t.shape
-                .iter()
-                .map(i64::to_string)
-                .collect::<Vec<_>>()
-                .join("x"),
+            crate::shapes::dims_to_string(&t.shape),
             t.format
         )?;
     }
     for (i, p) in s.profiles.iter().enumerate() {
         for r in &p.inputs {
-            let d = |v: &[i64]| v.iter().map(i64::to_string).collect::<Vec<_>>().join("x");
+            let d = crate::shapes::dims_to_string;
             crate::outln!(
                 "  profile {i} {}: min {} opt {} max {}",
                 r.name,
@@ -354,15 +350,11 @@ fn tensorrt_view(path: &Path, layers: bool, json: bool, plugins: &PluginArgs) ->
             t.mode,
             t.name,
             t.dtype,
-            t.shape
-                .iter()
-                .map(i64::to_string)
-                .collect::<Vec<_>>()
-                .join("x"),
+            crate::shapes::dims_to_string(&t.shape),
             t.format
         ));
         for (i, p) in t.profiles.iter().enumerate() {
-            let d = |v: &[i64]| v.iter().map(i64::to_string).collect::<Vec<_>>().join("x");
+            let d = crate::shapes::dims_to_string;
             out.push_str(&format!(
                 "            profile {i}: min {} opt {} max {}\n",
                 d(&p.min),

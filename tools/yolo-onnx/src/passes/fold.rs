@@ -77,27 +77,7 @@ fn constant_node_value(n: &NodeProto) -> Option<TensorProto> {
 }
 
 fn bshape(a: &[usize], b: &[usize]) -> std::result::Result<Vec<usize>, String> {
-    let n = a.len().max(b.len());
-    (0..n)
-        .map(|i| {
-            let x = if i + a.len() >= n {
-                a[i + a.len() - n]
-            } else {
-                1
-            };
-            let y = if i + b.len() >= n {
-                b[i + b.len() - n]
-            } else {
-                1
-            };
-            match (x, y) {
-                (x, y) if x == y => Ok(x),
-                (1, y) => Ok(y),
-                (x, 1) => Ok(x),
-                _ => Err(format!("shapes {a:?} and {b:?} do not broadcast")),
-            }
-        })
-        .collect()
+    super::report::broadcast(a, b).ok_or_else(|| format!("shapes {a:?} and {b:?} do not broadcast"))
 }
 
 fn binary<T: Copy>(

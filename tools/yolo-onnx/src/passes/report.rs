@@ -223,7 +223,8 @@ impl fmt::Display for FuseReport {
 // ---------------------------------------------------------------------------------------------
 // FLOPs estimate with a small shape propagation (common YOLO ops only).
 
-fn broadcast(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
+/// The numpy-style broadcast of two shapes, `None` when they do not broadcast.
+pub(crate) fn broadcast(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
     let n = a.len().max(b.len());
     let mut out = vec![0; n];
     for i in 0..n {

@@ -748,6 +748,21 @@ pub fn value_info_elem_type(vi: &ValueInfoProto) -> Option<i32> {
     }
 }
 
+/// A float tensor value named `name` with no declared shape (what a graph output added for inspection declares).
+pub fn float_value_info(name: &str) -> ValueInfoProto {
+    ValueInfoProto {
+        name: name.to_string(),
+        r#type: Some(TypeProto {
+            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                elem_type: DataType::Float as i32,
+                shape: None,
+            })),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
 /// A graph input or output as the model declares it: the one conversion from ONNX's `ValueInfoProto` that the CPU
 /// executor, the build pipeline's reports and the tools' IO listings share.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use ndarray::ArrayD;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use tract_onnx::pb::{type_proto, TypeProto, ValueInfoProto};
+use tract_onnx::pb::ValueInfoProto;
 use yolo_onnx::exec::{image_like, run_model, TensorValue};
 use yolo_onnx::graph::{attr_i, make_node, make_value_info, tensor_to_f32, DataType};
 use yolo_onnx::quant::{self, algo, Algorithm, CalibrationCache, Collector, QuantizeOptions};
@@ -36,17 +36,7 @@ fn activations(model: &Model, names: &[String], data: &[ArrayD<f32>]) -> HashMap
     let outs: Vec<ValueInfoProto> = names
         .iter()
         .filter(|n| **n != input)
-        .map(|n| ValueInfoProto {
-            name: n.clone(),
-            r#type: Some(TypeProto {
-                value: Some(type_proto::Value::TensorType(type_proto::Tensor {
-                    elem_type: DataType::Float as i32,
-                    shape: None,
-                })),
-                ..Default::default()
-            }),
-            ..Default::default()
-        })
+        .map(|n| yolo_onnx::graph::float_value_info(n))
         .collect();
     m.graph_mut().edit_proto(|p| p.output = outs);
     let mut all: HashMap<String, Vec<f32>> = HashMap::new();

@@ -36,7 +36,7 @@ pub mod report;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use ndarray::ArrayD;
-use tract_onnx::pb::{type_proto, TypeProto, ValueInfoProto};
+use tract_onnx::pb::ValueInfoProto;
 
 use crate::error::{Error, Result};
 use crate::exec::{ExecOptions, Executor, RawOutputs, TensorValue};
@@ -198,20 +198,6 @@ enum Source {
     Missing,
 }
 
-fn untyped_output(name: &str) -> ValueInfoProto {
-    ValueInfoProto {
-        name: name.to_string(),
-        r#type: Some(TypeProto {
-            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
-                elem_type: DataType::Float as i32,
-                shape: None,
-            })),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
 impl Collector {
     /// Prepares `model` (one float input, fixed shape apart from a dynamic batch that becomes 1) with every
     /// float activation as an extra output. `bins`: histogram bins per tensor ([`hist::DEFAULT_BINS`]); 0 keeps
@@ -254,7 +240,7 @@ impl Collector {
         let extra: Vec<ValueInfoProto> = names
             .iter()
             .filter(|n| !outputs.contains(n.as_str()) && *n != &input)
-            .map(|n| untyped_output(n))
+            .map(|n| crate::graph::float_value_info(n))
             .collect();
         probe.graph_mut().edit_proto(|p| p.output.extend(extra));
         let mut exec_options = ExecOptions::default();

@@ -12,7 +12,9 @@ in every run. It reads one JSON request per line on stdin and answers one JSON l
   {"op": "frame", "key": K, "path": P, "w": W, "h": H, "size": S}      load a BGR u8 frame
   {"op": "output", "key": K, "path": P, "layout": "v9"|"v7", "rows": R, "cols": C,
    "transform": [scale, pad_left, pad_top, src_w, src_h]}             load a raw f32 output
-  {"op": "time", "key": K, "iters": N, "repeats": M}    -> {"ms": median ms per call, "count": n}
+  {"op": "batch", "key": K, "iters": N}    -> {"ms": ms per call over one batch of N calls}
+  {"op": "count", "key": K}                 -> {"count": detections kept (decode) or 0}
+Loading runs the work once (warm-up); the bench alternates our batches and the peer's.
 The first line it prints is {"opencv": version, "numpy": version}.
 Needs: pip install opencv-python-headless numpy
 """
@@ -25,17 +27,12 @@ import cv2
 import numpy as np
 
 
-def median_ms(fn, iters, repeats):
-    """Median over `repeats` batches of `iters` calls, in this thread's CPU time."""
-    fn()  # warm up
-    runs = []
-    for _ in range(repeats):
-        t0 = time.thread_time()
-        for _ in range(iters):
-            fn()
-        runs.append((time.thread_time() - t0) / iters * 1e3)
-    runs.sort()
-    return runs[len(runs) // 2]
+def batch_ms(fn, iters):
+    """Milliseconds of this thread's CPU time per call over `iters` calls."""
+    t0 = time.thread_time()
+    for _ in range(iters):
+        fn()
+    return (time.thread_time() - t0) / iters * 1e3
 
 
 def letterbox(img, size):
@@ -96,6 +93,7 @@ def serve():
             img = np.fromfile(req["path"], dtype=np.uint8).reshape(req["h"], req["w"], 3)
             size = req["size"]
             work[req["key"]] = (lambda img=img, size=size: letterbox(img, size), lambda r: 0)
+            work[req["key"]][0]()  # warm up
             res = {}
         elif op == "output":
             shape = (1, req["rows"], req["cols"])
@@ -103,10 +101,13 @@ def serve():
             dec = decode_v9 if req["layout"] == "v9" else decode_v7
             args = (0.25, 0.45, 300, *req["transform"])
             work[req["key"]] = (lambda out=out, dec=dec, args=args: dec(out, *args), lambda r: len(r[1]))
+            work[req["key"]][0]()  # warm up
             res = {}
-        elif op == "time":
+        elif op == "batch":
+            res = {"ms": batch_ms(work[req["key"]][0], req["iters"])}
+        elif op == "count":
             fn, count = work[req["key"]]
-            res = {"ms": median_ms(fn, req["iters"], req["repeats"]), "count": count(fn())}
+            res = {"count": count(fn())}
         else:
             res = {"error": f"unknown op {op}"}
         print(json.dumps(res), flush=True)

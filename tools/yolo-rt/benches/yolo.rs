@@ -13,8 +13,8 @@
 //! `time.thread_time` in the peer), so that time the shared machine gives to other processes does
 //! not count. The peer (`benches/opencv_peer.py`) runs as a server for the whole bench, and in each
 //! of the 7 runs every case is timed on our side and then on the peer's, back to back, so that both
-//! sides of a ratio see the same machine load. Each side's figure in a run is the median of 5
-//! batches of calls. Without `python3` + `cv2` + `numpy` (`pip install opencv-python-headless
+//! sides of a ratio see the same machine load: a run alternates 5 batches of ours and 5 of the
+//! peer's per case, and each side's figure in the run is the median of its batches. Without `python3` + `cv2` + `numpy` (`pip install opencv-python-headless
 //! numpy`) only our numbers are printed, and the table says so.
 
 use std::io::{BufRead, BufReader, Write};
@@ -52,21 +52,21 @@ fn now_s() -> f64 {
     thread_cpu_s().unwrap_or_else(|| START.elapsed().as_secs_f64())
 }
 
-/// Median milliseconds per call over `repeats` batches of `iters` calls (after one warm-up call),
-/// in thread CPU time where the OS reports it, else wall time. The peer measures the same way.
+/// Milliseconds per call over one batch of `iters` calls, in thread CPU time where the OS reports
+/// it, else wall time. The peer measures the same way.
+fn batch_ms(iters: usize, f: &mut dyn FnMut()) -> f64 {
+    let t = now_s();
+    for _ in 0..iters {
+        f();
+    }
+    (now_s() - t) * 1e3 / iters as f64
+}
+
+/// Median milliseconds per call over `repeats` batches of `iters` calls, after one warm-up call.
 fn median_ms(iters: usize, repeats: usize, f: &mut dyn FnMut()) -> f64 {
     f();
-    let mut runs: Vec<f64> = (0..repeats)
-        .map(|_| {
-            let t = now_s();
-            for _ in 0..iters {
-                f();
-            }
-            (now_s() - t) * 1e3 / iters as f64
-        })
-        .collect();
-    runs.sort_by(f64::total_cmp);
-    runs[runs.len() / 2]
+    let runs: Vec<f64> = (0..repeats).map(|_| batch_ms(iters, f)).collect();
+    median(&runs)
 }
 
 fn median(v: &[f64]) -> f64 {
@@ -452,21 +452,32 @@ fn main() {
     }
 
     // --- runs --------------------------------------------------------------------------------
+    // In every run, each case alternates a batch of ours and a batch of the peer's, `repeats`
+    // times, so that both sides of the run's ratio see the same machine load; each side's figure
+    // for the run is the median of its batches.
     for _ in 0..runs {
         for c in &mut cases {
-            c.ours_ms.push(median_ms(c.iters, repeats, &mut c.ours));
-            if let Some(p) = &mut peer {
-                let req = json!({"op": "time", "key": c.key, "iters": c.iters, "repeats": repeats});
-                match p.call(req) {
-                    Some(v) => {
-                        c.peer_ms.push(v["ms"].as_f64().unwrap_or(f64::NAN));
-                        if let Some(n) = v["count"].as_u64().filter(|_| c.key.starts_with("decode")) {
-                            c.counts = Some((0, n as usize));
-                        }
+            (c.ours)();
+            let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+            for _ in 0..repeats {
+                ours.push(batch_ms(c.iters, &mut c.ours));
+                if let Some(p) = &mut peer {
+                    match p.call(json!({"op": "batch", "key": c.key, "iters": c.iters})) {
+                        Some(v) => theirs.push(v["ms"].as_f64().unwrap_or(f64::NAN)),
+                        None => peer = None,
                     }
-                    None => peer = None,
                 }
             }
+            c.ours_ms.push(median(&ours));
+            if theirs.len() == repeats {
+                c.peer_ms.push(median(&theirs));
+            }
+        }
+    }
+    for c in &mut cases {
+        if let Some(p) = peer.as_mut().filter(|_| c.key.starts_with("decode")) {
+            let n = p.call(json!({"op": "count", "key": c.key}));
+            c.counts = n.and_then(|v| v["count"].as_u64()).map(|n| (0, n as usize));
         }
     }
     let decode_cases = cases.iter_mut().filter(|c| c.key.starts_with("decode"));

@@ -398,6 +398,13 @@ struct Plan {
     /// Per output column, replicated over 4 lanes: 0.16 weights of the left and right taps.
     xw0: Vec<[u16; 4]>,
     xw1: Vec<[u16; 4]>,
+    /// When no two output columns share a left tap (every downscale): the same 0.16 weights per
+    /// source *lane* — `lw[3 * s0 + c]` and `rw[3 * s0 + c]` are the left and right weights of the
+    /// output column whose left tap is source column `s0`, 0 for source columns no output column
+    /// starts at. The horizontal pass is then one contiguous, vectorised loop over the row
+    /// ([`blend_lanes`]) followed by a 4-byte copy per output pixel ([`copy_pixels`]), with
+    /// exactly the per-lane arithmetic of the gather-then-blend pass, so the same results.
+    lanes: Option<(Vec<u16>, Vec<u16>)>,
     /// Per output row.
     y: Vec<RowTap>,
 }
@@ -448,10 +455,20 @@ impl Plan {
         } else {
             Order::VerticalFirst
         };
+        let distinct = xt.windows(2).all(|p| p[0].s0 < p[1].s0);
+        let lanes = distinct.then(|| {
+            let (mut lw, mut rw) = (vec![0u16; 3 * src.0], vec![0u16; 3 * src.0]);
+            for t in &xt {
+                lw[3 * t.s0..3 * t.s0 + 3].fill(q16(t.w0));
+                rw[3 * t.s0..3 * t.s0 + 3].fill(q16(t.w1));
+            }
+            (lw, rw)
+        });
         Self {
             src,
             dst,
             order,
+            lanes,
             // `s0 + 1 == s1` except at the right border, where OpenCV's weight w1 is 0.
             xo: xt.iter().map(|t| (3 * t.s0) as u32).collect(),
             xw0: xt.iter().map(|t| [q16(t.w0); 4]).collect(),
@@ -471,6 +488,7 @@ impl Plan {
         s.g0.resize(nw, [0; 4]);
         s.g1.resize(nw, [0; 4]);
         s.px.resize(nw, [0; 4]);
+        s.q.resize(n, 0);
         for h in &mut s.h {
             h.resize(nw, [0; 4]);
         }
@@ -492,6 +510,14 @@ impl Plan {
     fn pair(&self, image: &ImageView<'_>, ty: &RowTap, s: &mut Scratch) {
         let n = 3 * self.src.0;
         add_rows(&mut s.v[..n], image.row(ty.r0), image.row(ty.r1));
+        if self.lanes.is_some() {
+            // Every output column starts at an even source column: sum each lane with the lane
+            // of the next pixel, round, and copy the output columns' pixels out of that row.
+            // The same `(a + b + c + d + 2) >> 2` per lane as below.
+            pair_lanes(&mut s.q, &s.v);
+            copy_pixels(&s.q, &self.xo, &mut s.px);
+            return;
+        }
         gather(&s.v, &self.xo, &mut s.g0, &mut s.g1);
         let px = s.px.as_flattened_mut();
         let m = px.len();
@@ -509,6 +535,13 @@ impl Plan {
         } else {
             let (r0, r1) = (image.row(ty.r0), image.row(ty.r1));
             blend(&mut s.v[..n], r0, r1, ty.w0, ty.w1, widen, |v| v);
+        }
+        // 2. Blend every lane with the lane of the next source pixel using the weights of the
+        // output column starting there, then copy the output columns out (downscales).
+        if let Some((lw, rw)) = &self.lanes {
+            blend_lanes(&mut s.q, &s.v, lw, rw);
+            copy_pixels(&s.q, &self.xo, &mut s.px);
+            return;
         }
         // 2. Gather both taps' channels per output column; 3. blend them.
         gather(&s.v, &self.xo, &mut s.g0, &mut s.g1);
@@ -656,6 +689,41 @@ fn blend<A: Copy, D>(
     }
 }
 
+/// `q[k] = round(v[k] * lw[k] + v[k + 3] * rw[k])` in 0.16 fixed point: each lane blended with
+/// the same lane of the next source pixel (`v` has zero padding past the row), rounded to a grey
+/// level exactly as the gather-then-blend pass does. Over explicit 8-lane chunks and not inlined,
+/// for the same reasons as [`blend`].
+#[inline(never)]
+fn blend_lanes(q: &mut [u8], v: &[u16], lw: &[u16], rw: &[u16]) {
+    let n = q.len().min(lw.len()).min(rw.len()).min(v.len().saturating_sub(3));
+    let (q, a, b, lw, rw) = (&mut q[..n], &v[..n], &v[3..n + 3], &lw[..n], &rw[..n]);
+    let n8 = n - n % 8;
+    for ((((d, a), b), x), y) in q[..n8]
+        .chunks_exact_mut(8)
+        .zip(a.chunks_exact(8))
+        .zip(b.chunks_exact(8))
+        .zip(lw.chunks_exact(8))
+        .zip(rw.chunks_exact(8))
+    {
+        for i in 0..8 {
+            d[i] = ((mulhi(a[i], x[i]) + mulhi(b[i], y[i]) + ROUND16) >> 8) as u8;
+        }
+    }
+    for i in n8..n {
+        q[i] = ((mulhi(a[i], lw[i]) + mulhi(b[i], rw[i]) + ROUND16) >> 8) as u8;
+    }
+}
+
+/// `q[k] = (v[k] + v[k + 3] + 2) >> 2`: [`Order::Pair`]'s horizontal half on vertical sums.
+#[inline(never)]
+fn pair_lanes(q: &mut [u8], v: &[u16]) {
+    let n = q.len().min(v.len().saturating_sub(3));
+    let (q, a, b) = (&mut q[..n], &v[..n], &v[3..n + 3]);
+    for ((d, &a), &b) in q.iter_mut().zip(a).zip(b) {
+        *d = ((a + b + 2) >> 2) as u8;
+    }
+}
+
 /// Copies, per output column, the 4-lane windows of its left and right taps out of `row` (which
 /// has at least 8 elements past every offset): the only scalar step, two loads and two stores.
 #[inline]
@@ -684,6 +752,8 @@ struct Scratch {
     h_row: [usize; 2],
     /// The output row's pixels.
     px: Vec<[u8; 4]>,
+    /// A horizontally resampled row in source lanes ([`blend_lanes`], [`pair_lanes`]).
+    q: Vec<u8>,
 }
 
 /// The scratch a horizontal pass writes, borrowed apart from the row cache.

@@ -509,15 +509,15 @@ impl Plan {
     /// pixel's two horizontal neighbours and takes the rounded mean of the four.
     fn pair(&self, image: &ImageView<'_>, ty: &RowTap, s: &mut Scratch) {
         let n = 3 * self.src.0;
-        add_rows(&mut s.v[..n], image.row(ty.r0), image.row(ty.r1));
         if self.lanes.is_some() {
             // Every output column starts at an even source column: sum each lane with the lane
-            // of the next pixel, round, and copy the output columns' pixels out of that row.
-            // The same `(a + b + c + d + 2) >> 2` per lane as below.
-            pair_lanes(&mut s.q, &s.v);
+            // of the next pixel in both rows, round, and copy the output columns' pixels out of
+            // that row. The same `(a + b + c + d + 2) >> 2` per lane as below.
+            pair_lanes(&mut s.q, image.row(ty.r0), image.row(ty.r1));
             copy_pixels(&s.q, &self.xo, &mut s.px);
             return;
         }
+        add_rows(&mut s.v[..n], image.row(ty.r0), image.row(ty.r1));
         gather(&s.v, &self.xo, &mut s.g0, &mut s.g1);
         let px = s.px.as_flattened_mut();
         let m = px.len();
@@ -714,13 +714,16 @@ fn blend_lanes(q: &mut [u8], v: &[u16], lw: &[u16], rw: &[u16]) {
     }
 }
 
-/// `q[k] = (v[k] + v[k + 3] + 2) >> 2`: [`Order::Pair`]'s horizontal half on vertical sums.
+/// `q[k] = (a[k] + a[k + 3] + b[k] + b[k + 3] + 2) >> 2` for two source rows: [`Order::Pair`]'s
+/// 2x2 mean of every lane with the same lane of the next pixel (the last pixel's lanes, which no
+/// output column starts at, are left as they are).
 #[inline(never)]
-fn pair_lanes(q: &mut [u8], v: &[u16]) {
-    let n = q.len().min(v.len().saturating_sub(3));
-    let (q, a, b) = (&mut q[..n], &v[..n], &v[3..n + 3]);
-    for ((d, &a), &b) in q.iter_mut().zip(a).zip(b) {
-        *d = ((a + b + 2) >> 2) as u8;
+fn pair_lanes(q: &mut [u8], a: &[u8], b: &[u8]) {
+    let n = q.len().min(a.len()).min(b.len()).saturating_sub(3);
+    let (q, a0, a1, b0, b1) = (&mut q[..n], &a[..n], &a[3..n + 3], &b[..n], &b[3..n + 3]);
+    for ((((d, &a0), &a1), &b0), &b1) in q.iter_mut().zip(a0).zip(a1).zip(b0).zip(b1) {
+        let s = u16::from(a0) + u16::from(a1) + u16::from(b0) + u16::from(b1);
+        *d = ((s + 2) >> 2) as u8;
     }
 }
 

@@ -12,10 +12,17 @@
 //! Timing: thread CPU time on both sides (`clock_gettime(CLOCK_THREAD_CPUTIME_ID)` here,
 //! `time.thread_time` in the peer), so that time the shared machine gives to other processes does
 //! not count. The peer (`benches/opencv_peer.py`) runs as a server for the whole bench, and in each
-//! of the 7 runs every case is timed on our side and then on the peer's, back to back, so that both
-//! sides of a ratio see the same machine load: a run alternates 5 batches of ours and 5 of the
-//! peer's per case, and each side's figure in the run is the median of its batches. Without `python3` + `cv2` + `numpy` (`pip install opencv-python-headless
-//! numpy`) only our numbers are printed, and the table says so.
+//! of the 7 runs every case alternates 5 batches of ours with 5 batches of the peer's (~10 ms of
+//! our work each), so that both sides of a run's ratio see the same machine load; each side's
+//! figure in a run is the median of its batches. The table prints the medians over the runs, our
+//! slowest run, and the minimum and median of the per-run ratios. Without `python3` + `cv2` +
+//! `numpy` (`pip install opencv-python-headless numpy`) only our numbers are printed, and the
+//! table says so.
+//!
+//! The peer's kept-detection count is printed beside ours as a check that both do the same work.
+//! It can differ: `NMSBoxesBatched` (offset-per-class boxes) keeps fewer than textbook per-class
+//! greedy NMS on the YOLOv7 case; ours matches textbook NMS (tests/nms.rs checks it against a
+//! brute-force reference).
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -319,7 +326,7 @@ struct Case<'a> {
     ours_ms: Vec<f64>,
     peer_ms: Vec<f64>,
     /// Ours kept / the peer's kept (decode cases), a sanity check that both do the same work.
-    counts: Option<(usize, usize)>,
+    counts: Option<(usize, Option<usize>)>,
 }
 
 fn main() {
@@ -477,19 +484,19 @@ fn main() {
     for c in &mut cases {
         if let Some(p) = peer.as_mut().filter(|_| c.key.starts_with("decode")) {
             let n = p.call(json!({"op": "count", "key": c.key}));
-            c.counts = n.and_then(|v| v["count"].as_u64()).map(|n| (0, n as usize));
+            c.counts = Some((0, n.and_then(|v| v["count"].as_u64()).map(|n| n as usize)));
         }
     }
     let decode_cases = cases.iter_mut().filter(|c| c.key.starts_with("decode"));
     for (c, n) in decode_cases.zip(&kept) {
-        c.counts = Some((n.get(), c.counts.map_or(0, |p| p.1)));
+        c.counts = Some((n.get(), c.counts.and_then(|p| p.1)));
     }
     let have_peer = peer.is_some() && cases.iter().all(|c| c.peer_ms.len() == runs);
 
     // --- report ------------------------------------------------------------------------------
     println!(
-        "yolo-rt pre/post-processing vs OpenCV, single thread, thread CPU time; {runs} runs, each case \
-         timed on both sides back to back in every run{}",
+        "yolo-rt pre/post-processing vs OpenCV, single thread, thread CPU time; {runs} runs, each \
+         alternating {repeats} batches of ours and the peer's per case{}",
         if quick {
             " [quick mode: 1 iteration, not a measurement]"
         } else {
@@ -546,6 +553,7 @@ fn main() {
     }
     for c in &cases {
         if let Some((ours, theirs)) = c.counts {
+            let theirs = theirs.map_or("not run".into(), |n| n.to_string());
             println!("{}: {ours} detections kept (peer: {theirs})", c.name);
         }
     }

@@ -98,8 +98,8 @@ fn frame(w: usize, h: usize, seed: u64) -> Image {
 
 /// Background score ~ sigmoid(N(mean, ~1.5)) (a scaled sum of three uniforms).
 fn background(rng: &mut ChaCha8Rng, mean: f32) -> f32 {
-    let z: f32 = mean
-        + 1.5 * (rng.random::<f32>() + rng.random::<f32>() + rng.random::<f32>() - 1.5) * 2.0;
+    let z: f32 =
+        mean + 1.5 * (rng.random::<f32>() + rng.random::<f32>() + rng.random::<f32>() - 1.5) * 2.0;
     1.0 / (1.0 + (-z).exp())
 }
 
@@ -365,7 +365,8 @@ fn main() {
         let path = dir.path().join(format!("{key}.bin"));
         std::fs::write(&path, &f.data).unwrap();
         if let Some(p) = &mut peer {
-            let req = json!({"op": "frame", "key": key, "path": path, "w": w, "h": h, "size": size});
+            let req =
+                json!({"op": "frame", "key": key, "path": path, "w": w, "h": h, "size": size});
             if p.call(req).is_none() {
                 peer = None;
             }

@@ -9,14 +9,18 @@
 //! level (OpenCV's own SIMD path rounds differently again) and are nearly always identical.
 //!
 //! Speed without `unsafe` or anything beyond SSE2: every pass is a plain loop over 16-bit lanes
-//! that LLVM turns into 8-lane `pmulhuw`/`paddw`; the one irregular step, the horizontal gather,
-//! copies two 8-byte windows per output pixel. The plan runs either vertical-first (blend the two
+//! that LLVM turns into 8-lane `pmulhuw`/`paddw`. Where no two output columns share a left tap
+//! (every downscale), the horizontal pass blends every lane of the row with the same lane of the
+//! next pixel, using per-lane weights precomputed for the plan (contiguous, vectorised), and then
+//! copies one 4-byte window per output pixel; otherwise (upscales) it gathers two 8-byte windows
+//! per output pixel and blends those. The plan runs either vertical-first (blend the two
 //! source rows an output row needs, then resample horizontally) or horizontal-first (resample each
 //! needed source row once, cached and shared by the output rows that read it, then blend),
 //! whichever a cost model says is cheaper for the sizes: vertical-first for downscales,
 //! horizontal-first for upscales. Exact integer downscales — the common camera cases, 1920x1080
 //! and 1280x720 to 640 — take exact fast paths instead: odd factors copy one source pixel per
-//! output pixel, even factors average 2x2 blocks in integers (OpenCV's result bit for bit).
+//! output pixel, even factors average 2x2 blocks in integers straight from the two source rows
+//! (OpenCV's result bit for bit).
 //! Only source rows the output reads are touched. The last pass
 //! writes channel-swapped, normalised CHW rows straight into the caller's buffer (f32: a
 //! multiply-add; f16: a 256-entry table per channel). Tap tables are cached per source size.
@@ -695,7 +699,11 @@ fn blend<A: Copy, D>(
 /// for the same reasons as [`blend`].
 #[inline(never)]
 fn blend_lanes(q: &mut [u8], v: &[u16], lw: &[u16], rw: &[u16]) {
-    let n = q.len().min(lw.len()).min(rw.len()).min(v.len().saturating_sub(3));
+    let n = q
+        .len()
+        .min(lw.len())
+        .min(rw.len())
+        .min(v.len().saturating_sub(3));
     let (q, a, b, lw, rw) = (&mut q[..n], &v[..n], &v[3..n + 3], &lw[..n], &rw[..n]);
     let n8 = n - n % 8;
     for ((((d, a), b), x), y) in q[..n8]

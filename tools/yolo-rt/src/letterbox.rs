@@ -649,11 +649,13 @@ fn copy_pixels(row: &[u8], xo: &[u32], px: &mut [[u8; 4]]) {
     // `xo` increases, so the columns whose window fits form a prefix.
     let fit = xo.partition_point(|&o| o as usize + 4 <= row.len());
     let (head, tail) = px.split_at_mut(fit.min(px.len()));
-    // In bounds by the partition; the `min` lets LLVM drop the per-column check.
-    let last = row.len().saturating_sub(4);
-    for (p, &o) in head.iter_mut().zip(xo) {
-        let o = (o as usize).min(last);
-        *p = row[o..o + 4].try_into().expect("4 bytes");
+    // In bounds by the partition; the `min` (with `last` known to be `len - 4`) lets LLVM drop
+    // the per-column check. A row shorter than 4 bytes has an empty head.
+    if let Some(last) = row.len().checked_sub(4) {
+        for (p, &o) in head.iter_mut().zip(xo) {
+            let o = (o as usize).min(last);
+            *p = row[o..o + 4].try_into().expect("4 bytes");
+        }
     }
     for (p, &o) in tail.iter_mut().zip(&xo[fit..]) {
         let o = o as usize;
@@ -739,8 +741,12 @@ fn pair_lanes(q: &mut [u8], a: &[u8], b: &[u8]) {
 /// has at least 8 elements past every offset): the only scalar step, two loads and two stores.
 #[inline]
 fn gather<E: Copy>(row: &[E], xo: &[u32], g0: &mut [[E; 4]], g1: &mut [[E; 4]]) {
-    // Offsets are in bounds by construction; the `min` lets LLVM drop the per-column check.
-    let last = row.len().saturating_sub(8);
+    // Offsets are in bounds by construction; the `min` (with `last` known to be `len - 8`) lets
+    // LLVM drop the per-column check.
+    let last = row
+        .len()
+        .checked_sub(8)
+        .expect("rows carry 8 elements of padding");
     for ((a, b), &o) in g0.iter_mut().zip(g1.iter_mut()).zip(xo) {
         let o = (o as usize).min(last);
         let w = &row[o..o + 8];

@@ -9,14 +9,18 @@
 //! level (OpenCV's own SIMD path rounds differently again) and are nearly always identical.
 //!
 //! Speed without `unsafe` or anything beyond SSE2: every pass is a plain loop over 16-bit lanes
-//! that LLVM turns into 8-lane `pmulhuw`/`paddw`; the one irregular step, the horizontal gather,
-//! copies two 8-byte windows per output pixel. The plan runs either vertical-first (blend the two
+//! that LLVM turns into 8-lane `pmulhuw`/`paddw`. Where no two output columns share a left tap
+//! (every downscale), the horizontal pass blends every lane of the row with the same lane of the
+//! next pixel, using per-lane weights precomputed for the plan (contiguous, vectorised), and then
+//! copies one 4-byte window per output pixel; otherwise (upscales) it gathers two 8-byte windows
+//! per output pixel and blends those. The plan runs either vertical-first (blend the two
 //! source rows an output row needs, then resample horizontally) or horizontal-first (resample each
 //! needed source row once, cached and shared by the output rows that read it, then blend),
 //! whichever a cost model says is cheaper for the sizes: vertical-first for downscales,
 //! horizontal-first for upscales. Exact integer downscales — the common camera cases, 1920x1080
 //! and 1280x720 to 640 — take exact fast paths instead: odd factors copy one source pixel per
-//! output pixel, even factors average 2x2 blocks in integers (OpenCV's result bit for bit).
+//! output pixel, even factors average 2x2 blocks in integers straight from the two source rows
+//! (OpenCV's result bit for bit).
 //! Only source rows the output reads are touched. The last pass
 //! writes channel-swapped, normalised CHW rows straight into the caller's buffer (f32: a
 //! multiply-add; f16: a 256-entry table per channel). Tap tables are cached per source size.
@@ -398,6 +402,13 @@ struct Plan {
     /// Per output column, replicated over 4 lanes: 0.16 weights of the left and right taps.
     xw0: Vec<[u16; 4]>,
     xw1: Vec<[u16; 4]>,
+    /// When no two output columns share a left tap (every downscale): the same 0.16 weights per
+    /// source *lane* — `lw[3 * s0 + c]` and `rw[3 * s0 + c]` are the left and right weights of the
+    /// output column whose left tap is source column `s0`, 0 for source columns no output column
+    /// starts at. The horizontal pass is then one contiguous, vectorised loop over the row
+    /// ([`blend_lanes`]) followed by a 4-byte copy per output pixel ([`copy_pixels`]), with
+    /// exactly the per-lane arithmetic of the gather-then-blend pass, so the same results.
+    lanes: Option<(Vec<u16>, Vec<u16>)>,
     /// Per output row.
     y: Vec<RowTap>,
 }
@@ -448,10 +459,20 @@ impl Plan {
         } else {
             Order::VerticalFirst
         };
+        let distinct = xt.windows(2).all(|p| p[0].s0 < p[1].s0);
+        let lanes = distinct.then(|| {
+            let (mut lw, mut rw) = (vec![0u16; 3 * src.0], vec![0u16; 3 * src.0]);
+            for t in &xt {
+                lw[3 * t.s0..3 * t.s0 + 3].fill(q16(t.w0));
+                rw[3 * t.s0..3 * t.s0 + 3].fill(q16(t.w1));
+            }
+            (lw, rw)
+        });
         Self {
             src,
             dst,
             order,
+            lanes,
             // `s0 + 1 == s1` except at the right border, where OpenCV's weight w1 is 0.
             xo: xt.iter().map(|t| (3 * t.s0) as u32).collect(),
             xw0: xt.iter().map(|t| [q16(t.w0); 4]).collect(),
@@ -471,6 +492,7 @@ impl Plan {
         s.g0.resize(nw, [0; 4]);
         s.g1.resize(nw, [0; 4]);
         s.px.resize(nw, [0; 4]);
+        s.q.resize(n, 0);
         for h in &mut s.h {
             h.resize(nw, [0; 4]);
         }
@@ -491,6 +513,14 @@ impl Plan {
     /// pixel's two horizontal neighbours and takes the rounded mean of the four.
     fn pair(&self, image: &ImageView<'_>, ty: &RowTap, s: &mut Scratch) {
         let n = 3 * self.src.0;
+        if self.lanes.is_some() {
+            // Every output column starts at an even source column: sum each lane with the lane
+            // of the next pixel in both rows, round, and copy the output columns' pixels out of
+            // that row. The same `(a + b + c + d + 2) >> 2` per lane as below.
+            pair_lanes(&mut s.q, image.row(ty.r0), image.row(ty.r1));
+            copy_pixels(&s.q, &self.xo, &mut s.px);
+            return;
+        }
         add_rows(&mut s.v[..n], image.row(ty.r0), image.row(ty.r1));
         gather(&s.v, &self.xo, &mut s.g0, &mut s.g1);
         let px = s.px.as_flattened_mut();
@@ -509,6 +539,13 @@ impl Plan {
         } else {
             let (r0, r1) = (image.row(ty.r0), image.row(ty.r1));
             blend(&mut s.v[..n], r0, r1, ty.w0, ty.w1, widen, |v| v);
+        }
+        // 2. Blend every lane with the lane of the next source pixel using the weights of the
+        // output column starting there, then copy the output columns out (downscales).
+        if let Some((lw, rw)) = &self.lanes {
+            blend_lanes(&mut s.q, &s.v, lw, rw);
+            copy_pixels(&s.q, &self.xo, &mut s.px);
+            return;
         }
         // 2. Gather both taps' channels per output column; 3. blend them.
         gather(&s.v, &self.xo, &mut s.g0, &mut s.g1);
@@ -612,11 +649,13 @@ fn copy_pixels(row: &[u8], xo: &[u32], px: &mut [[u8; 4]]) {
     // `xo` increases, so the columns whose window fits form a prefix.
     let fit = xo.partition_point(|&o| o as usize + 4 <= row.len());
     let (head, tail) = px.split_at_mut(fit.min(px.len()));
-    // In bounds by the partition; the `min` lets LLVM drop the per-column check.
-    let last = row.len().saturating_sub(4);
-    for (p, &o) in head.iter_mut().zip(xo) {
-        let o = (o as usize).min(last);
-        *p = row[o..o + 4].try_into().expect("4 bytes");
+    // In bounds by the partition; the `min` (with `last` known to be `len - 4`) lets LLVM drop
+    // the per-column check. A row shorter than 4 bytes has an empty head.
+    if let Some(last) = row.len().checked_sub(4) {
+        for (p, &o) in head.iter_mut().zip(xo) {
+            let o = (o as usize).min(last);
+            *p = row[o..o + 4].try_into().expect("4 bytes");
+        }
     }
     for (p, &o) in tail.iter_mut().zip(&xo[fit..]) {
         let o = o as usize;
@@ -656,12 +695,58 @@ fn blend<A: Copy, D>(
     }
 }
 
+/// `q[k] = round(v[k] * lw[k] + v[k + 3] * rw[k])` in 0.16 fixed point: each lane blended with
+/// the same lane of the next source pixel (`v` has zero padding past the row), rounded to a grey
+/// level exactly as the gather-then-blend pass does. Over explicit 8-lane chunks and not inlined,
+/// for the same reasons as [`blend`].
+#[inline(never)]
+fn blend_lanes(q: &mut [u8], v: &[u16], lw: &[u16], rw: &[u16]) {
+    let n = q
+        .len()
+        .min(lw.len())
+        .min(rw.len())
+        .min(v.len().saturating_sub(3));
+    let (q, a, b, lw, rw) = (&mut q[..n], &v[..n], &v[3..n + 3], &lw[..n], &rw[..n]);
+    let n8 = n - n % 8;
+    for ((((d, a), b), x), y) in q[..n8]
+        .chunks_exact_mut(8)
+        .zip(a.chunks_exact(8))
+        .zip(b.chunks_exact(8))
+        .zip(lw.chunks_exact(8))
+        .zip(rw.chunks_exact(8))
+    {
+        for i in 0..8 {
+            d[i] = ((mulhi(a[i], x[i]) + mulhi(b[i], y[i]) + ROUND16) >> 8) as u8;
+        }
+    }
+    for i in n8..n {
+        q[i] = ((mulhi(a[i], lw[i]) + mulhi(b[i], rw[i]) + ROUND16) >> 8) as u8;
+    }
+}
+
+/// `q[k] = (a[k] + a[k + 3] + b[k] + b[k + 3] + 2) >> 2` for two source rows: [`Order::Pair`]'s
+/// 2x2 mean of every lane with the same lane of the next pixel (the last pixel's lanes, which no
+/// output column starts at, are left as they are).
+#[inline(never)]
+fn pair_lanes(q: &mut [u8], a: &[u8], b: &[u8]) {
+    let n = q.len().min(a.len()).min(b.len()).saturating_sub(3);
+    let (q, a0, a1, b0, b1) = (&mut q[..n], &a[..n], &a[3..n + 3], &b[..n], &b[3..n + 3]);
+    for ((((d, &a0), &a1), &b0), &b1) in q.iter_mut().zip(a0).zip(a1).zip(b0).zip(b1) {
+        let s = u16::from(a0) + u16::from(a1) + u16::from(b0) + u16::from(b1);
+        *d = ((s + 2) >> 2) as u8;
+    }
+}
+
 /// Copies, per output column, the 4-lane windows of its left and right taps out of `row` (which
 /// has at least 8 elements past every offset): the only scalar step, two loads and two stores.
 #[inline]
 fn gather<E: Copy>(row: &[E], xo: &[u32], g0: &mut [[E; 4]], g1: &mut [[E; 4]]) {
-    // Offsets are in bounds by construction; the `min` lets LLVM drop the per-column check.
-    let last = row.len().saturating_sub(8);
+    // Offsets are in bounds by construction; the `min` (with `last` known to be `len - 8`) lets
+    // LLVM drop the per-column check.
+    let last = row
+        .len()
+        .checked_sub(8)
+        .expect("rows carry 8 elements of padding");
     for ((a, b), &o) in g0.iter_mut().zip(g1.iter_mut()).zip(xo) {
         let o = (o as usize).min(last);
         let w = &row[o..o + 8];
@@ -684,6 +769,8 @@ struct Scratch {
     h_row: [usize; 2],
     /// The output row's pixels.
     px: Vec<[u8; 4]>,
+    /// A horizontally resampled row in source lanes ([`blend_lanes`], [`pair_lanes`]).
+    q: Vec<u8>,
 }
 
 /// The scratch a horizontal pass writes, borrowed apart from the row cache.

@@ -4,7 +4,6 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 use serde_json::Value;
-use yolo_onnx::graph::tensor_from_f32;
 use yolo_onnx::testgen;
 
 mod common;
@@ -98,17 +97,7 @@ fn verify_passes_for_fused_and_fails_for_perturbed() {
     assert_eq!(json(out.get_output())["passed"], Value::Bool(true));
 
     let mut m = yolo_onnx::Model::load(&fused).unwrap();
-    let w = m
-        .graph()
-        .nodes()
-        .iter()
-        .find(|n| n.op_type == "Conv")
-        .unwrap()
-        .input[1]
-        .clone();
-    let mut a = m.graph().initializer_f32(&w).unwrap().unwrap();
-    a[[0, 0, 1, 1]] += 0.05;
-    m.graph_mut().set_initializer(tensor_from_f32(&w, &a));
+    yolo_onnx::testgen::perturb_first_conv_weight(&mut m, 0.05);
     let bad = write(dir.path(), "perturbed.onnx", &m);
     let out = bin().arg("verify").arg(&input).arg(&bad).assert().code(1);
     let o = out.get_output();

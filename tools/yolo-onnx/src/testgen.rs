@@ -1456,6 +1456,25 @@ pub fn sample(kind: &str, seed: u64) -> Result<Model> {
     })
 }
 
+/// Adds `delta` to one weight (`[0, 0, 1, 1]`) of the first Conv: the smallest change a numerical check must catch.
+pub fn perturb_first_conv_weight(model: &mut Model, delta: f32) {
+    let w = model
+        .graph()
+        .nodes()
+        .iter()
+        .find(|n| n.op_type == "Conv")
+        .expect("a Conv node")
+        .input[1]
+        .clone();
+    let mut a = model
+        .graph()
+        .initializer_f32(&w)
+        .expect("a float weight")
+        .expect("an initializer");
+    a[[0, 0, 1, 1]] += delta;
+    model.graph_mut().set_initializer(tensor_from_f32(&w, &a));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

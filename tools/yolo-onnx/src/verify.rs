@@ -376,7 +376,6 @@ pub fn bench(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph::tensor_from_f32;
     use crate::testgen;
 
     #[test]
@@ -387,17 +386,7 @@ mod tests {
         assert_eq!(r.worst[0].max_abs, 0.0);
         // Perturb one conv weight by 1e-2.
         let mut b = a.clone();
-        let w = b
-            .graph()
-            .nodes()
-            .iter()
-            .find(|n| n.op_type == "Conv")
-            .unwrap()
-            .input[1]
-            .clone();
-        let mut arr = b.graph().initializer_f32(&w).unwrap().unwrap();
-        arr[[0, 0, 1, 1]] += 1e-2;
-        b.graph_mut().set_initializer(tensor_from_f32(&w, &arr));
+        crate::testgen::perturb_first_conv_weight(&mut b, 1e-2);
         let r = verify(&a, &b, &VerifyOptions::default()).unwrap();
         assert!(!r.passed);
         assert!(r.worst[0].max_abs > 1e-4 && r.worst[0].violations > 0);

@@ -96,6 +96,17 @@ fn frame(w: usize, h: usize, seed: u64) -> Image {
     Image::from_raw(data, w, h, PixelFormat::Bgr).unwrap()
 }
 
+/// A random object: centre, size and class, inside a 640x640 frame.
+fn random_object(rng: &mut ChaCha8Rng, nc: usize) -> (f32, f32, f32, f32, usize) {
+    (
+        rng.random_range(40.0..600.0f32),
+        rng.random_range(140.0..500.0f32),
+        rng.random_range(20.0..200.0f32),
+        rng.random_range(20.0..200.0f32),
+        rng.random_range(0..nc),
+    )
+}
+
 /// Background score ~ sigmoid(N(mean, ~1.5)) (a scaled sum of three uniforms).
 fn background(rng: &mut ChaCha8Rng, mean: f32) -> f32 {
     let z: f32 =
@@ -132,15 +143,7 @@ fn yolo_v9_output(seed: u64) -> Vec<f32> {
         }
     }
     for _ in 0..25 {
-        let (ox, oy) = (
-            rng.random_range(40.0..600.0f32),
-            rng.random_range(140.0..500.0f32),
-        );
-        let (ow, oh) = (
-            rng.random_range(20.0..200.0f32),
-            rng.random_range(20.0..200.0f32),
-        );
-        let k = rng.random_range(0..nc);
+        let (ox, oy, ow, oh, k) = random_object(&mut rng, nc);
         for _ in 0..20 {
             let a = rng.random_range(0..n);
             d[a] = ox + rng.random_range(-4.0..4.0);
@@ -189,15 +192,7 @@ fn yolo_v7_output(seed: u64) -> Vec<f32> {
         }
     }
     for o in 0..225 {
-        let (ox, oy) = (
-            rng.random_range(40.0..600.0f32),
-            rng.random_range(140.0..500.0f32),
-        );
-        let (ow, oh) = (
-            rng.random_range(20.0..200.0f32),
-            rng.random_range(20.0..200.0f32),
-        );
-        let k = rng.random_range(0..nc);
+        let (ox, oy, ow, oh, k) = random_object(&mut rng, nc);
         let (per, strong) = if o < 25 { (20, true) } else { (1, false) };
         for _ in 0..per {
             let r = &mut d[rng.random_range(0..n) * c..][..c];

@@ -15,23 +15,8 @@ NV_WHEELS=(
 # One marker per wheel set: a new wheel in the list fetches what is missing, an unchanged list fetches nothing.
 want="${NV_WHEELS[*]}"
 if [ "$(cat "$NV_CACHE/.complete" 2>/dev/null)" != "$want" ]; then
-  mkdir -p "$NV_CACHE/root"
-  tmp=$(mktemp -d "$NV_CACHE/.dl.XXXXXX")
-  trap 'rm -rf "$tmp"' EXIT
-  for w in "${NV_WHEELS[@]}"; do
-    name=${w%%==*}; ver=${w##*==}
-    dist="$(echo "$name" | tr - _)-$ver.dist-info"
-    [ -d "$NV_CACHE/root/$dist" ] && continue
-    echo "nvidia-wheels.sh: fetching $w from PyPI" >&2
-    python3 -m pip download --quiet --no-deps --dest "$tmp" "$w"
-  done
-  for whl in "$tmp"/*.whl; do
-    [ -e "$whl" ] || continue
-    python3 -m zipfile -e "$whl" "$NV_CACHE/root/"
-  done
-  rm -rf "$tmp"
-  trap - EXIT
-  echo "$want" > "$NV_CACHE/.complete"
+  source "$(dirname "${BASH_SOURCE[0]}")/wheels.sh"
+  fetch_wheels "$NV_CACHE" nvidia-wheels.sh "${NV_WHEELS[@]}"
 fi
 export TRT_TEST_CUDART_DIR="$NV_CACHE/root/nvidia/cu13/lib"
 export TRT_TEST_LEAN_LIB="$NV_CACHE/root/tensorrt_lean_libs/libnvinfer_lean.so.11"

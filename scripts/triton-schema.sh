@@ -10,17 +10,8 @@ TRITON_WHEELS=("tritonclient==2.73.0" "protobuf==7.36.2")
 want="${TRITON_WHEELS[*]}"
 if [ "$(cat "$TRITON_CACHE/.complete" 2>/dev/null)" != "$want" ]; then
   rm -rf "$TRITON_CACHE/root"
-  mkdir -p "$TRITON_CACHE/root"
-  tmp=$(mktemp -d "$TRITON_CACHE/.dl.XXXXXX")
-  trap 'rm -rf "$tmp"' EXIT
-  echo "triton-schema.sh: fetching ${TRITON_WHEELS[*]} from PyPI" >&2
-  python3 -m pip download --quiet --no-deps --only-binary=:all: --dest "$tmp" "${TRITON_WHEELS[@]}"
-  for whl in "$tmp"/*.whl; do
-    python3 -m zipfile -e "$whl" "$TRITON_CACHE/root/"
-  done
-  rm -rf "$tmp"
-  trap - EXIT
-  echo "$want" > "$TRITON_CACHE/.complete"
+  source "$(dirname "${BASH_SOURCE[0]}")/wheels.sh"
+  fetch_wheels "$TRITON_CACHE" triton-schema.sh "${TRITON_WHEELS[@]}"
 fi
 export TRT_TEST_TRITON_PYTHONPATH="$TRITON_CACHE/root"
 [ -f "$TRT_TEST_TRITON_PYTHONPATH/tritonclient/grpc/model_config_pb2.py" ] || {

@@ -48,47 +48,26 @@ fn values(n: usize, seed: usize) -> Vec<f32> {
         .collect()
 }
 
+/// Output `name` read as `T` and widened to f64.
+fn widened<T: trt::Element>(outs: &Outputs<'_>, name: &str, to_f64: impl Fn(T) -> f64) -> Vec<f64> {
+    outs.get::<T>(name)
+        .unwrap()
+        .iter()
+        .map(|&v| to_f64(v))
+        .collect()
+}
+
 /// Every output as raw f32 (f16 and i32 widened), for exact comparison between runs.
 fn snapshot(outs: &Outputs<'_>) -> Vec<(String, Vec<i64>, Vec<f64>)> {
     outs.names()
         .map(|name| {
             let data: Vec<f64> = match outs.dtype(name).unwrap() {
-                DataType::F32 => outs
-                    .get::<f32>(name)
-                    .unwrap()
-                    .iter()
-                    .map(|&v| f64::from(v))
-                    .collect(),
-                DataType::F16 => outs
-                    .get::<f16>(name)
-                    .unwrap()
-                    .iter()
-                    .map(|v| f64::from(v.to_f32()))
-                    .collect(),
-                DataType::I32 => outs
-                    .get::<i32>(name)
-                    .unwrap()
-                    .iter()
-                    .map(|&v| f64::from(v))
-                    .collect(),
-                DataType::I8 => outs
-                    .get::<i8>(name)
-                    .unwrap()
-                    .iter()
-                    .map(|&v| f64::from(v))
-                    .collect(),
-                DataType::U8 => outs
-                    .get::<u8>(name)
-                    .unwrap()
-                    .iter()
-                    .map(|&v| f64::from(v))
-                    .collect(),
-                DataType::Bool => outs
-                    .get::<bool>(name)
-                    .unwrap()
-                    .iter()
-                    .map(|&v| f64::from(u8::from(v)))
-                    .collect(),
+                DataType::F32 => widened::<f32>(outs, name, f64::from),
+                DataType::F16 => widened(outs, name, |v: f16| f64::from(v.to_f32())),
+                DataType::I32 => widened::<i32>(outs, name, f64::from),
+                DataType::I8 => widened::<i8>(outs, name, f64::from),
+                DataType::U8 => widened::<u8>(outs, name, f64::from),
+                DataType::Bool => widened(outs, name, |v: bool| f64::from(u8::from(v))),
                 other => panic!("output `{name}` has unsupported type {other}"),
             };
             (name.to_owned(), outs.shape(name).unwrap().to_vec(), data)
@@ -128,16 +107,46 @@ fn write_in_place(session: &mut OwnedSession, name: &str, dtype: DataType, v: &[
     }
 }
 
+/// The session's input, two input vectors (from `seeds`) and the copying path's outputs for each: the reference the
+/// in-place paths are compared with.
+struct Reference {
+    name: String,
+    dtype: DataType,
+    a: Vec<f32>,
+    b: Vec<f32>,
+    expect_a: Vec<(String, Vec<i64>, Vec<f64>)>,
+    expect_b: Vec<(String, Vec<i64>, Vec<f64>)>,
+}
+
+fn reference(session: &mut OwnedSession, seeds: (usize, usize)) -> Reference {
+    let (name, dtype, shape) = input_of(session);
+    let n: usize = shape.iter().product();
+    let (a, b) = (values(n, seeds.0), values(n, seeds.1));
+    let expect_a = copying_run(session, &name, dtype, &shape, &a);
+    let expect_b = copying_run(session, &name, dtype, &shape, &b);
+    Reference {
+        name,
+        dtype,
+        a,
+        b,
+        expect_a,
+        expect_b,
+    }
+}
+
 #[test]
 #[ignore = "needs GPU, TensorRT and TRT_TEST_ENGINE"]
 fn gpu_in_place_inference_matches_copying_inference() {
     let shared = engine();
     let mut session = shared.session(SessionConfig::default()).unwrap();
-    let (name, dtype, shape) = input_of(&session);
-    let n: usize = shape.iter().product();
-    let (a, b) = (values(n, 1), values(n, 2));
-    let expect_a = copying_run(&mut session, &name, dtype, &shape, &a);
-    let expect_b = copying_run(&mut session, &name, dtype, &shape, &b);
+    let Reference {
+        name,
+        dtype,
+        a,
+        b,
+        expect_a,
+        expect_b,
+    } = reference(&mut session, (1, 2));
     assert_ne!(
         expect_a, expect_b,
         "the engine's outputs do not depend on its input"
@@ -157,11 +166,14 @@ fn gpu_in_place_inference_matches_copying_inference() {
 fn gpu_submit_and_wait_keep_one_inference_in_flight() {
     let shared = engine();
     let mut session = shared.session(SessionConfig::default()).unwrap();
-    let (name, dtype, shape) = input_of(&session);
-    let n: usize = shape.iter().product();
-    let (a, b) = (values(n, 3), values(n, 4));
-    let expect_a = copying_run(&mut session, &name, dtype, &shape, &a);
-    let expect_b = copying_run(&mut session, &name, dtype, &shape, &b);
+    let Reference {
+        name,
+        dtype,
+        a,
+        b,
+        expect_a,
+        expect_b,
+    } = reference(&mut session, (3, 4));
 
     write_in_place(&mut session, &name, dtype, &a);
     session.submit_in_place().unwrap();

@@ -873,9 +873,9 @@ fn raw_chunks<'a, const N: usize>(
     }))
 }
 
-/// Converts a numeric tensor to `f32` (from FLOAT, FLOAT16, BFLOAT16, DOUBLE, integer and BOOL
-/// types, stored in `raw_data` or the typed fields).
-pub fn tensor_to_f32(t: &TensorProto) -> Result<ArrayD<f32>> {
+/// What decoding a tensor's values needs: its dims, element count, whether the values are in `raw_data` (else in
+/// the typed fields) and its data type; an error for external data that was not loaded or an unknown type.
+fn loaded_layout(t: &TensorProto) -> Result<(Vec<usize>, usize, bool, DataType)> {
     if is_external(t) {
         return Err(Error::tensor(
             &t.name,
@@ -885,9 +885,16 @@ pub fn tensor_to_f32(t: &TensorProto) -> Result<ArrayD<f32>> {
     let dims = tensor_dims(t)?;
     let numel: usize = dims.iter().product();
     let raw = !t.raw_data.is_empty() || numel == 0;
-    use DataType as D;
     let dt = DataType::try_from(t.data_type)
         .map_err(|_| Error::tensor(&t.name, format!("unknown data type {}", t.data_type)))?;
+    Ok((dims, numel, raw, dt))
+}
+
+/// Converts a numeric tensor to `f32` (from FLOAT, FLOAT16, BFLOAT16, DOUBLE, integer and BOOL
+/// types, stored in `raw_data` or the typed fields).
+pub fn tensor_to_f32(t: &TensorProto) -> Result<ArrayD<f32>> {
+    let (dims, numel, raw, dt) = loaded_layout(t)?;
+    use DataType as D;
     let v: Vec<f32> = match (dt, raw) {
         (D::Float, true) => raw_chunks::<4>(t, numel)?.map(f32::from_le_bytes).collect(),
         (D::Float, false) => {
@@ -928,18 +935,8 @@ pub fn tensor_to_f32(t: &TensorProto) -> Result<ArrayD<f32>> {
 
 /// Converts an integer or BOOL tensor to `i64`.
 pub fn tensor_to_i64(t: &TensorProto) -> Result<ArrayD<i64>> {
-    if is_external(t) {
-        return Err(Error::tensor(
-            &t.name,
-            "data is in an external file that was not loaded; load the model from its file path",
-        ));
-    }
-    let dims = tensor_dims(t)?;
-    let numel: usize = dims.iter().product();
-    let raw = !t.raw_data.is_empty() || numel == 0;
+    let (dims, numel, raw, dt) = loaded_layout(t)?;
     use DataType as D;
-    let dt = DataType::try_from(t.data_type)
-        .map_err(|_| Error::tensor(&t.name, format!("unknown data type {}", t.data_type)))?;
     let v: Vec<i64> = match (dt, raw) {
         (D::Int64, true) => raw_chunks::<8>(t, numel)?.map(i64::from_le_bytes).collect(),
         (D::Int64, false) => {
@@ -988,44 +985,34 @@ pub fn tensor_to_i64(t: &TensorProto) -> Result<ArrayD<i64>> {
 
 /// Builds a FLOAT tensor (little-endian `raw_data`).
 pub fn tensor_from_f32(name: &str, a: &ArrayD<f32>) -> TensorProto {
-    let mut raw = Vec::with_capacity(a.len() * 4);
-    for x in a.iter() {
-        raw.extend_from_slice(&x.to_le_bytes());
-    }
-    TensorProto {
-        name: name.into(),
-        dims: a.shape().iter().map(|&d| d as i64).collect(),
-        data_type: DataType::Float as i32,
-        raw_data: raw,
-        ..Default::default()
-    }
+    raw_tensor(name, a, DataType::Float, |x| x.to_le_bytes())
 }
 
 /// Builds a FLOAT16 tensor (little-endian `raw_data`).
 pub fn tensor_from_f16(name: &str, a: &ArrayD<f16>) -> TensorProto {
-    let mut raw = Vec::with_capacity(a.len() * 2);
-    for x in a.iter() {
-        raw.extend_from_slice(&x.to_le_bytes());
-    }
-    TensorProto {
-        name: name.into(),
-        dims: a.shape().iter().map(|&d| d as i64).collect(),
-        data_type: DataType::Float16 as i32,
-        raw_data: raw,
-        ..Default::default()
-    }
+    raw_tensor(name, a, DataType::Float16, |x| x.to_le_bytes())
 }
 
 /// Builds an INT64 tensor (little-endian `raw_data`).
 pub fn tensor_from_i64(name: &str, a: &ArrayD<i64>) -> TensorProto {
-    let mut raw = Vec::with_capacity(a.len() * 8);
-    for x in a.iter() {
-        raw.extend_from_slice(&x.to_le_bytes());
+    raw_tensor(name, a, DataType::Int64, |x| x.to_le_bytes())
+}
+
+/// A tensor of `data_type` whose `raw_data` holds each element's little-endian bytes.
+fn raw_tensor<T: Copy, const N: usize>(
+    name: &str,
+    a: &ArrayD<T>,
+    data_type: DataType,
+    le_bytes: impl Fn(T) -> [u8; N],
+) -> TensorProto {
+    let mut raw = Vec::with_capacity(a.len() * N);
+    for &x in a.iter() {
+        raw.extend_from_slice(&le_bytes(x));
     }
     TensorProto {
         name: name.into(),
         dims: a.shape().iter().map(|&d| d as i64).collect(),
-        data_type: DataType::Int64 as i32,
+        data_type: data_type as i32,
         raw_data: raw,
         ..Default::default()
     }

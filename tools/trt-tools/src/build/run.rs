@@ -530,25 +530,17 @@ pub fn render(r: &BuildReport) -> String {
     );
     let _ = write!(s, "  precision   {}", r.precision);
     if let Some(p) = &r.precision_plan {
-        let mut how = Vec::new();
-        if p.onnx_fp16_pass {
-            how.push("FP16 ONNX pass");
-        }
-        if p.onnx_qdq_pass {
-            how.push("INT8 Q/DQ ONNX pass");
-        }
-        if p.builder_fp16 {
-            how.push("kFP16 flag");
-        }
-        if p.builder_int8 {
-            how.push("kINT8 flag");
-        }
-        if p.calibrator_from_cache {
-            how.push("calibrator (cache)");
-        }
-        if p.strongly_typed {
-            how.push("strongly typed");
-        }
+        let how: Vec<&str> = [
+            (p.onnx_fp16_pass, "FP16 ONNX pass"),
+            (p.onnx_qdq_pass, "INT8 Q/DQ ONNX pass"),
+            (p.builder_fp16, "kFP16 flag"),
+            (p.builder_int8, "kINT8 flag"),
+            (p.calibrator_from_cache, "calibrator (cache)"),
+            (p.strongly_typed, "strongly typed"),
+        ]
+        .into_iter()
+        .filter_map(|(on, what)| on.then_some(what))
+        .collect();
         let _ = write!(s, " via {}", p.path);
         if !how.is_empty() {
             let _ = write!(s, " ({})", how.join(", "));

@@ -360,7 +360,7 @@ impl Builder {
     }
 }
 
-/// `INetworkDefinition`: the network being built (filled by a [`Parser`]).
+/// `INetworkDefinition`: the network being built (filled by a [`Parser`](super::Parser)).
 pub struct Network {
     #[cfg(trt_shim)]
     ptr: cxx::UniquePtr<ffi::ShimNetwork>,

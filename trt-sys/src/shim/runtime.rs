@@ -472,7 +472,7 @@ impl Engine {
     }
 
     /// Layer information as JSON (`IEngineInspector`); detailed only for engines built with
-    /// [`ProfilingVerbosity::Detailed`].
+    /// [`ProfilingVerbosity::Detailed`](super::ProfilingVerbosity::Detailed).
     pub fn layer_info_json(&self) -> Result<String> {
         #[cfg(not(trt_shim))]
         match self.never {}

@@ -301,3 +301,42 @@ fn gpu_a_forgotten_pending_inference_is_waited_for_by_the_next_call() {
         .take_deferred_errors()
         .unwrap();
 }
+
+/// An engine whose IO uses a vectorized format (built with e.g. `trtexec --inputIOFormats=fp16:chw16`) is refused
+/// when a session is made, naming the tensor and its format, before any buffer is sized from its volume; its
+/// execution context can still be made (the refusal is the session's, not the engine's).
+#[test]
+#[ignore = "needs GPU, TensorRT and TRT_TEST_VECTORIZED_ENGINE"]
+fn gpu_sessions_refuse_an_engine_with_vectorized_io() {
+    common::setup(None);
+    let path: PathBuf = common::required(
+        "TRT_TEST_VECTORIZED_ENGINE",
+        "an engine with a vectorized IO format (trtexec --inputIOFormats=fp16:chw16) and its .json sidecar",
+    );
+    let lib = trt::Library::load().expect("TensorRT and a GPU (this test needs both)");
+    let engine = lib
+        .runtime()
+        .expect("runtime")
+        .load_engine(&path)
+        .expect("TRT_TEST_VECTORIZED_ENGINE loads")
+        .into_shared();
+    let vectorized: Vec<String> = engine
+        .inputs()
+        .chain(engine.outputs())
+        .filter(|t| t.format != trt::TensorFormat::Linear)
+        .map(|t| t.name.clone())
+        .collect();
+    assert!(!vectorized.is_empty(), "the test engine's IO is all linear");
+    let err = engine
+        .session(SessionConfig::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        vectorized.iter().any(|n| err.contains(&format!("`{n}`")))
+            && err.contains("linear IO formats"),
+        "{err}"
+    );
+    engine
+        .create_context()
+        .expect("the engine itself is usable");
+}

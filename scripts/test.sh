@@ -37,6 +37,8 @@ run() {
 
 unset TENSORRT_INCLUDE_DIR
 run "cargo test (CPU tests, no TensorRT headers)" cargo test --workspace --locked
+# The benchmarks (which print our figures against their peers) build with the tests, so they cannot rot.
+run "cargo test --benches --no-run (the benchmarks compile)" cargo test --workspace --benches --no-run --locked
 run "cargo test (real NVIDIA libraries from PyPI, no GPU, no shim)" \
   cargo test --workspace --locked -- --ignored reallib_
 

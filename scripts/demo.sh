@@ -30,7 +30,7 @@ echo "== 0. TensorRT for this machine"
 if inc=$(enterprise_headers); then
   flavour=tensorrt
   export TENSORRT_INCLUDE_DIR="$inc"
-  features=trt-sys/require-tensorrt
+  features=trt-tools/require-tensorrt
   echo "TensorRT headers: $inc"
   if [ -z "${CUDA_INCLUDE_DIR:-}" ] && [ ! -f /usr/local/cuda/include/cuda_runtime_api.h ]; then
     source scripts/nvidia-wheels.sh
@@ -42,7 +42,7 @@ else
   source scripts/tensorrt-headers.sh
   export TENSORRT_INCLUDE_DIR="$TRT_CRATES_HEADERS/rtx1.7/include"
   export CUDA_INCLUDE_DIR="$TRT_TEST_CUDA_INCLUDE_DIR"
-  features=trt-sys/require-tensorrt-rtx
+  features=trt-tools/require-tensorrt-rtx
   echo "no Enterprise TensorRT here: using TensorRT for RTX 1.7 ($(dirname "$TRT_TEST_RTX_LIB"))"
 fi
 

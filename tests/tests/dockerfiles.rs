@@ -166,7 +166,7 @@ fn dockerfiles_reference_existing_files_stages_and_recipes() {
 
         // The builder compiles against the image's TensorRT and has every workspace member.
         assert!(
-            build_cmd.contains("--features trt-sys/require-tensorrt"),
+            build_cmd.contains("--features trt-tools/require-tensorrt"),
             "{file}: build without require-tensorrt"
         );
         assert!(build_cmd.contains("--locked"), "{file}: build not --locked");

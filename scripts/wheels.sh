@@ -9,6 +9,8 @@ fetch_wheels() {
   local tmp w name ver whl
   mkdir -p "$cache/root"
   tmp=$(mktemp -d "$cache/.dl.XXXXXX")
+  # An interrupted fetch leaves no partial download behind (the callers set their own EXIT traps afterwards).
+  trap "rm -rf '$tmp'" EXIT
   for w in "$@"; do
     name=${w%%==*}
     ver=${w##*==}
@@ -21,5 +23,6 @@ fetch_wheels() {
     python3 -m zipfile -e "$whl" "$cache/root/" || { rm -rf "$tmp"; return 1; }
   done
   rm -rf "$tmp"
+  trap - EXIT
   echo "$*" > "$cache/.complete"
 }

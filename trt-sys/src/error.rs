@@ -59,6 +59,22 @@ pub enum Error {
         path: PathBuf,
     },
 
+    /// The standard plugin library (`libnvinfer_plugin`) reports a version that cannot serve the loaded runtime or the
+    /// compiled headers.
+    #[error(
+        "{} is the TensorRT plugin library of {plugin}, which cannot serve {expected}; point TRT_LIB_DIR at the \
+         libnvinfer_plugin that ships with the loaded TensorRT",
+        path.display()
+    )]
+    PluginVersionMismatch {
+        /// What the plugin library reports (its own `getInferLibVersion`), e.g. `TensorRT 8.5.3`.
+        plugin: String,
+        /// What it had to serve, e.g. `TensorRT 8.6.0 (the compiled headers)`.
+        expected: String,
+        /// The plugin library file.
+        path: PathBuf,
+    },
+
     /// A version integer reported by a library (or given to [`crate::version::Version::decode`]) is not a
     /// valid TensorRT version encoding.
     #[error(

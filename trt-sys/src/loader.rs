@@ -1082,7 +1082,7 @@ pub fn open_onnx_parser(config: &SearchConfig, trt: &TensorRtLibs) -> Result<Par
 ///
 /// Where the plugin library reports a version of its own (TensorRT 8.x's exports `getInferLibVersion`), it must
 /// be of the loaded runtime's product and major and not newer than it, and serve the `compiled` headers
-/// ([`Version::serves`]); otherwise [`Error::VersionMismatch`] names both. TensorRT 10 and later export only
+/// ([`Version::serves`]); otherwise [`Error::PluginVersionMismatch`] names both. TensorRT 10 and later export only
 /// `initLibNvInferPlugins`: there the file name's major (`libnvinfer_plugin.so.<loaded major>`) is what is checked.
 pub fn open_plugins(
     config: &SearchConfig,
@@ -1146,30 +1146,18 @@ pub fn check_plugin_version(
     compiled: Option<Version>,
     path: &Path,
 ) -> Result<()> {
-    if !loaded.serves(plugin) {
-        return Err(Error::VersionMismatch {
-            compiled: format!(
-                "{} (the loaded runtime) or an older minor of it",
-                loaded.label()
-            ),
-            loaded: format!(
-                "{} (the plugin library's getInferLibVersion)",
-                plugin.label()
-            ),
-            path: path.to_owned(),
-        });
-    }
-    if let Some(c) = compiled.filter(|c| !plugin.serves(*c)) {
-        return Err(Error::VersionMismatch {
-            compiled: format!("{} (compiled headers)", c.label()),
-            loaded: format!(
-                "{} (the plugin library's getInferLibVersion)",
-                plugin.label()
-            ),
-            path: path.to_owned(),
-        });
-    }
-    Ok(())
+    let expected = if !loaded.serves(plugin) {
+        format!("the loaded runtime, {}", loaded.label())
+    } else if let Some(c) = compiled.filter(|c| !plugin.serves(*c)) {
+        format!("the compiled headers, {}", c.label())
+    } else {
+        return Ok(());
+    };
+    Err(Error::PluginVersionMismatch {
+        plugin: plugin.label(),
+        expected,
+        path: path.to_owned(),
+    })
 }
 
 /// Opens libcudart (trying [`CUDART_NAMES`] in every location), without caching.

@@ -285,6 +285,21 @@ impl FromStr for Version {
     }
 }
 
+/// Serialized in the canonical spelling ([`Version`]'s `Display`: `"10.3.0"`, `"RTX 1.7.1"`) and read back in that
+/// spelling only ([`Version::parse_canonical`]): the form engine sidecars store.
+impl serde::Serialize for Version {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Version {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = std::borrow::Cow::<str>::deserialize(d)?;
+        Version::parse_canonical(&s).map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -112,14 +112,16 @@ mod tests {
 
     #[test]
     fn serde_names_match_display() {
-        for dt in [
-            DataType::F32,
-            DataType::F16,
-            DataType::Bool,
-            DataType::U8,
-            DataType::Bf16,
-            DataType::I64,
-        ] {
+        // The names sidecars and reports have always used, and E8M0's own since the one DataType (it was "unknown").
+        let names: Vec<&str> = DataType::ALL.iter().map(|d| d.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "f32", "f16", "i8", "i32", "bool", "u8", "fp8", "bf16", "i64", "i4", "fp4", "e8m0",
+                "unknown"
+            ]
+        );
+        for &dt in DataType::ALL {
             let json = serde_json::to_string(&dt).unwrap();
             assert_eq!(json, format!("\"{}\"", dt.name()));
             let back: DataType = serde_json::from_str(&json).unwrap();

@@ -385,6 +385,7 @@ impl Error {
                         | Sys::LibraryOpen { .. }
                         | Sys::SymbolMissing { .. }
                         | Sys::VersionMismatch { .. }
+                        | Sys::PluginVersionMismatch { .. }
                         | Sys::InvalidVersion { .. }
                 )
             )

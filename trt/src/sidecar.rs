@@ -94,21 +94,6 @@ pub fn sidecar_path(engine: &Path) -> PathBuf {
 // Sidecars store a TensorRT release in its canonical spelling (`"10.3.0"`, `"RTX 1.7.1"`) and refuse any other.
 use trt_sys::version::Version;
 
-/// [`Version`] in a sidecar: its canonical spelling, written and read back exactly.
-mod canonical_version {
-    use super::Version;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(v: &Version, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(v)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Version, D::Error> {
-        let s = String::deserialize(d)?;
-        Version::parse_canonical(&s).map_err(serde::de::Error::custom)
-    }
-}
-
 /// A CUDA compute capability (serialized as the string `"8.7"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ComputeCapability {
@@ -227,7 +212,6 @@ pub enum TensorMode {
 #[serde(deny_unknown_fields)]
 pub struct TensorRtInfo {
     /// TensorRT version the engine was built with.
-    #[serde(with = "canonical_version")]
     pub version: Version,
     /// Built with `kVERSION_COMPATIBLE` (runs on newer releases of the same major).
     pub version_compatible: bool,

@@ -204,7 +204,8 @@ pub fn probe() -> SystemReport {
             Ok(p) => LibraryReport::found(
                 parser_name,
                 p.lib.path().to_path_buf(),
-                p.version.map(|v| v.to_string()),
+                // The parser's numbers are its own (TensorRT-RTX 1.7 ships parser 0.2.0): no product prefix.
+                p.version.map(|v| v.numbers()),
                 None,
             ),
             Err(e) => {

@@ -18,12 +18,6 @@ fn cmd(dir: &Path) -> Command {
 }
 
 #[test]
-fn debug_assert() {
-    use clap::CommandFactory;
-    trt_tools::inspect::Cli::command().debug_assert();
-}
-
-#[test]
 fn system_without_tensorrt_reports_why_and_exits_3() {
     let dir = tempfile::tempdir().unwrap();
     let o = cmd(dir.path()).args(["system", "--json"]).output().unwrap();

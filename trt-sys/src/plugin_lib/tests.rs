@@ -430,26 +430,30 @@ fn the_standard_plugin_library_is_checked_by_its_own_version() {
     let lib = open_plugins(&config, &trt, compiled).expect("a matching plugin library opens");
     assert_eq!(lib.version, Some(Version::new(8, 6, 1)));
 
-    // Older than the compiled headers, newer than the loaded runtime: refused, both versions named.
-    for (raw, want) in [
-        (8503, "8.6.0 (compiled headers)"),
-        (8700, "8.6.1 (the loaded runtime)"),
+    // Older than the compiled headers, newer than the loaded runtime: refused, both versions named, with the fix.
+    for (raw, plugin, expected) in [
+        (
+            8503,
+            "TensorRT 8.5.3",
+            "the compiled headers, TensorRT 8.6.0",
+        ),
+        (8700, "TensorRT 8.7.0", "the loaded runtime, TensorRT 8.6.1"),
     ] {
         let (_d, config, _) = plugin_dir("", &own(raw), &[]);
         let err = open_plugins(&config, &trt, compiled).unwrap_err();
-        let named = |e: &Error| match e {
-            Error::VersionMismatch {
-                compiled,
-                loaded,
-                path,
-            } => {
-                compiled.contains(want)
-                    && loaded.contains("getInferLibVersion")
-                    && path.ends_with("libnvinfer_plugin.so.8")
-            }
-            _ => false,
-        };
-        assert!(named(&err), "{err:?}");
+        assert!(
+            matches!(&err, Error::PluginVersionMismatch { path, .. } if path.ends_with("libnvinfer_plugin.so.8")),
+            "{err:?}"
+        );
+        let msg = err.to_string();
+        assert!(
+            msg.contains(&format!(
+                "is the TensorRT plugin library of {plugin}, which cannot serve {expected}"
+            )) && msg.contains(
+                "point TRT_LIB_DIR at the libnvinfer_plugin that ships with the loaded TensorRT"
+            ),
+            "{msg}"
+        );
     }
 
     // No version function of its own: accepted on its file name, version unknown.

@@ -44,18 +44,7 @@ pub struct CalibRequest {
     pub exclude: Vec<String>,
     /// The TensorRT release the build targets (loaded, `--trt-release` or the recipe's): its version goes into the
     /// cache header, so a `--calib-cache` file is accepted as-is by that release. `None`: [`DEFAULT_CACHE_VERSION`].
-    #[serde(serialize_with = "ser_version")]
     pub tensorrt: Option<trt::Version>,
-}
-
-fn ser_version<S: serde::Serializer>(
-    v: &Option<trt::Version>,
-    s: S,
-) -> std::result::Result<S::Ok, S::Error> {
-    match v {
-        Some(v) => s.serialize_some(&v.to_string()),
-        None => s.serialize_none(),
-    }
 }
 
 /// The cache header version for `release` (`None`: [`DEFAULT_CACHE_VERSION`]).

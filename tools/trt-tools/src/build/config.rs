@@ -85,7 +85,6 @@ pub struct BuildConfig {
     /// `--compute-capability` (TensorRT for RTX targets).
     pub compute_capabilities: Vec<super::release::CcTarget>,
     /// Release asked for with `--trt-release` or by the recipe.
-    #[serde(serialize_with = "ser_release")]
     pub trt_release: Option<Version>,
     /// Whether `trt_release` came from the recipe (then a different loaded release is an error too).
     pub trt_release_from_recipe: bool,
@@ -579,13 +578,6 @@ impl BuildConfig {
             v.minor,
             v.patch
         )))
-    }
-}
-
-fn ser_release<S: serde::Serializer>(v: &Option<Version>, s: S) -> Result<S::Ok, S::Error> {
-    match v {
-        Some(v) => s.collect_str(v),
-        None => s.serialize_none(),
     }
 }
 

@@ -370,26 +370,22 @@ fn parse_cc_target(s: &str) -> Result<super::release::CcTarget, String> {
 /// [`trt::Version`]'s one parser, then checks the release is one this tool supports.
 pub fn parse_release(s: &str) -> Result<trt::Version, String> {
     let t = s.trim();
-    let rtx_rest = t
-        .get(..3)
-        .filter(|p| p.eq_ignore_ascii_case("rtx"))
-        .map(|_| t[3..].trim_start_matches(['-', ' ']));
-    let parsed = t.parse::<trt::Version>();
-    match (rtx_rest, parsed) {
-        (Some(_), Err(_)) => Err(format!(
+    match t.parse::<trt::Version>() {
+        Err(_) if t.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("rtx")) => Err(format!(
             "`{s}` is not a TensorRT for RTX release; write rtx-major.minor, e.g. rtx-1.7"
         )),
-        (None, Err(_)) => Err(format!(
+        Err(_) => Err(format!(
             "`{s}` is not a TensorRT release; write major.minor or major.minor.patch, e.g. 10.3 (rtx-1.7 for \
              TensorRT for RTX)"
         )),
-        (Some(rest), Ok(v)) if (v.major, v.minor) < (1, 3) => Err(format!(
-            "TensorRT for RTX {rest} is not supported; this tool supports rtx-1.3 and later"
+        Ok(v) if v.is_rtx() && (v.major, v.minor) < (1, 3) => Err(format!(
+            "TensorRT for RTX {} is not supported; this tool supports rtx-1.3 and later",
+            t[3..].trim_start_matches(['-', ' '])
         )),
-        (None, Ok(v)) if v.major < 8 => Err(format!(
+        Ok(v) if !v.is_rtx() && v.major < 8 => Err(format!(
             "TensorRT {s} is not supported; this tool supports 8.5 and later (and TensorRT for RTX as rtx-1.7)"
         )),
-        (_, Ok(v)) => Ok(v),
+        Ok(v) => Ok(v),
     }
 }
 

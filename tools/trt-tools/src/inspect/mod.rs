@@ -61,9 +61,6 @@ pub struct Opts {
     pub generate: Option<Generate>,
 }
 
-/// The former name of [`Opts`].
-pub type Cli = Opts;
-
 /// `trt-inspect`'s command line, validated: what to inspect and how.
 #[derive(Debug, Clone)]
 pub enum Config {

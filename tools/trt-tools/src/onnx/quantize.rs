@@ -90,8 +90,11 @@ pub struct QuantizeArgs {
 /// `--cache-trt`: a TensorRT release (the calibration cache's header names it).
 fn parse_version(s: &str) -> anyhow::Result<(u32, u32, u32)> {
     match s.parse::<trt::Version>() {
-        Ok(v) if !v.is_rtx() => Ok((v.major, v.minor, v.patch)),
-        _ => bail!("--cache-trt {s}: expected X.Y or X.Y.Z"),
+        Ok(v) if v.is_rtx() => bail!(
+            "--cache-trt {s}: TensorRT for RTX reads no calibration cache; give the TensorRT release (X.Y or X.Y.Z)"
+        ),
+        Ok(v) => Ok((v.major, v.minor, v.patch)),
+        Err(_) => bail!("--cache-trt {s}: expected X.Y or X.Y.Z"),
     }
 }
 

@@ -38,8 +38,8 @@ pub enum CalibAlgo {
     Percentile,
 }
 
-/// Image extensions read from calibration directories.
-pub const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "bmp"];
+/// Image extensions read from calibration directories: those the image reader decodes.
+pub use yolo_rt::IMAGE_EXTENSIONS;
 
 /// How calibration data is read and preprocessed.
 #[derive(Debug, Clone, Serialize)]
@@ -534,6 +534,18 @@ impl Iterator for SampleBatches {
 #[cfg(test)]
 mod sample_batches_tests {
     use super::*;
+
+    #[test]
+    fn calibration_scans_take_every_decodable_image_format() {
+        for f in [
+            "a.png", "b.JPG", "c.jpeg", "d.bmp", "e.webp", "f.TIFF", "g.tif", "h.npy",
+        ] {
+            assert!(is_calib_file(Path::new(f)), "{f}");
+        }
+        for f in ["i.gif", "j.txt", "k"] {
+            assert!(!is_calib_file(Path::new(f)), "{f}");
+        }
+    }
 
     #[test]
     fn batches_concatenate_samples_and_end_short() {

@@ -577,14 +577,54 @@ fn ultralytics_habits_class_filter_labels_and_speed() {
 fn directory_scans_say_what_they_skipped() {
     let (dir, model) = setup();
     std::fs::write(dir.path().join("imgs/notes.txt"), b"x").unwrap();
-    std::fs::write(dir.path().join("imgs/frame.webp"), b"RIFF").unwrap();
+    std::fs::write(dir.path().join("imgs/frame.gif"), b"GIF89a").unwrap();
     detect(&model, dir.path().join("imgs"))
         .assert()
         .success()
         .stderr(
             predicate::str::contains("skipped 2 file(s)")
-                .and(predicate::str::contains("frame.webp, notes.txt")),
+                .and(predicate::str::contains("frame.gif, notes.txt")),
         );
+}
+
+/// WebP and TIFF frames (Ultralytics reads both) are found in a directory and decoded like the PNG they were made
+/// from: the same detections, box for box.
+#[test]
+fn webp_and_tiff_inputs_detect_like_png() {
+    let (dir, model) = setup();
+    let scene = yolo_rt::Image::open(dir.path().join("imgs/scene.png")).unwrap();
+    scene.save(dir.path().join("imgs/scene_w.webp")).unwrap();
+    scene.save(dir.path().join("imgs/scene_t.tiff")).unwrap();
+    // Lossless encodings: the pixels are the PNG's.
+    for f in ["scene_w.webp", "scene_t.tiff"] {
+        let back = yolo_rt::Image::open(dir.path().join("imgs").join(f)).unwrap();
+        assert_eq!(
+            (back.width, back.height, &back.data),
+            (scene.width, scene.height, &scene.data),
+            "{f}"
+        );
+    }
+    let out = detect(&model, dir.path().join("imgs"))
+        .arg("--json")
+        .assert()
+        .success();
+    let json: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let images = json["images"].as_array().unwrap();
+    let names: Vec<&str> = images.iter().map(|i| i["path"].as_str().unwrap()).collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+    assert!(
+        names.iter().any(|n| n.ends_with("scene_w.webp"))
+            && names.iter().any(|n| n.ends_with("scene_t.tiff"))
+    );
+    for i in images {
+        assert_eq!(i["detections"], images[0]["detections"], "{}", i["path"]);
+        assert_eq!(
+            i["detections"].as_array().unwrap().len(),
+            2,
+            "{}",
+            i["path"]
+        );
+    }
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum Error {
     /// An image file could not be read or decoded.
-    #[error("cannot read image {path}: {message} (is it a PNG, JPEG or BMP file that is not truncated?)")]
+    #[error("cannot read image {path}: {message} (is it a PNG, JPEG, BMP, WebP or TIFF file that is not truncated?)")]
     Image {
         /// The file.
         path: PathBuf,

@@ -4,6 +4,9 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 
+/// File extensions of the image formats [`Image::open`] reads (lowercase), for directory scans.
+pub const IMAGE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "bmp", "webp", "tif", "tiff"];
+
 /// Channel order of interleaved 8-bit pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -155,7 +158,7 @@ impl Image {
         })
     }
 
-    /// Reads a PNG, JPEG or BMP file as RGB. Corrupt and zero-sized files are errors naming the file.
+    /// Reads a PNG, JPEG, BMP, WebP or TIFF file as RGB. Corrupt and zero-sized files are errors naming the file.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let bytes = std::fs::read(path).map_err(|source| Error::Io {
@@ -171,7 +174,8 @@ impl Image {
         })
     }
 
-    /// Decodes an encoded PNG, JPEG or BMP image held in memory; `what` names it in errors.
+    /// Decodes an encoded PNG, JPEG, BMP, WebP or TIFF image held in memory (the format is read from the bytes);
+    /// `what` names it in errors.
     pub fn decode(bytes: &[u8], what: &str) -> Result<Self> {
         let img_err = |message: String| Error::Image {
             path: what.into(),
@@ -202,7 +206,7 @@ impl Image {
         })
     }
 
-    /// Writes the image as PNG/JPEG/BMP (chosen by the extension).
+    /// Writes the image as PNG/JPEG/BMP/WebP (lossless)/TIFF (chosen by the extension).
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
         let rgb = self.to_format(PixelFormat::Rgb);

@@ -34,7 +34,7 @@ pub use decode::{
 pub use detector::{Detector, DetectorOptions, Frame, FrameResult, Speed};
 pub use engine::{EngineBackend, EngineOptions};
 pub use error::{Error, Result};
-pub use image::{Image, ImageView, PixelFormat};
+pub use image::{Image, ImageView, PixelFormat, IMAGE_EXTENSIONS};
 pub use letterbox::{letterbox_into, Element, Letterbox, LetterboxConfig, LetterboxTransform};
 pub use nms::{Candidate, Nms, NmsConfig};
 pub use tensor::{Tensor, TensorBuf, TensorData, TensorView};

@@ -6,9 +6,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use yolo_rt::Detection;
 
-/// The image extensions read from a directory.
-const IMAGE_EXTENSIONS: [&str; 4] = ["png", "jpg", "jpeg", "bmp"];
-
 pub(super) fn has_ext(p: &Path, exts: &[&str]) -> bool {
     p.extension()
         .and_then(|e| e.to_str())
@@ -24,12 +21,13 @@ pub(super) fn collect_images(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>>
                 .with_context(|| format!("reading directory {}", p.display()))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|f| f.is_file())
-                .partition(|f| has_ext(f, &IMAGE_EXTENSIONS));
+                .partition(|f| has_ext(f, yolo_rt::IMAGE_EXTENSIONS));
             files.sort();
             if files.is_empty() {
                 eprintln!(
-                    "trt-detect: warning: {} contains no PNG/JPEG/BMP images",
-                    p.display()
+                    "trt-detect: warning: {} contains no images ({})",
+                    p.display(),
+                    yolo_rt::IMAGE_EXTENSIONS.join(", ")
                 );
             }
             if !skipped.is_empty() {
@@ -41,11 +39,15 @@ pub(super) fn collect_images(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>>
                 let shown = names.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
                 let more = names.len().saturating_sub(5);
                 eprintln!(
-                    "trt-detect: note: skipped {} file(s) in {} that are not PNG/JPEG/BMP images ({shown}{}); \
+                    "trt-detect: note: skipped {} file(s) in {} that are not images ({shown}{}); \
                      subdirectories are not searched",
                     names.len(),
                     p.display(),
-                    if more > 0 { format!(" and {more} more") } else { String::new() }
+                    if more > 0 {
+                        format!(" and {more} more")
+                    } else {
+                        String::new()
+                    }
                 );
             }
             out.extend(files);

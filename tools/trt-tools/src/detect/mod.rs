@@ -28,7 +28,7 @@ pub struct Opts {
     /// Model: a TensorRT engine (.engine/.plan) or an ONNX file (runs on the CPU backend).
     #[arg(long, value_name = "ENGINE|ONNX")]
     pub model: PathBuf,
-    /// Images (PNG, JPEG, BMP) or directories of images (not recursive).
+    /// Images (PNG, JPEG, BMP, WebP, TIFF) or directories of images (not recursive).
     #[arg(required = true, value_name = "IMAGES_OR_DIRS")]
     pub inputs: Vec<PathBuf>,
     /// Confidence threshold.

@@ -135,8 +135,9 @@ pub enum Error {
 
     /// The engine has no sidecar next to it.
     #[error(
-        "engine {} has no sidecar (expected {}); rebuild it with `trt-build` (which writes the sidecar), \
-         or load it with `Engine::from_bytes_unverified` if you accept an unchecked engine",
+        "engine {} has no sidecar (expected {}); rebuild it with `trt-build` (which writes the sidecar), or, for an \
+         engine made by another tool (trtexec, Ultralytics …) that you trust, load it without provenance checks \
+         (`--no-sidecar` in the trt tools, `Runtime::load_engine_without_sidecar` in code)",
         engine.display(), sidecar.display()
     )]
     SidecarMissing {
@@ -144,6 +145,15 @@ pub enum Error {
         engine: PathBuf,
         /// Where the sidecar was looked for.
         sidecar: PathBuf,
+    },
+
+    /// An engine file without a sidecar (see [`crate::foreign`]) that cannot be an engine.
+    #[error("engine {}: {reason}", engine.display())]
+    ForeignEngine {
+        /// The engine file.
+        engine: PathBuf,
+        /// What is wrong.
+        reason: String,
     },
 
     /// The sidecar is not valid JSON of the expected shape, or its own checksum does not match (bit rot, hand edits).

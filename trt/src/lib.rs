@@ -6,6 +6,7 @@
 //!
 //! # Layers
 //! * [`sidecar`] — the engine sidecar (provenance + integrity), pure Rust; checked before TensorRT sees a byte.
+//! * [`foreign`] — engines from other tools (trtexec, Ultralytics …), which have no sidecar; Ultralytics' metadata.
 //! * [`cuda`] — [`Device`](cuda::Device), [`Stream`](cuda::Stream), [`Event`](cuda::Event),
 //!   [`DeviceBuffer`](cuda::DeviceBuffer), [`PinnedBuffer`](cuda::PinnedBuffer), [`CudaGraph`](cuda::CudaGraph).
 //! * [`Library`], [`Runtime`], [`Engine`], [`ExecutionContext`], [`Session`], [`SharedEngine`], [`OwnedSession`] —
@@ -49,6 +50,7 @@ pub mod calibrator;
 pub mod cuda;
 pub mod dtype;
 pub mod error;
+pub mod foreign;
 mod logger;
 pub mod plugins;
 mod runtime;

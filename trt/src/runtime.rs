@@ -299,11 +299,26 @@ impl Runtime {
     /// the header first: an engine for another GPU, release or driver is [`Error::EngineInvalid`] with the reasons.
     pub fn deserialize_verified(&self, verified: &VerifiedEngine) -> Result<Engine> {
         self.check_validity(&verified.bytes, &verified.path, Some(&verified.sidecar))?;
+        self.deserialize_file(
+            &verified.bytes,
+            &verified.path,
+            Some(verified.sidecar.clone()),
+        )
+    }
+
+    /// Deserializes the bytes of the engine file `path` on the library's device, with TensorRT for RTX's runtime
+    /// cache when it keeps one.
+    fn deserialize_file(
+        &self,
+        bytes: &[u8],
+        path: &Path,
+        sidecar: Option<Sidecar>,
+    ) -> Result<Engine> {
         // The engine's memory goes to the current device: make it the library's (a worker thread may have another
         // device current, or none).
         self.library.device()?.activate()?;
         let cache_path = if self.library.is_rtx() {
-            self.library.inner.runtime_cache.path_for(&verified.path)
+            self.library.inner.runtime_cache.path_for(path)
         } else {
             None
         };
@@ -317,9 +332,7 @@ impl Runtime {
                         Vec::new()
                     }
                 };
-                let (engine, accepted) = self
-                    .shim
-                    .deserialize_with_runtime_cache(&verified.bytes, &seed)?;
+                let (engine, accepted) = self.shim.deserialize_with_runtime_cache(bytes, &seed)?;
                 if !seed.is_empty() && !accepted {
                     tracing::warn!(
                         target: "trt",
@@ -330,15 +343,23 @@ impl Runtime {
                 }
                 engine
             }
-            None => self.shim.deserialize(&verified.bytes)?,
+            None => self.shim.deserialize(bytes)?,
         };
-        let mut engine = Engine::new(
-            shim,
-            self.library.clone(),
-            Some(verified.sidecar.clone()),
-            Some(verified.path.clone()),
-        )?;
+        let mut engine = Engine::new(shim, self.library.clone(), sidecar, Some(path.to_owned()))?;
         engine.runtime_cache = cache_path;
+        Ok(engine)
+    }
+
+    /// Loads an engine file that has no sidecar — one built by trtexec, Ultralytics, TensorRT-YOLO or any other
+    /// tool — for a caller whose user asked for exactly that (`--no-sidecar`). Ultralytics' metadata in front of the
+    /// engine is split off and kept ([`Engine::embedded_metadata`]); on TensorRT for RTX, `getEngineValidity` judges
+    /// the header first. The provenance and integrity checks of [`Runtime::load_engine`] cannot run: TensorRT reads
+    /// the bytes as they are, with the trust `trtexec --loadEngine` gives a file (see [`crate::foreign`]).
+    pub fn load_engine_without_sidecar(&self, path: impl AsRef<Path>) -> Result<Engine> {
+        let foreign = crate::foreign::ForeignEngine::read(path)?;
+        self.check_validity(&foreign.engine, &foreign.path, None)?;
+        let mut engine = self.deserialize_file(&foreign.engine, &foreign.path, None)?;
+        engine.metadata = foreign.metadata;
         Ok(engine)
     }
 
@@ -452,6 +473,8 @@ pub struct Engine {
     path: Option<PathBuf>,
     /// The TensorRT-RTX runtime cache file this engine saves to (`None`: no cache).
     runtime_cache: Option<PathBuf>,
+    /// Ultralytics' metadata from in front of an engine loaded without a sidecar.
+    metadata: Option<crate::foreign::EmbeddedMetadata>,
 }
 
 impl Drop for Engine {
@@ -504,6 +527,7 @@ impl Engine {
             sidecar,
             path,
             runtime_cache: None,
+            metadata: None,
         })
     }
 
@@ -585,6 +609,12 @@ impl Engine {
     /// The sidecar the engine was verified against (`None` for unverified loads).
     pub fn sidecar(&self) -> Option<&Sidecar> {
         self.sidecar.as_ref()
+    }
+
+    /// Ultralytics' model metadata (class names, input size, task …) when the engine was loaded without a sidecar
+    /// from a file that starts with it ([`Runtime::load_engine_without_sidecar`]).
+    pub fn embedded_metadata(&self) -> Option<&crate::foreign::EmbeddedMetadata> {
+        self.metadata.as_ref()
     }
 
     /// The engine file (`None` when loaded from bytes).

@@ -521,6 +521,64 @@ fn rtx_corrupt_and_truncated_engines_are_refused_by_the_validity_check() {
     assert_eq!(r["checksum"], "mismatch", "{r}");
 }
 
+/// Engines from other tools have no sidecar: with `--no-sidecar`, Ultralytics' metadata is split off and NVIDIA's
+/// own header check judges what follows exactly as it judges the engine trt-build wrote; bytes in front that are
+/// not Ultralytics' metadata stay in front and make the engine malformed to TensorRT-RTX (the control).
+#[test]
+#[ignore = "needs TensorRT-RTX: TRT_TEST_RTX_LIB, TRT_TEST_CUDART_DIR and tools built with --features trt-sys/require-tensorrt-rtx"]
+fn rtx_engines_from_other_tools_are_judged_after_ultralytics_metadata() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    common::sample(d, "conv-bn", "m.onnx");
+    build(d, &["m.onnx", "-o", "good.engine"]);
+    let good = std::fs::read(d.join("good.engine")).unwrap();
+    std::fs::write(
+        d.join("yolov8n.engine"),
+        common::ultralytics_engine(&good, &["person", "car"]),
+    )
+    .unwrap();
+    std::fs::write(d.join("plain.engine"), &good).unwrap();
+    let mut not_metadata = 12i32.to_le_bytes().to_vec();
+    not_metadata.extend_from_slice(b"not metadata");
+    not_metadata.extend_from_slice(&good);
+    std::fs::write(d.join("prefixed.engine"), &not_metadata).unwrap();
+    let inspect_with = |engine: &str, flag: bool| {
+        let mut c = rtx_cmd(&inspect_bin(), d);
+        c.args([engine, "--json"]);
+        if flag {
+            c.arg("--no-sidecar");
+        }
+        let o = c.output().unwrap();
+        let r = json(&o);
+        (o, r)
+    };
+    for (engine, flag, code) in [
+        ("yolov8n.engine", true, 0),
+        ("plain.engine", true, 0),
+        ("yolov8n.engine", false, 1),
+    ] {
+        let (o, r) = inspect_with(engine, flag);
+        assert_eq!(r["validity"]["verdict"], "well-formed", "{engine}: {r}");
+        assert_eq!(r["validity"]["diagnostics"], 0, "{engine}: {r}");
+        assert_eq!(o.status.code(), Some(code), "{engine}: {}", stderr(&o));
+    }
+    let (_, r) = inspect_with("yolov8n.engine", true);
+    assert_eq!(
+        r["embedded_metadata"]["names"],
+        serde_json::json!(["person", "car"]),
+        "{r}"
+    );
+    let (o, r) = inspect_with("prefixed.engine", true);
+    assert_eq!(r["validity"]["verdict"], "invalid", "{r}");
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    // The programs that run engines get past every check to the GPU (none here: exit 3).
+    let o = rtx_cmd(&PathBuf::from(env!("CARGO_BIN_EXE_trt-bench")), d)
+        .args(["--no-sidecar", "yolov8n.engine", "--iterations", "2"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+}
+
 #[test]
 #[ignore = "needs TensorRT-RTX: TRT_TEST_RTX_LIB, TRT_TEST_CUDART_DIR and tools built with --features trt-sys/require-tensorrt-rtx"]
 fn rtx_progress_monitor_reports_real_phases() {
@@ -633,6 +691,71 @@ fn gpu_rtx_engine_for_this_gpu_matches_the_cpu_executor_and_keeps_its_runtime_ca
         drop(gpu);
         let len = std::fs::metadata(&cache).map(|m| m.len()).unwrap_or(0);
         assert!(len > 0, "{start}: no runtime cache at {}", cache.display());
+    }
+    // Polygraphy's check through trt-bench: the engine against the ONNX TensorRT parsed passes; against a model
+    // with one weight changed it fails with exit 1, naming the output.
+    let bench = |onnx: &str| {
+        rtx_cmd(&PathBuf::from(env!("CARGO_BIN_EXE_trt-bench")), dir.path())
+            .args([
+                "m.engine",
+                "--compare-onnx",
+                onnx,
+                "--atol",
+                "2e-3",
+                "--rtol",
+                "2e-3",
+                "--json",
+            ])
+            .output()
+            .unwrap()
+    };
+    let o = bench("parsed.onnx");
+    assert_ok(&o);
+    let r = json(&o);
+    assert_eq!(
+        (r["schema"].as_str(), r["passed"].as_bool()),
+        (Some("trt-bench-compare-onnx/1"), Some(true)),
+        "{r}"
+    );
+    assert!(r["worst"].as_array().is_some_and(|w| !w.is_empty()), "{r}");
+    let mut changed = yolo_onnx::Model::load(dir.path().join("parsed.onnx")).unwrap();
+    yolo_onnx::testgen::perturb_first_conv_weight(&mut changed, 0.5);
+    changed.save(dir.path().join("changed.onnx")).unwrap();
+    let o = bench("changed.onnx");
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(json(&o)["passed"], false);
+
+    // The same engine as Ultralytics packages it, with no sidecar: the same outputs, and its class names.
+    let foreign = dir.path().join("yolov9u.engine");
+    std::fs::write(
+        &foreign,
+        common::ultralytics_engine(&std::fs::read(&engine).unwrap(), &["a", "b", "c"]),
+    )
+    .unwrap();
+    let mut gpu = yolo_rt::engine::EngineBackend::load(
+        &foreign,
+        &yolo_rt::engine::EngineOptions {
+            without_sidecar: true,
+            ..options.clone()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        yolo_rt::Backend::class_names(&gpu),
+        Some(&["a".to_owned(), "b".to_owned(), "c".to_owned()][..])
+    );
+    let got = run_backend(&mut gpu);
+    for ((wn, _, wd), (gn, _, gd)) in want.iter().zip(&got) {
+        assert_eq!(wn, gn);
+        let worst = wd
+            .iter()
+            .zip(gd)
+            .map(|(a, b)| (a - b).abs() / a.abs().max(1.0))
+            .fold(0.0f32, f32::max);
+        assert!(
+            worst <= 2e-3,
+            "without a sidecar: output `{wn}` differs by {worst}"
+        );
     }
 }
 

@@ -607,3 +607,114 @@ fn a_bad_plugin_library_is_refused_before_tensorrt_is_needed() {
         .unwrap();
     common::assert_fails(&o, "trt-bench", 1, "missing.so: no such file");
 }
+
+#[test]
+fn engines_without_a_sidecar_load_with_no_sidecar_or_load_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("plain.engine"), bogus_bytes()).unwrap();
+    std::fs::write(
+        d.join("yolov8n.engine"),
+        common::ultralytics_engine(&bogus_bytes(), &["person"]),
+    )
+    .unwrap();
+    std::fs::write(d.join("empty.engine"), b"").unwrap();
+    std::fs::write(
+        d.join("meta-only.engine"),
+        common::ultralytics_engine(b"", &["person"]),
+    )
+    .unwrap();
+    // No flag: the missing sidecar stops it, and the message names the way out.
+    let o = cmd(d).arg("plain.engine").output().unwrap();
+    common::assert_fails(&o, "trt-bench", 1, "--no-sidecar");
+    // Asked for: past every check that needs no TensorRT, to the TensorRT step (none here: exit 3).
+    for args in [
+        vec!["--no-sidecar", "plain.engine"],
+        vec!["--no-sidecar", "yolov8n.engine"],
+        vec!["--loadEngine=plain.engine"],
+        vec!["--load-engine", "yolov8n.engine", "--iterations", "3"],
+        vec![
+            "--no-sidecar",
+            "--compare",
+            "plain.engine",
+            "yolov8n.engine",
+        ],
+    ] {
+        let o = cmd(d).args(&args).output().unwrap();
+        common::assert_fails(&o, "trt-bench", 3, "cannot run engines on this machine");
+    }
+    // Bad files are still refused before TensorRT, naming the file.
+    for (file, needle) in [
+        ("missing.engine", "missing.engine: engine file not found"),
+        ("empty.engine", "the file is empty"),
+        ("meta-only.engine", "no engine after it"),
+    ] {
+        let o = cmd(d).args(["--no-sidecar", file]).output().unwrap();
+        common::assert_fails(&o, "trt-bench", 1, needle);
+    }
+    // --loadEngine is trtexec's spelling of ENGINE, not a second one.
+    let o = cmd(d)
+        .args(["plain.engine", "--loadEngine", "plain.engine"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", common::stderr(&o));
+}
+
+#[test]
+fn compare_onnx_checks_the_model_and_tolerances_before_tensorrt() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_engine(d, &bogus_bytes());
+    common::sample(d, "conv-bn", "m.onnx");
+    std::fs::write(d.join("garbage.onnx"), b"not a model").unwrap();
+    for (args, code, needle) in [
+        (
+            vec!["--compare-onnx", "missing.onnx"],
+            1,
+            "missing.onnx: model not found",
+        ),
+        (vec!["--compare-onnx", "garbage.onnx"], 1, "garbage.onnx"),
+        (
+            vec!["--compare-onnx", "m.onnx", "--atol", "NaN"],
+            2,
+            "--atol NaN",
+        ),
+        (
+            vec!["--compare-onnx", "m.onnx", "--rtol=-1"],
+            2,
+            "--rtol -1",
+        ),
+        // Everything that needs no TensorRT passed: the TensorRT step (none here).
+        (
+            vec!["--compare-onnx", "m.onnx"],
+            3,
+            "cannot run engines on this machine",
+        ),
+    ] {
+        let mut all = vec!["m.engine"];
+        all.extend(&args);
+        let o = cmd(d).args(&all).output().unwrap();
+        common::assert_fails(&o, "trt-bench", code, needle);
+    }
+    // Tolerances belong to --compare-onnx, which is not a timing run.
+    for args in [
+        vec!["m.engine", "--atol", "1e-2"],
+        vec![
+            "m.engine",
+            "--compare-onnx",
+            "m.onnx",
+            "--end-to-end",
+            "x.png",
+        ],
+        vec![
+            "--compare",
+            "m.engine",
+            "m.engine",
+            "--compare-onnx",
+            "m.onnx",
+        ],
+    ] {
+        let o = cmd(d).args(&args).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", common::stderr(&o));
+    }
+}

@@ -665,3 +665,39 @@ fn a_closed_stdout_still_reports_failed_images() {
         assert_eq!(err.contains("bad.jpg"), failing, "{err}");
     }
 }
+
+#[test]
+fn engines_without_a_sidecar_need_no_sidecar() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_scene(&d.join("scene.png"));
+    std::fs::write(
+        d.join("yolov8n.engine"),
+        common::ultralytics_engine(b"not a TensorRT engine", &["person"]),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        common::no_trt_cmd(env!("CARGO_BIN_EXE_trt-detect"), d)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let o = run(&["--model", "yolov8n.engine", "scene.png"]);
+    common::assert_fails(&o, "trt-detect", 1, "--no-sidecar");
+    // With the flag the engine goes to TensorRT (none here: exit 3), after one warning that checks are off.
+    let o = run(&["--no-sidecar", "--model", "yolov8n.engine", "scene.png"]);
+    assert_eq!(o.status.code(), Some(3), "{}", common::stderr(&o));
+    let err = common::stderr(&o);
+    assert!(err.contains("provenance checks are off"), "{err}");
+    // An ONNX model has no sidecar to skip.
+    yolo_onnx::testgen::tiny_detector(64, 3)
+        .save(d.join("tiny.onnx"))
+        .unwrap();
+    let o = run(&["--no-sidecar", "--model", "tiny.onnx", "scene.png"]);
+    common::assert_fails(
+        &o,
+        "trt-detect",
+        1,
+        "--no-sidecar applies to TensorRT engines",
+    );
+}

@@ -324,3 +324,85 @@ fn closed_or_full_stdout_is_handled_not_a_panic() {
         assert!(err.contains("No space left"), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn engines_from_other_tools_show_ultralytics_metadata_and_read_with_no_sidecar() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine: Vec<u8> = (0..4096u32).map(|i| (i * 29 % 251) as u8).collect();
+    std::fs::write(
+        dir.path().join("yolov8n.engine"),
+        common::ultralytics_engine(&engine, &["person", "bicycle", "car"]),
+    )
+    .unwrap();
+    // Without --no-sidecar: the missing sidecar is the verdict (exit 1), the fix is named, the metadata is shown.
+    let o = cmd(dir.path())
+        .args(["yolov8n.engine", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", common::stderr(&o));
+    let r = json(&o);
+    let m = &r["embedded_metadata"];
+    assert_eq!(
+        m["names"],
+        serde_json::json!(["person", "bicycle", "car"]),
+        "{r}"
+    );
+    assert_eq!(m["imgsz"], serde_json::json!([640, 640]), "{r}");
+    assert_eq!(
+        (m["task"].as_str(), m["version"].as_str()),
+        (Some("detect"), Some("8.3.40"))
+    );
+    let file_len = std::fs::metadata(dir.path().join("yolov8n.engine"))
+        .unwrap()
+        .len();
+    assert_eq!(m["bytes"].as_u64().unwrap() + 4096, file_len, "{r}");
+    assert_eq!(r["checksum"], "unchecked");
+    let reason = r["compatibility"]["reason"].as_str().unwrap();
+    assert!(reason.contains("--no-sidecar"), "{reason}");
+    assert!(
+        r["sidecar_error"]
+            .as_str()
+            .unwrap()
+            .contains("--no-sidecar"),
+        "{r}"
+    );
+
+    // With it: not an error; TensorRT would read it (none here).
+    let o = cmd(dir.path())
+        .args(["yolov8n.engine", "--json", "--no-sidecar"])
+        .output()
+        .unwrap();
+    common::assert_ok(&o);
+    let r = json(&o);
+    assert_eq!(r["compatibility"]["status"], "unknown");
+    assert!(r["compatibility"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("without provenance checks"));
+
+    let o = cmd(dir.path())
+        .args(["yolov8n.engine", "--no-sidecar"])
+        .output()
+        .unwrap();
+    common::assert_ok(&o);
+    let text = common::stdout(&o);
+    assert!(
+        text.contains("Ultralytics 8.3.40, task detect, imgsz 640x640, batch 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("classes   3 (person, bicycle, car)"),
+        "{text}"
+    );
+
+    // A plain engine (trtexec's) has no metadata to show.
+    std::fs::write(dir.path().join("plain.engine"), &engine).unwrap();
+    let o = cmd(dir.path())
+        .args(["plain.engine", "--json", "--no-sidecar"])
+        .output()
+        .unwrap();
+    common::assert_ok(&o);
+    let r = json(&o);
+    assert!(r.get("embedded_metadata").is_none(), "{r}");
+    assert_eq!(r["bytes"], 4096);
+}

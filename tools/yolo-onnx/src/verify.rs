@@ -239,6 +239,12 @@ pub fn verify_against(
             outputs,
         });
     }
+    Ok(summarize(options.atol, options.rtol, runs))
+}
+
+/// The report of `runs`: the worst difference per output over all runs, passed when no element of any run is
+/// outside the tolerance.
+pub fn summarize(atol: f64, rtol: f64, runs: Vec<VerifyRun>) -> VerifyReport {
     let mut worst: Vec<OutputDiff> = Vec::new();
     for r in &runs {
         for o in &r.outputs {
@@ -256,13 +262,13 @@ pub fn verify_against(
         }
     }
     let passed = worst.iter().all(|w| w.violations == 0);
-    Ok(VerifyReport {
-        atol: options.atol,
-        rtol: options.rtol,
+    VerifyReport {
+        atol,
+        rtol,
         runs,
         worst,
         passed,
-    })
+    }
 }
 
 /// Latency statistics of one model.

@@ -79,6 +79,10 @@ pub struct EngineOptions {
     pub plugin_libraries: Vec<std::path::PathBuf>,
     /// TensorRT for RTX: where the JIT runtime cache of the engine lives (default: next to the engine).
     pub runtime_cache: trt::RuntimeCache,
+    /// Load an engine that has no sidecar — one built by trtexec, Ultralytics or another tool — without provenance
+    /// checks ([`trt::Runtime::load_engine_without_sidecar`]); Ultralytics' class names are used. Only for engines
+    /// from a source the user trusts (default `false`).
+    pub without_sidecar: bool,
 }
 
 impl Default for EngineOptions {
@@ -90,6 +94,7 @@ impl Default for EngineOptions {
             cuda_graph: false,
             plugin_libraries: Vec::new(),
             runtime_cache: trt::RuntimeCache::default(),
+            without_sidecar: false,
         }
     }
 }
@@ -337,20 +342,31 @@ impl EngineBackend {
                 options.sessions
             )));
         }
-        let sidecar = trt::sidecar::read_sidecar(path).map_err(|e| map_trt_error(path, e))?;
+        let sidecar = if options.without_sidecar {
+            None
+        } else {
+            Some(trt::sidecar::read_sidecar(path).map_err(|e| map_trt_error(path, e))?)
+        };
         let lib = trt::Library::load_with(trt::LoadOptions {
             device: options.device,
-            init_plugins: !sidecar.plugins.is_empty(),
+            init_plugins: sidecar.as_ref().is_some_and(|s| !s.plugins.is_empty()),
             plugin_libraries: options.plugin_libraries.clone(),
             runtime_cache: options.runtime_cache.clone(),
             ..Default::default()
         })
         .map_err(|e| map_trt_error(path, e))?;
         let runtime = lib.runtime().map_err(|e| map_trt_error(path, e))?;
-        let engine = runtime
-            .load_engine(path)
-            .map_err(|e| map_trt_error(path, e))?
-            .into_shared();
+        let engine = if sidecar.is_some() {
+            runtime.load_engine(path)
+        } else {
+            // Whether the engine needs TensorRT's standard plugins is not recorded: register them when present.
+            if let Err(e) = lib.init_plugins() {
+                tracing::debug!("TensorRT's standard plugins are not registered ({e})");
+            }
+            runtime.load_engine_without_sidecar(path)
+        }
+        .map_err(|e| map_trt_error(path, e))?
+        .into_shared();
         let mut io = engine_io(&model, engine.io_tensors(), options.profile)?;
         let mut config = trt::SessionConfig::default()
             .with_profile(options.profile)
@@ -376,9 +392,17 @@ impl EngineBackend {
                 .map(|&d| usize::try_from(d).unwrap_or(0))
                 .collect();
         }
-        // The sidecar's names (trt-build --classes or the ONNX metadata), else `<engine>.names`.
-        let class_names = if !sidecar.class_names.is_empty() {
-            Some(sidecar.class_names.clone())
+        // The sidecar's names (trt-build --classes or the ONNX metadata) or Ultralytics' embedded ones, else
+        // `<engine>.names`.
+        let own_names = match &sidecar {
+            Some(s) => s.class_names.clone(),
+            None => engine
+                .embedded_metadata()
+                .map(|m| m.names.clone())
+                .unwrap_or_default(),
+        };
+        let class_names = if !own_names.is_empty() {
+            Some(own_names)
         } else {
             let p = class_names_path(path);
             if p.is_file() {

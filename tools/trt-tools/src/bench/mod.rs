@@ -3,10 +3,12 @@
 //! * [`stats`]: percentiles, CoV, throughput, warnings (pure, unit-tested);
 //! * [`report`]: raw timings, the report, the human table and the `--json` schema;
 //! * [`compare`]: interleaved comparisons and the ratio table;
+//! * [`onnx_check`]: `--compare-onnx`, the engine's outputs against the CPU executor's (Polygraphy's check);
 //! * [`mod@run`]: the timing loop on `trt::Session`; [`io`]: inputs / outputs (`.npy`, raw).
 
 pub mod compare;
 pub mod io;
+pub mod onnx_check;
 pub mod report;
 pub mod run;
 pub mod stats;
@@ -28,6 +30,8 @@ Examples:
   trt-bench yolov7.engine --duration 5 --percentiles 90,95,99
   trt-bench yolov7.engine --shapes images:4x3x640x640 --streams 2 --cuda-graph --json
   trt-bench --compare unfused.engine fused.engine --iterations 2000
+  trt-bench yolov7.fp16.engine --compare-onnx yolov7.fused.onnx --atol 1e-2 --rtol 1e-2   (Polygraphy-style check)
+  trt-bench --loadEngine=yolov8n.engine        (an engine from trtexec or Ultralytics: no sidecar, no provenance checks)
   trt-bench yolov7.engine --end-to-end street.jpg
   trt-bench --import-times run.json          (re-analyse times written by --export-times; no GPU needed)
 
@@ -40,12 +44,42 @@ Exit codes: 0 ok, 1 failed build or invalid input, 2 usage error, 3 TensorRT, CU
 #[derive(Debug, Parser)]
 #[command(name = "trt-bench", version, after_long_help = AFTER_HELP, after_help = exit::HELP)]
 pub struct Opts {
-    /// The engine to measure (its sidecar `<engine>.json` must be next to it).
-    #[arg(value_name = "ENGINE", required_unless_present_any = ["compare", "import_times"])]
+    /// The engine to measure (its sidecar `<engine>.json` must be next to it, unless --no-sidecar).
+    #[arg(value_name = "ENGINE", required_unless_present_any = ["compare", "import_times", "load_engine"])]
     pub engine: Option<PathBuf>,
+    /// trtexec's spelling of ENGINE (`--loadEngine=model.engine`): an engine without a sidecar (trtexec's own, say)
+    /// is then loaded as with --no-sidecar.
+    #[arg(long, value_name = "ENGINE", alias = "loadEngine", conflicts_with_all = ["engine", "compare", "import_times"])]
+    pub load_engine: Option<PathBuf>,
+    #[command(flatten)]
+    pub sidecar: crate::common::engine::SidecarArgs,
     /// Measure these engines with the same workload, interleaved, and print a ratio table (first = baseline).
     #[arg(long, num_args = 2.., value_name = "ENGINE", conflicts_with_all = ["engine", "import_times", "save_outputs"])]
     pub compare: Vec<PathBuf>,
+    /// Instead of timing: run the engine and the CPU executor on MODEL (the ONNX it was built from; trt-build
+    /// --emit-onnx writes the one TensorRT parsed) with the same inputs and compare every output (max / mean abs,
+    /// max rel, cosine); exit 1 when an element is beyond --atol + --rtol × the output's largest |value|.
+    #[arg(long, value_name = "MODEL", conflicts_with_all = ["compare", "import_times", "end_to_end", "export_times", "save_outputs", "load_inputs"])]
+    pub compare_onnx: Option<PathBuf>,
+    /// --compare-onnx: absolute tolerance (FP16 engines typically need 1e-2, INT8 more).
+    #[arg(
+        long,
+        value_name = "A",
+        default_value_t = 1e-3,
+        requires = "compare_onnx"
+    )]
+    pub atol: f64,
+    /// --compare-onnx: tolerance relative to each output's largest |value|.
+    #[arg(
+        long,
+        value_name = "R",
+        default_value_t = 1e-3,
+        requires = "compare_onnx"
+    )]
+    pub rtol: f64,
+    /// --compare-onnx: random-input runs, then as many image-like ones.
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "compare_onnx", value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub compare_runs: u32,
     /// Re-analyse a times file written by --export-times (no TensorRT or GPU needed).
     #[arg(
         long,
@@ -145,6 +179,8 @@ pub struct Config {
     pub import_times: Option<PathBuf>,
     /// The engines to measure, in order (one, or the `--compare` list).
     pub engines: Vec<PathBuf>,
+    /// Per engine: load it without its sidecar (`--no-sidecar`, or `--loadEngine` of an engine that has none).
+    pub without_sidecar: Vec<bool>,
     /// What was asked for, as the report states it.
     pub settings: Settings,
     /// When the measured phase ends.
@@ -169,6 +205,8 @@ pub struct Config {
     pub unstable_threshold: f64,
     /// `--rounds` (comparisons only).
     pub rounds: u32,
+    /// `--compare-onnx`.
+    pub onnx_check: Option<onnx_check::OnnxCheck>,
 }
 
 impl Config {
@@ -176,15 +214,25 @@ impl Config {
     /// machine).
     pub fn new(opts: Opts) -> Result<Config> {
         check_paths(&opts)?;
+        let engines: Vec<PathBuf> = if opts.compare.is_empty() {
+            opts.engine
+                .iter()
+                .chain(&opts.load_engine)
+                .cloned()
+                .collect()
+        } else {
+            opts.compare.clone()
+        };
+        let implicit = opts.load_engine.is_some();
         Ok(Config {
             settings: opts.settings(),
             stop: opts.stop(),
             engine_bench: opts.engine_bench(),
-            engines: if opts.compare.is_empty() {
-                opts.engine.iter().cloned().collect()
-            } else {
-                opts.compare.clone()
-            },
+            without_sidecar: engines
+                .iter()
+                .map(|e| opts.sidecar.without_sidecar(e, implicit))
+                .collect(),
+            engines,
             import_times: opts.import_times,
             warmup: Duration::from_millis(opts.warmup),
             runtime_cache: opts.runtime_cache.policy(),
@@ -195,6 +243,13 @@ impl Config {
             json: opts.json,
             unstable_threshold: opts.unstable_threshold,
             rounds: opts.rounds,
+            onnx_check: opts.compare_onnx.map(|model| onnx_check::OnnxCheck {
+                model,
+                atol: opts.atol,
+                rtol: opts.rtol,
+                runs: opts.compare_runs as usize,
+                shapes: opts.shapes.map(|s| s.0).unwrap_or_default(),
+            }),
         })
     }
 }
@@ -282,6 +337,16 @@ fn check_paths(cli: &Opts) -> Result<()> {
             bail!("--end-to-end {}: image not found", i.display());
         }
     }
+    if let Some(m) = &cli.compare_onnx {
+        onnx_check::check_path(m)?;
+    }
+    for (flag, v) in [("--atol", cli.atol), ("--rtol", cli.rtol)] {
+        if v.is_nan() || v < 0.0 {
+            return Err(exit::usage(format!(
+                "{flag} {v}: a tolerance is a number ≥ 0"
+            )));
+        }
+    }
     if !cli.unstable_threshold.is_finite() || cli.unstable_threshold < 0.0 {
         bail!(
             "--unstable-threshold {} must be a non-negative percentage",
@@ -305,10 +370,16 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
         return Ok(ExitCode::from(exit::OK));
     }
     let engines = &cfg.engines;
+    // --compare-onnx: the model must run on the CPU executor before TensorRT is needed.
+    let executor = cfg.onnx_check.as_ref().map(|c| c.precheck()).transpose()?;
     let mut needs_standard_plugins = false;
-    for e in engines {
-        let sidecar = run::precheck_engine(e)?;
-        needs_standard_plugins |= !sidecar.plugins.is_empty();
+    for (e, &foreign) in engines.iter().zip(&cfg.without_sidecar) {
+        if foreign {
+            crate::common::engine::precheck_foreign(e)?;
+        } else {
+            let sidecar = run::precheck_engine(e)?;
+            needs_standard_plugins |= !sidecar.plugins.is_empty();
+        }
     }
     cfg.plugins.check()?;
     let lib = run::load_library(
@@ -316,15 +387,61 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
         &cfg.plugins,
         cfg.runtime_cache.clone(),
     )?;
+    if cfg.without_sidecar.contains(&true) {
+        run::init_plugins_if_present(&lib);
+    }
     let runtime = lib.runtime().context("creating the TensorRT runtime")?;
     let loaded = engines
         .iter()
-        .map(|e| {
-            runtime
-                .load_engine(e)
-                .with_context(|| format!("loading {}", e.display()))
+        .zip(&cfg.without_sidecar)
+        .map(|(e, &foreign)| {
+            if foreign {
+                crate::common::engine::warn_unchecked(e);
+                runtime.load_engine_without_sidecar(e)
+            } else {
+                runtime.load_engine(e)
+            }
+            .with_context(|| format!("loading {}", e.display()))
         })
         .collect::<Result<Vec<_>>>()?;
+    if let (Some(check), Some(exec)) = (&cfg.onnx_check, &executor) {
+        let report = onnx_check::compare(&loaded[0], exec, check).with_context(|| {
+            format!(
+                "comparing {} with {}",
+                engines[0].display(),
+                check.model.display()
+            )
+        })?;
+        if cfg.json {
+            #[derive(serde::Serialize)]
+            struct Doc<'a> {
+                engine: String,
+                model: String,
+                #[serde(flatten)]
+                report: &'a yolo_onnx::verify::VerifyReport,
+            }
+            output::print_json(
+                "trt-bench-compare-onnx/1",
+                &Doc {
+                    engine: engines[0].display().to_string(),
+                    model: check.model.display().to_string(),
+                    report: &report,
+                },
+            )?;
+        } else {
+            output::print_out(&format!(
+                "{} against {} (CPU executor)\n{}",
+                engines[0].display(),
+                check.model.display(),
+                report.to_text()
+            ))?;
+        }
+        return Ok(ExitCode::from(if report.passed {
+            exit::OK
+        } else {
+            exit::FAILURE
+        }));
+    }
     let device = lib.device()?;
     let env = Environment {
         tensorrt: lib.tensorrt_version().to_string(),

@@ -133,6 +133,14 @@ pub fn load_library(
     Ok(lib)
 }
 
+/// Registers TensorRT's standard plugins when the plugin library is there, for engines without a sidecar (which
+/// cannot say whether they need them); without the library, engines that need none still load.
+pub fn init_plugins_if_present(lib: &trt::Library) {
+    if let Err(e) = lib.init_plugins() {
+        tracing::debug!("TensorRT's standard plugins are not registered ({e}); engines that use them will not load");
+    }
+}
+
 /// Parses `--shapes name:1x3x640x640[,name2:…]` (trtexec syntax; a quoted name may contain `:`).
 pub fn parse_shapes(text: &str) -> Result<Vec<(String, Vec<i64>)>, String> {
     let mut out = Vec::new();
@@ -183,8 +191,12 @@ struct InputTensor {
 }
 
 fn to_input<'a>(t: &'a InputTensor) -> Result<Input<'a>> {
-    let (n, s) = (t.name.as_str(), t.shape.as_slice());
-    Ok(match &t.data {
+    to_input_parts(&t.name, &t.shape, &t.data)
+}
+
+/// A session input named `n` of shape `s` over `data`.
+pub fn to_input_parts<'a>(n: &'a str, s: &[usize], data: &'a HostData) -> Result<Input<'a>> {
+    Ok(match data {
         HostData::F32(v) => Input::from_slice(n, s, v)?,
         HostData::F16(v) => Input::from_slice(n, s, v)?,
         HostData::I8(v) => Input::from_slice(n, s, v)?,
@@ -413,17 +425,7 @@ impl<'e> SessionRunner<'e> {
                 .iter()
                 .map(|&d| usize::try_from(d).unwrap_or(0))
                 .collect();
-            let data = match outputs.dtype(n)? {
-                DataType::F32 => HostData::F32(outputs.get::<f32>(n)?.iter().copied().collect()),
-                DataType::F16 => {
-                    HostData::F16(outputs.get::<half::f16>(n)?.iter().copied().collect())
-                }
-                DataType::I8 => HostData::I8(outputs.get::<i8>(n)?.iter().copied().collect()),
-                DataType::I32 => HostData::I32(outputs.get::<i32>(n)?.iter().copied().collect()),
-                DataType::U8 => HostData::U8(outputs.get::<u8>(n)?.iter().copied().collect()),
-                DataType::Bool => HostData::Bool(outputs.get::<bool>(n)?.iter().copied().collect()),
-                other => bail!("output `{n}` is {}, which cannot be saved", other.name()),
-            };
+            let data = output_host_data(&outputs, n)?;
             let path = dir.join(format!("{}.npy", io::file_stem(n)));
             crate::common::fs::atomic_write(&path, &io::encode_npy(&data, &shape))
                 .with_context(|| format!("writing {}", path.display()))?;
@@ -431,6 +433,22 @@ impl<'e> SessionRunner<'e> {
         }
         Ok(written)
     }
+}
+
+/// Output `n` copied to the host.
+pub fn output_host_data(outputs: &trt::Outputs<'_>, n: &str) -> Result<HostData> {
+    Ok(match outputs.dtype(n)? {
+        DataType::F32 => HostData::F32(outputs.get::<f32>(n)?.iter().copied().collect()),
+        DataType::F16 => HostData::F16(outputs.get::<half::f16>(n)?.iter().copied().collect()),
+        DataType::I8 => HostData::I8(outputs.get::<i8>(n)?.iter().copied().collect()),
+        DataType::I32 => HostData::I32(outputs.get::<i32>(n)?.iter().copied().collect()),
+        DataType::U8 => HostData::U8(outputs.get::<u8>(n)?.iter().copied().collect()),
+        DataType::Bool => HostData::Bool(outputs.get::<bool>(n)?.iter().copied().collect()),
+        other => bail!(
+            "output `{n}` is {}, which the host side does not read",
+            other.name()
+        ),
+    })
 }
 
 impl Runner for SessionRunner<'_> {

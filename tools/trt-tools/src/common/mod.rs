@@ -1,7 +1,9 @@
 //! What every program of this package shares: exit codes and the one `main` path ([`exit`]), stdout output and the
 //! closed-pipe rule ([`output`]), atomic file writes ([`fs`]), logging ([`tracing`]), man pages and completions
-//! ([`generate`]) and the plugin / runtime-cache arguments of the programs that run engines ([`plugins`]).
+//! ([`generate`]), the plugin / runtime-cache arguments of the programs that run engines ([`plugins`]) and their
+//! `--no-sidecar` ([`engine`]).
 
+pub mod engine;
 pub mod exit;
 pub mod fs;
 pub mod generate;

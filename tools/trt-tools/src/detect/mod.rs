@@ -79,6 +79,8 @@ pub struct Opts {
     pub plugins: PluginArgs,
     #[command(flatten)]
     pub runtime_cache: RuntimeCacheArgs,
+    #[command(flatten)]
+    pub sidecar: crate::common::engine::SidecarArgs,
 }
 
 #[derive(Serialize)]
@@ -149,7 +151,11 @@ impl Config {
 
 /// `main` of `trt-detect`.
 pub fn main() -> ExitCode {
-    exit::main("trt-detect", |opts: Opts| run(Config::new(opts)?))
+    exit::main("trt-detect", |opts: Opts| {
+        // Warnings (TensorRT's, the runtime cache's, --no-sidecar's) go to stderr.
+        crate::common::tracing::init(false, false);
+        run(Config::new(opts)?)
+    })
 }
 
 /// `--classes` as a class-id filter: `0,2` (None when the value is a names file, or absent).
@@ -243,11 +249,17 @@ fn load_detector(cli: &Opts) -> anyhow::Result<Detector> {
                  (trt-build --shapes)"
             );
         }
-        // Class names: --classes, else the sidecar's `class_names`, else `<engine>.names`.
+        // Class names: --classes, else the sidecar's `class_names` (Ultralytics' with --no-sidecar), else
+        // `<engine>.names`.
         cli.plugins.check()?;
+        if cli.sidecar.no_sidecar {
+            crate::common::engine::precheck_foreign(&cli.model)?;
+            crate::common::engine::warn_unchecked(&cli.model);
+        }
         let engine_options = EngineOptions {
             plugin_libraries: cli.plugins.plugins.clone(),
             runtime_cache: cli.runtime_cache.policy(),
+            without_sidecar: cli.sidecar.no_sidecar,
             ..EngineOptions::default()
         };
         return Detector::from_engine_with(&cli.model, options, &engine_options).map_err(
@@ -258,6 +270,12 @@ fn load_detector(cli: &Opts) -> anyhow::Result<Detector> {
                 )),
                 other => other.into(),
             },
+        );
+    }
+    if cli.sidecar.no_sidecar {
+        bail!(
+            "--no-sidecar applies to TensorRT engines; {} is run as ONNX on the CPU backend",
+            cli.model.display()
         );
     }
     let backend = CpuBackend::load(

@@ -27,6 +27,9 @@ struct EngineReport<'a> {
     sidecar: Option<&'a Sidecar>,
     sidecar_error: Option<String>,
     checksum: &'static str,
+    /// Ultralytics' metadata in front of an engine without a sidecar.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    embedded_metadata: Option<&'a trt::foreign::EmbeddedMetadata>,
     /// TensorRT for RTX's header check (`getEngineValidity`), when TensorRT-RTX is loaded here.
     #[serde(skip_serializing_if = "Option::is_none")]
     validity: Option<ValidityReport>,
@@ -144,8 +147,15 @@ pub fn compatibility(
     }
 }
 
-/// Inspects an engine file.
-pub fn inspect(path: &Path, layers: bool, json: bool, plugins: &PluginArgs) -> Result<u8> {
+/// Inspects an engine file. `no_sidecar`: an engine without a sidecar is read by TensorRT too (IO, profiles,
+/// layers), without provenance checks.
+pub fn inspect(
+    path: &Path,
+    layers: bool,
+    json: bool,
+    plugins: &PluginArgs,
+    no_sidecar: bool,
+) -> Result<u8> {
     plugins.check()?;
     let bytes =
         std::fs::read(path).map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))?;
@@ -153,6 +163,13 @@ pub fn inspect(path: &Path, layers: bool, json: bool, plugins: &PluginArgs) -> R
         Ok(s) => (Some(s), None),
         Err(e) => (None, Some(e.to_string())),
     };
+    // An engine from another tool: Ultralytics' metadata in front of it is reported and is not part of the engine.
+    let metadata = match &sc {
+        None => trt::foreign::split_ultralytics(&bytes),
+        Some(_) => None,
+    };
+    let engine_bytes = &bytes[metadata.as_ref().map_or(0, |m| m.bytes)..];
+    let foreign = sc.is_none() && no_sidecar;
     let checksum = match &sc {
         Some(s) => match s.check_engine_bytes(path, &bytes) {
             Ok(()) => "ok",
@@ -162,7 +179,7 @@ pub fn inspect(path: &Path, layers: bool, json: bool, plugins: &PluginArgs) -> R
     };
     let report = system::probe();
     // NVIDIA's check is extra information: when it cannot run here (no libcudart, say), the sidecar report stands.
-    let validity = rtx_validity(&report, &bytes, sc.as_ref()).unwrap_or_else(|e| {
+    let validity = rtx_validity(&report, engine_bytes, sc.as_ref()).unwrap_or_else(|e| {
         tracing::warn!("TensorRT-RTX's validity check could not run: {e:#}");
         None
     });
@@ -174,9 +191,17 @@ pub fn inspect(path: &Path, layers: bool, json: bool, plugins: &PluginArgs) -> R
                 s.check_engine_bytes(path, &bytes).err().map(|e| e.to_string()).unwrap_or_default(),
             ),
         },
+        None if foreign => Compatibility {
+            status: "unknown",
+            reason: Some("no sidecar: read without provenance checks (--no-sidecar)".into()),
+        },
         None => Compatibility {
             status: "unknown",
-            reason: Some("no valid sidecar: the engine's provenance cannot be checked; rebuild it with trt-build".into()),
+            reason: Some(
+                "no valid sidecar: the engine's provenance cannot be checked; rebuild it with trt-build, or read an \
+                 engine from another tool with --no-sidecar"
+                    .into(),
+            ),
         },
     };
     // TensorRT-RTX's own verdict overrides a sidecar that looked fine (it reads the engine, not our record of it).
@@ -200,6 +225,7 @@ pub fn inspect(path: &Path, layers: bool, json: bool, plugins: &PluginArgs) -> R
                 sidecar: sc.as_ref(),
                 sidecar_error: sidecar_error.clone(),
                 checksum,
+                embedded_metadata: metadata.as_ref(),
                 validity: validity.clone(),
                 compatibility: compat.clone(),
             },
@@ -214,6 +240,9 @@ pub fn inspect(path: &Path, layers: bool, json: bool, plugins: &PluginArgs) -> R
             )?,
         }
         crate::outln!("  checksum  {checksum}")?;
+        if let Some(m) = &metadata {
+            print_embedded(m)?;
+        }
         if let Some(v) = &validity {
             let detail = match (v.codes.is_empty(), &v.note) {
                 (false, _) => format!(": {}", v.codes.join(", ")),
@@ -237,8 +266,12 @@ pub fn inspect(path: &Path, layers: bool, json: bool, plugins: &PluginArgs) -> R
                 .unwrap_or_default()
         )?;
     }
-    if report.can_run && compat.status == "compatible" {
-        tensorrt_view(path, layers, json, plugins)?;
+    let invalid = validity.as_ref().is_some_and(|v| v.verdict == "invalid");
+    if report.can_run && (compat.status == "compatible" || (foreign && !invalid)) {
+        if foreign {
+            crate::common::engine::warn_unchecked(path);
+        }
+        tensorrt_view(path, layers, json, plugins, foreign)?;
     } else if layers {
         return Err(exit::missing(format!(
             "--layers needs TensorRT and a GPU that can run this engine here ({}); `trt-inspect system` says what is \
@@ -249,11 +282,54 @@ pub fn inspect(path: &Path, layers: bool, json: bool, plugins: &PluginArgs) -> R
         crate::outln!("  (IO tensors, profiles and layers from TensorRT need an engine-compatible TensorRT and GPU here)")?;
     }
     Ok(match (sidecar_error, compat.status) {
-        _ if validity.as_ref().is_some_and(|v| v.verdict == "invalid") => exit::FAILURE,
-        (Some(_), _) => exit::FAILURE,
+        _ if invalid => exit::FAILURE,
+        (Some(_), _) if !foreign => exit::FAILURE,
         (None, "incompatible") => exit::FAILURE,
         _ => exit::OK,
     })
+}
+
+/// Ultralytics' metadata, one line.
+fn print_embedded(m: &trt::foreign::EmbeddedMetadata) -> std::io::Result<()> {
+    let mut parts = vec![format!("{} bytes of metadata", m.bytes)];
+    if let Some(v) = &m.version {
+        parts.push(format!("Ultralytics {v}"));
+    }
+    if let Some(t) = &m.task {
+        parts.push(format!("task {t}"));
+    }
+    if let Some([h, w]) = m.imgsz {
+        parts.push(format!("imgsz {h}x{w}"));
+    }
+    if let Some(b) = m.batch {
+        parts.push(format!("batch {b}"));
+    }
+    if m.end2end == Some(true) {
+        parts.push("end-to-end (NMS inside)".into());
+    }
+    crate::outln!("  ultralytics  {}", parts.join(", "))?;
+    if !m.names.is_empty() {
+        crate::outln!("  classes   {}", names_summary(&m.names))?;
+    } else if let Some(e) = &m.names_error {
+        crate::outln!("  classes   unusable `names` entry: {e}")?;
+    }
+    Ok(())
+}
+
+/// `80 (person, bicycle, … 72 more)`.
+fn names_summary(names: &[String]) -> String {
+    let shown: Vec<&str> = names.iter().take(8).map(String::as_str).collect();
+    let more = names.len().saturating_sub(shown.len());
+    format!(
+        "{} ({}{})",
+        names.len(),
+        shown.join(", "),
+        if more > 0 {
+            format!(", … {more} more")
+        } else {
+            String::new()
+        }
+    )
 }
 
 fn print_sidecar(s: &Sidecar) -> std::io::Result<()> {
@@ -317,32 +393,32 @@ fn print_sidecar(s: &Sidecar) -> std::io::Result<()> {
         )?;
     }
     if !s.class_names.is_empty() {
-        let shown: Vec<&str> = s.class_names.iter().take(8).map(String::as_str).collect();
-        let more = s.class_names.len().saturating_sub(shown.len());
-        crate::outln!(
-            "  classes   {} ({}{})",
-            s.class_names.len(),
-            shown.join(", "),
-            if more > 0 {
-                format!(", … {more} more")
-            } else {
-                String::new()
-            }
-        )?;
+        crate::outln!("  classes   {}", names_summary(&s.class_names))?;
     }
     Ok(())
 }
 
 /// IO tensors, profiles and (with `layers`) the layer table, from TensorRT itself. With `json`, goes to stderr as
 /// text is not wanted on stdout: the JSON report already holds the sidecar's IO description.
-fn tensorrt_view(path: &Path, layers: bool, json: bool, plugins: &PluginArgs) -> Result<()> {
+fn tensorrt_view(
+    path: &Path,
+    layers: bool,
+    json: bool,
+    plugins: &PluginArgs,
+    foreign: bool,
+) -> Result<()> {
     let lib = trt::Library::load_with(trt::LoadOptions {
         init_plugins: true,
         ..Default::default()
     })
     .or_else(|_| trt::Library::load())?;
     plugins.load(&lib)?;
-    let engine = lib.runtime()?.load_engine(path)?;
+    let runtime = lib.runtime()?;
+    let engine = if foreign {
+        runtime.load_engine_without_sidecar(path)?
+    } else {
+        runtime.load_engine(path)?
+    };
     let mut out = String::new();
     for t in engine.io_tensors() {
         out.push_str(&format!(

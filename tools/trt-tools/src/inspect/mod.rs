@@ -52,6 +52,9 @@ pub struct Opts {
     #[command(flatten)]
     pub plugins: PluginArgs,
 
+    #[command(flatten)]
+    pub sidecar: crate::common::engine::SidecarArgs,
+
     /// Show debug logs.
     #[arg(short, long)]
     pub verbose: bool,
@@ -88,6 +91,8 @@ pub enum Config {
         json: bool,
         /// `--plugins`.
         plugins: PluginArgs,
+        /// `--no-sidecar`: read an engine without a sidecar with TensorRT (IO, profiles, layers).
+        no_sidecar: bool,
     },
 }
 
@@ -114,6 +119,7 @@ impl Config {
                 layers: opts.layers,
                 json: opts.json,
                 plugins: opts.plugins,
+                no_sidecar: opts.sidecar.no_sidecar,
             },
         })
     }
@@ -144,11 +150,12 @@ pub fn run(config: Config) -> Result<ExitCode> {
             layers,
             json,
             plugins,
+            no_sidecar,
         } => {
             if onnx::looks_like_onnx(&path)? {
                 onnx::inspect(&path, layers, json)?
             } else {
-                engine::inspect(&path, layers, json, &plugins)?
+                engine::inspect(&path, layers, json, &plugins, no_sidecar)?
             }
         }
     };

@@ -262,3 +262,29 @@ pub fn run_with_closed_stdout(cmd: &mut Command) -> Output {
     drop(child.stdout.take());
     child.wait_with_output().unwrap()
 }
+
+/// An engine file as Ultralytics' `yolo export format=engine` writes it: the length of its metadata JSON (4 bytes,
+/// little-endian, signed), the JSON (`json.dumps` of its metadata dict: `names` keyed by id), then the engine.
+pub fn ultralytics_engine(engine: &[u8], names: &[&str]) -> Vec<u8> {
+    let names: serde_json::Map<String, Value> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (i.to_string(), Value::from(*n)))
+        .collect();
+    let meta = serde_json::json!({
+        "description": "Ultralytics YOLOv8n model trained on coco.yaml",
+        "author": "Ultralytics",
+        "version": "8.3.40",
+        "stride": 32,
+        "task": "detect",
+        "batch": 1,
+        "imgsz": [640, 640],
+        "names": names,
+        "args": {"batch": 1, "half": true, "dynamic": false},
+    })
+    .to_string();
+    let mut f = (meta.len() as i32).to_le_bytes().to_vec();
+    f.extend_from_slice(meta.as_bytes());
+    f.extend_from_slice(engine);
+    f
+}

@@ -301,7 +301,8 @@ std::unique_ptr<ShimContext> ShimEngine::create_context() const
 
 // ------------------------------------------------------------------------------------------------ context
 ShimContext::ShimContext(nvinfer1::IExecutionContext* c, ShimLogger const& l)
-    : context(c)
+    : profiler(std::make_unique<ShimProfiler>())
+    , context(c)
     , logger(&l)
 {
 }
@@ -372,5 +373,79 @@ void ShimContext::enqueue_v3(std::size_t stream) const
         throw_logged(*logger, mark, "IExecutionContext::enqueueV3",
             "enqueue failed (an input shape or tensor address is missing, or a CUDA error occurred)");
     }
+}
+
+void ShimProfiler::reportLayerTime(char const* layerName, float ms) noexcept
+{
+    try
+    {
+        std::string name = str_or_empty(layerName);
+        auto it = index.find(name);
+        std::size_t i = 0;
+        if (it == index.end())
+        {
+            i = names.size();
+            names.push_back(name);
+            times.emplace_back();
+            index.emplace(std::move(name), i);
+        }
+        else
+        {
+            i = it->second;
+        }
+        times[i].push_back(ms);
+    }
+    catch (...)
+    {
+        ++dropped;
+    }
+}
+
+void ShimContext::enable_profiler() const
+{
+    context->setProfiler(profiler.get());
+    context->setEnqueueEmitsProfile(false);
+}
+
+void ShimContext::report_to_profiler() const
+{
+    if (context->getProfiler() != profiler.get())
+    {
+        throw_invalid("IExecutionContext::reportToProfiler: layer profiling is not enabled on this context");
+    }
+    std::uint64_t mark = logger->error_count();
+    if (!context->reportToProfiler())
+    {
+        throw_logged(*logger, mark, "IExecutionContext::reportToProfiler",
+            "the layer times of the last enqueue could not be collected");
+    }
+    ++profiler->reports;
+}
+
+LayerTimesDesc ShimContext::layer_times() const
+{
+    LayerTimesDesc out;
+    out.reports = profiler->reports;
+    out.dropped = profiler->dropped;
+    for (std::size_t i = 0; i < profiler->names.size(); ++i)
+    {
+        LayerTimeDesc layer;
+        layer.name = rust::String::lossy(profiler->names[i]);
+        for (float t : profiler->times[i])
+        {
+            layer.times_ms.push_back(t);
+        }
+        out.layers.push_back(std::move(layer));
+    }
+    return out;
+}
+
+void ShimContext::reset_layer_times() const
+{
+    profiler->names.clear();
+    profiler->times.clear();
+    profiler->index.clear();
+    profiler->reports = 0;
+    profiler->dropped = 0;
 }
 } // namespace trtshim

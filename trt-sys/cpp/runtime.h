@@ -1,6 +1,6 @@
 // Runtime area: IRuntime (deserialize), ICudaEngine (IO tensors, profiles, device memory, serialize),
-// IEngineInspector (layer information as JSON), IExecutionContext (shapes, addresses, events, enqueueV3) and
-// plugin-library initialisation.
+// IEngineInspector (layer information as JSON), IExecutionContext (shapes, addresses, events, enqueueV3, the
+// per-layer IProfiler) and plugin-library initialisation.
 //
 // Thread safety (TensorRT developer guide, "Thread Safety"): IRuntime and ICudaEngine may be used from several
 // threads at once (deserialize; create contexts); an IExecutionContext must be used by one thread at a time.
@@ -8,10 +8,15 @@
 
 #include "trt-sys/cpp/builder.h"
 
+#include <string>
+#include <unordered_map>
+#include <vector>
+
 namespace trtshim
 {
 struct TensorDesc;
 struct EngineValidityDesc;
+struct LayerTimesDesc;
 class ShimEngine;
 class ShimContext;
 
@@ -89,10 +94,27 @@ public:
     std::shared_ptr<void> runtime_config;
 };
 
+// IProfiler that keeps every time TensorRT reports, per layer, in the order layers were first reported (execution
+// order). reportLayerTime runs on the thread that calls IExecutionContext::reportToProfiler (or enqueueV3 when the
+// enqueue emits the profile), never concurrently for one context. A failed allocation drops the time and is counted.
+class ShimProfiler : public nvinfer1::IProfiler
+{
+public:
+    void reportLayerTime(char const* layerName, float ms) noexcept override;
+
+    std::vector<std::string> names;
+    std::vector<std::vector<float>> times;
+    std::unordered_map<std::string, std::size_t> index;
+    std::uint64_t reports{0};
+    std::uint64_t dropped{0};
+};
+
 class ShimContext
 {
 public:
     ShimContext(nvinfer1::IExecutionContext* context, ShimLogger const& logger);
+    // Declared before `context`: destroyed after it (the context holds a pointer to it once profiling is on).
+    std::unique_ptr<ShimProfiler> profiler;
     std::unique_ptr<nvinfer1::IExecutionContext> context;
     ShimLogger const* logger;
 
@@ -113,5 +135,17 @@ public:
     // IExecutionContext::enqueueV3(cudaStream_t): false when the work could not be enqueued (shapes/addresses
     // missing, CUDA error) -> throws. Asynchronous: completion is known only after the stream synchronises.
     void enqueue_v3(std::size_t stream) const;
+    // IExecutionContext::setProfiler(this context's ShimProfiler) + setEnqueueEmitsProfile(false): every enqueueV3
+    // from now on records per-layer timers, and report_to_profiler() turns the last enqueue's timers into layer
+    // times. Never fails. (Profiling slows inference: keep it out of timed runs.)
+    void enable_profiler() const;
+    // IExecutionContext::reportToProfiler: hands the layer times of the previous enqueueV3 to the profiler (call
+    // once per enqueue, after its stream is synchronized); false -> throws; without enable_profiler() -> throws.
+    void report_to_profiler() const;
+    // The collected times: per layer (first-reported order) every reported time in ms, plus how many
+    // reportToProfiler calls delivered them and how many times were dropped. Never fails.
+    LayerTimesDesc layer_times() const;
+    // Forgets the collected times (the profiler stays attached). Never fails.
+    void reset_layer_times() const;
 };
 } // namespace trtshim

@@ -67,8 +67,8 @@ pub use dtype::{DataType, Element};
 pub use error::{Error, Result, Shape};
 pub use logger::{LogMessage, Logger, Severity};
 pub use runtime::{
-    format_name, Engine, ExecutionContext, IoTensor, Library, LoadOptions, ProfileDims, Runtime,
-    RuntimeCache, TensorFormat,
+    format_name, Engine, ExecutionContext, IoTensor, LayerTime, LayerTimes, Library, LoadOptions,
+    ProfileDims, Runtime, RuntimeCache, TensorFormat,
 };
 pub use session::{Input, Outputs, PendingInference, PhaseTimes, Session, SessionConfig};
 pub use shared::{OwnedSession, SharedEngine};

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use trt_sys::loader::RuntimeFlavor;
 pub use trt_sys::shim::TensorFormat;
+pub use trt_sys::shim::{LayerTime, LayerTimes};
 use trt_sys::shim::{ProfileSelector, TensorIoMode};
 
 use crate::cuda::{CudaVersions, Device, Event, Stream};
@@ -782,6 +783,30 @@ impl<'engine> ExecutionContext<'engine> {
         self.engine.library.device()?.activate()?;
         // SAFETY: forwarded contract.
         Ok(unsafe { self.shim.enqueue_v3(stream.as_raw()) }?)
+    }
+
+    /// Turns on per-layer profiling (TensorRT's `IProfiler`, like trtexec's `--dumpProfile`): every enqueue from now
+    /// on records per-layer timers, and [`report_layer_times`](Self::report_layer_times) collects those of the last
+    /// enqueue. Profiling slows inference: time inferences on a context without it.
+    pub fn enable_layer_profiling(&mut self) {
+        self.shim.enable_profiler();
+    }
+
+    /// Collects the layer times of the last enqueue (`IExecutionContext::reportToProfiler`). Call it once per
+    /// enqueue, after the enqueue's stream is synchronized and before the next enqueue; [`Session`] does this
+    /// itself ([`SessionConfig::layer_profiling`]). Fails unless profiling is enabled.
+    pub fn report_layer_times(&mut self) -> Result<()> {
+        Ok(self.shim.report_to_profiler()?)
+    }
+
+    /// Every layer time collected so far, per layer in execution order.
+    pub fn layer_times(&self) -> LayerTimes {
+        self.shim.layer_times()
+    }
+
+    /// Forgets the layer times collected so far (profiling stays on).
+    pub fn reset_layer_times(&mut self) {
+        self.shim.reset_layer_times();
     }
 }
 

@@ -49,6 +49,11 @@ pub struct SessionConfig {
     /// [`Session::phase_times`] can report each phase's GPU time (trtexec's H2D / GPU compute / D2H). Costs four event
     /// records per inference; off by default.
     pub phase_timing: bool,
+    /// Per-layer GPU times from TensorRT's profiler (`IProfiler`, trtexec's `--dumpProfile`): every inference
+    /// records per-layer timers and the session collects them once the inference has completed
+    /// ([`Session::layer_times`]). Profiling slows inference, so time inferences on a session without it. Plain
+    /// enqueues only: refused together with [`cuda_graph`](Self::cuda_graph). Off by default.
+    pub layer_profiling: bool,
 }
 
 impl SessionConfig {
@@ -79,6 +84,12 @@ impl SessionConfig {
     /// Enables or disables per-phase GPU timing ([`Session::phase_times`]).
     pub fn with_phase_timing(mut self, on: bool) -> Self {
         self.phase_timing = on;
+        self
+    }
+
+    /// Enables or disables per-layer profiling ([`SessionConfig::layer_profiling`], [`Session::layer_times`]).
+    pub fn with_layer_profiling(mut self, on: bool) -> Self {
+        self.layer_profiling = on;
         self
     }
 }
@@ -244,6 +255,10 @@ pub struct Session<'engine> {
     zero_copy: bool,
     profile: usize,
     phases: Option<PhaseEvents>,
+    /// [`SessionConfig::layer_profiling`].
+    layer_profiling: bool,
+    /// An enqueue recorded layer timers that are not collected yet (collected before the next enqueue or when asked).
+    layer_times_pending: bool,
 }
 
 impl<'engine> Session<'engine> {
@@ -251,6 +266,15 @@ impl<'engine> Session<'engine> {
         let device = engine.library().device()?.clone();
         let stream = Stream::new(&device)?;
         let mut context = engine.create_context()?;
+        if config.layer_profiling {
+            if config.cuda_graph {
+                return Err(Error::InvalidArgument(
+                    "per-layer profiling needs plain enqueues; turn off CUDA graph replay for a profiling session"
+                        .into(),
+                ));
+            }
+            context.enable_layer_profiling();
+        }
         if config.profile > 0 {
             context.set_optimization_profile(config.profile, &stream)?;
         }
@@ -356,7 +380,43 @@ impl<'engine> Session<'engine> {
             } else {
                 None
             },
+            layer_profiling: config.layer_profiling,
+            layer_times_pending: false,
         })
+    }
+
+    /// Per-layer GPU times of every inference since the session was created or
+    /// [`reset_layer_times`](Self::reset_layer_times) ([`SessionConfig::layer_profiling`]; `None` when profiling is
+    /// off). Waits for the inference in flight, if any, and collects its times first.
+    pub fn layer_times(&mut self) -> Result<Option<crate::LayerTimes>> {
+        if !self.layer_profiling {
+            return Ok(None);
+        }
+        self.settle()?;
+        self.collect_layer_times()?;
+        Ok(Some(self.context.layer_times()))
+    }
+
+    /// Forgets the layer times collected so far (e.g. those of warm-up inferences); profiling stays on. Waits for
+    /// the inference in flight, if any.
+    pub fn reset_layer_times(&mut self) -> Result<()> {
+        if !self.layer_profiling {
+            return Ok(());
+        }
+        self.settle()?;
+        self.collect_layer_times()?;
+        self.context.reset_layer_times();
+        Ok(())
+    }
+
+    /// Hands the layer timers of the last enqueue to the profiler. Only called when that enqueue has completed
+    /// (after `settle`, or before the next launch, which settles first).
+    fn collect_layer_times(&mut self) -> Result<()> {
+        if self.layer_times_pending {
+            self.layer_times_pending = false;
+            self.context.report_layer_times()?;
+        }
+        Ok(())
     }
 
     /// The engine.
@@ -686,6 +746,9 @@ impl<'engine> Session<'engine> {
                     .into(),
             ));
         }
+        // The previous inference has completed (every caller settles first): collect its layer times before this
+        // enqueue records new timers.
+        self.collect_layer_times()?;
         for s in &self.slots {
             s.host.begin_raw_use(&self.stream)?;
             if let Some(d) = &s.device {
@@ -709,6 +772,7 @@ impl<'engine> Session<'engine> {
                 // new shapes with a plain enqueue, capture on the next call.
                 let next = matches!(state, GraphState::Armed | GraphState::Captured(_));
                 self.enqueue_plain()?;
+                self.layer_times_pending = self.layer_profiling;
                 if next {
                     self.graph = None;
                     self.graph_state = GraphState::Ready;

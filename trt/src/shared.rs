@@ -141,6 +141,16 @@ impl OwnedSession {
         self.session().phase_times()
     }
 
+    /// See [`Session::layer_times`].
+    pub fn layer_times(&mut self) -> Result<Option<crate::LayerTimes>> {
+        self.session.layer_times()
+    }
+
+    /// See [`Session::reset_layer_times`].
+    pub fn reset_layer_times(&mut self) -> Result<()> {
+        self.session.reset_layer_times()
+    }
+
     /// See [`Session::graph_active`].
     pub fn graph_active(&self) -> bool {
         self.session.graph_active()

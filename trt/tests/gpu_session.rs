@@ -1,7 +1,7 @@
 //! GPU tests of the session paths that need a real engine: in-place inference through the pinned input buffer,
-//! submit/wait, and owned sessions. Run on a machine with an NVIDIA GPU, TensorRT (found as in production, or via
-//! `TRT_LIBRARY`) and an engine with one f32 or f16 input and a `.json` sidecar, built for this GPU:
-//! `TRT_TEST_CUDART_DIR=… TRT_TEST_ENGINE=/path/model.engine cargo test -p trt --test gpu_session -- --ignored`.
+//! submit/wait, owned sessions, phase times and per-layer profiling. Run on a machine with an NVIDIA GPU, TensorRT
+//! (found as in production, or via `TRT_LIBRARY`) and an engine with one f32 or f16 input and a `.json` sidecar,
+//! built for this GPU: `TRT_TEST_CUDART_DIR=… TRT_TEST_ENGINE=/path/model.engine cargo test -p trt --test gpu_session -- --ignored`.
 //! Without them the tests fail loudly.
 
 mod common;
@@ -268,6 +268,102 @@ fn gpu_phase_times_split_each_inference_and_graphs_report_the_total() {
     if graphed.graph_active() {
         assert_eq!((g.h2d, g.compute, g.d2h), (None, None, None), "{g:?}");
         assert!(!g.total.is_zero());
+    }
+}
+
+/// The layer names the engine inspector lists (`IEngineInspector`: plain strings with layer-names-only verbosity,
+/// `{"Name": ...}` objects with detailed verbosity).
+fn inspector_layer_names(engine: &trt::Engine) -> Vec<String> {
+    let info: serde_json::Value =
+        serde_json::from_str(&engine.layer_info_json().unwrap()).expect("inspector JSON");
+    info["Layers"]
+        .as_array()
+        .expect("the inspector lists layers")
+        .iter()
+        .map(|l| match l {
+            serde_json::Value::String(s) => s.clone(),
+            other => other["Name"]
+                .as_str()
+                .expect("a detailed layer has a Name")
+                .to_owned(),
+        })
+        .collect()
+}
+
+/// Per-layer profiling (TensorRT's IProfiler through the shim's profiler): one report per inference, every layer the
+/// engine inspector names, and the layer times add up to no more than the GPU time the phase events measured for the
+/// same inferences (the layers run inside the engine's enqueue, which the compute events bracket; an engine whose
+/// layers run in parallel on auxiliary streams could exceed it, as trtexec warns).
+#[test]
+#[ignore = "needs GPU, TensorRT and TRT_TEST_ENGINE"]
+fn gpu_layer_profiling_reports_inspector_layers_within_the_gpu_time() {
+    const RUNS: usize = 20;
+    let shared = engine();
+    assert!(
+        shared
+            .session(
+                SessionConfig::default()
+                    .with_layer_profiling(true)
+                    .with_cuda_graph(true)
+            )
+            .is_err(),
+        "profiling with CUDA graphs is refused"
+    );
+    let mut plain = shared.session(SessionConfig::default()).unwrap();
+    assert_eq!(plain.layer_times().unwrap(), None, "profiling is off");
+    let mut session = shared
+        .session(
+            SessionConfig::default()
+                .with_layer_profiling(true)
+                .with_phase_timing(true),
+        )
+        .unwrap();
+    let (name, dtype, shape) = input_of(&session);
+    let n: usize = shape.iter().product();
+    copying_run(&mut session, &name, dtype, &shape, &values(n, 1));
+    session.reset_layer_times().unwrap();
+    assert_eq!(
+        session.layer_times().unwrap().unwrap().reports,
+        0,
+        "reset forgets the warm-up"
+    );
+    let mut gpu_ms = 0.0f64;
+    for seed in 0..RUNS {
+        copying_run(&mut session, &name, dtype, &shape, &values(n, seed));
+        let t = session.phase_times().unwrap().expect("phase times");
+        gpu_ms += t.compute.expect("compute measured").as_secs_f64() * 1e3;
+    }
+    let times = session.layer_times().unwrap().expect("profiling is on");
+    assert_eq!(times.reports, RUNS as u64, "{times:?}");
+    assert_eq!(times.dropped, 0);
+    assert!(!times.layers.is_empty(), "no layer reported");
+    let sum: f64 = times
+        .layers
+        .iter()
+        .flat_map(|l| &l.times_ms)
+        .map(|&t| f64::from(t))
+        .sum();
+    assert!(sum > 0.0, "{times:?}");
+    // Event resolution is about 0.5 us per event pair: allow a few microseconds per inference.
+    assert!(
+        sum <= gpu_ms + 0.005 * RUNS as f64,
+        "layer times {sum} ms exceed the GPU compute time {gpu_ms} ms of the same {RUNS} inferences"
+    );
+    for l in &times.layers {
+        assert!(
+            l.times_ms.len() <= RUNS,
+            "{}: {} times",
+            l.name,
+            l.times_ms.len()
+        );
+    }
+    let names = inspector_layer_names(shared.as_engine());
+    for l in &times.layers {
+        assert!(
+            names.contains(&l.name),
+            "profiled layer `{}` is not among the inspector's layers {names:?}",
+            l.name
+        );
     }
 }
 

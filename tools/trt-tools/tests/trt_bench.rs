@@ -180,6 +180,7 @@ fn settings() -> Settings {
         shapes: vec![],
         inputs: "random".into(),
         end_to_end: None,
+        times_format: None,
     }
 }
 
@@ -441,6 +442,369 @@ fn bad_times_files_are_clean_errors() {
     }
 }
 
+// ---- trtexec's times trace (--export-times-format trtexec / --exportTimes, --import-times) ----
+
+/// Samples as a measured run records them: host start and enqueue, GPU start, and the three phases, all varied.
+fn traced_samples(n: usize) -> Vec<Sample> {
+    (0..n)
+        .map(|i| {
+            let i = i as f64;
+            let (h, c, d) = (
+                0.3 + 0.01 * (i % 3.0),
+                1.0 + 0.37 * ((i * 7.0) % 5.0),
+                0.2 + 0.003 * i,
+            );
+            Sample {
+                start_ms: Some(0.05 + 2.5 * i),
+                gpu_start_ms: Some(0.08 + 2.5 * i + 0.01 * (i % 2.0)),
+                gpu_ms: Some(h + c + d),
+                enqueue_ms: 0.04 + 0.002 * ((i * 3.0) % 4.0),
+                latency_ms: h + c + d + 0.15,
+                h2d_ms: Some(h),
+                compute_ms: Some(c),
+                d2h_ms: Some(d),
+                ..Sample::default()
+            }
+        })
+        .collect()
+}
+
+fn traced_timings(n: usize) -> Timings {
+    Timings {
+        schema: report::TIMES_SCHEMA.into(),
+        engine: "yolo.engine".into(),
+        batch: 1,
+        streams: 1,
+        wall_time_s: 2.5 * n as f64 / 1e3,
+        gpu_compute_source: Some("events".into()),
+        transfer_probe: None,
+        samples: traced_samples(n),
+    }
+}
+
+fn assert_same_summary(a: &Summary, b: &Summary, what: &str) {
+    assert_eq!(a.count, b.count, "{what}");
+    for (x, y) in [
+        (a.min, b.min),
+        (a.mean, b.mean),
+        (a.median, b.median),
+        (a.max, b.max),
+        (a.std_dev, b.std_dev),
+    ] {
+        assert!((x - y).abs() < 1e-9, "{what}: {a:?} vs {b:?}");
+    }
+    assert_eq!(a.percentiles.len(), b.percentiles.len());
+    for (p, q) in a.percentiles.iter().zip(&b.percentiles) {
+        assert!((p.value - q.value).abs() < 1e-9, "{what}: {a:?} vs {b:?}");
+    }
+}
+
+#[test]
+fn trtexec_trace_round_trip_keeps_the_statistics() {
+    use trt_tools::bench::trace;
+    let dir = tempfile::tempdir().unwrap();
+    let t = traced_timings(37);
+    let path = dir.path().join("trace.json");
+    std::fs::write(&path, trace::to_trtexec(&t).unwrap()).unwrap();
+    let (back, format) = Timings::read_detect(&path).unwrap();
+    assert_eq!(format, "trtexec");
+    assert_eq!(back.samples.len(), 37);
+    let mut st = settings();
+    st.percentiles = vec![50.0, 90.0, 95.0, 99.0];
+    let a = report::analyze(&t, st.clone(), None, 2.5).unwrap();
+    let b = report::analyze(&back, st.clone(), None, 2.5).unwrap();
+    let (ra, rb) = (&a.results, &b.results);
+    for (what, x, y) in [
+        ("enqueue", &ra.enqueue_ms, &rb.enqueue_ms),
+        ("h2d", &ra.h2d_ms, &rb.h2d_ms),
+        ("compute", &ra.gpu_compute_ms, &rb.gpu_compute_ms),
+        ("d2h", &ra.d2h_ms, &rb.d2h_ms),
+    ] {
+        assert_same_summary(x.as_ref().unwrap(), y.as_ref().unwrap(), what);
+    }
+    assert_eq!(rb.gpu_compute_source.as_deref(), Some("events"));
+    assert_eq!(rb.transfer_source.as_deref(), Some("per-inference"));
+    // The trace's latency is trtexec's (H2D + compute + D2H), computed here from the original phases.
+    let ideal: Vec<f64> = t
+        .samples
+        .iter()
+        .map(|s| s.h2d_ms.unwrap() + s.compute_ms.unwrap() + s.d2h_ms.unwrap())
+        .collect();
+    assert_same_summary(
+        &stats::summarize(&ideal, &st.percentiles).unwrap(),
+        &rb.latency_ms,
+        "latency",
+    );
+    // Throughput like trtexec: inferences over the GPU span, first H2D start to last D2H end.
+    let first = t.samples[0].gpu_start_ms.unwrap();
+    let last = t.samples.last().unwrap();
+    let span_ms = last.gpu_start_ms.unwrap() + ideal[36] - first;
+    assert!(
+        (rb.wall_time_s - span_ms / 1e3).abs() < 1e-12,
+        "{}",
+        rb.wall_time_s
+    );
+    assert!((rb.throughput_qps - 37.0 / (span_ms / 1e3)).abs() < 1e-6);
+    // Host timestamps survive too.
+    for (x, y) in t.samples.iter().zip(&back.samples) {
+        assert!((x.start_ms.unwrap() - y.start_ms.unwrap()).abs() < 1e-12);
+        assert!((x.gpu_start_ms.unwrap() - y.gpu_start_ms.unwrap()).abs() < 1e-12);
+    }
+}
+
+/// One line of trtexec's trace, in its exact layout (`  { "key" : value, … }` / `, { … }`).
+fn trtexec_line(first: bool, v: [f64; 12]) -> String {
+    let keys = [
+        "startEnqMs",
+        "endEnqMs",
+        "startH2dMs",
+        "endH2dMs",
+        "startComputeMs",
+        "endComputeMs",
+        "startD2hMs",
+        "endD2hMs",
+        "h2dMs",
+        "computeMs",
+        "d2hMs",
+        "latencyMs",
+    ];
+    let body: Vec<String> = keys
+        .iter()
+        .zip(v)
+        .map(|(k, x)| format!("\"{k}\" : {x}"))
+        .collect();
+    format!(
+        "{}{{ {} }}\n",
+        if first { "  " } else { ", " },
+        body.join(", ")
+    )
+}
+
+/// A trace as trtexec writes it: 10 inferences every 2 ms, H2D 0.25, compute 1..=10 ms shuffled, D2H 0.125,
+/// enqueue 0.5 ms.
+fn handwritten_trace() -> String {
+    let compute = [7.0, 3.0, 10.0, 1.0, 5.0, 9.0, 2.0, 8.0, 6.0, 4.0];
+    let mut text = String::from("[\n");
+    for (i, c) in compute.iter().enumerate() {
+        let t0 = 20.0 * i as f64;
+        let (h, d) = (0.25, 0.125);
+        text.push_str(&trtexec_line(
+            i == 0,
+            [
+                t0,
+                t0 + 0.5,
+                t0 + 0.25,
+                t0 + 0.25 + h,
+                t0 + 0.25 + h,
+                t0 + 0.25 + h + c,
+                t0 + 0.25 + h + c,
+                t0 + 0.25 + h + c + d,
+                h,
+                *c,
+                d,
+                h + c + d,
+            ],
+        ));
+    }
+    text.push_str("]\n");
+    text
+}
+
+#[test]
+fn handwritten_trtexec_trace_imports_with_the_expected_percentiles() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = handwritten_trace();
+    assert!(
+        text.starts_with("[\n  { \"startEnqMs\" : 0, \"endEnqMs\" : 0.5, \"startH2dMs\" : 0.25, ")
+    );
+    assert!(text.contains("\n, { \"startEnqMs\" : 20, "));
+    std::fs::write(dir.path().join("trace.json"), &text).unwrap();
+    let o = cmd(dir.path())
+        .args([
+            "--importTimes",
+            "trace.json",
+            "--json",
+            "--percentiles",
+            "50,90,99",
+        ])
+        .output()
+        .unwrap();
+    common::assert_ok(&o);
+    let r = common::json(&o);
+    assert_eq!(r["schema"], "trt-bench/1");
+    assert_eq!(r["engine"], "trace.json");
+    assert_eq!(r["settings"]["times_format"], "trtexec");
+    let res = &r["results"];
+    assert_eq!(res["inferences"], 10);
+    assert_eq!(res["batch"], 1);
+    let c = &res["gpu_compute_ms"];
+    assert_eq!(
+        (c["min"].as_f64(), c["max"].as_f64(), c["median"].as_f64()),
+        (Some(1.0), Some(10.0), Some(5.5))
+    );
+    assert_eq!(
+        c["percentiles"],
+        json!([{"p": 50.0, "value": 5.0}, {"p": 90.0, "value": 9.0}, {"p": 99.0, "value": 10.0}])
+    );
+    // trtexec's latency: 0.375 ms more than compute.
+    let l = &res["latency_ms"];
+    assert_eq!(
+        (l["min"].as_f64(), l["median"].as_f64()),
+        (Some(1.375), Some(5.875))
+    );
+    assert_eq!(l["percentiles"][1]["value"], 9.375);
+    assert_eq!(res["enqueue_ms"]["median"], 0.5);
+    assert_eq!(res["h2d_ms"]["max"], 0.25);
+    assert_eq!(res["d2h_ms"]["min"], 0.125);
+    // GPU span 0.25 → 180.25 + 0.25 + 4 + 0.125 = 184.625 ms.
+    assert!(
+        (res["wall_time_s"].as_f64().unwrap() - 0.184375).abs() < 1e-12,
+        "{res}"
+    );
+    // The text report says whose latency this is.
+    let o = cmd(dir.path())
+        .args(["--import-times", "trace.json"])
+        .output()
+        .unwrap();
+    common::assert_ok(&o);
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        text.contains("imported trtexec trace (latency = H2D + GPU compute + D2H"),
+        "{text}"
+    );
+}
+
+#[test]
+fn times_files_convert_between_the_two_layouts() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = traced_timings(12);
+    std::fs::write(
+        dir.path().join("ours.json"),
+        serde_json::to_vec_pretty(&t).unwrap(),
+    )
+    .unwrap();
+    // trtexec's spelling writes trtexec's layout; --export-times keeps trt-bench's unless told otherwise.
+    for (args, file) in [
+        (vec!["--exportTimes", "a.json"], "a.json"),
+        (
+            vec![
+                "--export-times",
+                "b.json",
+                "--export-times-format",
+                "trtexec",
+            ],
+            "b.json",
+        ),
+    ] {
+        let o = cmd(dir.path())
+            .args(["--import-times", "ours.json"])
+            .args(&args)
+            .output()
+            .unwrap();
+        common::assert_ok(&o);
+        let text = std::fs::read_to_string(dir.path().join(file)).unwrap();
+        assert!(
+            text.starts_with("[\n  { \"startEnqMs\" : "),
+            "{args:?}: {text}"
+        );
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v.as_array().unwrap().len(), 12);
+        assert_eq!(v[3]["computeMs"].as_f64(), t.samples[3].compute_ms);
+    }
+    let o = cmd(dir.path())
+        .args(["--import-times", "a.json", "--export-times", "c.json"])
+        .output()
+        .unwrap();
+    common::assert_ok(&o);
+    let c: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("c.json")).unwrap()).unwrap();
+    assert_eq!(c["schema"], "trt-bench-times/1");
+    let o = cmd(dir.path())
+        .args([
+            "--import-times",
+            "a.json",
+            "--exportTimes",
+            "d.json",
+            "--export-times-format",
+            "trt-bench",
+        ])
+        .output()
+        .unwrap();
+    common::assert_ok(&o);
+    let d: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("d.json")).unwrap()).unwrap();
+    assert_eq!(d["schema"], "trt-bench-times/1");
+    // A trt-bench file without timestamps cannot become a trace: refused, not invented.
+    times_file(
+        dir.path(),
+        "bare.json",
+        json!([{"enqueue_ms": 0.1, "latency_ms": 2.0}]),
+        1.0,
+        1,
+    );
+    let o = cmd(dir.path())
+        .args(["--import-times", "bare.json", "--exportTimes", "e.json"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("e.json") && err.contains("no timestamps"),
+        "{err}"
+    );
+    assert!(!dir.path().join("e.json").exists());
+}
+
+#[test]
+fn malformed_trtexec_traces_are_errors_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = handwritten_trace();
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("empty.json", "[\n]\n".into(), "holds no samples"),
+        ("numbers.json", "[1, 2]".into(), "entry 0 is not an object"),
+        (
+            "nokey.json",
+            good.replacen("\"latencyMs\" : 7.375", "\"latency\" : 7.375", 1),
+            "entry 0 lacks \"latencyMs\"",
+        ),
+        (
+            "string.json",
+            good.replacen("\"computeMs\" : 3", "\"computeMs\" : \"3\"", 1),
+            "entry 1: \"computeMs\" is \"3\", not a number",
+        ),
+        (
+            "nulllat.json",
+            good.replacen("\"latencyMs\" : 7.375", "\"latencyMs\" : null", 1),
+            "entry 0: \"latencyMs\" is null",
+        ),
+        (
+            "backwards.json",
+            good.replacen("\"endEnqMs\" : 0.5", "\"endEnqMs\" : -1", 1),
+            "endEnqMs -1 is before startEnqMs 0",
+        ),
+        (
+            "truncated.json",
+            good[..good.len() / 2].to_string(),
+            "not a trt-bench times file or trtexec trace",
+        ),
+    ];
+    for (file, text, needle) in &cases {
+        assert_ne!(text, &good, "{file}: the fixture must change");
+        std::fs::write(dir.path().join(file), text).unwrap();
+        let o = cmd(dir.path())
+            .args(["--import-times", file])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{file}: {err}");
+        assert!(
+            err.starts_with("trt-bench: error: ") && err.contains(file) && err.contains(needle),
+            "{file}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
 // ---- argument errors (exit 2) ----
 
 #[test]
@@ -458,6 +822,25 @@ fn usage_errors_exit_2() {
         vec!["--compare", "only-one.engine"],
         vec!["m.engine", "--compare", "a.engine", "b.engine"],
         vec!["m.engine", "--bogus-flag"],
+        vec!["m.engine", "--export-times-format", "trtexec"],
+        vec![
+            "m.engine",
+            "--export-times",
+            "a.json",
+            "--exportTimes",
+            "b.json",
+        ],
+        vec![
+            "m.engine",
+            "--export-times",
+            "a.json",
+            "--export-times-format",
+            "csv",
+        ],
+        vec!["--compare", "a.engine", "b.engine", "--dump-profile"],
+        vec!["--import-times", "t.json", "--exportProfile=p.json"],
+        vec!["m.engine", "--loadInputs=images:"],
+        vec!["m.engine", "--loadInputs=:x.bin"],
     ] {
         let o = cmd(dir.path()).args(&args).output().unwrap();
         let err = String::from_utf8_lossy(&o.stderr);
@@ -525,6 +908,10 @@ fn invalid_engines_exit_1_before_tensorrt() {
         (
             vec!["m.engine", "--end-to-end", "no.jpg"],
             "no.jpg: image not found",
+        ),
+        (
+            vec!["m.engine", "--loadInputs=images:frame.bin"],
+            "frame.bin: file for input `images` not found",
         ),
     ] {
         let o = cmd(dir.path()).args(&args).output().unwrap();

@@ -73,7 +73,7 @@ pub use logger::Logger;
 pub use parser::{Parser, ParserError};
 pub use runtime::{
     init_plugins, load_plugin_library_via_registry, plugin_loggers_kept, Engine, EngineValidity,
-    ExecutionContext, Runtime, TensorDesc,
+    ExecutionContext, LayerTime, LayerTimes, Runtime, TensorDesc,
 };
 
 /// Uninhabited: stands in for the native handle when the shim is not compiled.

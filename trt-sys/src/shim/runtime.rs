@@ -41,6 +41,21 @@ pub(crate) mod ffi {
         logged: String,
     }
 
+    /// One layer's times as the context's profiler collected them (`ShimProfiler`).
+    #[derive(Debug, Clone)]
+    struct LayerTimeDesc {
+        name: String,
+        times_ms: Vec<f32>,
+    }
+
+    /// Everything the context's profiler collected.
+    #[derive(Debug, Clone)]
+    struct LayerTimesDesc {
+        layers: Vec<LayerTimeDesc>,
+        reports: u64,
+        dropped: u64,
+    }
+
     unsafe extern "C++" {
         include!("trt-sys/cpp/runtime.h");
         include!("trt-sys/src/shim/common.rs.h");
@@ -102,6 +117,10 @@ pub(crate) mod ffi {
         ) -> Result<()>;
         unsafe fn set_input_consumed_event(self: &ShimContext, event: usize) -> Result<()>;
         unsafe fn enqueue_v3(self: &ShimContext, stream: usize) -> Result<()>;
+        fn enable_profiler(self: &ShimContext);
+        fn report_to_profiler(self: &ShimContext) -> Result<()>;
+        fn layer_times(self: &ShimContext) -> LayerTimesDesc;
+        fn reset_layer_times(self: &ShimContext);
     }
 }
 
@@ -136,6 +155,27 @@ pub struct TensorDesc {
     pub format: TensorFormat,
     /// TensorRT's human-readable description of the layout.
     pub format_desc: String,
+}
+
+/// Per-layer GPU times collected by an execution context's profiler ([`ExecutionContext::enable_profiler`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LayerTimes {
+    /// Every layer TensorRT reported, in the order it was first reported (execution order).
+    pub layers: Vec<LayerTime>,
+    /// How many times [`ExecutionContext::report_to_profiler`] delivered times (one per profiled inference).
+    pub reports: u64,
+    /// Times the profiler could not store (allocation failure); 0 in practice.
+    pub dropped: u64,
+}
+
+/// One layer's times, as TensorRT's `IProfiler::reportLayerTime` reported them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LayerTime {
+    /// The layer name TensorRT reports (the engine inspector's name; a decimal index for engines built with
+    /// profiling verbosity `none`).
+    pub name: String,
+    /// Every reported time, milliseconds, in report order.
+    pub times_ms: Vec<f32>,
 }
 
 /// Registers TensorRT's standard plugins (`initLibNvInferPlugins` from libnvinfer_plugin) with `namespace`
@@ -692,5 +732,62 @@ impl ExecutionContext {
                 .logger
                 .finish("IExecutionContext::enqueueV3", r)
         }
+    }
+
+    /// Attaches this context's own profiler (`IExecutionContext::setProfiler`) and turns off the profile an
+    /// enqueue would emit by itself (`setEnqueueEmitsProfile(false)`): from now on every `enqueueV3` records
+    /// per-layer timers, and [`ExecutionContext::report_to_profiler`] collects them. Profiling slows inference; keep
+    /// it out of timed runs.
+    pub fn enable_profiler(&mut self) {
+        #[cfg(not(trt_shim))]
+        match self.never {}
+        #[cfg(trt_shim)]
+        self.shim().enable_profiler()
+    }
+
+    /// `IExecutionContext::reportToProfiler`: collects the layer times of the previous `enqueueV3`. Call it once per
+    /// enqueue, after that enqueue's stream is synchronized and before the next enqueue. Fails when profiling is not
+    /// enabled or TensorRT cannot report.
+    pub fn report_to_profiler(&mut self) -> Result<()> {
+        #[cfg(not(trt_shim))]
+        match self.never {}
+        #[cfg(trt_shim)]
+        {
+            let r = self.shim().report_to_profiler();
+            self.engine
+                .inner
+                .logger
+                .finish("IExecutionContext::reportToProfiler", r)
+        }
+    }
+
+    /// The layer times collected so far (empty before the first report).
+    pub fn layer_times(&self) -> LayerTimes {
+        #[cfg(not(trt_shim))]
+        match self.never {}
+        #[cfg(trt_shim)]
+        {
+            let d = self.shim().layer_times();
+            LayerTimes {
+                layers: d
+                    .layers
+                    .into_iter()
+                    .map(|l| LayerTime {
+                        name: l.name,
+                        times_ms: l.times_ms,
+                    })
+                    .collect(),
+                reports: d.reports,
+                dropped: d.dropped,
+            }
+        }
+    }
+
+    /// Forgets the layer times collected so far (profiling stays on).
+    pub fn reset_layer_times(&mut self) {
+        #[cfg(not(trt_shim))]
+        match self.never {}
+        #[cfg(trt_shim)]
+        self.shim().reset_layer_times()
     }
 }

@@ -1,8 +1,10 @@
 //! Benchmark inputs and outputs: random tensors, `.npy` / raw files (`--load-inputs`, `--save-outputs`).
 //!
 //! `.npy`: version 1.0–3.0, C order, little-endian; dtypes `<f4` (float32), `<f2` (float16), `|i1`, `<i4`, `|u1`,
-//! `|b1`. Raw files (`.bin` / `.raw`) hold the tensor's elements in the engine's dtype, little-endian, row-major;
-//! their shape comes from the engine (or `--shapes`).
+//! `|b1`. Raw files hold the tensor's elements in the engine's dtype, little-endian, row-major, exactly the bytes
+//! of the tensor's shape, which comes from the engine (or `--shapes`). `--load-inputs DIR` looks for
+//! `<input>.npy`, `<input>.bin`, `<input>.raw`; trtexec's `--loadInputs=name:file[,…]` takes `.npy` by its
+//! extension and any other file as raw ([`InputSource`], [`load_inputs`]).
 
 use std::path::{Path, PathBuf};
 
@@ -213,6 +215,160 @@ pub fn file_stem(tensor: &str) -> String {
         .collect()
 }
 
+/// Where `--load-inputs` takes the inputs from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InputSource {
+    /// `DIR`: `<input>.npy`, else `<input>.bin` / `<input>.raw`, for every input of the engine.
+    Dir(PathBuf),
+    /// trtexec's `name:file[,name2:file2]`: these inputs from these files (`.npy`, anything else raw); inputs not
+    /// named get reproducible random data, as in trtexec.
+    Files(Vec<(String, PathBuf)>),
+}
+
+impl InputSource {
+    /// Parses `--load-inputs`: an existing directory is a `DIR`; a value with a `:` is trtexec's
+    /// `name:file[,name2:file2]` (split on the last `:`; a name with a `:` can be quoted, `'input:0':x.bin`);
+    /// anything else is taken as a directory, which [`InputSource::check`] then reports missing.
+    pub fn parse(text: &str) -> Result<InputSource, String> {
+        if Path::new(text).is_dir() || !text.contains(':') {
+            return Ok(InputSource::Dir(PathBuf::from(text)));
+        }
+        let mut files: Vec<(String, PathBuf)> = Vec::new();
+        for spec in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let (name, file) = split_name_file(spec)?;
+            if files.iter().any(|(n, _)| *n == name) {
+                return Err(format!("input `{name}` is given more than once"));
+            }
+            files.push((name, PathBuf::from(file)));
+        }
+        // Not empty: the text holds a ':', so some item does.
+        Ok(InputSource::Files(files))
+    }
+
+    /// Checks that the directory or every file exists (before TensorRT is touched; exit code 1).
+    pub fn check(&self) -> Result<()> {
+        match self {
+            InputSource::Dir(d) => {
+                if !d.is_dir() {
+                    bail!(
+                        "--load-inputs {}: not a directory (give a directory of <input>.npy / .bin / .raw files, or \
+                         trtexec's name:file[,name2:file2])",
+                        d.display()
+                    );
+                }
+            }
+            InputSource::Files(files) => {
+                for (name, f) in files {
+                    if !f.is_file() {
+                        bail!(
+                            "--load-inputs: {}: file for input `{name}` not found",
+                            f.display()
+                        );
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// How the report names the inputs: the directory, or the `name:file` list.
+    pub fn describe(&self) -> String {
+        match self {
+            InputSource::Dir(d) => d.display().to_string(),
+            InputSource::Files(files) => files
+                .iter()
+                .map(|(n, f)| format!("{n}:{}", f.display()))
+                .collect::<Vec<_>>()
+                .join(","),
+        }
+    }
+}
+
+/// `name:file` or `'name':file` (trtexec: the name is everything before the last `:` unless quoted).
+fn split_name_file(spec: &str) -> Result<(String, String), String> {
+    let (name, file) = if let Some(rest) = spec.strip_prefix('\'') {
+        let (name, after) = rest
+            .split_once('\'')
+            .ok_or_else(|| format!("`{spec}`: unterminated quote in the input name"))?;
+        let file = after
+            .strip_prefix(':')
+            .ok_or_else(|| format!("`{spec}`: expected ':' and a file after the quoted name"))?;
+        (name, file)
+    } else {
+        spec.rsplit_once(':')
+            .ok_or_else(|| format!("`{spec}`: expected NAME:FILE such as images:input.bin"))?
+    };
+    if name.is_empty() {
+        return Err(format!("`{spec}`: empty input name"));
+    }
+    if file.is_empty() {
+        return Err(format!("`{spec}`: no file for input `{name}`"));
+    }
+    Ok((name.to_string(), file.to_string()))
+}
+
+/// An engine input as the loader sees it: what a session's [`trt::Engine`] describes, so loading can be tested
+/// without one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputDesc {
+    /// Tensor name.
+    pub name: String,
+    /// Element type (raw files hold it little-endian).
+    pub dtype: DataType,
+    /// The shape a raw file fills (the session's capacity shape: the engine's, or `--shapes`).
+    pub shape: Vec<usize>,
+}
+
+impl std::fmt::Display for InputDesc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let dims: Vec<String> = self.shape.iter().map(usize::to_string).collect();
+        write!(
+            f,
+            "{} ({} {})",
+            self.name,
+            self.dtype.name(),
+            dims.join("x")
+        )
+    }
+}
+
+/// A tensor read from a file: its data and shape.
+pub type Loaded = (HostData, Vec<usize>);
+
+/// Loads the inputs `src` provides, one entry per `inputs` element in its order: `Some((data, shape))` from a
+/// file, `None` for an input to fill with random data (only inputs a `name:file` list does not name). Errors
+/// name the file or the tensor: unknown tensor names (with the engine's inputs), missing files, a raw file of the
+/// wrong byte size (expected vs found), a `.npy` of another dtype.
+pub fn load_inputs(src: &InputSource, inputs: &[InputDesc]) -> Result<Vec<Option<Loaded>>> {
+    match src {
+        InputSource::Dir(dir) => inputs
+            .iter()
+            .map(|t| {
+                let path = find_input_file(dir, &t.name)?;
+                load_file(&path, t).map(Some)
+            })
+            .collect(),
+        InputSource::Files(files) => {
+            for (name, _) in files {
+                if !inputs.iter().any(|t| t.name == *name) {
+                    let list: Vec<String> = inputs.iter().map(ToString::to_string).collect();
+                    bail!(
+                        "--load-inputs: the engine has no input `{name}`; its inputs are: {}",
+                        list.join(", ")
+                    );
+                }
+            }
+            inputs
+                .iter()
+                .map(|t| match files.iter().find(|(n, _)| *n == t.name) {
+                    Some((_, path)) => load_file(path, t).map(Some),
+                    None => Ok(None),
+                })
+                .collect()
+        }
+    }
+}
+
 /// The file holding tensor `name` in `dir`: `<stem>.npy`, else `<stem>.bin` or `<stem>.raw`.
 pub fn find_input_file(dir: &Path, name: &str) -> Result<PathBuf> {
     let stem = file_stem(name);
@@ -228,36 +384,46 @@ pub fn find_input_file(dir: &Path, name: &str) -> Result<PathBuf> {
     )
 }
 
-/// Loads input `name` of `dtype` from `dir`; raw files take `shape`, `.npy` files bring their own shape.
-pub fn load_input(
-    dir: &Path,
-    name: &str,
-    dtype: DataType,
-    shape: &[usize],
-) -> Result<(HostData, Vec<usize>)> {
-    let path = find_input_file(dir, name)?;
-    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+/// Loads input `t` from `path`: `.npy` brings its own shape, any other file is raw (`t`'s dtype, little-endian,
+/// exactly `t.shape`'s bytes).
+pub fn load_file(path: &Path, t: &InputDesc) -> Result<Loaded> {
+    let name = &t.name;
+    let bytes = std::fs::read(path).with_context(|| {
+        format!(
+            "--load-inputs: reading {} for input `{name}`",
+            path.display()
+        )
+    })?;
     let (data, shape) = if path.extension().is_some_and(|e| e == "npy") {
-        decode_npy(&bytes, &path)?
+        decode_npy(&bytes, path)?
     } else {
-        let data = HostData::from_le_bytes(dtype, &bytes, &path.display().to_string())?;
-        let n: usize = shape.iter().product();
-        if data.len() != n {
-            bail!(
-                "{}: raw input `{name}` holds {} {} elements but shape {shape:?} needs {n}; fix the file or --shapes",
-                path.display(),
-                data.len(),
-                dtype.name()
-            );
+        let n: usize = t.shape.iter().product();
+        if let Some(size) = t.dtype.size().filter(|_| t.dtype.host_supported()) {
+            let expected = n * size;
+            if bytes.len() != expected {
+                bail!(
+                    "{}: raw input `{name}` is {} bytes but the engine's {} [{}] needs {expected} bytes ({n} elements \
+                     of {size} bytes); fix the file or --shapes",
+                    path.display(),
+                    bytes.len(),
+                    t.dtype.name(),
+                    t.shape
+                        .iter()
+                        .map(usize::to_string)
+                        .collect::<Vec<_>>()
+                        .join("x"),
+                );
+            }
         }
-        (data, shape.to_vec())
+        let data = HostData::from_le_bytes(t.dtype, &bytes, &path.display().to_string())?;
+        (data, t.shape.clone())
     };
-    if data.dtype() != dtype {
+    if data.dtype() != t.dtype {
         bail!(
             "{}: input `{name}` is {} in the file but {} in the engine; convert it (e.g. arr.astype(...))",
             path.display(),
             data.dtype().name(),
-            dtype.name()
+            t.dtype.name()
         );
     }
     Ok((data, shape))
@@ -284,6 +450,147 @@ mod tests {
             assert_eq!(shape, vec![2, 3, 4]);
             assert_eq!(back, d);
         }
+    }
+
+    fn files(list: &[(&str, &str)]) -> InputSource {
+        InputSource::Files(
+            list.iter()
+                .map(|(n, f)| ((*n).to_string(), PathBuf::from(f)))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn load_inputs_parses_directories_and_trtexec_lists() {
+        let p = |s: &str| InputSource::parse(s);
+        assert_eq!(p("images:a.bin").unwrap(), files(&[("images", "a.bin")]));
+        assert_eq!(
+            p("images:x/a.bin, mask:m.npy,").unwrap(),
+            files(&[("images", "x/a.bin"), ("mask", "m.npy")])
+        );
+        // trtexec: the name is everything before the last ':', or a quoted name.
+        assert_eq!(p("in:0:x.dat").unwrap(), files(&[("in:0", "x.dat")]));
+        assert_eq!(p("'in:0':x.dat").unwrap(), files(&[("in:0", "x.dat")]));
+        // Without ':' a value is a directory (checked later), and an existing directory stays one even with ':'.
+        assert_eq!(p("inputs").unwrap(), InputSource::Dir("inputs".into()));
+        let tmp = tempfile::tempdir().unwrap();
+        let odd = tmp.path().join("run:1");
+        std::fs::create_dir(&odd).unwrap();
+        assert_eq!(
+            p(odd.to_str().unwrap()).unwrap(),
+            InputSource::Dir(odd.clone())
+        );
+        for (bad, needle) in [
+            (":x.bin", "empty input name"),
+            ("images:", "no file for input `images`"),
+            ("a:x.bin,a:y.bin", "`a` is given more than once"),
+            ("'in:0'x.bin", "expected ':'"),
+            ("'in:0:x.bin", "unterminated quote"),
+        ] {
+            let e = p(bad).unwrap_err();
+            assert!(e.contains(needle), "{bad}: {e}");
+        }
+        assert_eq!(
+            files(&[("images", "a.bin"), ("m", "b.npy")]).describe(),
+            "images:a.bin,m:b.npy"
+        );
+    }
+
+    fn desc(name: &str, dtype: DataType, shape: &[usize]) -> InputDesc {
+        InputDesc {
+            name: name.into(),
+            dtype,
+            shape: shape.to_vec(),
+        }
+    }
+
+    #[test]
+    fn load_inputs_per_tensor_against_the_engine_inputs() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let inputs = [
+            desc("images", DataType::F32, &[1, 3, 2, 2]),
+            desc("scale", DataType::I32, &[2]),
+        ];
+        // A raw f32 file of exactly 12 elements, read back little-endian.
+        let pixels: Vec<f32> = (0..12).map(|i| i as f32 * 0.5 - 1.0).collect();
+        let raw: Vec<u8> = pixels.iter().flat_map(|v| v.to_le_bytes()).collect();
+        std::fs::write(dir.join("frame.dat"), &raw).unwrap();
+        // A .npy with its own shape.
+        std::fs::write(
+            dir.join("scale.npy"),
+            encode_npy(&HostData::I32(vec![7, -3]), &[1, 2]),
+        )
+        .unwrap();
+        let f = |n: &str| dir.join(n).display().to_string();
+        let src = files(&[("images", &f("frame.dat"))]);
+        src.check().unwrap();
+        let got = load_inputs(&src, &inputs).unwrap();
+        assert_eq!(
+            got[0],
+            Some((HostData::F32(pixels.clone()), vec![1, 3, 2, 2]))
+        );
+        assert_eq!(
+            got[1], None,
+            "an input the list does not name gets random data"
+        );
+        let both = files(&[("scale", &f("scale.npy")), ("images", &f("frame.dat"))]);
+        let got = load_inputs(&both, &inputs).unwrap();
+        assert_eq!(got[1], Some((HostData::I32(vec![7, -3]), vec![1, 2])));
+
+        // Unknown tensor: the engine's inputs are listed.
+        let e = load_inputs(&files(&[("image", &f("frame.dat"))]), &inputs).unwrap_err();
+        let e = format!("{e:#}");
+        assert!(
+            e.contains("no input `image`") && e.contains("images (f32 1x3x2x2), scale (i32 2)"),
+            "{e}"
+        );
+        // Missing file: named, with the input.
+        let missing = files(&[("images", &f("nope.bin"))]);
+        let e = format!("{:#}", missing.check().unwrap_err());
+        assert!(e.contains("nope.bin") && e.contains("`images`"), "{e}");
+        assert!(format!("{:#}", load_inputs(&missing, &inputs).unwrap_err()).contains("nope.bin"));
+        // Wrong byte size: expected vs found.
+        std::fs::write(dir.join("short.bin"), &raw[..40]).unwrap();
+        let e = format!(
+            "{:#}",
+            load_inputs(&files(&[("images", &f("short.bin"))]), &inputs).unwrap_err()
+        );
+        assert!(
+            e.contains("short.bin") && e.contains("is 40 bytes") && e.contains("needs 48 bytes"),
+            "{e}"
+        );
+        // A .npy of another dtype.
+        std::fs::write(
+            dir.join("f.npy"),
+            encode_npy(&HostData::F32(vec![1.0, 2.0]), &[2]),
+        )
+        .unwrap();
+        let e = format!(
+            "{:#}",
+            load_inputs(&files(&[("scale", &f("f.npy"))]), &inputs).unwrap_err()
+        );
+        assert!(e.contains("f32 in the file but i32 in the engine"), "{e}");
+
+        // DIR: every input from <name>.npy / .bin / .raw; one missing is an error naming what was looked for.
+        std::fs::write(dir.join("images.raw"), &raw).unwrap();
+        let got = load_inputs(&InputSource::Dir(dir.to_path_buf()), &inputs).unwrap();
+        assert_eq!(got[0], Some((HostData::F32(pixels), vec![1, 3, 2, 2])));
+        assert_eq!(got[1], Some((HostData::I32(vec![7, -3]), vec![1, 2])));
+        let e = format!(
+            "{:#}",
+            load_inputs(
+                &InputSource::Dir(dir.to_path_buf()),
+                &[desc("other", DataType::U8, &[4])]
+            )
+            .unwrap_err()
+        );
+        assert!(e.contains("other.npy, other.bin, other.raw"), "{e}");
+        let e = format!(
+            "{:#}",
+            InputSource::Dir(dir.join("absent")).check().unwrap_err()
+        );
+        assert!(e.contains("absent: not a directory"), "{e}");
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //!
 //! * [`stats`]: percentiles, CoV, throughput, warnings (pure, unit-tested);
 //! * [`report`]: raw timings, the report, the human table and the `--json` schema;
+//! * [`trace`]: trtexec's `--exportTimes` trace, written and read;
+//! * [`profile`]: per-layer times (TensorRT's profiler) summarized, as a table and trtexec's `--exportProfile` file;
 //! * [`compare`]: interleaved comparisons and the ratio table;
 //! * [`onnx_check`]: `--compare-onnx`, the engine's outputs against the CPU executor's (Polygraphy's check);
 //! * [`mod@run`]: the timing loop on `trt::Session`; [`io`]: inputs / outputs (`.npy`, raw).
@@ -9,16 +11,18 @@
 pub mod compare;
 pub mod io;
 pub mod onnx_check;
+pub mod profile;
 pub mod report;
 pub mod run;
 pub mod stats;
+pub mod trace;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use clap::Parser;
+use clap::{ArgGroup, Parser, ValueEnum};
 
 use crate::common::plugins::PluginArgs;
 use crate::common::{exit, fs, output};
@@ -33,7 +37,22 @@ Examples:
   trt-bench yolov7.fp16.engine --compare-onnx yolov7.fused.onnx --atol 1e-2 --rtol 1e-2   (Polygraphy-style check)
   trt-bench --loadEngine=yolov8n.engine        (an engine from trtexec or Ultralytics: no sidecar, no provenance checks)
   trt-bench yolov7.engine --end-to-end street.jpg
-  trt-bench --import-times run.json          (re-analyse times written by --export-times; no GPU needed)
+  trt-bench yolov7.engine --exportTimes=trace.json --dumpProfile --exportProfile=profile.json   (trtexec's files)
+  trt-bench yolov7.engine --loadInputs=images:frame.bin
+  trt-bench --import-times run.json          (re-analyse times written by --export-times, or by trtexec
+                                              --exportTimes; no GPU needed)
+
+Times files: --export-times writes trt-bench's own file (schema trt-bench-times/1: every sample, host latency,
+streams, batch, wall time); --export-times-format trtexec, or trtexec's spelling --exportTimes, writes trtexec's
+trace instead: one object per inference with startEnqMs/endEnqMs (host), startH2dMs … endD2hMs (GPU events), h2dMs,
+computeMs, d2hMs and latencyMs, which is trtexec's latency (H2D + GPU compute + D2H), not trt-bench's host latency.
+Phases a CUDA graph replay does not separate are null, never invented; --no-data-transfers writes 0 ms copies.
+--import-times reads either (a JSON array is trtexec's trace).
+
+Per-layer profile: --dump-profile / --export-profile run a separate profiling pass after the timing loop (like
+trtexec), on a new one-stream session without CUDA graph, for the same --iterations / --duration after the warm-up,
+so the profiler never disturbs the measured latencies. Layers are listed in execution order; engines built without
+detailed profiling verbosity report the names TensorRT chooses.
 
 Statistics: nearest-rank percentiles (like trtexec), median of the two middle samples for even counts, CoV = population
 standard deviation / mean. Warnings: unstable (CoV above --unstable-threshold), enqueue-bound, transfer-bound.
@@ -43,6 +62,7 @@ Exit codes: 0 ok, 1 failed build or invalid input, 2 usage error, 3 TensorRT, CU
 /// Measure the latency and throughput of TensorRT engines.
 #[derive(Debug, Parser)]
 #[command(name = "trt-bench", version, after_long_help = AFTER_HELP, after_help = exit::HELP)]
+#[command(group(ArgGroup::new("times_out").multiple(false)))]
 pub struct Opts {
     /// The engine to measure (its sidecar `<engine>.json` must be next to it, unless --no-sidecar).
     #[arg(value_name = "ENGINE", required_unless_present_any = ["compare", "import_times", "load_engine"])]
@@ -59,7 +79,7 @@ pub struct Opts {
     /// Instead of timing: run the engine and the CPU executor on MODEL (the ONNX it was built from; trt-build
     /// --emit-onnx writes the one TensorRT parsed) with the same inputs and compare every output (max / mean abs,
     /// max rel, cosine); exit 1 when an element is beyond --atol + --rtol × the output's largest |value|.
-    #[arg(long, value_name = "MODEL", conflicts_with_all = ["compare", "import_times", "end_to_end", "export_times", "save_outputs", "load_inputs"])]
+    #[arg(long, value_name = "MODEL", conflicts_with_all = ["compare", "import_times", "end_to_end", "export_times", "export_times_trtexec", "dump_profile", "export_profile", "save_outputs", "load_inputs"])]
     pub compare_onnx: Option<PathBuf>,
     /// --compare-onnx: absolute tolerance (FP16 engines typically need 1e-2, INT8 more).
     #[arg(
@@ -80,7 +100,8 @@ pub struct Opts {
     /// --compare-onnx: random-input runs, then as many image-like ones.
     #[arg(long, value_name = "N", default_value_t = 1, requires = "compare_onnx", value_parser = clap::value_parser!(u32).range(1..=100))]
     pub compare_runs: u32,
-    /// Re-analyse a times file written by --export-times (no TensorRT or GPU needed).
+    /// Re-analyse a times file (no TensorRT or GPU needed): trt-bench's (--export-times) or trtexec's trace
+    /// (trtexec --exportTimes); with --export-times, convert it.
     #[arg(
         long,
         value_name = "FILE",
@@ -117,14 +138,17 @@ pub struct Opts {
     /// Shapes of dynamic inputs: `name:1x3x640x640[,name2:…]`.
     #[arg(long, value_name = "SPECS", value_parser = parse_shapes)]
     pub shapes: Option<ShapeList>,
-    /// Read inputs from DIR: `<input>.npy`, or raw `<input>.bin` / `<input>.raw` (engine dtype, little-endian).
+    /// Read inputs from DIR (`<input>.npy`, or raw `<input>.bin` / `<input>.raw`: engine dtype, little-endian), or
+    /// trtexec's `name:file[,name2:file2]` (`.npy` by extension, any other file raw; inputs not named get random
+    /// data; quote a name holding `:` as `'in:0':x.bin`).
     #[arg(
         long,
-        value_name = "DIR",
+        value_name = "DIR|NAME:FILE,…",
         alias = "loadInputs",
-        conflicts_with = "end_to_end"
+        conflicts_with = "end_to_end",
+        value_parser = parse_load_inputs
     )]
-    pub load_inputs: Option<PathBuf>,
+    pub load_inputs: Option<io::InputSource>,
     /// Write the outputs of the last inference to DIR as `<output>.npy`.
     #[arg(long, value_name = "DIR", alias = "saveOutputs")]
     pub save_outputs: Option<PathBuf>,
@@ -134,15 +158,47 @@ pub struct Opts {
     /// Print the report as JSON (schema `trt-bench/1`, or `trt-bench-compare/1` with --compare).
     #[arg(long)]
     pub json: bool,
-    /// Write every raw sample to FILE (schema `trt-bench-times/1`).
-    #[arg(long, value_name = "FILE", alias = "exportTimes")]
+    /// Write every raw sample to FILE: trt-bench's times file (schema `trt-bench-times/1`) unless
+    /// --export-times-format trtexec.
+    #[arg(long, value_name = "FILE", group = "times_out")]
     pub export_times: Option<PathBuf>,
+    /// trtexec's spelling: write trtexec's times trace to FILE (as --export-times FILE --export-times-format
+    /// trtexec; an explicit --export-times-format wins).
+    #[arg(long = "exportTimes", value_name = "FILE", group = "times_out")]
+    pub export_times_trtexec: Option<PathBuf>,
+    /// The layout of the times file: `trt-bench` (every sample, host latency; the default of --export-times) or
+    /// `trtexec` (trtexec's trace; the default of --exportTimes). See the section below.
+    #[arg(long, value_enum, value_name = "FORMAT", requires = "times_out")]
+    pub export_times_format: Option<TimesFormat>,
+    /// Print per-layer GPU times (TensorRT's profiler) from a separate profiling pass after the timing loop, as a
+    /// table like trtexec's; with --json, the report's `profile`.
+    #[arg(long, alias = "dumpProfile", conflicts_with_all = ["compare", "import_times"])]
+    pub dump_profile: bool,
+    /// Write the per-layer profile to FILE in trtexec's --exportProfile layout (`[{"count": N}, {"name", "timeMs",
+    /// "averageMs", "medianMs", "percentage"}, …]`); with --json, also the report's `profile`.
+    #[arg(
+        long,
+        value_name = "FILE",
+        alias = "exportProfile",
+        conflicts_with_all = ["compare", "import_times"]
+    )]
+    pub export_profile: Option<PathBuf>,
     /// CoV of GPU compute time (or latency) above which the run is flagged unstable, percent.
     #[arg(long, value_name = "PCT", default_value_t = stats::DEFAULT_UNSTABLE_COV_PERCENT)]
     pub unstable_threshold: f64,
     /// Interleaving rounds for --compare.
     #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=10000))]
     pub rounds: u32,
+}
+
+/// The layout of `--export-times`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TimesFormat {
+    /// trt-bench's own times file (`trt-bench-times/1`).
+    #[value(name = "trt-bench")]
+    TrtBench,
+    /// trtexec's `--exportTimes` trace.
+    Trtexec,
 }
 
 /// Parsed `--percentiles`.
@@ -154,6 +210,10 @@ pub struct ShapeList(pub Vec<(String, Vec<i64>)>);
 
 fn parse_percentiles(s: &str) -> Result<PercentileList, String> {
     stats::parse_percentiles(s).map(PercentileList)
+}
+
+fn parse_load_inputs(s: &str) -> Result<io::InputSource, String> {
+    io::InputSource::parse(s)
 }
 
 fn parse_shapes(s: &str) -> Result<ShapeList, String> {
@@ -197,8 +257,12 @@ pub struct Config {
     pub no_data_transfers: bool,
     /// `--save-outputs DIR`.
     pub save_outputs: Option<PathBuf>,
-    /// `--export-times FILE`.
-    pub export_times: Option<PathBuf>,
+    /// `--export-times FILE` / `--exportTimes FILE`, and its layout.
+    pub export_times: Option<(PathBuf, TimesFormat)>,
+    /// `--dump-profile`.
+    pub dump_profile: bool,
+    /// `--export-profile FILE`.
+    pub export_profile: Option<PathBuf>,
     /// `--json`.
     pub json: bool,
     /// `--unstable-threshold`, percent.
@@ -224,6 +288,17 @@ impl Config {
             opts.compare.clone()
         };
         let implicit = opts.load_engine.is_some();
+        let export_times = match (&opts.export_times, &opts.export_times_trtexec) {
+            (Some(p), _) => Some((
+                p.clone(),
+                opts.export_times_format.unwrap_or(TimesFormat::TrtBench),
+            )),
+            (None, Some(p)) => Some((
+                p.clone(),
+                opts.export_times_format.unwrap_or(TimesFormat::Trtexec),
+            )),
+            (None, None) => None,
+        };
         Ok(Config {
             settings: opts.settings(),
             stop: opts.stop(),
@@ -239,7 +314,9 @@ impl Config {
             plugins: opts.plugins,
             no_data_transfers: opts.no_data_transfers,
             save_outputs: opts.save_outputs,
-            export_times: opts.export_times,
+            export_times,
+            dump_profile: opts.dump_profile,
+            export_profile: opts.export_profile,
             json: opts.json,
             unstable_threshold: opts.unstable_threshold,
             rounds: opts.rounds,
@@ -288,8 +365,9 @@ impl Opts {
             inputs: self
                 .load_inputs
                 .as_ref()
-                .map_or("random".into(), |d| d.display().to_string()),
+                .map_or("random".into(), io::InputSource::describe),
             end_to_end: self.end_to_end.as_ref().map(|p| p.display().to_string()),
+            times_format: None,
         }
     }
 
@@ -312,6 +390,8 @@ impl Opts {
                 .unwrap_or_default(),
             load_inputs: self.load_inputs.clone(),
             end_to_end: self.end_to_end.clone(),
+            trace: self.export_times.is_some() || self.export_times_trtexec.is_some(),
+            layer_profiling: false,
         }
     }
 }
@@ -327,10 +407,8 @@ fn print_report(cfg: &Config, text: String, json: impl serde::Serialize) -> Resu
 
 /// Checks the input paths before TensorRT is touched (exit code 1 on any machine).
 fn check_paths(cli: &Opts) -> Result<()> {
-    if let Some(d) = &cli.load_inputs {
-        if !d.is_dir() {
-            bail!("--load-inputs {}: not a directory", d.display());
-        }
+    if let Some(src) = &cli.load_inputs {
+        src.check()?;
     }
     if let Some(i) = &cli.end_to_end {
         if !i.is_file() {
@@ -359,13 +437,18 @@ fn check_paths(cli: &Opts) -> Result<()> {
 /// Runs `trt-bench`; returns the exit code.
 pub fn run(cfg: Config) -> Result<ExitCode> {
     if let Some(path) = &cfg.import_times {
-        let t = Timings::read(path)?;
+        let (t, format) = Timings::read_detect(path)?;
         let mut settings = cfg.settings.clone();
         settings.iterations = None;
         settings.duration_s = None;
         settings.warmup_ms = 0;
         settings.streams = t.streams;
-        let report = report::analyze(&t, settings, None, cfg.unstable_threshold)?;
+        settings.times_format = Some(format.into());
+        let report = report::analyze(&t, settings, None, cfg.unstable_threshold)
+            .with_context(|| format!("analysing {}", path.display()))?;
+        if let Some((out, format)) = &cfg.export_times {
+            write_times(&t, out, *format)?;
+        }
         print_report(&cfg, report.to_text(), &report)?;
         return Ok(ExitCode::from(exit::OK));
     }
@@ -524,15 +607,13 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
                 d2h_ms: d,
             });
         }
-        if let Some(path) = &cfg.export_times {
+        if let Some((path, format)) = &cfg.export_times {
             let path = if engines.len() > 1 {
                 numbered(path, k)
             } else {
                 path.clone()
             };
-            let text = serde_json::to_string_pretty(&t)?;
-            fs::atomic_write(&path, text.as_bytes())
-                .with_context(|| format!("writing {}", path.display()))?;
+            write_times(&t, &path, *format)?;
         }
         reports.push(report::analyze(
             &t,
@@ -545,10 +626,55 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
         let c = compare::CompareReport::new(reports, rounds);
         print_report(&cfg, c.to_text(), &c)?;
     } else {
-        let r: &Report = &reports[0];
-        print_report(&cfg, r.to_text(), r)?;
+        let mut r: Report = reports.remove(0);
+        let mut text = r.to_text();
+        if cfg.dump_profile || cfg.export_profile.is_some() {
+            drop(runners);
+            let p = profile_pass(&loaded[0], &cfg).context("the per-layer profiling pass")?;
+            if let Some(path) = &cfg.export_profile {
+                fs::atomic_write(path, p.to_trtexec_json().as_bytes())
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+            if cfg.dump_profile {
+                text.push('\n');
+                text.push_str(&p.to_text());
+            }
+            r.profile = Some(p);
+        }
+        print_report(&cfg, text, &r)?;
     }
     Ok(ExitCode::from(exit::OK))
+}
+
+/// The per-layer profiling pass, after the timing loop (like trtexec): a new one-stream session with TensorRT's
+/// profiler and plain enqueues (no CUDA graph), the same inputs, warm-up (its layer times dropped) and
+/// `--iterations` / `--duration` as the measured phase.
+fn profile_pass(engine: &trt::Engine, cfg: &Config) -> Result<profile::LayerProfile> {
+    let bench = EngineBench {
+        streams: 1,
+        cuda_graph: false,
+        trace: false,
+        layer_profiling: true,
+        ..cfg.engine_bench.clone()
+    };
+    let mut runner = SessionRunner::new(engine, &bench)?;
+    run::warm_up(&mut runner, cfg.warmup)?;
+    runner.reset_layer_times()?;
+    run::measure(&mut runner, cfg.stop)?;
+    let times = runner
+        .layer_times()?
+        .context("the profiling session collected no layer times")?;
+    profile::summarize(&times)
+}
+
+/// Writes `t` to `path` in `format` (atomically).
+fn write_times(t: &Timings, path: &Path, format: TimesFormat) -> Result<()> {
+    let text = match format {
+        TimesFormat::TrtBench => serde_json::to_string_pretty(t)?,
+        TimesFormat::Trtexec => trace::to_trtexec(t)
+            .with_context(|| format!("writing trtexec's trace {}", path.display()))?,
+    };
+    fs::atomic_write(path, text.as_bytes()).with_context(|| format!("writing {}", path.display()))
 }
 
 /// `times.json` → `times.1.json` for the second engine of a comparison.
@@ -617,6 +743,57 @@ mod tests {
         );
         assert_eq!(p(&["--no-runtime-cache"]).unwrap(), trt::RuntimeCache::Off);
         assert!(p(&["--no-runtime-cache", "--runtime-cache", "x"]).is_err());
+    }
+
+    #[test]
+    fn times_format_follows_the_spelling_unless_given() {
+        use clap::Parser;
+        let f = |args: &[&str]| {
+            let mut v = vec!["trt-bench", "m.engine"];
+            v.extend_from_slice(args);
+            let cfg = Config::new(Opts::try_parse_from(v).unwrap()).unwrap();
+            (cfg.export_times, cfg.engine_bench.trace)
+        };
+        let p = PathBuf::from("t.json");
+        assert_eq!(f(&[]), (None, false));
+        assert_eq!(
+            f(&["--export-times", "t.json"]),
+            (Some((p.clone(), TimesFormat::TrtBench)), true)
+        );
+        assert_eq!(
+            f(&["--exportTimes=t.json"]),
+            (Some((p.clone(), TimesFormat::Trtexec)), true)
+        );
+        assert_eq!(
+            f(&["--export-times=t.json", "--export-times-format", "trtexec"]),
+            (Some((p.clone(), TimesFormat::Trtexec)), true)
+        );
+        assert_eq!(
+            f(&["--exportTimes=t.json", "--export-times-format=trt-bench"]),
+            (Some((p, TimesFormat::TrtBench)), true)
+        );
+        let o = Opts::try_parse_from([
+            "trt-bench",
+            "m.engine",
+            "--loadInputs=images:a.bin,'x:0':b.npy",
+        ])
+        .unwrap();
+        assert_eq!(
+            o.load_inputs,
+            Some(io::InputSource::Files(vec![
+                ("images".into(), "a.bin".into()),
+                ("x:0".into(), "b.npy".into())
+            ]))
+        );
+        let o = Opts::try_parse_from([
+            "trt-bench",
+            "m.engine",
+            "--dumpProfile",
+            "--exportProfile=p.json",
+        ])
+        .unwrap();
+        assert!(o.dump_profile);
+        assert_eq!(o.export_profile, Some(PathBuf::from("p.json")));
     }
 
     #[test]

@@ -10,7 +10,8 @@
 //!   "settings": {
 //!     "warmup_ms": 200, "iterations": 1000 | null, "duration_s": 3.0 | null, "streams": 1,
 //!     "cuda_graph": false, "data_transfers": true, "percentiles": [90, 95, 99],
-//!     "shapes": ["images:1x3x640x640"], "inputs": "random" | "DIR", "end_to_end": "IMAGE" | null
+//!     "shapes": ["images:1x3x640x640"], "inputs": "random" | "DIR" | "name:file,…", "end_to_end": "IMAGE" | null,
+//!     "times_format": "trt-bench" | "trtexec"  // only with --import-times: the file's layout
 //!   },
 //!   "results": {
 //!     "inferences": 1000, "batch": 1, "wall_time_s": 2.5,
@@ -25,7 +26,11 @@
 //!     "preprocess_ms":   SUMMARY | null,     // --end-to-end: letterbox into the input buffer
 //!     "postprocess_ms":  SUMMARY | null      // --end-to-end: decode + NMS
 //!   },
-//!   "warnings": [{"kind": "unstable" | "enqueue-bound" | "transfer-bound" | "few-samples", "message": "..."}]
+//!   "warnings": [{"kind": "unstable" | "enqueue-bound" | "transfer-bound" | "few-samples", "message": "..."}],
+//!   "profile": {                            // only with --dump-profile / --export-profile (see bench::profile)
+//!     "iterations": 100, "total_ms": 150.0, "average_ms": 1.5, "median_ms": 1.49,
+//!     "layers": [{"name", "count", "time_ms", "average_ms", "median_ms", "percentage"}, ...]  // execution order
+//!   }
 //! }
 //! SUMMARY = {"count", "min", "mean", "median", "max", "std_dev", "cov_percent",
 //!            "percentiles": [{"p": 90.0, "value": 1.23}, ...]}       // milliseconds
@@ -35,8 +40,12 @@
 //! # Times file `trt-bench-times/1` (`--export-times FILE`, read back with `--import-times FILE`)
 //! `{"schema": "trt-bench-times/1", "engine", "batch", "streams", "wall_time_s", "samples": [SAMPLE, ...]}` with
 //! an optional `"transfer_probe": {"input_bytes", "output_bytes", "h2d_ms": [..], "d2h_ms": [..]}` and
-//! `SAMPLE = {"stream", "enqueue_ms", "latency_ms", "h2d_ms"?, "compute_ms"?, "d2h_ms"?, "preprocess_ms"?,
-//! "postprocess_ms"?}` (milliseconds; missing phases were not measured).
+//! `SAMPLE = {"stream", "start_ms"?, "gpu_start_ms"?, "gpu_ms"?, "enqueue_ms", "latency_ms", "h2d_ms"?,
+//! "compute_ms"?, "d2h_ms"?, "preprocess_ms"?, "postprocess_ms"?}` (milliseconds; missing phases were not measured;
+//! `start_ms` / `gpu_start_ms` count from the start of the measured phase, see [`Sample`]).
+//!
+//! `--import-times` also reads trtexec's trace (`trtexec --exportTimes`, a JSON array), and
+//! `--export-times-format trtexec` writes one: see [`super::trace`] for what each field holds.
 
 use std::fmt::Write as _;
 
@@ -49,6 +58,8 @@ use super::stats::{self, Summary, Warning, WarningInputs};
 pub const SCHEMA: &str = "trt-bench/1";
 /// Schema tag of the times file.
 pub const TIMES_SCHEMA: &str = "trt-bench-times/1";
+/// The `times_format` a report names for an imported trt-bench times file.
+pub const TIMES_FORMAT: &str = "trt-bench";
 
 /// One measured inference.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -57,6 +68,18 @@ pub struct Sample {
     /// Stream (session) index.
     #[serde(default)]
     pub stream: usize,
+    /// Host time at the start of the inference call, ms since the measured phase began (all streams share that
+    /// origin).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_ms: Option<f64>,
+    /// GPU time at which the inference's first work began on its stream, ms since the measured phase began (a CUDA
+    /// event recorded before the inference, against one recorded when the phase began; with `--export-times`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_start_ms: Option<f64>,
+    /// GPU time of everything the inference put on its stream, ms: H2D + compute + D2H, measured as one span (the
+    /// only GPU figure of a CUDA graph replay; with `--export-times`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_ms: Option<f64>,
     /// Host time to launch the inference, ms.
     pub enqueue_ms: f64,
     /// Host time from the start of the inference call to outputs ready, ms.
@@ -117,16 +140,31 @@ pub struct TransferProbe {
 }
 
 impl Timings {
-    /// Reads a times file, naming the file in every error.
+    /// Reads a times file, naming the file in every error: trt-bench's own (a JSON object, [`TIMES_SCHEMA`]) or
+    /// trtexec's trace (a JSON array, [`super::trace`]), told apart by their shape.
     pub fn read(path: &std::path::Path) -> Result<Timings> {
+        Ok(Self::read_detect(path)?.0)
+    }
+
+    /// [`Timings::read`], also saying which format the file had: [`TIMES_FORMAT`] or [`super::trace::FORMAT`].
+    pub fn read_detect(path: &std::path::Path) -> Result<(Timings, &'static str)> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading times file {}", path.display()))?;
-        let t: Timings = serde_json::from_str(&text).with_context(|| {
+        let not_times = || {
             format!(
-                "{}: not a trt-bench times file (expected the JSON written by --export-times)",
+                "{}: not a trt-bench times file or trtexec trace (expected the JSON written by --export-times, or \
+                 by trtexec --exportTimes)",
                 path.display()
             )
-        })?;
+        };
+        let value: serde_json::Value = serde_json::from_str(&text).with_context(not_times)?;
+        if value.is_array() {
+            return Ok((
+                super::trace::from_trtexec(&value, path)?,
+                super::trace::FORMAT,
+            ));
+        }
+        let t: Timings = serde_json::from_value(value).with_context(not_times)?;
         if t.schema != TIMES_SCHEMA {
             bail!(
                 "{}: schema `{}` is not `{TIMES_SCHEMA}`; re-export it with this trt-bench",
@@ -140,7 +178,7 @@ impl Timings {
         if t.batch == 0 || !(t.wall_time_s.is_finite() && t.wall_time_s > 0.0) {
             bail!("{}: batch must be ≥ 1 and wall_time_s > 0", path.display());
         }
-        Ok(t)
+        Ok((t, TIMES_FORMAT))
     }
 }
 
@@ -178,6 +216,9 @@ pub struct Settings {
     pub inputs: String,
     /// `--end-to-end` image.
     pub end_to_end: Option<String>,
+    /// `--import-times`: the file's format, `trt-bench` or `trtexec` (absent for measured runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub times_format: Option<String>,
 }
 
 /// The tool.
@@ -248,6 +289,9 @@ pub struct Report {
     pub results: Results,
     /// Warnings.
     pub warnings: Vec<Warning>,
+    /// Per-layer profile (`--dump-profile` / `--export-profile`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<super::profile::LayerProfile>,
 }
 
 fn series(
@@ -331,6 +375,7 @@ pub fn analyze(
             postprocess_ms: post,
         },
         warnings,
+        profile: None,
     })
 }
 
@@ -386,6 +431,12 @@ impl Report {
                     if st.cuda_graph { "on" } else { "off" },
                     if st.data_transfers { "on" } else { "off" },
                     st.end_to_end.as_ref().map(|i| format!(", end-to-end on {i}")).unwrap_or_default(),
+                );
+            }
+            None if st.times_format.as_deref() == Some(super::trace::FORMAT) => {
+                let _ = writeln!(
+                    t,
+                    "settings: imported trtexec trace (latency = H2D + GPU compute + D2H, as trtexec defines it)"
                 );
             }
             None => {

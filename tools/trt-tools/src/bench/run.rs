@@ -17,7 +17,16 @@
 //!   latency is per inference, and H2D / D2H come from a *transfer probe* after the measured phase — the same byte
 //!   counts as the engine's inputs / outputs, pinned host ↔ device, timed with CUDA events ([`probe_transfers`]).
 //!
+//! * `start_ms` — host time at the start of the inference call, from the start of the measured phase; with
+//!   `--export-times`, also `gpu_start_ms` (a CUDA event recorded on the stream just before the inference, against
+//!   one recorded on stream 0 when the phase began, like trtexec's trace) and `gpu_ms` (the inference's whole GPU
+//!   span, the only GPU figure of a CUDA graph replay).
+//!
 //! The measured phase's wall time (throughput) starts after the warm-up and ends when the last round completes.
+//!
+//! Per-layer profiling (`--dump-profile`) never runs in the measured phase: TensorRT's profiler times every layer
+//! with its own events, which slows the inference. A separate one-stream runner with
+//! [`EngineBench::layer_profiling`] runs after it (see `profile_pass` in the module root).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -43,6 +52,12 @@ pub enum Stop {
 pub trait Runner {
     /// Runs one inference per stream and returns their samples.
     fn run_round(&mut self) -> Result<Vec<Sample>>;
+
+    /// Called when a measured phase starts: the samples' timestamps (`start_ms`, `gpu_start_ms`) count from the
+    /// first call. Nothing by default.
+    fn mark_origin(&mut self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Runs rounds for at least `warmup` (at least one round, which also builds CUDA graphs); returns the rounds run.
@@ -61,6 +76,7 @@ pub fn warm_up<R: Runner + ?Sized>(runner: &mut R, warmup: Duration) -> Result<u
 /// Runs the measured phase; returns every sample and the wall time.
 pub fn measure<R: Runner + ?Sized>(runner: &mut R, stop: Stop) -> Result<(Vec<Sample>, Duration)> {
     let mut samples = Vec::new();
+    runner.mark_origin()?;
     let t = Instant::now();
     let mut rounds = 0u64;
     loop {
@@ -179,9 +195,15 @@ pub struct EngineBench {
     /// Shapes of dynamic inputs.
     pub shapes: Vec<(String, Vec<i64>)>,
     /// `--load-inputs`.
-    pub load_inputs: Option<PathBuf>,
+    pub load_inputs: Option<io::InputSource>,
     /// `--end-to-end` image.
     pub end_to_end: Option<PathBuf>,
+    /// Record each inference's timestamps on the host and on the GPU (`start_ms`, `gpu_start_ms`: one more CUDA
+    /// event per inference), for trtexec's trace (`--export-times`).
+    pub trace: bool,
+    /// Per-layer profiling on every session (TensorRT's profiler; `--dump-profile` / `--export-profile` create a
+    /// separate one-stream runner with it, after the timing loop).
+    pub layer_profiling: bool,
 }
 
 struct InputTensor {
@@ -206,24 +228,36 @@ pub fn to_input_parts<'a>(n: &'a str, s: &[usize], data: &'a HostData) -> Result
     })
 }
 
-/// The inputs of `engine` for the benchmark: from `--load-inputs`, else reproducible random data.
+/// The inputs of `engine` for the benchmark: from `--load-inputs`, else (and for inputs a `name:file` list does not
+/// name) reproducible random data.
 fn make_inputs(session: &Session<'_>, cfg: &EngineBench) -> Result<Vec<InputTensor>> {
-    let mut out = Vec::new();
-    for (i, t) in session.engine().inputs().enumerate() {
+    let mut descs = Vec::new();
+    for t in session.engine().inputs() {
         let cap = session.capacity_shape(&t.name)?;
-        let shape: Vec<usize> = cap
-            .iter()
-            .map(|&d| usize::try_from(d).unwrap_or(0))
-            .collect();
-        let (data, shape) = match &cfg.load_inputs {
-            Some(dir) => io::load_input(dir, &t.name, t.dtype, &shape)?,
+        descs.push(io::InputDesc {
+            name: t.name.clone(),
+            dtype: t.dtype,
+            shape: cap
+                .iter()
+                .map(|&d| usize::try_from(d).unwrap_or(0))
+                .collect(),
+        });
+    }
+    let loaded = match &cfg.load_inputs {
+        Some(src) => io::load_inputs(src, &descs)?,
+        None => vec![None; descs.len()],
+    };
+    let mut out = Vec::new();
+    for (i, (t, file)) in descs.into_iter().zip(loaded).enumerate() {
+        let (data, shape) = match file {
+            Some(d) => d,
             None => (
-                HostData::random(t.dtype, shape.iter().product(), 0x5eed + i as u64)?,
-                shape,
+                HostData::random(t.dtype, t.shape.iter().product(), 0x5eed + i as u64)?,
+                t.shape,
             ),
         };
         out.push(InputTensor {
-            name: t.name.clone(),
+            name: t.name,
             shape,
             data,
         });
@@ -285,11 +319,22 @@ struct Stream1<'e> {
     session: Session<'e>,
     inputs: Vec<InputTensor>,
     e2e: Option<EndToEnd>,
+    /// `--export-times`: recorded on the session's stream just before each inference's work.
+    launch: Option<Event>,
+}
+
+/// Where the timestamps of a measured phase count from: a host instant and a CUDA event recorded on stream 0 at
+/// that instant (trtexec does the same).
+struct Origin {
+    host: Instant,
+    gpu: Option<Event>,
 }
 
 /// Runs the benchmark rounds on real sessions.
 pub struct SessionRunner<'e> {
     streams: Vec<Stream1<'e>>,
+    origin: Option<Origin>,
+    trace: bool,
 }
 
 fn preprocess(e: &mut EndToEnd, input: &mut InputTensor) -> Result<()> {
@@ -366,7 +411,8 @@ impl<'e> SessionRunner<'e> {
         for _ in 0..cfg.streams.max(1) {
             let mut sc = SessionConfig::default()
                 .with_cuda_graph(cfg.cuda_graph)
-                .with_phase_timing(true);
+                .with_phase_timing(true)
+                .with_layer_profiling(cfg.layer_profiling);
             if !cfg.data_transfers {
                 sc = sc.with_host_flags(HostAllocFlags::mapped());
             }
@@ -389,13 +435,36 @@ impl<'e> SessionRunner<'e> {
                 }
                 None => None,
             };
+            let launch = if cfg.trace {
+                Some(Event::new(session.stream().device())?)
+            } else {
+                None
+            };
             streams.push(Stream1 {
                 session,
                 inputs,
                 e2e,
+                launch,
             });
         }
-        Ok(SessionRunner { streams })
+        Ok(SessionRunner {
+            streams,
+            origin: None,
+            trace: cfg.trace,
+        })
+    }
+
+    /// The layer times stream 0's session collected (`None` unless the runner was made with `layer_profiling`).
+    pub fn layer_times(&mut self) -> Result<Option<trt::LayerTimes>> {
+        Ok(self.streams[0].session.layer_times()?)
+    }
+
+    /// Forgets the layer times collected so far (those of the warm-up).
+    pub fn reset_layer_times(&mut self) -> Result<()> {
+        for st in &mut self.streams {
+            st.session.reset_layer_times()?;
+        }
+        Ok(())
     }
 
     /// Byte counts of inputs and outputs (for the transfer probe).
@@ -452,6 +521,25 @@ pub fn output_host_data(outputs: &trt::Outputs<'_>, n: &str) -> Result<HostData>
 }
 
 impl Runner for SessionRunner<'_> {
+    fn mark_origin(&mut self) -> Result<()> {
+        if self.origin.is_some() {
+            return Ok(());
+        }
+        let gpu = if self.trace {
+            let stream = self.streams[0].session.stream();
+            let mut e = Event::new(stream.device())?;
+            stream.record(&mut e)?;
+            Some(e)
+        } else {
+            None
+        };
+        self.origin = Some(Origin {
+            host: Instant::now(),
+            gpu,
+        });
+        Ok(())
+    }
+
     fn run_round(&mut self) -> Result<Vec<Sample>> {
         let mut starts = Vec::with_capacity(self.streams.len());
         let mut pending = Vec::with_capacity(self.streams.len());
@@ -465,16 +553,20 @@ impl Runner for SessionRunner<'_> {
                 None => None,
             };
             let inputs = st.inputs.iter().map(to_input).collect::<Result<Vec<_>>>()?;
+            if let Some(e) = &mut st.launch {
+                st.session.stream().record(e)?;
+            }
             let t1 = Instant::now();
             let p = st
                 .session
                 .infer_async(&inputs)
                 .with_context(|| format!("inference on stream {k}"))?;
-            starts.push((t0, t1.elapsed(), pre));
+            starts.push((t0, t1, t1.elapsed(), pre));
             pending.push((p, &mut st.e2e));
         }
         let mut samples = Vec::with_capacity(pending.len());
-        for (k, ((p, e2e), (t0, enqueue, pre))) in pending.into_iter().zip(starts).enumerate() {
+        let origin = self.origin.as_ref();
+        for (k, ((p, e2e), (t0, t1, enqueue, pre))) in pending.into_iter().zip(starts).enumerate() {
             let outputs = p
                 .wait()
                 .with_context(|| format!("inference on stream {k}"))?;
@@ -489,6 +581,7 @@ impl Runner for SessionRunner<'_> {
             let ms = |d: Duration| d.as_secs_f64() * 1e3;
             samples.push(Sample {
                 stream: k,
+                start_ms: origin.map(|o| ms(t1.saturating_duration_since(o.host))),
                 enqueue_ms: ms(enqueue),
                 latency_ms: ms(t0.elapsed()),
                 preprocess_ms: pre.map(ms),
@@ -497,12 +590,16 @@ impl Runner for SessionRunner<'_> {
             });
         }
         // Every inference of the round has completed: read its phase events.
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
         for (sample, st) in samples.iter_mut().zip(&self.streams) {
             if let Some(t) = st.session.phase_times()? {
-                let ms = |d: Duration| d.as_secs_f64() * 1e3;
                 sample.h2d_ms = t.h2d.map(ms);
                 sample.compute_ms = t.compute.map(ms);
                 sample.d2h_ms = t.d2h.map(ms);
+                sample.gpu_ms = self.trace.then(|| ms(t.total));
+            }
+            if let (Some(o), Some(launch)) = (origin.and_then(|o| o.gpu.as_ref()), &st.launch) {
+                sample.gpu_start_ms = Some(ms(o.elapsed(launch)?));
             }
         }
         Ok(samples)

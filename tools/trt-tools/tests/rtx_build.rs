@@ -674,20 +674,7 @@ fn gpu_rtx_engine_for_this_gpu_matches_the_cpu_executor_and_keeps_its_runtime_ca
     let want = run_backend(&mut cpu);
     for start in ["first (cache written)", "second (cache read)"] {
         let mut gpu = yolo_rt::engine::EngineBackend::load(&engine, &options).unwrap();
-        let got = run_backend(&mut gpu);
-        assert_eq!(want.len(), got.len(), "{start}");
-        for ((wn, ws, wd), (gn, gs, gd)) in want.iter().zip(&got) {
-            assert_eq!((wn, ws), (gn, gs), "{start}");
-            let worst = wd
-                .iter()
-                .zip(gd)
-                .map(|(a, b)| (a - b).abs() / a.abs().max(1.0))
-                .fold(0.0f32, f32::max);
-            assert!(
-                worst <= 2e-3,
-                "{start}: output `{wn}` differs from the CPU executor by {worst}"
-            );
-        }
+        assert_same_outputs(&want, &run_backend(&mut gpu), start);
         drop(gpu);
         let len = std::fs::metadata(&cache).map(|m| m.len()).unwrap_or(0);
         assert!(len > 0, "{start}: no runtime cache at {}", cache.display());
@@ -744,9 +731,19 @@ fn gpu_rtx_engine_for_this_gpu_matches_the_cpu_executor_and_keeps_its_runtime_ca
         yolo_rt::Backend::class_names(&gpu),
         Some(&["a".to_owned(), "b".to_owned(), "c".to_owned()][..])
     );
-    let got = run_backend(&mut gpu);
-    for ((wn, _, wd), (gn, _, gd)) in want.iter().zip(&got) {
-        assert_eq!(wn, gn);
+    assert_same_outputs(&want, &run_backend(&mut gpu), "without a sidecar");
+}
+
+/// The engine's outputs `got` are the CPU executor's `want`: same names and shapes, values within 2e-3 (relative
+/// above 1, absolute below).
+fn assert_same_outputs(
+    want: &[(String, Vec<usize>, Vec<f32>)],
+    got: &[(String, Vec<usize>, Vec<f32>)],
+    label: &str,
+) {
+    assert_eq!(want.len(), got.len(), "{label}");
+    for ((wn, ws, wd), (gn, gs, gd)) in want.iter().zip(got) {
+        assert_eq!((wn, ws), (gn, gs), "{label}");
         let worst = wd
             .iter()
             .zip(gd)
@@ -754,7 +751,7 @@ fn gpu_rtx_engine_for_this_gpu_matches_the_cpu_executor_and_keeps_its_runtime_ca
             .fold(0.0f32, f32::max);
         assert!(
             worst <= 2e-3,
-            "without a sidecar: output `{wn}` differs by {worst}"
+            "{label}: output `{wn}` differs from the CPU executor by {worst}"
         );
     }
 }

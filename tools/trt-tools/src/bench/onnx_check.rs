@@ -222,12 +222,7 @@ fn run_engine(
     let outputs = session.infer(&inputs).context("running the engine")?;
     let mut out = Vec::new();
     for n in outputs.names() {
-        let shape: Vec<usize> = outputs
-            .shape(n)?
-            .iter()
-            .map(|&d| usize::try_from(d).unwrap_or(0))
-            .collect();
-        let data = super::run::output_host_data(&outputs, n)?;
+        let (shape, data) = super::run::output_host_data(&outputs, n)?;
         out.push((n.to_owned(), from_engine_output(n, &shape, data)?));
     }
     Ok((seen, out))

@@ -489,12 +489,7 @@ impl<'e> SessionRunner<'e> {
         let outputs = self.streams[0].session.outputs()?;
         let mut written = Vec::new();
         for n in outputs.names() {
-            let shape: Vec<usize> = outputs
-                .shape(n)?
-                .iter()
-                .map(|&d| usize::try_from(d).unwrap_or(0))
-                .collect();
-            let data = output_host_data(&outputs, n)?;
+            let (shape, data) = output_host_data(&outputs, n)?;
             let path = dir.join(format!("{}.npy", io::file_stem(n)));
             crate::common::fs::atomic_write(&path, &io::encode_npy(&data, &shape))
                 .with_context(|| format!("writing {}", path.display()))?;
@@ -504,9 +499,14 @@ impl<'e> SessionRunner<'e> {
     }
 }
 
-/// Output `n` copied to the host.
-pub fn output_host_data(outputs: &trt::Outputs<'_>, n: &str) -> Result<HostData> {
-    Ok(match outputs.dtype(n)? {
+/// Output `n` copied to the host, with its shape.
+pub fn output_host_data(outputs: &trt::Outputs<'_>, n: &str) -> Result<(Vec<usize>, HostData)> {
+    let shape = outputs
+        .shape(n)?
+        .iter()
+        .map(|&d| usize::try_from(d).unwrap_or(0))
+        .collect();
+    let data = match outputs.dtype(n)? {
         DataType::F32 => HostData::F32(outputs.get::<f32>(n)?.iter().copied().collect()),
         DataType::F16 => HostData::F16(outputs.get::<half::f16>(n)?.iter().copied().collect()),
         DataType::I8 => HostData::I8(outputs.get::<i8>(n)?.iter().copied().collect()),
@@ -517,7 +517,8 @@ pub fn output_host_data(outputs: &trt::Outputs<'_>, n: &str) -> Result<HostData>
             "output `{n}` is {}, which the host side does not read",
             other.name()
         ),
-    })
+    };
+    Ok((shape, data))
 }
 
 impl Runner for SessionRunner<'_> {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The system packages the scripts need, installed only when missing (Debian/Ubuntu, as root): python3 + pip (NVIDIA's
-# wheels from PyPI), a C++ compiler (the cxx shim), and for the tests jq/flock/sha256sum (the Jetson entrypoint test).
+# wheels from PyPI), a C++ compiler (the cxx shim), and for the tests jq/flock/sha256sum (the Jetson entrypoint test)
+# and the kill executable (trt-detect's Ctrl-C test; bash's builtin is not one).
 # Source it.
 need=()
 command -v python3 >/dev/null || need+=(python3 python3-pip)
@@ -9,6 +10,7 @@ command -v c++ >/dev/null || need+=(g++)
 command -v jq >/dev/null || need+=(jq)
 command -v flock >/dev/null || need+=(util-linux)
 command -v sha256sum >/dev/null || need+=(coreutils)
+[ -x /usr/bin/kill ] || [ -x /bin/kill ] || need+=(procps)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "missing system packages ${need[*]}; install them (as root: apt-get install ${need[*]})" >&2

@@ -8,9 +8,10 @@
 #   3. the shim compiled against TensorRT for RTX 1.7's headers: the same tests, and the `rtx_` tests that build real
 #      engines with the real TensorRT-RTX builder (PyPI) — FP32, FP16, INT8, profiles, compute-capability targets —
 #      and check them with its validity check.
-# Plus a compile check of the shim against TensorRT-RTX 1.6's headers and the library docs. Triton configs are parsed
-# with Triton's own ModelConfig schema (tritonclient from PyPI, scripts/triton-schema.sh); the DeepStream parser
-# library runs in its C++ harness (needs c++). GPU tests are
+# Plus trt-detect's videos (`--features video`) decoded and encoded by a real ffmpeg (PyPI's static build,
+# scripts/ffmpeg.sh), a compile check of the shim against TensorRT-RTX 1.6's headers and the library docs. Triton
+# configs are parsed with Triton's own ModelConfig schema (tritonclient from PyPI, scripts/triton-schema.sh); the
+# DeepStream parser library runs in its C++ harness (needs c++). GPU tests are
 # `#[ignore = "needs GPU"]`; run them on a GPU machine with `cargo test --workspace -- --ignored gpu_`.
 # Downloads and build outputs are cached outside the repository (~/.cache/trt-yolo); later runs are incremental.
 set -euo pipefail
@@ -19,6 +20,7 @@ source scripts/system-packages.sh
 source scripts/nvidia-wheels.sh
 source scripts/tensorrt-headers.sh
 source scripts/triton-schema.sh
+source scripts/ffmpeg.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/trt-yolo/target}"
 export CUDA_INCLUDE_DIR="$TRT_TEST_CUDA_INCLUDE_DIR"
 # The trybuild compile-fail snapshots name trt-sys internals that differ once the shim is compiled; the borrow rules
@@ -39,6 +41,10 @@ unset TENSORRT_INCLUDE_DIR
 run "cargo test (CPU tests, no TensorRT headers)" cargo test --workspace --locked
 # The benchmarks (which print our figures against their peers) build with the tests, so they cannot rot.
 run "cargo test --benches --no-run (the benchmarks compile)" cargo test --workspace --benches --no-run --locked
+# trt-detect with --features video: video files, the ffmpeg command lines of cameras and streams, Ctrl-C and a closed
+# stdout on a live source, all against PyPI's static ffmpeg (TRT_TEST_FFMPEG); the images path again in that build.
+run "cargo test -p trt-tools --features video (trt-detect videos, real ffmpeg from PyPI)" \
+  cargo test -p trt-tools --locked --features video --lib --test trt_detect_video --test trt_detect
 run "cargo test (real NVIDIA libraries from PyPI, no GPU, no shim)" \
   cargo test --workspace --locked -- --ignored reallib_
 

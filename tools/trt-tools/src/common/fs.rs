@@ -5,6 +5,24 @@
 /// created.
 pub fn atomic_write(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
+    let mut tmp = temp_file(path)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    test_pause_before_rename();
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// An empty temporary file beside `path` (parent directories created), named and created like [`atomic_write`]'s,
+/// for an output another process writes (trt-detect's ffmpeg encoder): rename it over `path` with
+/// [`tempfile::TempPath::persist`] once complete; dropped before that, it is removed.
+pub fn temp_beside(path: &std::path::Path) -> std::io::Result<tempfile::TempPath> {
+    Ok(temp_file(path)?.into_temp_path())
+}
+
+/// The temporary file of an output: `.<name>.XXXXXX.tmp` in `path`'s directory (created), 0666 less the umask like
+/// any other file the tools write (tempfile's own default is 0600).
+fn temp_file(path: &std::path::Path) -> std::io::Result<tempfile::NamedTempFile> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => std::path::PathBuf::from("."),
@@ -16,18 +34,12 @@ pub fn atomic_write(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()>
     );
     let mut builder = tempfile::Builder::new();
     builder.prefix(&prefix).suffix(".tmp");
-    // Created 0666 less the umask, like any other file the tools write (tempfile's own default is 0600).
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         builder.permissions(std::fs::Permissions::from_mode(0o666));
     }
-    let mut tmp = builder.tempfile_in(&dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    test_pause_before_rename();
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    builder.tempfile_in(&dir)
 }
 
 /// Test hook: environment variable holding milliseconds to sleep between writing an output's temporary file and

@@ -1,36 +1,74 @@
-//! `trt-detect`: run a YOLO model on images and print detections (text or JSON) and/or write
-//! annotated copies. See `trt-detect --help`.
+//! `trt-detect`: run a YOLO model on images and videos and print detections (text or JSON) and/or write annotated
+//! copies. See `trt-detect --help`.
 
 mod files;
+mod report;
+mod source;
+#[cfg(feature = "video")]
+mod video;
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::common::plugins::{PluginArgs, RuntimeCacheArgs};
-use crate::common::{exit, fs, output};
+use crate::common::{exit, fs};
 use anyhow::{bail, Context};
 use clap::Parser;
-use serde::Serialize;
+use report::{Found, Reporter};
+use source::Input;
 use yolo_rt::{
-    load_class_names, CpuBackend, CpuOptions, DecodeConfig, Detection, Detector, DetectorOptions,
+    load_class_names, CpuBackend, CpuOptions, DecodeConfig, Detector, DetectorOptions,
     EngineOptions, Image, LayoutKind, NmsConfig, RawHeadConfig,
 };
 
 const ENGINE_EXTENSIONS: [&str; 3] = ["engine", "plan", "trt"];
 
-/// Detect objects with a YOLO model (TensorRT engine or ONNX on the CPU backend) in images.
+const AFTER_HELP: &str = "\
+Sources:
+  IMAGE            PNG, JPEG, BMP, WebP or TIFF
+  DIR              its images (and videos), sorted; subdirectories are not searched
+  VIDEO            mp4 mkv avi mov webm m4v mpg mpeg ts (any other name: --video FILE)
+  0, 1, …          a V4L2 camera: /dev/video0, /dev/video1, … (also given as /dev/videoN)
+  URL              rtsp://, rtmp://, http(s):// streams
+Videos, cameras and streams need a build with `--features video` (`cargo build --release -p trt-tools --features
+video`): frames are decoded by an ffmpeg executable run as a child process (--ffmpeg PATH, else $TRT_FFMPEG, $FFMPEG,
+then `ffmpeg` on PATH; no ffprobe needed) and go through the same detector as images. Frame N is the source's N-th
+decoded frame (0-based); its timestamp is N / the frame rate ffmpeg states. Text lines appear as frames are done;
+--json prints one document at the end (give a camera or stream --max-frames). Ctrl-C stops after the current frame:
+what was detected is reported and the annotated video so far is saved; a second Ctrl-C ends at once.
+
+Exit codes: 0 ok, 1 failed build or invalid input (a corrupt image or video, no ffmpeg), 2 usage error,
+3 TensorRT, CUDA or a usable GPU missing on this machine, 130 (143) a video stopped by Ctrl-C (SIGTERM).";
+
+/// Detect objects with a YOLO model (TensorRT engine or ONNX on the CPU backend) in images and videos.
 // The field docs are the --help text, where `[8,16,32]` is JSON, not a link.
 #[allow(rustdoc::broken_intra_doc_links)]
 #[derive(Debug, Parser)]
-#[command(name = "trt-detect", version, after_help = exit::HELP)]
+#[command(name = "trt-detect", version, after_long_help = AFTER_HELP, after_help = exit::HELP)]
 pub struct Opts {
     /// Model: a TensorRT engine (.engine/.plan) or an ONNX file (runs on the CPU backend).
     #[arg(long, value_name = "ENGINE|ONNX")]
     pub model: PathBuf,
-    /// Images (PNG, JPEG, BMP, WebP, TIFF) or directories of images (not recursive).
-    #[arg(required = true, value_name = "IMAGES_OR_DIRS")]
+    /// Images (PNG, JPEG, BMP, WebP, TIFF), directories of them (not recursive) and, in a build with `--features
+    /// video`, video files (mp4 mkv avi mov webm m4v mpg mpeg ts), cameras (`0` is /dev/video0) and rtsp://,
+    /// rtmp://, http(s):// streams.
+    #[arg(required_unless_present = "video", value_name = "SOURCES")]
     pub inputs: Vec<PathBuf>,
+    /// Read this file or URL as a video whatever its name (a capture with another extension, a FIFO); repeatable.
+    /// Needs a build with `--features video`.
+    #[arg(long, value_name = "FILE|URL")]
+    pub video: Vec<PathBuf>,
+    /// Videos: detect in every Nth frame only, frames 0, N, 2N, … (Ultralytics' vid_stride); the others are decoded
+    /// and dropped.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub vid_stride: u64,
+    /// Videos: stop each source after detecting in this many frames (a camera or stream otherwise runs until Ctrl-C).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_frames: Option<u64>,
+    /// The ffmpeg executable that decodes videos and encodes the annotated ones; default: $TRT_FFMPEG, $FFMPEG, then
+    /// `ffmpeg` on PATH.
+    #[arg(long, value_name = "PATH")]
+    pub ffmpeg: Option<PathBuf>,
     /// Confidence threshold.
     #[arg(long, default_value_t = 0.25)]
     pub conf: f32,
@@ -50,8 +88,8 @@ pub struct Opts {
     /// spelling of earlier releases).
     #[arg(long, value_name = "ID,ID…|FILE")]
     pub classes: Option<String>,
-    /// With --save-dir: also write YOLO-format labels, `DIR/labels/NAME.txt` with one `class cx cy w h` line per
-    /// detection, normalized to the image size (Ultralytics' save_txt).
+    /// With --save-dir: also write YOLO-format labels, `DIR/labels/NAME.txt` (`NAME_<frame>.txt` for a video frame)
+    /// with one `class cx cy w h` line per detection, normalized to the image size (Ultralytics' save_txt).
     #[arg(long, requires = "save_dir")]
     pub save_txt: bool,
     /// With --save-txt: append each detection's confidence to its line.
@@ -64,13 +102,19 @@ pub struct Opts {
     /// default: YOLOv7 P5 anchors.
     #[arg(long, value_name = "FILE")]
     pub anchors: Option<PathBuf>,
-    /// Print one JSON document with every image's detections.
+    /// Print one JSON document with every image's and video frame's detections (frames carry `frame` and
+    /// `timestamp_s`; `videos` sums up each video source).
     #[arg(long)]
     pub json: bool,
     /// Write annotated images (boxes, labels, scores) as PNG files into this directory: `NAME.png`, or
-    /// `NAME.EXT.png` when two inputs share a name (an input's annotated copy never replaces another's).
+    /// `NAME.EXT.png` when two inputs share a name (an input's annotated copy never replaces another's). A video's
+    /// annotated frames become `NAME.mp4` (H.264 when ffmpeg has libx264, else MPEG-4; at the source's frame rate
+    /// divided by --vid-stride).
     #[arg(long, value_name = "DIR")]
     pub save_dir: Option<PathBuf>,
+    /// With --save-dir: write a video's annotated frames as `NAME_<frame>.png` instead of `NAME.mp4`.
+    #[arg(long, requires = "save_dir")]
+    pub save_frames: bool,
     /// Network input size for an ONNX model with dynamic height/width: `640` (square), `H,W` (Ultralytics'
     /// order) or `WxH`; default: the model's `imgsz` metadata.
     #[arg(long, alias = "input-size", value_name = "N|H,W|WxH", value_parser = parse_imgsz)]
@@ -82,47 +126,6 @@ pub struct Opts {
     #[command(flatten)]
     pub sidecar: crate::common::engine::SidecarArgs,
 }
-
-#[derive(Serialize)]
-struct JsonDetection<'a> {
-    class_id: u32,
-    class_name: Option<&'a str>,
-    score: f32,
-    /// `[x1, y1, x2, y2]` in image pixels.
-    bbox: [f32; 4],
-}
-
-#[derive(Serialize)]
-struct JsonImage<'a> {
-    path: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    width: Option<usize>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    height: Option<usize>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    detections: Option<Vec<JsonDetection<'a>>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    annotated: Option<String>,
-    /// Milliseconds per stage (preprocess, inference, postprocess).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    speed_ms: Option<yolo_rt::Speed>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
-}
-
-/// The `--json` document (schema `trt-detect/1`).
-#[derive(Serialize)]
-struct JsonReport<'a> {
-    model: String,
-    backend: String,
-    layout: String,
-    warnings: &'a [String],
-    images: Vec<JsonImage<'a>>,
-}
-
-/// One processed image: the decoded image, its detections, the annotated file written (with --save-dir) and where the
-/// time went.
-type Processed = (Image, Vec<Detection>, Option<PathBuf>, yolo_rt::Speed);
 
 /// `trt-detect`'s command line, validated.
 #[derive(Debug)]
@@ -288,15 +291,97 @@ fn load_detector(cli: &Opts) -> anyhow::Result<Detector> {
     Ok(Detector::new(Box::new(backend), options)?)
 }
 
-/// Runs `trt-detect`; returns the exit code (1 when an image failed).
+/// What every image and video frame needs on its way through the detector.
+struct Shared<'a> {
+    cli: &'a Opts,
+    detector: Detector,
+    /// `--classes` ids.
+    keep: Option<Vec<u32>>,
+}
+
+/// Where one picture's outputs go with `--save-dir`.
+struct Outputs {
+    /// `labels/NAME.txt` (`--save-txt`).
+    labels: Option<PathBuf>,
+    /// The annotated PNG.
+    png: Option<PathBuf>,
+}
+
+impl Shared<'_> {
+    /// Detects in one picture, an image file or a video frame (one code path for both): runs the detector, keeps the
+    /// `--classes`, writes the label file and the annotated PNG. Returns the annotated picture too when `annotate` is
+    /// set (a video's encoder takes it).
+    fn detect(
+        &mut self,
+        img: &Image,
+        out: &Outputs,
+        annotate: bool,
+    ) -> anyhow::Result<(Found, Option<Image>)> {
+        let mut detections = self.detector.detect(&img.view())?;
+        let speed = self.detector.last_speed();
+        if let Some(keep) = &self.keep {
+            detections.retain(|d| keep.contains(&d.class_id));
+        }
+        if let Some(txt) = &out.labels {
+            fs::atomic_write(
+                txt,
+                files::yolo_label_lines(&detections, img.width, img.height, self.cli.save_conf)
+                    .as_bytes(),
+            )
+            .with_context(|| format!("writing {}", txt.display()))?;
+        }
+        let annotated = (annotate || out.png.is_some()).then(|| {
+            let mut a = img.clone();
+            yolo_rt::draw::annotate(&mut a, &detections, self.detector.class_names());
+            a
+        });
+        if let (Some(png), Some(a)) = (&out.png, &annotated) {
+            fs::atomic_write(png, &a.encode_png()?)
+                .with_context(|| format!("writing {}", png.display()))?;
+        }
+        let found = Found {
+            width: img.width,
+            height: img.height,
+            detections,
+            saved: out.png.clone(),
+            speed,
+        };
+        Ok((found, annotated.filter(|_| annotate)))
+    }
+}
+
+/// The signal that stopped a video, if one did (only a build with `--features video` watches for them).
+fn stop_signal() -> Option<i32> {
+    #[cfg(feature = "video")]
+    return video::stop_requested();
+    #[cfg(not(feature = "video"))]
+    None
+}
+
+/// Runs `trt-detect`; returns the exit code (1 when an input failed, 128 + the signal when Ctrl-C or SIGTERM stopped
+/// a video).
 pub fn run(config: Config) -> anyhow::Result<ExitCode> {
     let cli = config.opts();
-    let images = files::collect_images(&cli.inputs)?;
-    let save_names = match &cli.save_dir {
-        Some(dir) => Some(files::annotated_paths(&images, dir)?),
+    let inputs = files::collect_inputs(&cli.inputs, &cli.video)?;
+    let first_video = inputs.iter().find_map(|i| match i {
+        Input::Video(v) => Some(v),
+        Input::Image(_) => None,
+    });
+    #[cfg(not(feature = "video"))]
+    if let Some(v) = first_video {
+        bail!(source::not_built(v));
+    }
+    // Found before the model is loaded: a missing ffmpeg is said at once.
+    #[cfg(feature = "video")]
+    let ffmpeg = match first_video {
+        Some(_) => Some(video::Ffmpeg::find(cli.ffmpeg.as_deref())?),
         None => None,
     };
-    let mut detector = load_detector(cli)?;
+    let out_names = match &cli.save_dir {
+        Some(dir) => Some(files::output_names(&inputs, dir)?),
+        None => None,
+    };
+    let detector = load_detector(cli)?;
     for w in detector.warnings() {
         eprintln!("trt-detect: warning: {w}");
     }
@@ -310,55 +395,49 @@ pub fn run(config: Config) -> anyhow::Result<ExitCode> {
     if let Some(dir) = &cli.save_dir {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let mut results: Vec<(PathBuf, Result<Processed, String>)> = Vec::new();
-    let keep = class_filter(cli)?;
-    for (i, path) in images.iter().enumerate() {
-        let r = (|| -> anyhow::Result<Processed> {
-            let img = Image::open(path)?;
-            let mut dets = detector.detect(&img.view())?;
-            let speed = detector.last_speed();
-            if let Some(keep) = &keep {
-                dets.retain(|d| keep.contains(&d.class_id));
-            }
-            if let (true, Some(names)) = (cli.save_txt, &save_names) {
-                let png = &names[i];
-                let dir = png.parent().unwrap_or(Path::new(".")).join("labels");
-                let stem = png
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                let txt = dir.join(format!("{stem}.txt"));
-                fs::atomic_write(
-                    &txt,
-                    files::yolo_label_lines(&dets, img.width, img.height, cli.save_conf).as_bytes(),
-                )
-                .with_context(|| format!("writing {}", txt.display()))?;
-            }
-            let saved = match &save_names {
-                Some(names) => {
-                    let mut annotated = img.clone();
-                    yolo_rt::draw::annotate(&mut annotated, &dets, detector.class_names());
-                    let out = names[i].clone();
-                    fs::atomic_write(&out, &annotated.encode_png()?)
-                        .with_context(|| format!("writing {}", out.display()))?;
-                    Some(out)
-                }
-                None => None,
-            };
-            Ok((img, dets, saved, speed))
-        })();
-        results.push((path.clone(), r.map_err(|e| format!("{e:#}"))));
+    #[cfg(feature = "video")]
+    if first_video.is_some() {
+        video::watch_signals()?;
     }
-    let failures = results.iter().filter(|(_, r)| r.is_err()).count();
-    // A closed stdout loses only the report: the images that failed are still named on stderr and exit 1.
-    match print_results(&cli.model, cli.json, &detector, &results) {
-        Err(e) if output::is_broken_pipe(&e) => {}
-        r => r.context("writing to stdout")?,
-    }
-    for (p, r) in &results {
-        if let Err(e) = r {
-            eprintln!("trt-detect: error: {}: {e}", p.display());
+    let mut shared = Shared {
+        cli,
+        keep: class_filter(cli)?,
+        detector,
+    };
+    let mut report = Reporter::new(cli.json, shared.detector.class_names().to_vec());
+    for (i, input) in inputs.iter().enumerate() {
+        if stop_signal().is_some() {
+            break;
         }
+        let name = out_names.as_ref().map(|n| n[i].as_str());
+        match input {
+            Input::Image(path) => {
+                let out = Outputs {
+                    labels: save_path(cli, name, "labels/", ".txt").filter(|_| cli.save_txt),
+                    png: save_path(cli, name, "", ".png"),
+                };
+                let r = Image::open(path)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|img| shared.detect(&img, &out, false).map(|(f, _)| f));
+                report.image(
+                    path.display().to_string(),
+                    None,
+                    r.map_err(|e| format!("{e:#}")),
+                )?;
+            }
+            #[cfg(feature = "video")]
+            Input::Video(source) => {
+                let ffmpeg = ffmpeg.as_ref().expect("found above");
+                let summary = detect_video(&mut shared, ffmpeg, source, name, &mut report)?;
+                report.video(summary)?;
+            }
+            #[cfg(not(feature = "video"))]
+            Input::Video(_) => unreachable!("refused above"),
+        }
+    }
+    let failures = report.finish(&cli.model, &shared.detector)?;
+    if let Some(sig) = stop_signal() {
+        return Ok(ExitCode::from(128u8.saturating_add(sig as u8)));
     }
     Ok(ExitCode::from(if failures > 0 {
         exit::FAILURE
@@ -367,86 +446,135 @@ pub fn run(config: Config) -> anyhow::Result<ExitCode> {
     }))
 }
 
-/// Prints every image's detections on stdout: one `--json` document (`trt-detect/1`), or text lines.
-fn print_results(
-    model: &Path,
-    json: bool,
-    detector: &Detector,
-    results: &[(PathBuf, Result<Processed, String>)],
-) -> anyhow::Result<()> {
-    let names = detector.class_names().to_vec();
-    let name_of = |id: u32| names.get(id as usize).map(String::as_str);
-    if json {
-        let report = JsonReport {
-            model: model.display().to_string(),
-            backend: detector.backend().name(),
-            layout: detector.decoder().layout().kind().to_string(),
-            warnings: detector.warnings(),
-            images: results
-                .iter()
-                .map(|(p, r)| match r {
-                    Ok((img, dets, saved, speed)) => JsonImage {
-                        path: p.display().to_string(),
-                        width: Some(img.width),
-                        height: Some(img.height),
-                        detections: Some(
-                            dets.iter()
-                                .map(|d| JsonDetection {
-                                    class_id: d.class_id,
-                                    class_name: name_of(d.class_id),
-                                    score: d.score,
-                                    bbox: d.bbox,
-                                })
-                                .collect(),
-                        ),
-                        annotated: saved.as_ref().map(|s| s.display().to_string()),
-                        speed_ms: Some(*speed),
-                        error: None,
-                    },
-                    Err(e) => JsonImage {
-                        path: p.display().to_string(),
-                        width: None,
-                        height: None,
-                        detections: None,
-                        annotated: None,
-                        speed_ms: None,
-                        error: Some(e.clone()),
-                    },
-                })
-                .collect(),
+/// `DIR/<sub>NAME<suffix>` with `--save-dir` (`name` is the input's output name).
+fn save_path(cli: &Opts, name: Option<&str>, sub: &str, suffix: &str) -> Option<PathBuf> {
+    Some(
+        cli.save_dir
+            .as_ref()?
+            .join(format!("{sub}{}{suffix}", name?)),
+    )
+}
+
+/// Runs one video source through the detector frame by frame; its frames are reported as they are done, and the
+/// summary returned. Errors of the source (ffmpeg missing a codec, a truncated file, a frame that fails) end up in the
+/// summary; only a failure to write to stdout is returned.
+#[cfg(feature = "video")]
+fn detect_video(
+    shared: &mut Shared<'_>,
+    ffmpeg: &video::Ffmpeg,
+    source: &source::VideoSource,
+    name: Option<&str>,
+    report: &mut Reporter,
+) -> anyhow::Result<report::VideoSummary> {
+    use report::{Ended, FrameAt};
+    let cli = shared.cli;
+    let mut summary = report::VideoSummary {
+        source: source.name(),
+        frames: 0,
+        decoded: 0,
+        vid_stride: cli.vid_stride,
+        fps: None,
+        annotated: None,
+        ended: Ended::End,
+        error: None,
+    };
+    let mut decoder = match ffmpeg.decode(source, cli.vid_stride) {
+        Ok(d) => d,
+        Err(e) => {
+            summary.ended = Ended::Error;
+            summary.error = Some(format!("{e:#}"));
+            return Ok(summary);
+        }
+    };
+    let mut encoder: Option<video::Encoder> = None;
+    let write_video = cli.save_dir.is_some() && !cli.save_frames;
+    // With nothing written but stdout, a closed stdout ends the source (a camera would run for nothing).
+    let writes_files = cli.save_dir.is_some();
+    let outcome: anyhow::Result<Ended> = loop {
+        if cli.max_frames.is_some_and(|m| summary.frames >= m) {
+            break Ok(Ended::MaxFrames);
+        }
+        let closed = report.stdout_closed() && !writes_files;
+        let next = decoder.next(&|| closed || video::stop_requested().is_some());
+        let (index, img) = match next {
+            Ok(video::Next::Frame(i, img)) => (i, img),
+            Ok(video::Next::End) => break Ok(Ended::End),
+            Ok(video::Next::Stopped) if video::stop_requested().is_some() => {
+                break Ok(Ended::Interrupted)
+            }
+            Ok(video::Next::Stopped) => break Ok(Ended::StdoutClosed),
+            Err(e) => break Err(e),
         };
-        output::print_json("trt-detect/1", &report)
-    } else {
-        let mut text = String::new();
-        for (p, r) in results {
-            if let Ok((img, dets, saved, speed)) = r {
-                writeln!(
-                    text,
-                    "{}: {} detection(s), {}x{}; speed {:.1} ms preprocess, {:.1} ms inference, {:.1} ms \
-                     postprocess",
-                    p.display(),
-                    dets.len(),
-                    img.width,
-                    img.height,
-                    speed.preprocess,
-                    speed.inference,
-                    speed.postprocess
-                )?;
-                for d in dets {
-                    let label = name_of(d.class_id)
-                        .map_or_else(|| format!("class {}", d.class_id), str::to_string);
-                    let [x1, y1, x2, y2] = d.bbox;
-                    writeln!(
-                        text,
-                        "  {label} {:.3} [{x1:.1}, {y1:.1}, {x2:.1}, {y2:.1}]",
-                        d.score
-                    )?;
-                }
-                if let Some(s) = saved {
-                    writeln!(text, "  annotated: {}", s.display())?;
-                }
+        if summary.frames == 0 {
+            summary.fps = decoder.fps();
+            if summary.fps.is_none() && !cli.json {
+                eprintln!(
+                    "trt-detect: warning: {}: ffmpeg stated no frame rate; frames carry no timestamp",
+                    summary.source
+                );
             }
         }
-        output::print_out(&text)
+        let at = FrameAt {
+            index,
+            timestamp_s: summary.fps.map(|f| index as f64 / f),
+        };
+        let frame_name = name.map(|n| format!("{n}_{index}"));
+        let out = Outputs {
+            labels: save_path(cli, frame_name.as_deref(), "labels/", ".txt")
+                .filter(|_| cli.save_txt),
+            png: save_path(cli, frame_name.as_deref(), "", ".png").filter(|_| cli.save_frames),
+        };
+        let done = shared
+            .detect(&img, &out, write_video)
+            .and_then(|(found, annotated)| {
+                if let (Some(a), Some(n)) = (annotated, name) {
+                    if encoder.is_none() {
+                        let dir = cli.save_dir.as_ref().expect("write_video needs --save-dir");
+                        // The source's rate over the stride: the annotated video lasts as long as the source.
+                        let fps = summary.fps.unwrap_or(30.0) / cli.vid_stride as f64;
+                        encoder = Some(ffmpeg.encode(
+                            &dir.join(format!("{n}.mp4")),
+                            a.width,
+                            a.height,
+                            fps,
+                        )?);
+                    }
+                    if let Err(e) = encoder.as_mut().expect("created above").write(&a) {
+                        // Killed, reaped and its temporary file removed: a broken encoder is not finished.
+                        encoder = None;
+                        return Err(e);
+                    }
+                }
+                Ok(found)
+            });
+        match done {
+            Ok(found) => {
+                summary.frames += 1;
+                report.image(summary.source.clone(), Some(at), Ok(found))?;
+            }
+            Err(e) => break Err(e.context(format!("frame {index}"))),
+        }
+    };
+    summary.decoded = summary.decoded.max(decoder.decoded());
+    // ffmpeg is stopped and reaped before the video is finished.
+    drop(decoder);
+    match outcome {
+        Ok(ended) => summary.ended = ended,
+        Err(e) => {
+            summary.ended = Ended::Error;
+            summary.error = Some(format!("{e:#}"));
+        }
     }
+    // The annotated video holds every frame reported, also when the source failed or was interrupted.
+    if let Some(enc) = encoder {
+        match enc.finish() {
+            Ok((path, _)) => summary.annotated = Some(path),
+            Err(e) if summary.error.is_none() => {
+                summary.ended = Ended::Error;
+                summary.error = Some(format!("{e:#}"));
+            }
+            Err(e) => eprintln!("trt-detect: error: {}: {e:#}", summary.source),
+        }
+    }
+    Ok(summary)
 }

@@ -4,6 +4,8 @@
 #include "trt-sys/src/shim/builder.rs.h"
 
 #include <stdexcept>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace trtshim
@@ -428,6 +430,133 @@ void ShimNetwork::mark_output(rust::Str tensor) const
     }
 }
 
+namespace
+{
+// The network input or output named `name` (non-owning), else throws naming the IO tensors there are.
+nvinfer1::ITensor* io_tensor_or_throw(nvinfer1::INetworkDefinition& net, std::string const& name)
+{
+    std::string inputs;
+    std::string outputs;
+    for (std::int32_t i = 0; i < net.getNbInputs(); ++i)
+    {
+        nvinfer1::ITensor* t = net.getInput(i);
+        if (t && str_or_empty(t->getName()) == name)
+        {
+            return t;
+        }
+        inputs += (inputs.empty() ? "" : ", ") + (t ? str_or_empty(t->getName()) : std::string());
+    }
+    for (std::int32_t i = 0; i < net.getNbOutputs(); ++i)
+    {
+        nvinfer1::ITensor* t = net.getOutput(i);
+        if (t && str_or_empty(t->getName()) == name)
+        {
+            return t;
+        }
+        outputs += (outputs.empty() ? "" : ", ") + (t ? str_or_empty(t->getName()) : std::string());
+    }
+    throw_invalid("no network input or output named '" + name + "' (inputs: " + inputs + "; outputs: " + outputs
+        + ")");
+}
+
+// ITensor::setType exists up to 10.x (deprecated in 10.12+); strongly typed releases dropped it. Detected on the
+// declaration so that TensorRT-RTX 1.3/1.4 (a 10.x API) are judged by their own headers.
+template <class T, class = void>
+struct has_set_type : std::false_type
+{
+};
+template <class T>
+struct has_set_type<T, std::void_t<decltype(std::declval<T&>().setType(nvinfer1::DataType{}))>> : std::true_type
+{
+};
+
+template <class T>
+void set_type_or_throw(T& t, nvinfer1::DataType want, ShimLogger const& logger, std::string const& name)
+{
+    if constexpr (has_set_type<T>::value)
+    {
+        std::uint64_t mark = logger.error_count();
+        t.setType(want);
+        if (logger.error_count() != mark)
+        {
+            throw_logged(logger, mark, "ITensor::setType", ("rejected for '" + name + "'").c_str());
+        }
+        if (t.getType() != want)
+        {
+            throw_invalid("ITensor::setType: '" + name + "' kept its type (TensorRT ignored the request)");
+        }
+    }
+    else
+    {
+        (void) t;
+        (void) want;
+        (void) logger;
+        throw_unsupported("changing the type of network IO tensor '" + name
+            + "' (ITensor::setType does not exist in this release: networks are strongly typed and the ONNX declares "
+              "IO types; cast in the ONNX instead)");
+    }
+}
+
+// The shim's formats in declaration order (Unknown, the last, excluded).
+constexpr std::uint8_t kShimFormats = static_cast<std::uint8_t>(TensorFormat::Unknown);
+constexpr std::uint8_t kShimTacticSources = static_cast<std::uint8_t>(TacticSource::Unknown);
+} // namespace
+
+void ShimNetwork::set_io_type(rust::Str tensor, DataType data_type) const
+{
+    std::string name(tensor);
+    nvinfer1::ITensor* t = io_tensor_or_throw(*network, name);
+    nvinfer1::DataType want = to_trt_or_throw(data_type);
+    if (t->getType() == want)
+    {
+        return;
+    }
+    set_type_or_throw(*t, want, *logger, name);
+}
+
+void ShimNetwork::set_io_formats(rust::Str tensor, rust::Slice<TensorFormat const> formats) const
+{
+    std::string name(tensor);
+    nvinfer1::ITensor* t = io_tensor_or_throw(*network, name);
+    if (formats.empty())
+    {
+        throw_invalid("no tensor format given for '" + name + "'");
+    }
+    nvinfer1::TensorFormats mask = 0;
+    for (TensorFormat f : formats)
+    {
+        nvinfer1::TensorFormat tf{};
+        if (!to_trt(f, tf))
+        {
+            throw_unsupported("tensor format " + std::to_string(static_cast<int>(f)) + " in TensorRT "
+                + std::to_string(NV_TENSORRT_MAJOR) + "." + std::to_string(NV_TENSORRT_MINOR));
+        }
+        mask |= 1U << static_cast<std::uint32_t>(tf);
+    }
+    std::uint64_t mark = logger->error_count();
+    t->setAllowedFormats(mask);
+    if (logger->error_count() != mark)
+    {
+        throw_logged(*logger, mark, "ITensor::setAllowedFormats", ("rejected for '" + name + "'").c_str());
+    }
+}
+
+rust::Vec<TensorFormat> ShimNetwork::io_formats(rust::Str tensor) const
+{
+    nvinfer1::ITensor* t = io_tensor_or_throw(*network, std::string(tensor));
+    nvinfer1::TensorFormats mask = t->getAllowedFormats();
+    rust::Vec<TensorFormat> out;
+    for (std::uint8_t i = 0; i < kShimFormats; ++i)
+    {
+        nvinfer1::TensorFormat tf{};
+        if (to_trt(static_cast<TensorFormat>(i), tf) && (mask & (1U << static_cast<std::uint32_t>(tf))) != 0)
+        {
+            out.push_back(static_cast<TensorFormat>(i));
+        }
+    }
+    return out;
+}
+
 void ShimNetwork::unmark_output(rust::Str tensor) const
 {
     std::string name(tensor);
@@ -687,6 +816,35 @@ rust::Vec<std::int32_t> ShimConfig::compute_capabilities() const
         out.push_back(static_cast<std::int32_t>(config->getComputeCapability(i)));
     }
 #endif
+    return out;
+}
+
+void ShimConfig::set_tactic_sources(rust::Slice<TacticSource const> sources) const
+{
+    nvinfer1::TacticSources mask = 0;
+    for (TacticSource s : sources)
+    {
+        mask |= 1U << static_cast<std::uint32_t>(map_or_unsupported<nvinfer1::TacticSource>(s, "tactic source"));
+    }
+    std::uint64_t mark = logger->error_count();
+    if (!config->setTacticSources(mask))
+    {
+        throw_logged(*logger, mark, "IBuilderConfig::setTacticSources", "rejected");
+    }
+}
+
+rust::Vec<TacticSource> ShimConfig::tactic_sources() const
+{
+    nvinfer1::TacticSources mask = config->getTacticSources();
+    rust::Vec<TacticSource> out;
+    for (std::uint8_t i = 0; i < kShimTacticSources; ++i)
+    {
+        nvinfer1::TacticSource ts{};
+        if (to_trt(static_cast<TacticSource>(i), ts) && (mask & (1U << static_cast<std::uint32_t>(ts))) != 0)
+        {
+            out.push_back(static_cast<TacticSource>(i));
+        }
+    }
     return out;
 }
 

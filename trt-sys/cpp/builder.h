@@ -78,6 +78,17 @@ public:
     void mark_output(rust::Str tensor) const;
     // INetworkDefinition::unmarkOutput(ITensor&): void; same failure rule.
     void unmark_output(rust::Str tensor) const;
+    // ITensor::setType on the network input or output named `tensor` (trtexec --inputIOFormats/--outputIOFormats):
+    // a no-op when the tensor already has the type. Releases without ITensor::setType (11.x, TensorRT-RTX 1.5+:
+    // strongly typed, the ONNX declares IO types) -> unsupported for any other type; an error logged during the call
+    // (a weakly typed output whose inferred type cannot convert, say) -> throws. No such IO tensor -> throws.
+    void set_io_type(rust::Str tensor, DataType data_type) const;
+    // ITensor::setAllowedFormats(bitmask of `formats`) on the network input or output named `tensor` (all
+    // releases). An empty list, a format the release lacks or an error logged during the call -> throws.
+    void set_io_formats(rust::Str tensor, rust::Slice<TensorFormat const> formats) const;
+    // ITensor::getAllowedFormats of that tensor, as the formats the shim knows (every format unless set). Never
+    // fails for an IO tensor.
+    rust::Vec<TensorFormat> io_formats(rust::Str tensor) const;
 
     // Finds a tensor by name among network inputs and layer outputs; null when absent (non-owning).
     nvinfer1::ITensor* find_tensor(std::string const& name) const;
@@ -136,6 +147,12 @@ public:
     void set_compute_capabilities(rust::Slice<std::int32_t const> targets) const;
     // IBuilderConfig::getNbComputeCapabilities + getComputeCapability(i) (TensorRT-RTX; others: empty). Never fails.
     rust::Vec<std::int32_t> compute_capabilities() const;
+    // IBuilderConfig::setTacticSources(mask of `sources`): exactly these sources are enabled afterwards. A source the
+    // release lacks -> unsupported; false from TensorRT -> throws.
+    void set_tactic_sources(rust::Slice<TacticSource const> sources) const;
+    // IBuilderConfig::getTacticSources: the enabled sources the shim knows (the release's defaults until set).
+    // Never fails.
+    rust::Vec<TacticSource> tactic_sources() const;
 };
 
 class ShimProfile

@@ -73,6 +73,11 @@ TRTSHIM_OPTIONAL_ENUMERATOR(kEXCLUDE_LEAN_RUNTIME)
 TRTSHIM_OPTIONAL_ENUMERATOR(kERROR_ON_TIMING_CACHE_MISS)
 TRTSHIM_OPTIONAL_ENUMERATOR(kSTRIP_PLAN)
 TRTSHIM_OPTIONAL_ENUMERATOR(kWEIGHT_STREAMING)
+TRTSHIM_OPTIONAL_ENUMERATOR(kCUBLAS)
+TRTSHIM_OPTIONAL_ENUMERATOR(kCUBLAS_LT)
+TRTSHIM_OPTIONAL_ENUMERATOR(kCUDNN)
+TRTSHIM_OPTIONAL_ENUMERATOR(kEDGE_MASK_CONVOLUTIONS)
+TRTSHIM_OPTIONAL_ENUMERATOR(kJIT_CONVOLUTIONS)
 } // namespace
 
 // Rows: X(shim enumerator, TensorRT enumerator). A row whose TensorRT enumerator the release lacks maps to "absent".
@@ -100,6 +105,9 @@ TRTSHIM_OPTIONAL_ENUMERATOR(kWEIGHT_STREAMING)
                     X(VersionCompatible, kVERSION_COMPATIBLE) X(ExcludeLeanRuntime, kEXCLUDE_LEAN_RUNTIME)            \
                         X(ErrorOnTimingCacheMiss, kERROR_ON_TIMING_CACHE_MISS) X(StripPlan, kSTRIP_PLAN)              \
                             X(WeightStreaming, kWEIGHT_STREAMING)
+#define TACTIC_ROWS(X)                                                                                                 \
+    X(Cublas, kCUBLAS) X(CublasLt, kCUBLAS_LT) X(Cudnn, kCUDNN) X(EdgeMaskConvolutions, kEDGE_MASK_CONVOLUTIONS)      \
+        X(JitConvolutions, kJIT_CONVOLUTIONS)
 
 #define TRTSHIM_DEFINE_MAP(ShimT, TrtT, ROWS, FALLBACK)                                                                \
     bool to_trt(ShimT v, TrtT& out)                                                                                    \
@@ -129,6 +137,7 @@ TRTSHIM_DEFINE_MAP(DeviceType, nvinfer1::DeviceType, DEVICE_ROWS, DeviceType::Gp
 TRTSHIM_DEFINE_MAP(HardwareCompatibility, nvinfer1::HardwareCompatibilityLevel, HWCOMPAT_ROWS, HardwareCompatibility::None)
 #endif
 TRTSHIM_DEFINE_MAP(ProfileSelector, nvinfer1::OptProfileSelector, SELECTOR_ROWS, ProfileSelector::Min)
+TRTSHIM_DEFINE_MAP(TacticSource, nvinfer1::TacticSource, TACTIC_ROWS, TacticSource::Unknown)
 
 bool to_trt(BuilderFlag v, nvinfer1::BuilderFlag& out)
 {
@@ -308,6 +317,7 @@ TRTSHIM_ROUNDTRIP(roundtrip_device_type, DeviceType, nvinfer1::DeviceType)
 TRTSHIM_ROUNDTRIP(roundtrip_profile_selector, ProfileSelector, nvinfer1::OptProfileSelector)
 TRTSHIM_ROUNDTRIP(roundtrip_severity, Severity, nvinfer1::ILogger::Severity)
 TRTSHIM_ROUNDTRIP(roundtrip_tensor_io_mode, TensorIoMode, nvinfer1::TensorIOMode)
+TRTSHIM_ROUNDTRIP(roundtrip_tactic_source, TacticSource, nvinfer1::TacticSource)
 
 HardwareCompatibility roundtrip_hardware_compatibility(HardwareCompatibility v)
 {
@@ -343,6 +353,12 @@ BuilderFlag roundtrip_builder_flag(BuilderFlag v)
 bool builder_flag_available(BuilderFlag v)
 {
     nvinfer1::BuilderFlag t{};
+    return to_trt(v, t);
+}
+
+bool tactic_source_available(TacticSource v)
+{
+    nvinfer1::TacticSource t{};
     return to_trt(v, t);
 }
 

@@ -58,6 +58,7 @@ enum class ProfileSelector : std::uint8_t;
 enum class BuilderFlag : std::uint8_t;
 enum class CalibrationAlgorithm : std::uint8_t;
 enum class ParserErrorCode : std::uint8_t;
+enum class TacticSource : std::uint8_t;
 struct HeaderVersion;
 struct ShimCapabilities;
 
@@ -90,6 +91,10 @@ bool to_trt(ProfileSelector v, nvinfer1::OptProfileSelector& out);
 ProfileSelector from_trt(nvinfer1::OptProfileSelector v);
 bool to_trt(BuilderFlag v, nvinfer1::BuilderFlag& out);
 BuilderFlag from_trt(nvinfer1::BuilderFlag v, bool& known);
+// TacticSource: kCUBLAS/kCUBLAS_LT/kCUDNN exist up to 10.x (deprecated there), the convolution sources in every
+// release; 11.x renumbered what is left (a source's bit is 1 << its value in the compiled headers).
+bool to_trt(TacticSource v, nvinfer1::TacticSource& out);
+TacticSource from_trt(nvinfer1::TacticSource v);
 
 // Converting variants that throw (unsupported / invalid) instead of returning false.
 nvinfer1::DataType to_trt_or_throw(DataType v);
@@ -121,5 +126,7 @@ Severity roundtrip_severity(Severity v);
 TensorIoMode roundtrip_tensor_io_mode(TensorIoMode v);
 ParserErrorCode roundtrip_parser_error_code(ParserErrorCode v);
 bool builder_flag_available(BuilderFlag v);
+TacticSource roundtrip_tactic_source(TacticSource v);
+bool tactic_source_available(TacticSource v);
 rust::Vec<std::int64_t> roundtrip_dims(rust::Slice<std::int64_t const> dims);
 } // namespace trtshim

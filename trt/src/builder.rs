@@ -6,10 +6,11 @@
 //! nor `Sync`: use them on one thread. After building, write the engine with [`crate::sidecar::write_engine`].
 
 pub use trt_sys::shim::{
-    builder_flag_available, capabilities, Builder, BuilderConfig, BuilderFlag,
-    CalibrationAlgorithm, Capabilities, DeviceType, HardwareCompatibility, HostMemory, LayerDesc,
-    MemoryPool, Network, NetworkTensorDesc, OptimizationProfile, ParserError, ParserErrorCode,
-    ProfileSelector, ProfilingVerbosity, ProgressMonitor, TimingCache,
+    builder_flag_available, capabilities, tactic_source_available, Builder, BuilderConfig,
+    BuilderFlag, CalibrationAlgorithm, Capabilities, DeviceType, HardwareCompatibility, HostMemory,
+    LayerDesc, MemoryPool, Network, NetworkTensorDesc, OptimizationProfile, ParserError,
+    ParserErrorCode, ProfileSelector, ProfilingVerbosity, ProgressMonitor, TacticSource,
+    TimingCache,
 };
 
 /// The ONNX parser (`nvonnxparser::IParser`); owns the network it fills.

@@ -23,13 +23,16 @@
 //!   "plugins": ["EfficientNMS_TRT"],
 //!   "plugin_libraries": ["libyolo_layer.so"],
 //!   "class_names": ["person", "bicycle"],
+//!   "build_settings": { "sparse_weights": true, "tactic_sources": ["EDGE_MASK_CONVOLUTIONS"] },
 //!   "engine": { "sha256": "…64 hex…", "bytes": 12345678 },
 //!   "created_at": "2026-11-23T00:41:53Z",
 //!   "tool": { "name": "trt-build", "version": "0.1.0" },
 //!   "sidecar_sha256": "…64 hex…"
 //! }
 //! ```
-//! * `plugin_libraries` and `class_names` are optional (omitted when empty; older sidecars without them verify).
+//! * `plugin_libraries`, `class_names` and `build_settings` are optional (omitted when empty; older sidecars without
+//!   them verify). `build_settings` is provenance only (`trt-build --sparsity`, `--tactic-sources`): loading never
+//!   checks it.
 //! * TensorRT for RTX: `tensorrt.version` reads `"RTX 1.7.1"`; an engine compiled ahead of time for a list of compute
 //!   capabilities records them as `tensorrt.compute_capabilities: ["7.5", "8.6"]` and has no `gpu` (it was built
 //!   without one); both fields are optional, so TensorRT sidecars are unchanged.
@@ -304,6 +307,28 @@ pub struct ToolInfo {
     pub version: String,
 }
 
+/// Builder settings recorded for provenance: they change which kernels the engine holds, not where it can run, so
+/// loading never checks them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct BuildSettings {
+    /// Built with `BuilderFlag::kSPARSE_WEIGHTS` (2:4 structured-sparsity kernels allowed where weights have the
+    /// pattern). Omitted when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sparse_weights: bool,
+    /// The tactic sources enabled for the build, as read back from the builder config, in TensorRT's names without
+    /// the `k` (`"EDGE_MASK_CONVOLUTIONS"`); omitted when the release's defaults were kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tactic_sources: Option<Vec<String>>,
+}
+
+impl BuildSettings {
+    /// Nothing was set (the section is omitted).
+    pub fn is_default(&self) -> bool {
+        *self == BuildSettings::default()
+    }
+}
+
 /// The engine sidecar (see the [module docs](self) for the format and the checks).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -338,6 +363,10 @@ pub struct Sidecar {
     /// omitted when unknown.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub class_names: Vec<String>,
+    /// Builder settings that shape the engine's kernels but not where it runs (`trt-build --sparsity`,
+    /// `--tactic-sources`); omitted when none was set.
+    #[serde(default, skip_serializing_if = "BuildSettings::is_default")]
+    pub build_settings: BuildSettings,
     /// Engine length and checksum (filled by [`write_engine`] / [`Sidecar::set_engine`]).
     pub engine: EngineDigest,
     /// Creation time, RFC 3339 UTC.
@@ -368,6 +397,7 @@ impl Sidecar {
             plugins: Vec::new(),
             plugin_libraries: Vec::new(),
             class_names: Vec::new(),
+            build_settings: BuildSettings::default(),
             engine: EngineDigest::default(),
             created_at: now_rfc3339(),
             tool: ToolInfo {
@@ -818,6 +848,46 @@ mod tests {
             PathBuf::from("a/model.engine.json")
         );
         assert_eq!(sidecar_path(Path::new("plan")), PathBuf::from("plan.json"));
+    }
+
+    #[test]
+    fn build_settings_are_omitted_when_default_and_round_trip_when_set() {
+        let mut sc = Sidecar::new(
+            TensorRtInfo {
+                version: Version::new(10, 3, 0),
+                version_compatible: false,
+                hardware_compatibility: HardwareCompatibility::None,
+                exclude_lean_runtime: false,
+                compute_capabilities: Vec::new(),
+            },
+            None,
+            Precision::Fp16,
+        );
+        sc.seal();
+        let text = sc.to_json();
+        assert!(!text.contains("build_settings"), "{text}");
+        assert_eq!(Sidecar::from_json(&text, Path::new("x.json")).unwrap(), sc);
+
+        sc.build_settings = BuildSettings {
+            sparse_weights: true,
+            tactic_sources: Some(vec!["JIT_CONVOLUTIONS".into()]),
+        };
+        sc.seal();
+        let text = sc.to_json();
+        assert!(
+            text.contains("\"sparse_weights\": true") && text.contains("\"JIT_CONVOLUTIONS\""),
+            "{text}"
+        );
+        assert_eq!(Sidecar::from_json(&text, Path::new("x.json")).unwrap(), sc);
+        // An empty set of sources is a choice (all disabled), not the defaults: it is kept.
+        sc.build_settings = BuildSettings {
+            sparse_weights: false,
+            tactic_sources: Some(Vec::new()),
+        };
+        sc.seal();
+        let text = sc.to_json();
+        assert!(text.contains("\"tactic_sources\": []"), "{text}");
+        assert!(!text.contains("sparse_weights"), "{text}");
     }
 
     #[test]

@@ -488,6 +488,39 @@ pub fn lint_warnings(model: &Model) -> Vec<String> {
         .collect()
 }
 
+/// `--sparsity force`: a copy of `model` with every Conv, MatMul and Gemm weight pruned to 2:4 structured sparsity
+/// along its input channels ([`yolo_onnx::sparsity`]), and the step for the report and sidecar (`prune-2:4`). The
+/// outputs change by design, so the step carries no numerical check; a model with nothing to prune is an error (the
+/// option would then only mislead).
+pub fn prune_2_4(model: &Model) -> Result<(Model, StepReport)> {
+    let mut out = model.clone();
+    let report = yolo_onnx::sparsity::prune_2_4(&mut out)
+        .map_err(|e| anyhow::anyhow!("--sparsity force: {}", one_line(&e.to_string())))?;
+    for s in &report.skipped {
+        tracing::debug!("2:4 pruning leaves {} alone: {}", s.name, s.reason);
+    }
+    if report.pruned.is_empty() {
+        bail!(
+            "--sparsity force: the model has no Conv, MatMul or Gemm weight initializer to prune{}; build with \
+             --sparsity enable (or without --sparsity)",
+            if report.skipped.is_empty() {
+                String::new()
+            } else {
+                format!(" ({} left alone: {})", report.skipped.len(), report.skipped[0].reason)
+            }
+        );
+    }
+    Ok((
+        out,
+        StepReport {
+            name: "prune-2:4".into(),
+            summary: report.summary(),
+            verification: None,
+            verification_skipped: None,
+        },
+    ))
+}
+
 /// The FP16 pass on a copy of `model`, keeping nodes matching `keep_fp32` (globs on node names or op types) in FP32.
 /// Values observed near the FP16 limit on the CPU executor stay FP32 too.
 ///

@@ -835,3 +835,319 @@ fn rtx_triton_repositories_and_deepstream_configs_carry_the_real_plan() {
         assert_eq!(parsed[1]["max_batch_size"], 4);
     }
 }
+
+/// `trt-build ARGS` in `dir` expected to fail with `code` before TensorRT built anything: the error names `needle` and
+/// no engine is written.
+fn build_refused(dir: &Path, args: &[&str], code: i32, needle: &str) {
+    let o = rtx_cmd(&build_bin(), dir).args(args).output().unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(code), "{args:?}: {err}");
+    assert!(err.contains(needle), "{args:?}: `{needle}` not in {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        !dir.join("refused.engine").exists(),
+        "{args:?} wrote an engine"
+    );
+}
+
+#[test]
+#[ignore = "needs TensorRT-RTX: TRT_TEST_RTX_LIB, TRT_TEST_CUDART_DIR and tools built with --features trt-sys/require-tensorrt-rtx"]
+fn rtx_io_formats_are_set_on_the_network_and_recorded_as_the_engine_has_them() {
+    let dir = tempfile::tempdir().unwrap();
+    common::sample(dir.path(), "conv-bn", "m.onnx");
+    // FP32 linear IO, as the ONNX declares it: accepted by the strongly typed RTX network.
+    let r = build(
+        dir.path(),
+        &[
+            "m.onnx",
+            "--inputIOFormats=fp32:chw",
+            "--outputIOFormats=fp32:chw",
+            "-o",
+            "f32.engine",
+        ],
+    );
+    assert_eq!(r["io_formats"][0]["dtype"], "f32", "{r}");
+    assert_real_engine(dir.path(), "f32.engine", "fp32");
+    let sc = sidecar(dir.path(), "f32.engine");
+    for t in sc["io"].as_array().unwrap() {
+        assert_eq!(t["dtype"], "f32", "{sc}");
+        assert_eq!(t["format"], "linear", "{sc}");
+    }
+    // FP16 IO needs an ONNX that declares it (trt-onnx fp16 --io-fp16); then the engine's IO is FP16.
+    let o = rtx_cmd(Path::new(env!("CARGO_BIN_EXE_trt-onnx")), dir.path())
+        .args([
+            "fp16",
+            "m.onnx",
+            "--io-fp16",
+            "-o",
+            "m16.onnx",
+            "--no-verify",
+        ])
+        .output()
+        .unwrap();
+    assert_ok(&o);
+    let r = build(
+        dir.path(),
+        &[
+            "m16.onnx",
+            "--input-io-formats",
+            "fp16:chw",
+            "--output-io-formats",
+            "fp16:chw",
+            "-o",
+            "f16.engine",
+        ],
+    );
+    assert_eq!(r["io_formats"][0]["declared"], "f16", "{r}");
+    let sc = sidecar(dir.path(), "f16.engine");
+    let io = sc["io"].as_array().unwrap();
+    assert!(!io.is_empty());
+    for t in io {
+        assert_eq!(
+            t["dtype"], "f16",
+            "the engine's IO type, as TensorRT reports it: {sc}"
+        );
+    }
+    // Refused before TensorRT: an FP16 request on the FP32-IO model (strongly typed), a vectorized layout.
+    build_refused(
+        dir.path(),
+        &[
+            "m.onnx",
+            "--fp16",
+            "--inputIOFormats=fp16:chw",
+            "-o",
+            "refused.engine",
+        ],
+        1,
+        "`images` is fp32 in the ONNX",
+    );
+    build_refused(
+        dir.path(),
+        &[
+            "m.onnx",
+            "--inputIOFormats=fp16:chw4",
+            "-o",
+            "refused.engine",
+        ],
+        2,
+        "`fp16:chw4`",
+    );
+}
+
+#[test]
+#[ignore = "needs TensorRT-RTX: TRT_TEST_RTX_LIB, TRT_TEST_CUDART_DIR and tools built with --features trt-sys/require-tensorrt-rtx"]
+fn rtx_tactic_sources_are_applied_and_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    common::sample(dir.path(), "conv-bn", "m.onnx");
+    for (spec, want) in [
+        (
+            "+EDGE_MASK_CONVOLUTIONS,+JIT_CONVOLUTIONS",
+            vec!["EDGE_MASK_CONVOLUTIONS", "JIT_CONVOLUTIONS"],
+        ),
+        (
+            "-EDGE_MASK_CONVOLUTIONS,+JIT_CONVOLUTIONS",
+            vec!["JIT_CONVOLUTIONS"],
+        ),
+        ("-EDGE_MASK_CONVOLUTIONS,-JIT_CONVOLUTIONS", vec![]),
+    ] {
+        let engine = format!("t{}.engine", want.len());
+        let r = build(
+            dir.path(),
+            &["m.onnx", &format!("--tacticSources={spec}"), "-o", &engine],
+        );
+        // What TensorRT's config reports after the change, in the report and the sidecar.
+        assert_eq!(
+            r["builder"]["tactic_sources"],
+            serde_json::json!(want),
+            "{spec}: {r}"
+        );
+        assert_real_engine(dir.path(), &engine, "fp32");
+        assert_eq!(
+            sidecar(dir.path(), &engine)["build_settings"]["tactic_sources"],
+            serde_json::json!(want),
+            "{spec}"
+        );
+    }
+    // Without the option the release's defaults stay and nothing is recorded.
+    build(dir.path(), &["m.onnx", "-o", "d.engine"]);
+    assert!(sidecar(dir.path(), "d.engine")
+        .get("build_settings")
+        .is_none());
+    // cuDNN tactics do not exist in TensorRT-RTX: refused by name before any work.
+    build_refused(
+        dir.path(),
+        &[
+            "m.onnx",
+            "--tactic-sources",
+            "-CUDNN",
+            "-o",
+            "refused.engine",
+        ],
+        1,
+        "its sources are EDGE_MASK_CONVOLUTIONS, JIT_CONVOLUTIONS",
+    );
+}
+
+#[test]
+#[ignore = "needs TensorRT-RTX: TRT_TEST_RTX_LIB, TRT_TEST_CUDART_DIR and tools built with --features trt-sys/require-tensorrt-rtx"]
+fn rtx_sparsity_enable_and_force_build_and_are_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    common::sample(dir.path(), "yolov7-tiny", "m.onnx");
+    let r = build(
+        dir.path(),
+        &["m.onnx", "--sparsity", "enable", "-o", "e.engine"],
+    );
+    assert_eq!(r["builder"]["sparsity"], "enable");
+    assert_real_engine(dir.path(), "e.engine", "fp32");
+    let sc = sidecar(dir.path(), "e.engine");
+    assert_eq!(
+        sc["build_settings"]["sparse_weights"], true,
+        "kSPARSE_WEIGHTS read back: {sc}"
+    );
+    assert_eq!(sc["pipeline"], serde_json::json!(["reparameterize"]));
+
+    let r = build(
+        dir.path(),
+        &[
+            "m.onnx",
+            "--sparsity=force",
+            "--fp16",
+            "-o",
+            "f.engine",
+            "--emit-onnx",
+            "pruned.onnx",
+        ],
+    );
+    assert_real_engine(dir.path(), "f.engine", "fp16");
+    let sc = sidecar(dir.path(), "f.engine");
+    assert_eq!(sc["build_settings"]["sparse_weights"], true, "{sc}");
+    assert_eq!(
+        sc["pipeline"],
+        serde_json::json!(["reparameterize", "prune-2:4", "fp16"]),
+        "pruned before the FP16 pass: {sc}"
+    );
+    assert!(
+        r["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("changes the model's outputs")),
+        "{r}"
+    );
+    // What TensorRT parsed has the 2:4 pattern in every Conv weight with at least 4 input channels.
+    let m = yolo_onnx::Model::load(dir.path().join("pruned.onnx")).unwrap();
+    let mut checked = 0;
+    for node in m.graph().nodes().iter().filter(|n| n.op_type == "Conv") {
+        let Some(w) = m.graph().initializer_f32(&node.input[1]).unwrap() else {
+            continue;
+        };
+        let dims = w.shape().to_vec();
+        let values: Vec<f32> = w.iter().copied().collect();
+        let layout = yolo_onnx::sparsity::Layout::along(&dims, 1);
+        assert!(
+            yolo_onnx::sparsity::is_2_4(&values, layout),
+            "{}",
+            node.input[1]
+        );
+        if dims[1] >= 4 {
+            let nz = values.iter().filter(|v| **v != 0.0).count();
+            assert!(
+                nz * 2 <= values.len(),
+                "{}: {nz} of {}",
+                node.input[1],
+                values.len()
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 5, "{checked} Conv weights checked");
+}
+
+#[test]
+#[ignore = "needs TensorRT-RTX: TRT_TEST_RTX_LIB, TRT_TEST_CUDART_DIR and tools built with --features trt-sys/require-tensorrt-rtx"]
+fn rtx_layer_info_without_a_gpu_is_refused_before_the_build() {
+    let dir = tempfile::tempdir().unwrap();
+    common::sample(dir.path(), "conv-bn", "m.onnx");
+    // TensorRT-RTX builds here, but its engine inspector needs the engine deserialized, on a GPU.
+    build_refused(
+        dir.path(),
+        &["m.onnx", "--exportLayerInfo=l.json", "-o", "refused.engine"],
+        3,
+        "trt-inspect ENGINE --export-layer-info FILE",
+    );
+    assert!(!dir.path().join("l.json").exists());
+    build_refused(
+        dir.path(),
+        &[
+            "m.onnx",
+            "--dump-layer-info",
+            "--dry-run",
+            "-o",
+            "refused.engine",
+        ],
+        3,
+        "usable GPU",
+    );
+    // The engine built without it; the layer information is trt-inspect's job on a machine that runs it.
+    build(
+        dir.path(),
+        &[
+            "m.onnx",
+            "--profiling-verbosity",
+            "detailed",
+            "-o",
+            "m.engine",
+        ],
+    );
+    let o = rtx_cmd(&inspect_bin(), dir.path())
+        .args(["m.engine", "--export-layer-info", "l.json"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--export-layer-info needs TensorRT and a GPU"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!dir.path().join("l.json").exists());
+}
+
+#[test]
+#[ignore = "needs a GPU TensorRT-RTX supports (compute capability 7.5, 8.x or 12.x), TRT_TEST_RTX_LIB, TRT_TEST_CUDART_DIR and the RTX build"]
+fn gpu_rtx_layer_info_is_dumped_exported_and_matches_trt_inspect() {
+    let dir = tempfile::tempdir().unwrap();
+    common::sample(dir.path(), "conv-bn", "m.onnx");
+    let r = build(
+        dir.path(),
+        &[
+            "m.onnx",
+            "--compute-capability",
+            "current",
+            "--dumpLayerInfo",
+            "--exportLayerInfo=l.json",
+            "-o",
+            "m.engine",
+        ],
+    );
+    // Detailed verbosity was set for the inspector: layers are objects with their parameters, not bare names.
+    assert_eq!(r["builder"]["profiling_verbosity"], "detailed", "{r}");
+    let layers = r["layer_info"]["Layers"]
+        .as_array()
+        .expect("the inspector's Layers");
+    assert!(!layers.is_empty(), "{r}");
+    assert!(layers.iter().all(|l| l["Name"].is_string()), "{r}");
+    let exported: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("l.json")).unwrap()).unwrap();
+    assert_eq!(exported, r["layer_info"]);
+    assert_eq!(r["layer_info_file"], "l.json");
+    // trt-inspect writes the same information for the engine on this machine.
+    let o = rtx_cmd(&inspect_bin(), dir.path())
+        .args(["m.engine", "--export-layer-info", "l2.json"])
+        .output()
+        .unwrap();
+    assert_ok(&o);
+    let again: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("l2.json")).unwrap())
+            .unwrap();
+    assert_eq!(again, exported);
+}

@@ -44,6 +44,10 @@ fn help_documents_exit_codes_and_trtexec_spellings() {
         "--saveEngine",
         "--minShapes",
         "--memPoolSize=workspace",
+        "--inputIOFormats",
+        "--tacticSources",
+        "--exportLayerInfo",
+        "Several optimization profiles",
     ] {
         assert!(out.contains(needle), "{needle} missing from --help");
     }
@@ -946,4 +950,278 @@ fn verbose_means_the_projects_messages_and_the_plan_reads_plainly() {
     assert!(!err.contains('\u{1b}'), "ANSI codes in a pipe");
     let out = common::stdout(&o);
     assert!(!out.contains("[]") && !out.contains("Fp16"), "{out}");
+}
+
+/// trtexec's `--inputIOFormats`/`--outputIOFormats` in a dry run: checked against the ONNX the pipeline produced and
+/// the release planned for, with trtexec's count rule; what a build would refuse, the dry run refuses.
+#[test]
+fn io_formats_are_planned_against_the_onnx_and_the_release() {
+    let dir = tempfile::tempdir().unwrap();
+    sample(dir.path(), "yolov9", "m.onnx");
+    // Weakly typed 10.3: an FP16 input is a conversion TensorRT makes at the boundary; one entry for all outputs.
+    let o = run_line(
+        dir.path(),
+        "m.onnx --dry-run --json --no-verify --trt-release 10.3 --inputIOFormats=fp16:chw --outputIOFormats=fp32:chw",
+    );
+    common::assert_ok(&o);
+    let r = json(&o);
+    let io = r["io_formats"].as_array().unwrap();
+    assert_eq!(io[0]["name"], "images", "{r}");
+    assert_eq!(io[0]["direction"], "input");
+    assert_eq!(io[0]["dtype"], "f16");
+    assert_eq!(io[0]["declared"], "f32");
+    assert_eq!(io[0]["formats"], serde_json::json!(["linear"]));
+    let outputs = yolo_onnx::Model::load(dir.path().join("m.onnx"))
+        .unwrap()
+        .graph()
+        .outputs()
+        .len();
+    assert_eq!(io.len(), 1 + outputs, "one spec applies to every output");
+    // TensorRT-RTX builds strongly typed networks: the ONNX's FP32 input cannot become FP16 there.
+    let o = run_line(
+        dir.path(),
+        "m.onnx --dry-run --no-verify --trt-release rtx-1.7 --fp16 --input-io-formats fp16:chw -o x.engine",
+    );
+    assert_fails(&o, 1, "`images` is fp32 in the ONNX");
+    assert!(stderr(&o).contains("--io-fp16"), "{}", stderr(&o));
+    assert!(!dir.path().join("x.engine").exists());
+    // ... and takes the declared type as is.
+    let o = run_line(
+        dir.path(),
+        "m.onnx --dry-run --no-verify --trt-release rtx-1.7 --input-io-formats fp32:chw",
+    );
+    common::assert_ok(&o);
+    // A model with FP16 IO (trt-onnx fp16 --io-fp16) takes fp16:chw on RTX.
+    let t = Command::new(env!("CARGO_BIN_EXE_trt-onnx"))
+        .current_dir(dir.path())
+        .args([
+            "fp16",
+            "m.onnx",
+            "--io-fp16",
+            "-o",
+            "m16.onnx",
+            "--no-verify",
+        ])
+        .output()
+        .unwrap();
+    common::assert_ok(&t);
+    let o = run_line(
+        dir.path(),
+        "m16.onnx --dry-run --no-verify --json --trt-release rtx-1.7 --input-io-formats fp16:chw --output-io-formats fp16:chw",
+    );
+    common::assert_ok(&o);
+    assert_eq!(json(&o)["io_formats"][0]["declared"], "f16");
+    // Types the release lacks, entries that do not match the network, quantized IO without scales.
+    for (line, code, needle) in [
+        (
+            "--trt-release 8.6 --input-io-formats bf16:chw",
+            1,
+            "TensorRT 8.6.0 has no bf16 tensors",
+        ),
+        (
+            "--trt-release 10.3 --input-io-formats fp16:chw,fp16:chw",
+            1,
+            "2 entries for 1 network input(s) (images)",
+        ),
+        (
+            "--trt-release 10.3 --input-io-formats int8:chw",
+            1,
+            "quantization scale",
+        ),
+        ("--input-io-formats fp16:chw32", 2, "`fp16:chw32`"),
+        ("--outputIOFormats=fp16:hwc", 2, "channel-last"),
+    ] {
+        let o = run_line(dir.path(), &format!("m.onnx --dry-run --no-verify {line}"));
+        if code == 2 {
+            // clap's usage error.
+            common::assert_code(&o, 2);
+            assert!(stderr(&o).contains(needle), "{line}: {}", stderr(&o));
+        } else {
+            assert_fails(&o, code, needle);
+        }
+    }
+}
+
+/// `--tactic-sources`: trtexec's `+NAME,-NAME`; names a release lacks are refused by the plan, in a dry run too.
+#[test]
+fn tactic_sources_are_checked_against_the_release() {
+    let dir = tempfile::tempdir().unwrap();
+    sample(dir.path(), "conv-bn", "m.onnx");
+    let o = run_line(
+        dir.path(),
+        "m.onnx --dry-run --json --trt-release 10.3 --tacticSources=-CUDNN,+CUBLAS",
+    );
+    common::assert_ok(&o);
+    let r = json(&o);
+    assert_eq!(
+        r["builder"]["tactic_source_changes"],
+        serde_json::json!([
+            {"source": "CUDNN", "enable": false},
+            {"source": "CUBLAS", "enable": true}
+        ]),
+        "{r}"
+    );
+    for release in ["11.4", "rtx-1.7"] {
+        let o = run_line(
+            dir.path(),
+            &format!("m.onnx --dry-run --trt-release {release} --tactic-sources -CUDNN"),
+        );
+        assert_fails(&o, 1, "--tactic-sources -CUDNN cannot be honored");
+        assert!(
+            stderr(&o).contains("its sources are EDGE_MASK_CONVOLUTIONS, JIT_CONVOLUTIONS"),
+            "{}",
+            stderr(&o)
+        );
+    }
+    let o = run_line(
+        dir.path(),
+        "m.onnx --dry-run --trt-release rtx-1.7 --tactic-sources -EDGE_MASK_CONVOLUTIONS",
+    );
+    common::assert_ok(&o);
+    assert!(
+        common::stdout(&o).contains("tactics     -EDGE_MASK_CONVOLUTIONS"),
+        "{}",
+        common::stdout(&o)
+    );
+    let o = run_line(dir.path(), "m.onnx --dry-run --tactic-sources +WINOGRAD");
+    common::assert_code(&o, 2);
+    assert!(
+        stderr(&o).contains("`WINOGRAD` is not a tactic source"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// `--sparsity force`: the pipeline prunes every Conv weight to 2:4 along its input channels before TensorRT; the
+/// emitted ONNX (what TensorRT parses) has the pattern, the other weights are untouched, and the report warns.
+#[test]
+fn sparsity_force_prunes_the_onnx_tensorrt_parses() {
+    let dir = tempfile::tempdir().unwrap();
+    sample(dir.path(), "yolov7-tiny", "m.onnx");
+    let o = run_line(
+        dir.path(),
+        "m.onnx --dry-run --json --sparsity force --emit-onnx pruned.onnx",
+    );
+    common::assert_ok(&o);
+    let r = json(&o);
+    assert_eq!(
+        common::step_names(&r),
+        ["reparameterize", "prune-2:4"],
+        "{r}"
+    );
+    assert_eq!(r["builder"]["sparsity"], "force");
+    assert!(
+        r["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("changes the model's outputs")),
+        "{r}"
+    );
+    // Without --json the warning goes to stderr.
+    let o = run_line(dir.path(), "m.onnx --dry-run --sparsity force");
+    common::assert_ok(&o);
+    assert!(
+        stderr(&o).contains("warning: --sparsity force:")
+            && stderr(&o).contains("changes the model's outputs"),
+        "{}",
+        stderr(&o)
+    );
+    let emitted = dir.path().join("pruned.onnx");
+    let fused = dir.path().join("fused.onnx");
+    let o = run_line(dir.path(), "m.onnx --dry-run --emit-onnx fused.onnx");
+    common::assert_ok(&o);
+    let (p, f) = (
+        yolo_onnx::Model::load(&emitted).unwrap(),
+        yolo_onnx::Model::load(&fused).unwrap(),
+    );
+    let mut convs = 0;
+    for node in p.graph().nodes().iter().filter(|n| n.op_type == "Conv") {
+        let w = &node.input[1];
+        let pruned = p.graph().initializer_f32(w).unwrap().unwrap();
+        let orig = f.graph().initializer_f32(w).unwrap().unwrap();
+        let dims = pruned.shape().to_vec();
+        let (k, c, rs) = (dims[0], dims[1], dims[2] * dims[3]);
+        for ki in 0..k {
+            for s in 0..rs {
+                for start in (0..c).step_by(4) {
+                    let group: Vec<usize> = (start..(start + 4).min(c)).collect();
+                    let at = |ci: usize| (ki * c + ci) * rs + s;
+                    let (pv, ov) = (pruned.as_slice().unwrap(), orig.as_slice().unwrap());
+                    let kept: Vec<usize> = group
+                        .iter()
+                        .copied()
+                        .filter(|&ci| pv[at(ci)] != 0.0)
+                        .collect();
+                    assert!(kept.len() <= 2, "{w}: {kept:?}");
+                    // Survivors are unchanged and no smaller than any dropped value of their group.
+                    let dropped_max = group
+                        .iter()
+                        .filter(|ci| !kept.contains(ci))
+                        .map(|&ci| ov[at(ci)].abs())
+                        .fold(0.0f32, f32::max);
+                    for &ci in &kept {
+                        assert_eq!(pv[at(ci)], ov[at(ci)]);
+                        assert!(ov[at(ci)].abs() >= dropped_max, "{w}");
+                    }
+                }
+            }
+        }
+        convs += 1;
+    }
+    assert!(convs > 5, "{convs} Conv layers");
+    // Only weights changed: same nodes, same biases.
+    assert_eq!(p.graph().nodes().len(), f.graph().nodes().len());
+    // `enable` leaves the ONNX alone (TensorRT uses sparse kernels only where weights already have the pattern).
+    let o = run_line(dir.path(), "m.onnx --dry-run --sparsity enable --json");
+    common::assert_ok(&o);
+    assert_eq!(common::step_names(&json(&o)), ["reparameterize"]);
+}
+
+/// `--dump-layer-info`/`--export-layer-info` need a machine that runs engines (the inspector reads a deserialized
+/// engine): without one, exit 3 before any work, in a dry run too, saying where to do it instead.
+#[test]
+fn layer_info_without_a_gpu_is_refused_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    sample(dir.path(), "conv-bn", "m.onnx");
+    for line in [
+        "m.onnx --dumpLayerInfo --emit-onnx e.onnx",
+        "m.onnx --export-layer-info l.json --emit-onnx e.onnx --dry-run",
+    ] {
+        let o = run_line(dir.path(), line);
+        assert_fails(&o, 3, "trt-inspect ENGINE --export-layer-info FILE");
+        assert!(
+            stderr(&o).contains("need a usable GPU here"),
+            "{}",
+            stderr(&o)
+        );
+        assert!(
+            !dir.path().join("e.onnx").exists() && !dir.path().join("l.json").exists(),
+            "{line}: nothing ran"
+        );
+    }
+    // trt-inspect refuses the same way on an engine, and names the model mistake on an ONNX.
+    let o = common::no_trt_cmd(env!("CARGO_BIN_EXE_trt-inspect"), dir.path())
+        .args(["m.onnx", "--export-layer-info", "l.json"])
+        .output()
+        .unwrap();
+    common::assert_fails(&o, "trt-inspect", 1, "is an ONNX model");
+    let engine = common::write_engine(
+        dir.path(),
+        b"not a real plan",
+        (10, 3, 0),
+        &["reparameterize"],
+    );
+    let o = common::no_trt_cmd(env!("CARGO_BIN_EXE_trt-inspect"), dir.path())
+        .arg(&engine)
+        .args(["--export-layer-info", "l.json"])
+        .output()
+        .unwrap();
+    common::assert_fails(
+        &o,
+        "trt-inspect",
+        3,
+        "--export-layer-info needs TensorRT and a GPU",
+    );
+    assert!(!dir.path().join("l.json").exists());
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use super::Never;
 use super::{
     BuilderFlag, CalibrationAlgorithm, DataType, DeviceType, HardwareCompatibility, HostMemory,
-    Logger, MemoryPool, ProfileSelector, ProfilingVerbosity,
+    Logger, MemoryPool, ProfileSelector, ProfilingVerbosity, TacticSource, TensorFormat,
 };
 #[cfg(not(trt_shim))]
 use crate::error::Error;
@@ -77,6 +77,8 @@ pub(crate) mod ffi {
         type MemoryPool = crate::shim::common::ffi::MemoryPool;
         type ProfileSelector = crate::shim::common::ffi::ProfileSelector;
         type ProfilingVerbosity = crate::shim::common::ffi::ProfilingVerbosity;
+        type TacticSource = crate::shim::common::ffi::TacticSource;
+        type TensorFormat = crate::shim::common::ffi::TensorFormat;
         type ShimLogger = crate::shim::logger::ffi::ShimLogger;
         type ShimHostMemory = crate::shim::host_memory::ffi::ShimHostMemory;
 
@@ -116,6 +118,10 @@ pub(crate) mod ffi {
         fn outputs(self: &ShimNetwork) -> Result<Vec<NetworkTensorDesc>>;
         fn mark_output(self: &ShimNetwork, tensor: &str) -> Result<()>;
         fn unmark_output(self: &ShimNetwork, tensor: &str) -> Result<()>;
+        fn set_io_type(self: &ShimNetwork, tensor: &str, data_type: DataType) -> Result<()>;
+        fn set_io_formats(self: &ShimNetwork, tensor: &str, formats: &[TensorFormat])
+            -> Result<()>;
+        fn io_formats(self: &ShimNetwork, tensor: &str) -> Result<Vec<TensorFormat>>;
 
         fn set_memory_pool_limit(self: &ShimConfig, pool: MemoryPool, bytes: u64) -> Result<()>;
         fn memory_pool_limit(self: &ShimConfig, pool: MemoryPool) -> Result<u64>;
@@ -148,6 +154,8 @@ pub(crate) mod ffi {
         ) -> Result<()>;
         fn set_compute_capabilities(self: &ShimConfig, targets: &[i32]) -> Result<()>;
         fn compute_capabilities(self: &ShimConfig) -> Result<Vec<i32>>;
+        fn set_tactic_sources(self: &ShimConfig, sources: &[TacticSource]) -> Result<()>;
+        fn tactic_sources(self: &ShimConfig) -> Result<Vec<TacticSource>>;
 
         fn set_dimensions(
             self: &ShimProfile,
@@ -527,6 +535,59 @@ impl Network {
     }
 }
 
+impl Network {
+    /// Sets the element type of the network input or output named `tensor` (`ITensor::setType`, trtexec's
+    /// `--inputIOFormats`/`--outputIOFormats` type). A no-op when the tensor already has that type. Releases without
+    /// `setType` (11.x, TensorRT-RTX 1.5+: strongly typed, the ONNX declares IO types) return
+    /// [`Error::Unsupported`](crate::Error::Unsupported) for any other type.
+    pub fn set_io_type(&mut self, tensor: &str, data_type: DataType) -> Result<()> {
+        #[cfg(not(trt_shim))]
+        {
+            let _ = (tensor, data_type);
+            match self.never {}
+        }
+        #[cfg(trt_shim)]
+        {
+            let r = self.shim().set_io_type(tensor, data_type.to_ffi());
+            self.finish("ITensor::setType", r)
+        }
+    }
+
+    /// Restricts the network input or output named `tensor` to `formats` (`ITensor::setAllowedFormats`).
+    pub fn set_io_formats(&mut self, tensor: &str, formats: &[TensorFormat]) -> Result<()> {
+        #[cfg(not(trt_shim))]
+        {
+            let _ = (tensor, formats);
+            match self.never {}
+        }
+        #[cfg(trt_shim)]
+        {
+            let f: Vec<_> = formats.iter().map(|f| f.to_ffi()).collect();
+            let r = self.shim().set_io_formats(tensor, &f);
+            self.finish("ITensor::setAllowedFormats", r)
+        }
+    }
+
+    /// The formats the network input or output named `tensor` may take (`ITensor::getAllowedFormats`; every format
+    /// the release has until restricted).
+    pub fn io_formats(&self, tensor: &str) -> Result<Vec<TensorFormat>> {
+        #[cfg(not(trt_shim))]
+        {
+            let _ = tensor;
+            match self.never {}
+        }
+        #[cfg(trt_shim)]
+        {
+            let r = self.shim().io_formats(tensor);
+            Ok(self
+                .finish("ITensor::getAllowedFormats", r)?
+                .into_iter()
+                .filter_map(TensorFormat::from_ffi)
+                .collect())
+        }
+    }
+}
+
 /// `IBuilderConfig`.
 pub struct BuilderConfig {
     #[cfg(trt_shim)]
@@ -750,6 +811,34 @@ impl BuilderConfig {
     pub fn compute_capabilities(&self) -> Result<Vec<i32>> {
         config_call!(self, "IBuilderConfig::getComputeCapability", |s| s
             .compute_capabilities())
+    }
+
+    /// Enables exactly `sources` (`IBuilderConfig::setTacticSources`); start from [`BuilderConfig::tactic_sources`]
+    /// to change the release's defaults. A source the compiled release lacks is an
+    /// [`Error::Unsupported`](crate::Error::Unsupported) (see [`tactic_source_available`](crate::shim::tactic_source_available)).
+    pub fn set_tactic_sources(&mut self, sources: &[TacticSource]) -> Result<()> {
+        let _ = sources;
+        config_call!(self, "IBuilderConfig::setTacticSources", |s| {
+            let f: Vec<_> = sources.iter().map(|t| t.to_ffi()).collect();
+            s.set_tactic_sources(&f)
+        })
+    }
+
+    /// The enabled tactic sources (`IBuilderConfig::getTacticSources`: the release's defaults until set).
+    pub fn tactic_sources(&self) -> Result<Vec<TacticSource>> {
+        #[cfg(not(trt_shim))]
+        match self.never {}
+        #[cfg(trt_shim)]
+        {
+            let r = self.shim().tactic_sources();
+            Ok(self
+                .builder
+                .logger
+                .finish("IBuilderConfig::getTacticSources", r)?
+                .into_iter()
+                .filter_map(TacticSource::from_ffi)
+                .collect())
+        }
     }
 }
 

@@ -1,4 +1,4 @@
-//! Types every area shares (`cpp/common.{h,cc}`): the twelve shim enums, and what the compiled release offers
+//! Types every area shares (`cpp/common.{h,cc}`): the thirteen shim enums, and what the compiled release offers
 //! ([`Capabilities`], [`capabilities`], [`compute_capability_targets`], [`builder_flag_available`]).
 //!
 //! Each enum is declared once, as a cxx shared enum in the bridge below; the other bridges take it over with
@@ -393,9 +393,32 @@ pub(crate) mod ffi {
         Unknown,
     }
 
-    // `LayerDesc::output_types` (builder bridge) is a `Vec<DataType>`; cxx instantiates `rust::Vec` only in the
-    // bridge that declares the element type.
+    /// Tactic sources (`nvinfer1::TacticSource`), enabled or disabled as a set with
+    /// [`BuilderConfig::set_tactic_sources`](crate::shim::BuilderConfig::set_tactic_sources). cuBLAS, cuBLASLt and
+    /// cuDNN exist up to 10.x (deprecated there); the convolution sources in every release.
+    #[repr(u8)]
+    #[derive(Debug)]
+    enum TacticSource {
+        /// cuBLAS tactics (`kCUBLAS`, <= 10.x).
+        Cublas,
+        /// cuBLASLt tactics (`kCUBLAS_LT`, <= 10.x).
+        CublasLt,
+        /// cuDNN tactics (`kCUDNN`, <= 10.x).
+        Cudnn,
+        /// Convolutions with edge mask tables (`kEDGE_MASK_CONVOLUTIONS`).
+        EdgeMaskConvolutions,
+        /// Convolutions from source-code JIT fusion (`kJIT_CONVOLUTIONS`).
+        JitConvolutions,
+        /// A source the shim does not know.
+        Unknown,
+    }
+
+    // `LayerDesc::output_types` (builder bridge) is a `Vec<DataType>`, the builder's format and tactic-source
+    // read-backs `Vec<TensorFormat>` / `Vec<TacticSource>`; cxx instantiates `rust::Vec` only in the bridge that
+    // declares the element type.
     impl Vec<DataType> {}
+    impl Vec<TensorFormat> {}
+    impl Vec<TacticSource> {}
 
     // Test helpers (header_version, roundtrip_*) are dead code outside tests.
     #[allow(dead_code)]
@@ -457,6 +480,9 @@ pub(crate) mod ffi {
         #[allow(dead_code)]
         fn roundtrip_tensor_io_mode(v: TensorIoMode) -> Result<TensorIoMode>;
         fn builder_flag_available(v: BuilderFlag) -> bool;
+        fn tactic_source_available(v: TacticSource) -> bool;
+        #[allow(dead_code)]
+        fn roundtrip_tactic_source(v: TacticSource) -> Result<TacticSource>;
         /// TensorRT-RTX's compute-capability targets as SM numbers (75, 86, ...); empty elsewhere.
         fn compute_capability_targets() -> Result<Vec<i32>>;
         /// Dims conversion check: shim dims -> nvinfer1::Dims -> shim dims (errors beyond MAX_DIMS / int32 on 8.x).
@@ -545,4 +571,16 @@ pub fn builder_flag_available(flag: BuilderFlag) -> Result<bool> {
     }
     #[cfg(trt_shim)]
     Ok(ffi::builder_flag_available(flag.to_ffi()))
+}
+
+/// Whether the compiled release has tactic source `source` (cuBLAS, cuBLASLt and cuDNN are gone in 11.x);
+/// [`Error::TensorRtNotCompiled`](crate::Error::TensorRtNotCompiled) without a shim.
+pub fn tactic_source_available(source: TacticSource) -> Result<bool> {
+    #[cfg(not(trt_shim))]
+    {
+        let _ = source;
+        Err(Error::TensorRtNotCompiled)
+    }
+    #[cfg(trt_shim)]
+    Ok(ffi::tactic_source_available(source.to_ffi()))
 }

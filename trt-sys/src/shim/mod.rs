@@ -64,9 +64,10 @@ pub use builder::{
     OptimizationProfile, ProgressMonitor, TimingCache, COMPUTE_CAPABILITY_CURRENT,
 };
 pub use common::{
-    builder_flag_available, capabilities, compute_capability_targets, BuilderFlag,
-    CalibrationAlgorithm, Capabilities, DataType, DeviceType, HardwareCompatibility, MemoryPool,
-    ParserErrorCode, ProfileSelector, ProfilingVerbosity, Severity, TensorFormat, TensorIoMode,
+    builder_flag_available, capabilities, compute_capability_targets, tactic_source_available,
+    BuilderFlag, CalibrationAlgorithm, Capabilities, DataType, DeviceType, HardwareCompatibility,
+    MemoryPool, ParserErrorCode, ProfileSelector, ProfilingVerbosity, Severity, TacticSource,
+    TensorFormat, TensorIoMode,
 };
 pub use host_memory::HostMemory;
 pub use logger::Logger;

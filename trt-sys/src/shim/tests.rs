@@ -109,6 +109,7 @@ mod without_headers {
         assert!(compiled_version_string().is_none());
         assert_not_compiled(capabilities());
         assert_not_compiled(builder_flag_available(BuilderFlag::Fp16));
+        assert_not_compiled(tactic_source_available(TacticSource::JitConvolutions));
         assert_not_compiled(Logger::new(Severity::Warning, |_, _| {}));
     }
 }
@@ -194,6 +195,7 @@ mod with_headers {
         check!(BuilderFlag);
         check!(CalibrationAlgorithm);
         check!(ParserErrorCode);
+        check!(TacticSource);
     }
 
     /// Shim -> TensorRT -> shim through the C++ tables: every value the release has comes back unchanged, and the
@@ -327,6 +329,31 @@ mod with_headers {
             assert_eq!(r.is_ok(), avail(*f), "{f:?}");
             if let Ok(back) = r {
                 assert_eq!(BuilderFlag::from_ffi(back), Some(*f));
+            }
+        }
+    }
+
+    /// cuBLAS, cuBLASLt and cuDNN tactic sources exist up to 10.x (NvInferRuntime.h of 8.5 .. 10.16 lists them;
+    /// 11.x and TensorRT-RTX 1.5+ keep only the convolution sources), and every source the release has maps back.
+    #[test]
+    fn tactic_sources_follow_the_release() {
+        let legacy = api().major <= 10;
+        for t in TacticSource::ALL {
+            let want = match t {
+                TacticSource::Cublas | TacticSource::CublasLt | TacticSource::Cudnn => legacy,
+                TacticSource::EdgeMaskConvolutions | TacticSource::JitConvolutions => true,
+                TacticSource::Unknown => false,
+            };
+            assert_eq!(tactic_source_available(*t).unwrap(), want, "{t:?}");
+            match sys::roundtrip_tactic_source(t.to_ffi()) {
+                Ok(back) => {
+                    assert!(want, "{t:?}");
+                    assert_eq!(TacticSource::from_ffi(back), Some(*t));
+                }
+                Err(e) => {
+                    assert!(!want, "{t:?}: {}", e.what());
+                    assert!(e.what().starts_with("unsupported: "), "{}", e.what());
+                }
             }
         }
     }
@@ -607,6 +634,27 @@ mod with_headers {
             .unwrap_err()
             .to_string();
         assert!(err.contains("current"), "{err}");
+        // Tactic sources: the release's default set reads back, a changed set is what TensorRT then reports, and a
+        // source RTX lacks (cuDNN) is refused by name before TensorRT sees a mask.
+        let defaults = config.tactic_sources().unwrap();
+        assert!(
+            defaults.iter().all(|t| matches!(
+                t,
+                TacticSource::EdgeMaskConvolutions | TacticSource::JitConvolutions
+            )),
+            "{defaults:?}"
+        );
+        config
+            .set_tactic_sources(&[TacticSource::EdgeMaskConvolutions])
+            .unwrap();
+        assert_eq!(
+            config.tactic_sources().unwrap(),
+            [TacticSource::EdgeMaskConvolutions]
+        );
+        config.set_tactic_sources(&[]).unwrap();
+        assert!(config.tactic_sources().unwrap().is_empty());
+        let r = config.set_tactic_sources(&[TacticSource::Cudnn]);
+        assert!(matches!(r, Err(Error::Unsupported { .. })), "{r:?}");
         // What RTX lacks is refused by name, never silently dropped.
         let r = config.set_hardware_compatibility(HardwareCompatibility::AmperePlus);
         assert!(matches!(r, Err(Error::Unsupported { .. })), "{r:?}");

@@ -6,12 +6,14 @@ use anyhow::{bail, Result};
 use serde::Serialize;
 use trt::Version;
 
-use super::options::{parse_size, CalibAlgo, Opts, ProfilingVerbosity};
+use super::io_formats::IoFormat;
+use super::options::{parse_size, CalibAlgo, Opts, ProfilingVerbosity, Sparsity};
 use super::recipe::Recipe;
 use super::release::{
     CalibSource, HardwareCompat, LayerPrecision, MemPool, Precision, PrecisionConstraints,
     ReleaseRequest,
 };
+use super::tactics::TacticChange;
 use crate::shapes::ShapeArgs;
 
 /// Timing cache choice.
@@ -84,6 +86,20 @@ pub struct BuildConfig {
     pub profiling_verbosity: Option<ProfilingVerbosity>,
     /// `--compute-capability` (TensorRT for RTX targets).
     pub compute_capabilities: Vec<super::release::CcTarget>,
+    /// `--input-io-formats` entries (empty: TensorRT's defaults, the ONNX types in row-major linear).
+    #[serde(skip)]
+    pub input_io_formats: Vec<IoFormat>,
+    /// `--output-io-formats` entries.
+    #[serde(skip)]
+    pub output_io_formats: Vec<IoFormat>,
+    /// `--tactic-sources` changes (empty: the release's defaults).
+    pub tactic_sources: Vec<TacticChange>,
+    /// `--sparsity`.
+    pub sparsity: Sparsity,
+    /// `--dump-layer-info`.
+    pub dump_layer_info: bool,
+    /// `--export-layer-info FILE`.
+    pub export_layer_info: Option<PathBuf>,
     /// Release asked for with `--trt-release` or by the recipe.
     pub trt_release: Option<Version>,
     /// Whether `trt_release` came from the recipe (then a different loaded release is an error too).
@@ -437,6 +453,29 @@ impl BuildConfig {
         }
 
         let deploy = deploy_options(cli, &model)?;
+        // Checked by clap already; parsed again into values here.
+        let io_formats = |what: &str, v: &Option<String>| -> Result<Vec<IoFormat>> {
+            v.as_deref()
+                .map_or(Ok(Vec::new()), |s| super::io_formats::parse(what, s))
+                .map_err(crate::common::exit::usage)
+        };
+        let input_io_formats = io_formats("--input-io-formats", &cli.input_io_formats)?;
+        let output_io_formats = io_formats("--output-io-formats", &cli.output_io_formats)?;
+        let tactic_sources = match &cli.tactic_sources {
+            Some(s) => super::tactics::parse(s)
+                .map_err(|e| crate::common::exit::usage(format!("--tactic-sources: {e}")))?,
+            None => Vec::new(),
+        };
+        let layer_info = cli.dump_layer_info || cli.export_layer_info.is_some();
+        let profiling_verbosity = cli
+            .profiling_verbosity
+            .or_else(|| r.and_then(|r| r.build.profiling_verbosity));
+        // The engine inspector reports layer parameters only for engines built with detailed verbosity (trtexec asks
+        // for --profilingVerbosity=detailed): set it unless the user chose a level.
+        let profiling_verbosity = match profiling_verbosity {
+            None if layer_info => Some(ProfilingVerbosity::Detailed),
+            other => other,
+        };
         let cfg = BuildConfig {
             model,
             recipe: cli.recipe.clone(),
@@ -468,9 +507,13 @@ impl BuildConfig {
             hardware_compat,
             plugins,
             class_names,
-            profiling_verbosity: cli
-                .profiling_verbosity
-                .or_else(|| r.and_then(|r| r.build.profiling_verbosity)),
+            profiling_verbosity,
+            input_io_formats,
+            output_io_formats,
+            tactic_sources,
+            sparsity: cli.sparsity.unwrap_or_default(),
+            dump_layer_info: cli.dump_layer_info,
+            export_layer_info: cli.export_layer_info.clone(),
             compute_capabilities: super::release::CcTarget::dedup_checked(&cli.compute_capability)
                 .map_err(|e| anyhow::anyhow!("--compute-capability: {e}"))?,
             trt_release,
@@ -500,6 +543,16 @@ impl BuildConfig {
                 bail!("--emit-onnx and --output are the same file {}", e.display());
             }
         }
+        if let Some(l) = &cfg.export_layer_info {
+            for (other, what) in [(&cfg.output, "--output"), (&cfg.emit_onnx, "--emit-onnx")] {
+                if other.as_ref() == Some(l) {
+                    bail!(
+                        "--export-layer-info and {what} are the same file {}",
+                        l.display()
+                    );
+                }
+            }
+        }
         Ok(cfg)
     }
 
@@ -525,7 +578,14 @@ impl BuildConfig {
             pools: self.pools.iter().map(|(p, _)| *p).collect(),
             calib_on_gpu: self.calib_on_gpu,
             compute_capabilities: self.compute_capabilities.clone(),
+            tactic_sources: self.tactic_sources.clone(),
         }
+    }
+
+    /// `--dump-layer-info` or `--export-layer-info`: the build ends by reading the engine back with TensorRT's
+    /// engine inspector, which needs a usable GPU.
+    pub fn wants_layer_info(&self) -> bool {
+        self.dump_layer_info || self.export_layer_info.is_some()
     }
 
     /// The request for `release`: on TensorRT for RTX a recipe's `[target] compute_capability` becomes the compute
@@ -751,6 +811,67 @@ mod tests {
                 .unwrap()
                 .release_request(false)
                 .calib_on_gpu
+        );
+    }
+
+    #[test]
+    fn trtexec_habits_reach_the_config() {
+        let c = cfg(&[
+            "m.onnx",
+            "--inputIOFormats=fp16:chw",
+            "--output-io-formats",
+            "fp32:chw,fp16:chw",
+            "--tacticSources=-EDGE_MASK_CONVOLUTIONS",
+            "--sparsity",
+            "force",
+        ])
+        .unwrap();
+        assert_eq!(c.input_io_formats.len(), 1);
+        assert_eq!(c.input_io_formats[0].dtype, trt::DataType::F16);
+        assert_eq!(c.output_io_formats.len(), 2);
+        assert_eq!(c.sparsity, Sparsity::Force);
+        assert_eq!(
+            c.release_request(false)
+                .tactic_sources
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            ["-EDGE_MASK_CONVOLUTIONS"]
+        );
+        assert!(!c.wants_layer_info());
+        assert_eq!(c.profiling_verbosity, None);
+        let d = cfg(&["m.onnx"]).unwrap();
+        assert_eq!(d.sparsity, Sparsity::Disable);
+        assert!(d.tactic_sources.is_empty() && d.input_io_formats.is_empty());
+    }
+
+    #[test]
+    fn layer_info_turns_detailed_verbosity_on_unless_a_level_is_given() {
+        let c = cfg(&["m.onnx", "--dumpLayerInfo"]).unwrap();
+        assert!(c.wants_layer_info());
+        assert_eq!(c.profiling_verbosity, Some(ProfilingVerbosity::Detailed));
+        let c = cfg(&[
+            "m.onnx",
+            "--export-layer-info",
+            "l.json",
+            "--profiling-verbosity",
+            "none",
+        ])
+        .unwrap();
+        assert!(c.wants_layer_info());
+        assert_eq!(c.profiling_verbosity, Some(ProfilingVerbosity::None));
+        let e = cfg(&[
+            "m.onnx",
+            "-o",
+            "m.engine",
+            "--export-layer-info",
+            "m.engine",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("--export-layer-info and --output are the same file"),
+            "{e}"
         );
     }
 

@@ -20,6 +20,7 @@ use super::options::CalibAlgo;
 use super::progress::Progress;
 use super::release::{self, LayerPrecision, MemPool, PrecisionConstraints};
 use super::run::BuildReport;
+use super::tactics::{self, TacticName};
 use crate::pipeline::LoadedModel;
 use trt::system::SystemReport;
 
@@ -267,6 +268,28 @@ pub fn build(
         .parse(&bytes, Some(&cfg.model))
         .with_context(|| format!("TensorRT could not parse {}", cfg.model.display()))?;
 
+    // --input-io-formats / --output-io-formats, as planned (run.rs checked them against the ONNX and the release).
+    for a in &report.io_formats {
+        let what = match a.direction {
+            super::io_formats::Direction::Input => "--input-io-formats",
+            super::io_formats::Direction::Output => "--output-io-formats",
+        };
+        let net = parser.network_mut();
+        net.set_io_type(&a.name, a.dtype)
+            .with_context(|| format!("{what}: {} `{}`", a.direction, a.name))?;
+        net.set_io_formats(&a.name, &a.formats)
+            .with_context(|| format!("{what}: {} `{}`", a.direction, a.name))?;
+        let allowed = net.io_formats(&a.name)?;
+        if allowed != a.formats {
+            bail!(
+                "{what}: TensorRT allows {allowed:?} for {} `{}` after being asked for {:?}",
+                a.direction,
+                a.name,
+                a.formats
+            );
+        }
+    }
+
     progress.phase("optimize");
     // Layer precisions (builder path, ≤ 10.x): globs on layer names.
     if !plan.layer_precisions.is_empty() {
@@ -302,6 +325,31 @@ pub fn build(
     }
     if !cfg.tf32 {
         config.set_flag(BuilderFlag::Tf32, false)?;
+    }
+    if cfg.sparsity != options::Sparsity::Disable {
+        config
+            .set_flag(BuilderFlag::SparseWeights, true)
+            .context("--sparsity")?;
+    }
+    if !cfg.tactic_sources.is_empty() {
+        // trtexec's rule: the changes apply to the release's defaults, read from the config.
+        let named = |v: Vec<trt::builder::TacticSource>| -> Vec<TacticName> {
+            v.into_iter().filter_map(TacticName::from_trt).collect()
+        };
+        let defaults = named(config.tactic_sources()?);
+        let want = tactics::apply(&defaults, &cfg.tactic_sources);
+        let sources: Vec<_> = want.iter().map(|t| t.to_trt()).collect();
+        config
+            .set_tactic_sources(&sources)
+            .context("--tactic-sources")?;
+        let enabled = named(config.tactic_sources()?);
+        if enabled != want {
+            bail!(
+                "--tactic-sources: TensorRT enabled {enabled:?} after being asked for {want:?} (defaults {defaults:?})"
+            );
+        }
+        tracing::info!(?defaults, ?enabled, "tactic sources");
+        report.builder.tactic_sources = Some(enabled);
     }
     match plan.precision_constraints {
         Some(PrecisionConstraints::Obey) => {
@@ -536,6 +584,18 @@ pub fn build(
         (TensorMode::Output, net.outputs()?),
     ] {
         for t in list {
+            // The type TensorRT reports for an IO tensor is the one set on it: it must be what was planned.
+            if let Some(a) = report.io_formats.iter().find(|a| a.name == t.name) {
+                if a.dtype != t.data_type {
+                    bail!(
+                        "{} `{}` is {} in the network after being set to {}",
+                        a.direction,
+                        t.name,
+                        t.data_type,
+                        a.dtype
+                    );
+                }
+            }
             sc.io.push(IoTensorInfo {
                 name: t.name,
                 mode,
@@ -584,12 +644,24 @@ pub fn build(
         .filter_map(|p| trt::plugins::recorded_name(p))
         .collect();
     sc.class_names = report.class_names.clone();
+    sc.build_settings = sidecar::BuildSettings {
+        sparse_weights: config.flag(BuilderFlag::SparseWeights)?,
+        tactic_sources: report
+            .builder
+            .tactic_sources
+            .as_ref()
+            .map(|v| v.iter().map(|t| t.as_str().to_owned()).collect()),
+    };
     sc.tool = sidecar::ToolInfo {
         name: "trt-build".into(),
         version: env!("CARGO_PKG_VERSION").into(),
     };
     sidecar::write_engine(&report.output, engine_bytes, &mut sc)
         .with_context(|| format!("writing {}", report.output.display()))?;
+    if cfg.wants_layer_info() {
+        progress.phase("layer info");
+        layer_info(cfg, &lib, report)?;
+    }
     progress.finish();
     if !cfg.quiet && !cfg.json {
         progress.println(&format!(
@@ -598,6 +670,40 @@ pub fn build(
             engine_bytes.len(),
             progress.elapsed().as_secs_f64()
         ));
+    }
+    Ok(())
+}
+
+/// `--dump-layer-info` / `--export-layer-info`: the written engine read back through its sidecar check, and TensorRT's
+/// engine inspector JSON for it (run.rs checked up front that engines run here).
+fn layer_info(cfg: &BuildConfig, lib: &trt::Library, report: &mut BuildReport) -> Result<()> {
+    let engine = &report.output;
+    let json = lib
+        .runtime()
+        .and_then(|rt| rt.load_engine(engine))
+        .and_then(|e| e.layer_info_json())
+        .with_context(|| {
+            format!(
+                "reading the layer information of {e} (the engine and its sidecar are written; `trt-inspect {e} \
+                 --export-layer-info FILE` reads it on a machine that runs it)",
+                e = engine.display()
+            )
+        })?;
+    let value: serde_json::Value = serde_json::from_str(&json).with_context(|| {
+        format!(
+            "TensorRT's layer information for {} is not JSON",
+            engine.display()
+        )
+    })?;
+    if let Some(path) = &cfg.export_layer_info {
+        let mut text = serde_json::to_string_pretty(&value)?;
+        text.push('\n');
+        crate::common::fs::atomic_write(path, text.as_bytes())
+            .with_context(|| format!("--export-layer-info {}: cannot write", path.display()))?;
+        report.layer_info_file = Some(path.clone());
+    }
+    if cfg.dump_layer_info {
+        report.layer_info = Some(value);
     }
     Ok(())
 }

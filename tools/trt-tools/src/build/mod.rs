@@ -5,17 +5,20 @@
 //! * [`config`]: command line merged over a [`recipe`] into one validated [`config::BuildConfig`];
 //! * [`crate::shapes`]: trtexec shape specs and optimization profiles;
 //! * [`release`]: what each TensorRT release can honor (pure, unit-tested per release);
+//! * [`io_formats`], [`tactics`]: trtexec's `--inputIOFormats`/`--outputIOFormats` and `--tacticSources`;
 //! * [`crate::pipeline`]: the ONNX passes before TensorRT; [`calib`]: the INT8 calibration hook;
 //! * [`engine`]: the TensorRT build; [`progress`]: the progress display; [`mod@run`]: all of it in order.
 
 pub mod calib;
 pub mod config;
 pub mod engine;
+pub mod io_formats;
 pub mod options;
 pub mod progress;
 pub mod recipe;
 pub mod release;
 pub mod run;
+pub mod tactics;
 
 use std::process::ExitCode;
 

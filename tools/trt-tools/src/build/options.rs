@@ -22,11 +22,42 @@ pub enum ProfilingVerbosity {
     Detailed,
 }
 
+/// `--sparsity` (trtexec `--sparsity`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sparsity {
+    /// No sparse kernels (TensorRT's default).
+    #[default]
+    Disable,
+    /// Allow 2:4 structured-sparsity kernels where the weights already have the pattern (kSPARSE_WEIGHTS).
+    Enable,
+    /// Prune Conv/MatMul/Gemm weights to 2:4 in the ONNX first, then build as `enable`: CHANGES THE MODEL'S OUTPUTS.
+    Force,
+}
+
 const AFTER_HELP: &str = "\
 trtexec spellings are accepted too: --onnx=FILE, --saveEngine=FILE, --minShapes/--optShapes/--maxShapes=name:1x3x640x640,
 --memPoolSize=workspace:1024M,dlaSRAM:1M, --workspace=MiB, --useDLACore=N, --allowGPUFallback, --timingCacheFile=FILE,
 --builderOptimizationLevel=N, --versionCompatible, --hardwareCompatibilityLevel=ampere+, --layerPrecisions=name:fp32,
---precisionConstraints=obey, --profilingVerbosity=detailed, --staticPlugins/--plugins=LIB, --calibCache=FILE, --noTF32.
+--precisionConstraints=obey, --profilingVerbosity=detailed, --staticPlugins/--plugins=LIB, --calibCache=FILE, --noTF32,
+--inputIOFormats/--outputIOFormats=fp16:chw[,…], --tacticSources=-CUDNN,+CUBLAS, --sparsity=enable, --dumpLayerInfo,
+--exportLayerInfo=FILE.
+
+IO formats: one type:format per network input (output), in order, or one for all.
+Types fp32 fp16 bf16 int32 int64 int8 fp8 uint8 bool (as the release has them). Format: chw
+(row-major linear) only, since trt::Session reads linear IO: vectorized (chw2/4/16/32, hwc8/16,
+dhwc8, cdhw32), channel-last (hwc, dhwc) and DLA layouts are refused. On a strongly typed network
+(TensorRT 11.x, TensorRT-RTX, --explicit) the type must be the ONNX's own: cast in the ONNX
+(`trt-onnx fp16 --io-fp16` for FP16 IO).
+
+Tactic sources: +NAME enables, -NAME disables, from the release's defaults: CUBLAS, CUBLAS_LT,
+CUDNN (TensorRT ≤ 10.x), EDGE_MASK_CONVOLUTIONS, JIT_CONVOLUTIONS.
+
+Layer information (--dump-layer-info, --export-layer-info): TensorRT's engine inspector reads a
+deserialized engine, which needs a usable GPU here; without one trt-build refuses before any work
+(exit 3): build, then run `trt-inspect ENGINE --export-layer-info FILE` on the target machine.
+Both set --profiling-verbosity detailed unless given (trtexec needs --profilingVerbosity=detailed
+for the full information).
 
 Several optimization profiles: repeat the --min-shapes/--opt-shapes/--max-shapes triple, one triple per profile.
 
@@ -260,6 +291,45 @@ pub struct Opts {
     )]
     pub profiling_verbosity: Option<ProfilingVerbosity>,
 
+    /// Type and format of the network inputs, trtexec syntax: type:chw[,…], one per input in order or one for all
+    /// (e.g. fp16:chw). Only row-major linear (chw) IO is accepted.
+    #[arg(long = "input-io-formats", value_name = "SPEC", alias = "inputIOFormats",
+          value_parser = input_formats_arg, help_heading = "Builder")]
+    pub input_io_formats: Option<String>,
+
+    /// Type and format of the network outputs, as --input-io-formats.
+    #[arg(long = "output-io-formats", value_name = "SPEC", alias = "outputIOFormats",
+          value_parser = output_formats_arg, help_heading = "Builder")]
+    pub output_io_formats: Option<String>,
+
+    /// Enable (+NAME) or disable (-NAME) tactic sources from the release's defaults, e.g. -CUDNN,+CUBLAS or
+    /// -EDGE_MASK_CONVOLUTIONS (names: see the long help).
+    #[arg(long = "tactic-sources", value_name = "[+-]NAME[,…]", alias = "tacticSources",
+          value_parser = tactics_arg, allow_hyphen_values = true, help_heading = "Builder")]
+    pub tactic_sources: Option<String>,
+
+    /// 2:4 structured sparsity: disable, enable (kernels for weights that already have the pattern) or force (prune
+    /// Conv/MatMul/Gemm weights to 2:4 in the ONNX first; changes accuracy).
+    #[arg(long, value_enum, value_name = "MODE", help_heading = "Builder")]
+    pub sparsity: Option<Sparsity>,
+
+    /// Print TensorRT's layer information (engine inspector JSON) after the build; needs a usable GPU here.
+    #[arg(
+        long = "dump-layer-info",
+        alias = "dumpLayerInfo",
+        help_heading = "Output"
+    )]
+    pub dump_layer_info: bool,
+
+    /// Write TensorRT's layer information (engine inspector JSON) to FILE after the build; needs a usable GPU here.
+    #[arg(
+        long = "export-layer-info",
+        value_name = "FILE",
+        alias = "exportLayerInfo",
+        help_heading = "Output"
+    )]
+    pub export_layer_info: Option<PathBuf>,
+
     /// Plan for this TensorRT release (e.g. 10.3, or rtx-1.7 for TensorRT for RTX) when none is installed
     /// (--dry-run); must match the loaded one.
     #[arg(long = "trt-release", value_name = "X.Y[.Z]|rtx-X.Y", value_parser = parse_release, help_heading = "Pipeline")]
@@ -395,6 +465,22 @@ fn size_arg(s: &str) -> Result<String, String> {
     parse_size(s).map(|_| s.to_string())
 }
 
+/// `--input-io-formats` on the command line: checked by clap (a bad entry or a non-linear layout is a usage error,
+/// exit 2), kept as text.
+fn input_formats_arg(s: &str) -> Result<String, String> {
+    super::io_formats::parse("--input-io-formats", s).map(|_| s.to_string())
+}
+
+/// `--output-io-formats`, as [`input_formats_arg`].
+fn output_formats_arg(s: &str) -> Result<String, String> {
+    super::io_formats::parse("--output-io-formats", s).map(|_| s.to_string())
+}
+
+/// `--tactic-sources`: checked by clap (an unknown name is a usage error listing the compiled release's names).
+fn tactics_arg(s: &str) -> Result<String, String> {
+    super::tactics::parse(s).map(|_| s.to_string())
+}
+
 /// `--mem-pool-size` on the command line: checked by clap (exit 2), kept as text.
 fn pools_arg(s: &str) -> Result<String, String> {
     super::config::parse_pools(&[s.to_string()], None)
@@ -453,8 +539,20 @@ mod tests {
             "--noTF32",
             "--stronglyTyped",
             "--skipInference",
+            "--inputIOFormats=fp16:chw",
+            "--outputIOFormats=fp32:chw,fp16:chw",
+            "--tacticSources=-CUDNN,+CUBLAS",
+            "--sparsity=enable",
+            "--dumpLayerInfo",
+            "--exportLayerInfo=layers.json",
         ])
         .unwrap();
+        assert_eq!(cli.input_io_formats.as_deref(), Some("fp16:chw"));
+        assert_eq!(cli.output_io_formats.as_deref(), Some("fp32:chw,fp16:chw"));
+        assert_eq!(cli.tactic_sources.as_deref(), Some("-CUDNN,+CUBLAS"));
+        assert_eq!(cli.sparsity, Some(Sparsity::Enable));
+        assert!(cli.dump_layer_info);
+        assert_eq!(cli.export_layer_info, Some(PathBuf::from("layers.json")));
         assert!(cli.explicit && cli.skip_inference);
         assert!(Opts::try_parse_from(["trt-build", "m.onnx", "--buildOnly"]).is_ok());
         assert_eq!(cli.model_path().unwrap(), &PathBuf::from("m.onnx"));
@@ -555,6 +653,45 @@ mod tests {
             kind(&["trt-build", "m.onnx", "--calib-batches", "0"]),
             ErrorKind::ValueValidation
         );
+        // trtexec habits: a bad IO spec, a vectorized layout, an unknown tactic source, an unknown sparsity mode.
+        for args in [
+            &["trt-build", "m.onnx", "--inputIOFormats=fp16"][..],
+            &["trt-build", "m.onnx", "--input-io-formats", "fp16:chw32"],
+            &["trt-build", "m.onnx", "--outputIOFormats=fp32:hwc8"],
+            &["trt-build", "m.onnx", "--tacticSources=+TENSORCORES"],
+            &["trt-build", "m.onnx", "--tactic-sources", "CUDNN"],
+        ] {
+            assert_eq!(kind(args), ErrorKind::ValueValidation, "{args:?}");
+        }
+        assert_eq!(
+            kind(&["trt-build", "m.onnx", "--sparsity", "maybe"]),
+            ErrorKind::InvalidValue
+        );
+        let e = Opts::try_parse_from([
+            "trt-build",
+            "m.onnx",
+            "--input-io-formats",
+            "fp16:chw,fp16:chw4",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("`fp16:chw4`") && e.contains("linear"), "{e}");
+        let e = Opts::try_parse_from(["trt-build", "m.onnx", "--tactic-sources", "+TENSORCORES"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("JIT_CONVOLUTIONS"),
+            "the known names are listed: {e}"
+        );
+        // A leading '-' is a tactic change, not an option.
+        let cli = Opts::try_parse_from([
+            "trt-build",
+            "m.onnx",
+            "--tactic-sources",
+            "-JIT_CONVOLUTIONS",
+        ])
+        .unwrap();
+        assert_eq!(cli.tactic_sources.as_deref(), Some("-JIT_CONVOLUTIONS"));
     }
 
     #[test]

@@ -328,6 +328,8 @@ pub struct ReleaseRequest {
     pub calib_on_gpu: bool,
     /// `--compute-capability` (TensorRT for RTX).
     pub compute_capabilities: Vec<CcTarget>,
+    /// `--tactic-sources` changes.
+    pub tactic_sources: Vec<super::tactics::TacticChange>,
 }
 
 /// How the requested precision is realized on a release: the ONNX passes that run and the builder settings.
@@ -553,6 +555,23 @@ pub fn plan_for_release(
              --calib-on-gpu (--int8 --calib DIR calibrates in Rust and builds a Q/DQ network)"
                 .into(),
         ));
+    }
+    for change in &req.tactic_sources {
+        if !change.source.exists_in(release) {
+            let names: Vec<&str> = super::tactics::TacticName::of_release(release)
+                .iter()
+                .map(|t| t.as_str())
+                .collect();
+            return Err(unsupported(
+                &format!("--tactic-sources {change}"),
+                format!(
+                    "{} is not a tactic source of this release (cuBLAS, cuBLASLt and cuDNN tactics were removed in \
+                     TensorRT 11); its sources are {}",
+                    change.source,
+                    names.join(", ")
+                ),
+            ));
+        }
     }
     if req.pools.contains(&MemPool::TacticSharedMem) && v.major < 10 {
         return Err(unsupported(
@@ -1088,6 +1107,33 @@ mod tests {
         }
         for v in [V103, V1016, V111] {
             assert!(plan_for_release(v, &r).is_ok(), "{v}");
+        }
+    }
+
+    #[test]
+    fn legacy_tactic_sources_are_refused_from_11_and_on_rtx() {
+        let r = ReleaseRequest {
+            tactic_sources: super::super::tactics::parse("-CUDNN,+JIT_CONVOLUTIONS").unwrap(),
+            ..Default::default()
+        };
+        for v in [V85, V86, V103, V1016] {
+            assert!(plan_for_release(v, &r).is_ok(), "{v}");
+        }
+        for v in [V111, "rtx-1.7".parse().unwrap()] {
+            let e = plan_for_release(v, &r).unwrap_err();
+            assert_eq!(e.option, "--tactic-sources -CUDNN", "{v}");
+            assert!(
+                e.reason
+                    .ends_with("its sources are EDGE_MASK_CONVOLUTIONS, JIT_CONVOLUTIONS"),
+                "{e}"
+            );
+        }
+        let conv_only = ReleaseRequest {
+            tactic_sources: super::super::tactics::parse("-EDGE_MASK_CONVOLUTIONS").unwrap(),
+            ..Default::default()
+        };
+        for v in ALL {
+            assert!(plan_for_release(v, &conv_only).is_ok(), "{v}");
         }
     }
 

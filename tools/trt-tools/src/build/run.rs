@@ -8,7 +8,10 @@ use trt::Version;
 
 use super::calib::{self, CalibRequest};
 use super::config::{gpu_token, BuildConfig, TimingCache};
+use super::io_formats::{self, IoAssignment};
+use super::options::Sparsity;
 use super::release::{self, ReleasePlan};
+use super::tactics::{TacticChange, TacticName};
 use crate::common::exit;
 use crate::pipeline::{self, StepReport};
 use crate::shapes::{self, Profile};
@@ -76,6 +79,15 @@ pub struct BuildReport {
     /// a dry run).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tensorrt_phases: Vec<super::engine::TensorRtPhase>,
+    /// `--input-io-formats` / `--output-io-formats`: each IO tensor's type and formats as the build sets them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub io_formats: Vec<IoAssignment>,
+    /// `--export-layer-info`: the file written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layer_info_file: Option<PathBuf>,
+    /// `--dump-layer-info`: TensorRT's engine inspector JSON (printed after the text report; here with `--json`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layer_info: Option<serde_json::Value>,
 }
 
 /// Builder settings in the report.
@@ -101,11 +113,28 @@ pub struct BuilderSettings {
     pub plugins: Vec<PathBuf>,
     /// Profiling verbosity.
     pub profiling_verbosity: Option<super::options::ProfilingVerbosity>,
+    /// `--sparsity`.
+    pub sparsity: Sparsity,
+    /// `--tactic-sources` changes asked for (empty: the release's defaults).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tactic_source_changes: Vec<TacticChange>,
+    /// The tactic sources enabled for the build, read back from TensorRT (a build with `--tactic-sources` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tactic_sources: Option<Vec<TacticName>>,
 }
 
 /// Builds the engine `cfg` describes (or plans it, with `--dry-run`); returns the exit code.
 pub fn build(cfg: &BuildConfig) -> Result<u8> {
     check_outputs(cfg)?;
+    // The engine inspector reads a deserialized engine, which needs a usable GPU: refused before any work, in a dry
+    // run too.
+    let layer_info_probe = if cfg.wants_layer_info() {
+        let p = system::probe();
+        check_layer_info_device(&p)?;
+        Some(p)
+    } else {
+        None
+    };
     let loaded = pipeline::load(&cfg.model)?;
     let profiles = shapes::resolve(&loaded.inputs, &shapes::profiles(&cfg.shapes)?)?;
 
@@ -113,7 +142,7 @@ pub fn build(cfg: &BuildConfig) -> Result<u8> {
     let probe = if cfg.dry_run {
         None
     } else {
-        Some(system::probe())
+        Some(layer_info_probe.unwrap_or_else(system::probe))
     };
     let loaded_version = probe.as_ref().and_then(|p| p.loaded_version);
     let (release_version, source) = choose_release(cfg, loaded_version)?;
@@ -170,6 +199,21 @@ pub fn build(cfg: &BuildConfig) -> Result<u8> {
         for w in &lint {
             eprintln!("trt-build: warning: {w}");
         }
+    }
+    if cfg.sparsity == Sparsity::Force {
+        // Before calibration and the FP16 pass: they see the weights the engine will hold.
+        let (pruned, step) = pipeline::prune_2_4(&model)?;
+        let warning = format!(
+            "--sparsity force: {}; this changes the model's outputs (fine-tune with the 2:4 pattern and build with \
+             --sparsity enable to deploy)",
+            step.summary
+        );
+        if !cfg.quiet && !cfg.json {
+            eprintln!("trt-build: warning: {warning}");
+        }
+        notes.push(warning);
+        steps.push(step);
+        model = pruned;
     }
     if let Some(p) = &plan {
         if p.run_calibration {
@@ -243,6 +287,34 @@ pub fn build(cfg: &BuildConfig) -> Result<u8> {
             model = next;
         }
     }
+    // --input-io-formats / --output-io-formats against the ONNX TensorRT will parse (checked before any TensorRT
+    // work, in a dry run too).
+    let io_formats = if cfg.input_io_formats.is_empty() && cfg.output_io_formats.is_empty() {
+        Vec::new()
+    } else {
+        let declared = |v: Vec<yolo_onnx::graph::DeclaredIo>| -> Vec<(String, Option<i32>)> {
+            v.into_iter().map(|d| (d.name, d.elem_type)).collect()
+        };
+        let assigned = io_formats::plan(
+            &cfg.input_io_formats,
+            &cfg.output_io_formats,
+            &declared(model.graph().declared_inputs()),
+            &declared(model.graph().declared_outputs()),
+            io_formats::Target {
+                release: release_version,
+                strongly_typed: plan.as_ref().map(|p| p.strongly_typed),
+            },
+        )?;
+        if plan.is_none() {
+            notes.push(
+                "--input-io-formats/--output-io-formats: no TensorRT release is known, so the types are not checked \
+                 against one (give --trt-release X.Y)"
+                    .into(),
+            );
+        }
+        notes.extend(assigned.iter().filter_map(io_formats::session_note));
+        assigned
+    };
     // --deepstream: the outputs must be a layout the parser decodes (checked before any TensorRT work).
     if cfg.deploy.deepstream.is_some() {
         let outputs: Vec<(String, Vec<i64>)> = model
@@ -372,6 +444,9 @@ pub fn build(cfg: &BuildConfig) -> Result<u8> {
             timing_cache,
             plugins: cfg.plugins.clone(),
             profiling_verbosity: cfg.profiling_verbosity,
+            sparsity: cfg.sparsity,
+            tactic_source_changes: cfg.tactic_sources.clone(),
+            tactic_sources: None,
         },
         class_names: class_names(cfg, &loaded)?,
         notes,
@@ -379,7 +454,19 @@ pub fn build(cfg: &BuildConfig) -> Result<u8> {
         deployed: Default::default(),
         missing: None,
         tensorrt_phases: Vec::new(),
+        io_formats,
+        layer_info_file: None,
+        layer_info: None,
     };
+    if cfg.wants_layer_info()
+        && cfg.profiling_verbosity != Some(super::options::ProfilingVerbosity::Detailed)
+    {
+        report.notes.push(
+            "the layer information holds layer names only: the engine is not built with --profiling-verbosity \
+             detailed"
+                .into(),
+        );
+    }
 
     if cfg.dry_run {
         emit(cfg, &report)?;
@@ -421,7 +508,25 @@ fn check_outputs(cfg: &BuildConfig) -> Result<()> {
     if let Some((dir, _)) = &cfg.deploy.deepstream {
         check_writable("--deepstream", &dir.join("config_infer_primary.txt"))?;
     }
+    if let Some(l) = &cfg.export_layer_info {
+        check_writable("--export-layer-info", l)?;
+    }
     Ok(())
+}
+
+/// `--dump-layer-info` / `--export-layer-info` read the built engine back (TensorRT's engine inspector works on a
+/// deserialized engine): without a machine that runs engines, exit 3 before any work, with where to do it instead.
+fn check_layer_info_device(probe: &SystemReport) -> Result<()> {
+    if probe.can_run {
+        return Ok(());
+    }
+    Err(exit::missing(format!(
+        "--dump-layer-info/--export-layer-info need a usable GPU here (TensorRT's engine inspector reads a \
+         deserialized engine), and this machine cannot run engines ({}); build without them (with \
+         --profiling-verbosity detailed for full layer information), then run `trt-inspect ENGINE --export-layer-info \
+         FILE` on the machine that runs the engine",
+        probe.run_blockers.join("; ")
+    )))
 }
 
 /// `rtx`, `rtx-sm75`, `rtx-sm86-sm89`: the engine-name token of a TensorRT for RTX build.
@@ -500,6 +605,9 @@ fn emit(cfg: &BuildConfig, report: &BuildReport) -> Result<()> {
         return Ok(());
     }
     crate::outln!("{}", render(report))?;
+    if let Some(info) = &report.layer_info {
+        crate::outln!("{}", serde_json::to_string_pretty(info)?)?;
+    }
     Ok(())
 }
 
@@ -624,7 +732,63 @@ pub fn render(r: &BuildReport) -> String {
     if let Some(d) = &r.deployed.deepstream {
         let _ = writeln!(s, "  deepstream  {}", d.config.display());
     }
+    for a in &r.io_formats {
+        let formats: Vec<&str> = a
+            .formats
+            .iter()
+            .map(|f| io_formats::format_name(*f))
+            .collect();
+        let _ = write!(
+            s,
+            "  io          {} {}: {} {}",
+            a.direction,
+            a.name,
+            io_formats::type_name(a.dtype),
+            formats.join("+")
+        );
+        match a.declared {
+            Some(d) if d != a.dtype => {
+                let _ = write!(s, " (ONNX: {})", io_formats::type_name(d));
+            }
+            _ => {}
+        }
+        s.push('\n');
+    }
+    if let Some(l) = &r.layer_info_file {
+        let _ = writeln!(s, "  layer info  {}", l.display());
+    }
     let b = &r.builder;
+    if b.sparsity != Sparsity::Disable {
+        let _ = writeln!(
+            s,
+            "  sparsity    {}",
+            match b.sparsity {
+                Sparsity::Force => "force (weights pruned to 2:4; kSPARSE_WEIGHTS)",
+                _ => "enable (kSPARSE_WEIGHTS)",
+            }
+        );
+    }
+    if !b.tactic_source_changes.is_empty() {
+        let changes: Vec<String> = b
+            .tactic_source_changes
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let _ = write!(s, "  tactics     {}", changes.join(","));
+        if let Some(t) = &b.tactic_sources {
+            let on: Vec<&str> = t.iter().map(|t| t.as_str()).collect();
+            let _ = write!(
+                s,
+                " (enabled: {})",
+                if on.is_empty() {
+                    "none".to_owned()
+                } else {
+                    on.join(", ")
+                }
+            );
+        }
+        s.push('\n');
+    }
     for (pool, bytes) in &b.memory_pools {
         let _ = writeln!(s, "  pool        {pool} {} MiB", bytes / (1 << 20));
     }

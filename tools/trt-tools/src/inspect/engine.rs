@@ -147,16 +147,28 @@ pub fn compatibility(
     }
 }
 
+/// What of an engine needs TensorRT itself (a deserialized engine, so a GPU that runs it).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Views<'a> {
+    /// `--layers`: print the layer table.
+    pub layers: bool,
+    /// `--export-layer-info FILE`: write TensorRT's engine inspector JSON to FILE.
+    pub export_layer_info: Option<&'a Path>,
+}
+
 /// Inspects an engine file. `no_sidecar`: an engine without a sidecar is read by TensorRT too (IO, profiles,
 /// layers), without provenance checks.
 pub fn inspect(
     path: &Path,
-    layers: bool,
+    views: Views<'_>,
     json: bool,
     plugins: &PluginArgs,
     no_sidecar: bool,
 ) -> Result<u8> {
     plugins.check()?;
+    if let Some(f) = views.export_layer_info {
+        crate::build::config::check_writable("--export-layer-info", f)?;
+    }
     let bytes =
         std::fs::read(path).map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))?;
     let (sc, sidecar_error) = match sidecar::read_sidecar(path) {
@@ -271,12 +283,21 @@ pub fn inspect(
         if foreign {
             crate::common::engine::warn_unchecked(path);
         }
-        tensorrt_view(path, layers, json, plugins, foreign)?;
-    } else if layers {
+        tensorrt_view(path, views, json, plugins, foreign)?;
+    } else if views.layers || views.export_layer_info.is_some() {
+        let option = if views.layers {
+            "--layers"
+        } else {
+            "--export-layer-info"
+        };
+        let why = match (report.can_run, compat.reason.as_deref()) {
+            (false, _) => report.run_blockers.join("; "),
+            (true, Some(r)) => r.to_owned(),
+            (true, None) => "not compatible".to_owned(),
+        };
         return Err(exit::missing(format!(
-            "--layers needs TensorRT and a GPU that can run this engine here ({}); `trt-inspect system` says what is \
-             missing",
-            compat.reason.as_deref().unwrap_or("not compatible")
+            "{option} needs TensorRT and a GPU that can run this engine here ({why}); `trt-inspect system` says what is \
+             missing"
         )));
     } else if !json {
         crate::outln!("  (IO tensors, profiles and layers from TensorRT need an engine-compatible TensorRT and GPU here)")?;
@@ -402,7 +423,7 @@ fn print_sidecar(s: &Sidecar) -> std::io::Result<()> {
 /// text is not wanted on stdout: the JSON report already holds the sidecar's IO description.
 fn tensorrt_view(
     path: &Path,
-    layers: bool,
+    views: Views<'_>,
     json: bool,
     plugins: &PluginArgs,
     foreign: bool,
@@ -444,9 +465,22 @@ fn tensorrt_view(
         engine.num_profiles(),
         engine.device_memory_size()
     ));
-    if layers {
-        out.push_str(&engine.layer_info_json()?);
-        out.push('\n');
+    if views.layers || views.export_layer_info.is_some() {
+        let info = engine.layer_info_json()?;
+        if views.layers {
+            out.push_str(&info);
+            out.push('\n');
+        }
+        if let Some(f) = views.export_layer_info {
+            let value: serde_json::Value = serde_json::from_str(&info)
+                .map_err(|e| anyhow::anyhow!("TensorRT's layer information is not JSON: {e}"))?;
+            let mut text = serde_json::to_string_pretty(&value)?;
+            text.push('\n');
+            crate::common::fs::atomic_write(f, text.as_bytes()).map_err(|e| {
+                anyhow::anyhow!("--export-layer-info {}: cannot write: {e}", f.display())
+            })?;
+            out.push_str(&format!("  layer info written to {}\n", f.display()));
+        }
     }
     if json {
         eprint!("{out}");

@@ -20,7 +20,9 @@ Targets:
                    runtime, GPUs, and whether engines can be built / run here (exit 0 only when both)
   MODEL.onnx       inputs/outputs, opset, operator histogram and lint warnings
   ENGINE           the sidecar (provenance), compatibility with this machine, and with TensorRT the IO tensors,
-                   profiles and (--layers, engines built with --profiling-verbosity detailed) the layer table
+                   profiles and (--layers, engines built with --profiling-verbosity detailed) the layer table;
+                   --export-layer-info FILE writes that layer information (TensorRT's engine inspector JSON) to FILE,
+                   where trt-build --export-layer-info could not (no GPU on the build machine)
 
 Exit codes: 0 ok, 1 invalid input or an engine that cannot run here, 2 usage error,
 3 TensorRT, CUDA or a usable GPU missing on this machine.";
@@ -40,13 +42,23 @@ pub struct Opts {
     #[arg(long)]
     pub layers: bool,
 
+    /// Write TensorRT's layer information of an engine (the engine inspector's JSON, as trtexec
+    /// --exportLayerInfo) to FILE; needs TensorRT and a GPU that runs the engine. Full layer parameters need an
+    /// engine built with --profiling-verbosity detailed.
+    #[arg(
+        long = "export-layer-info",
+        value_name = "FILE",
+        alias = "exportLayerInfo"
+    )]
+    pub export_layer_info: Option<PathBuf>,
+
     /// Print one JSON document on stdout.
     #[arg(long)]
     pub json: bool,
 
     /// Print the Triton `config.pbtxt` of an engine (as `trt-build --triton-repo` writes it), named NAME (default:
     /// the engine file's first name component). Reads the sidecar only: no TensorRT needed.
-    #[arg(long, value_name = "NAME", num_args = 0..=1, default_missing_value = "", conflicts_with_all = ["json", "layers"])]
+    #[arg(long, value_name = "NAME", num_args = 0..=1, default_missing_value = "", conflicts_with_all = ["json", "layers", "export_layer_info"])]
     pub triton: Option<String>,
 
     #[command(flatten)]
@@ -87,6 +99,8 @@ pub enum Config {
         path: PathBuf,
         /// `--layers`.
         layers: bool,
+        /// `--export-layer-info FILE`.
+        export_layer_info: Option<PathBuf>,
         /// `--json`.
         json: bool,
         /// `--plugins`.
@@ -106,6 +120,12 @@ impl Config {
         if target == "system" {
             return Ok(Config::System { json: opts.json });
         }
+        if let (Some(f), "system") = (&opts.export_layer_info, target.as_str()) {
+            return Err(exit::usage(format!(
+                "--export-layer-info {} reads an engine's layers; give an engine file, not `system`",
+                f.display()
+            )));
+        }
         let path = PathBuf::from(&target);
         if !path.exists() {
             anyhow::bail!(
@@ -117,6 +137,7 @@ impl Config {
             None => Config::File {
                 path,
                 layers: opts.layers,
+                export_layer_info: opts.export_layer_info,
                 json: opts.json,
                 plugins: opts.plugins,
                 no_sidecar: opts.sidecar.no_sidecar,
@@ -148,14 +169,28 @@ pub fn run(config: Config) -> Result<ExitCode> {
         Config::File {
             path,
             layers,
+            export_layer_info,
             json,
             plugins,
             no_sidecar,
         } => {
             if onnx::looks_like_onnx(&path)? {
+                if let Some(f) = &export_layer_info {
+                    anyhow::bail!(
+                        "--export-layer-info {}: {} is an ONNX model; TensorRT's layer information comes from a built \
+                         engine (trt-build {} --export-layer-info FILE, or trt-inspect ENGINE --export-layer-info FILE)",
+                        f.display(),
+                        path.display(),
+                        path.display()
+                    );
+                }
                 onnx::inspect(&path, layers, json)?
             } else {
-                engine::inspect(&path, layers, json, &plugins, no_sidecar)?
+                let views = engine::Views {
+                    layers,
+                    export_layer_info: export_layer_info.as_deref(),
+                };
+                engine::inspect(&path, views, json, &plugins, no_sidecar)?
             }
         }
     };

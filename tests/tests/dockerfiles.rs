@@ -8,11 +8,12 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// The repository root. `cargo test` sets CARGO_MANIFEST_DIR when it runs the test too: that one wins, because a
+/// test binary cargo reuses from a shared target directory can carry the path of the checkout that built it.
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    manifest.parent().unwrap().to_path_buf()
 }
 
 const DOCKERFILES: [(&str, &str); 3] = [

@@ -190,48 +190,6 @@ pub fn parse_pools(specs: &[String], workspace: Option<&str>) -> Result<Vec<(Mem
     Ok(out)
 }
 
-/// Checks, before any work, that `path` can be written: it is not a directory, and its nearest existing ancestor is
-/// a directory this process can create files in (a file is created there and removed). `what` names the option.
-pub fn check_writable(what: &str, path: &Path) -> Result<()> {
-    if path.is_dir() {
-        bail!(
-            "{what} {}: is a directory; give a file path",
-            path.display()
-        );
-    }
-    let mut dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    while !dir.exists() {
-        dir = match dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-            Some(p) => p,
-            None => Path::new("."),
-        };
-        if dir == Path::new(".") {
-            break;
-        }
-    }
-    if !dir.is_dir() {
-        bail!(
-            "{what} {}: {} is not a directory",
-            path.display(),
-            dir.display()
-        );
-    }
-    tempfile::Builder::new()
-        .prefix(".trt-build-write-check.")
-        .tempfile_in(dir)
-        .map(drop)
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "{what} {}: cannot write in {} ({e}); choose a writable location",
-                path.display(),
-                dir.display()
-            )
-        })
-}
-
 /// Validates the deployment options before any work: the Triton model name, and the DeepStream parser library.
 fn deploy_options(cli: &Opts, model: &Path) -> Result<crate::deploy::DeployOptions> {
     use crate::deploy::{deepstream, triton};

@@ -489,7 +489,7 @@ pub fn build(cfg: &BuildConfig) -> Result<u8> {
 
 /// Every file and directory the build will write is writable, checked before any work (in a dry run too).
 fn check_outputs(cfg: &BuildConfig) -> Result<()> {
-    use super::config::check_writable;
+    use crate::common::fs::check_writable;
     if let Some(o) = &cfg.output {
         check_writable("--output", o)?;
     }

@@ -1,4 +1,7 @@
-//! Files the programs write: atomically, so a crash or a kill never leaves a partial one.
+//! Files the programs write: atomically, so a crash or a kill never leaves a partial one; and the check, before any
+//! work, that an output path can be written ([`check_writable`]).
+
+use std::path::Path;
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same directory is written, flushed and renamed over
 /// `path`, so a crash or kill leaves either the old file or the new one, never a partial file. Parent directories are
@@ -54,4 +57,46 @@ pub fn test_pause_before_rename() {
     {
         std::thread::sleep(std::time::Duration::from_millis(ms));
     }
+}
+
+/// Checks, before any work, that `path` can be written: it is not a directory, and its nearest existing ancestor is
+/// a directory this process can create files in (a file is created there and removed). `what` names the option.
+pub fn check_writable(what: &str, path: &Path) -> anyhow::Result<()> {
+    if path.is_dir() {
+        anyhow::bail!(
+            "{what} {}: is a directory; give a file path",
+            path.display()
+        );
+    }
+    let mut dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    while !dir.exists() {
+        dir = match dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            Some(p) => p,
+            None => Path::new("."),
+        };
+        if dir == Path::new(".") {
+            break;
+        }
+    }
+    if !dir.is_dir() {
+        anyhow::bail!(
+            "{what} {}: {} is not a directory",
+            path.display(),
+            dir.display()
+        );
+    }
+    tempfile::Builder::new()
+        .prefix(".trt-build-write-check.")
+        .tempfile_in(dir)
+        .map(drop)
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "{what} {}: cannot write in {} ({e}); choose a writable location",
+                path.display(),
+                dir.display()
+            )
+        })
 }

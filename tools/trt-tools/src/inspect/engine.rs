@@ -167,7 +167,7 @@ pub fn inspect(
 ) -> Result<u8> {
     plugins.check()?;
     if let Some(f) = views.export_layer_info {
-        crate::build::config::check_writable("--export-layer-info", f)?;
+        crate::common::fs::check_writable("--export-layer-info", f)?;
     }
     let bytes =
         std::fs::read(path).map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))?;

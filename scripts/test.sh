@@ -9,7 +9,8 @@
 #      engines with the real TensorRT-RTX builder (PyPI) — FP32, FP16, INT8, profiles, compute-capability targets —
 #      and check them with its validity check.
 # Plus trt-detect's videos (`--features video`) decoded and encoded by a real ffmpeg (PyPI's static build,
-# scripts/ffmpeg.sh), a compile check of the shim against TensorRT-RTX 1.6's headers and the library docs. Triton
+# scripts/ffmpeg.sh), onnxruntime from PyPI as the CPU executor against tract (scripts/onnxruntime.sh), a compile check
+# of the shim against TensorRT-RTX 1.6's headers and the library docs. Triton
 # configs are parsed with Triton's own ModelConfig schema (tritonclient from PyPI, scripts/triton-schema.sh); the
 # DeepStream parser library runs in its C++ harness (needs c++). GPU tests are
 # `#[ignore = "needs GPU"]`; run them on a GPU machine with `cargo test --workspace -- --ignored gpu_`.
@@ -21,6 +22,7 @@ source scripts/nvidia-wheels.sh
 source scripts/tensorrt-headers.sh
 source scripts/triton-schema.sh
 source scripts/ffmpeg.sh
+source scripts/onnxruntime.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/trt-yolo/target}"
 export CUDA_INCLUDE_DIR="$TRT_TEST_CUDA_INCLUDE_DIR"
 # The trybuild compile-fail snapshots name trt-sys internals that differ once the shim is compiled; the borrow rules
@@ -47,6 +49,18 @@ run "cargo test -p trt-tools --features video (trt-detect videos, real ffmpeg fr
   cargo test -p trt-tools --locked --features video --lib --test trt_detect_video --test trt_detect
 run "cargo test (real NVIDIA libraries from PyPI, no GPU, no shim)" \
   cargo test --workspace --locked -- --ignored reallib_
+# onnxruntime from PyPI (scripts/onnxruntime.sh) as the CPU executor, against tract: every sample model, calibration
+# statistics at 1 and 2 threads, verification, the FP16 emulation, and trt-onnx choosing it by itself. The other steps
+# run on tract (no ORT_DYLIB_PATH).
+before=$(wc -l < "$log")
+run "cargo test (onnxruntime from PyPI as the CPU executor)" \
+  env ORT_DYLIB_PATH="$TRT_TEST_ORT_DYLIB" cargo test -p yolo-onnx -p trt-tools --locked --test onnxruntime \
+  --test cpu_executor -- --ignored ortlib_
+ort_passed=$(tail -n +"$((before + 1))" "$log" | grep -cE "^test .*ortlib_.* \.\.\. ok$" || true)
+if [ "$ort_passed" -lt 6 ]; then
+  echo "test.sh: only $ort_passed ortlib_ tests passed; the onnxruntime executor was not tested" >&2
+  exit 1
+fi
 
 export TENSORRT_INCLUDE_DIR="$TRT_CRATES_HEADERS/11.4/include"
 run "cargo test (shim compiled against TensorRT 11.4)" \

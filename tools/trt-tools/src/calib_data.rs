@@ -102,6 +102,8 @@ pub struct DataSummary {
     pub skipped: Vec<(PathBuf, String)>,
     /// Calibration throughput, samples per second (loading + preprocessing + CPU inference).
     pub samples_per_second: f64,
+    /// CPU executor that ran the samples (`tract` or `onnxruntime`; `YOLO_ONNX_EXECUTOR` chooses).
+    pub executor: String,
 }
 
 fn is_calib_file(p: &Path) -> bool {
@@ -354,8 +356,9 @@ pub fn calibrate_dir(
     } else {
         0
     };
+    let backend = crate::common::executor::cpu_backend()?;
     let mut collector =
-        Collector::with_input_shape(model, bins, shape.as_deref()).map_err(|e| {
+        Collector::with_backend(model, bins, shape.as_deref(), backend).map_err(|e| {
             anyhow::anyhow!(
                 "{e}{}",
                 if data.input_size.is_none() {
@@ -372,6 +375,7 @@ pub fn calibrate_dir(
     let mut summary = DataSummary {
         dir: dir.to_path_buf(),
         files_found: files.len(),
+        executor: collector.backend().to_string(),
         ..Default::default()
     };
     let skip = |summary: &mut DataSummary, path: &Path, why: String| {

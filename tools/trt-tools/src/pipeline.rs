@@ -221,6 +221,8 @@ pub fn verify_or_skip(
     skipped: &mut Option<String>,
 ) -> Result<Option<Verification>> {
     let (atol, rtol, min_cosine) = tolerances;
+    // An executor asked for and missing is a configuration error, not a model the executor cannot run.
+    crate::common::executor::cpu_backend()?;
     match verify(before, after, shapes, atol, rtol, min_cosine) {
         Ok(v) => Ok(Some(v)),
         Err(e) => {
@@ -253,6 +255,7 @@ pub fn verify(
         rtol,
         exec: yolo_onnx::exec::ExecOptions {
             input_shapes: shapes.clone(),
+            backend: crate::common::executor::cpu_backend()?,
             ..Default::default()
         },
         ..Default::default()
@@ -536,6 +539,7 @@ pub fn fp16_pass(
         keep_fp32: keep_fp32.to_vec(),
         range_probe: true,
         input_shapes: exec_shapes.clone(),
+        executor: crate::common::executor::cpu_backend()?,
         ..Default::default()
     };
     let mut out = model.clone();

@@ -110,6 +110,8 @@ pub struct Fp16Options {
     pub range_probe: bool,
     /// Concrete shapes of dynamic inputs for the range probe (see [`crate::exec::ExecOptions::input_shapes`]).
     pub input_shapes: HashMap<String, Vec<usize>>,
+    /// CPU executor of the range probe.
+    pub executor: crate::exec::Backend,
 }
 
 /// Observed |x| above which [`Fp16Options::range_probe`] keeps a value in FP32.
@@ -148,7 +150,20 @@ pub fn probe(
     input_shapes: &HashMap<String, Vec<usize>>,
     plan: &[(crate::exec::InputKind, u64)],
 ) -> Result<Probe> {
-    use crate::exec::{make_inputs, ExecOptions, Executor};
+    let exec = crate::exec::ExecOptions {
+        input_shapes: input_shapes.clone(),
+        ..Default::default()
+    };
+    probe_on(model, &exec, plan)
+}
+
+/// [`probe`] on the CPU executor and input shapes of `exec`.
+pub fn probe_on(
+    model: &Model,
+    exec_options: &crate::exec::ExecOptions,
+    plan: &[(crate::exec::InputKind, u64)],
+) -> Result<Probe> {
+    use crate::exec::{make_inputs, Executor};
     let dt = infer_dtypes(model.graph())?;
     let mut probe = model.clone();
     let existing: HashSet<String> = model
@@ -176,13 +191,7 @@ pub fn probe(
             p.output.push(vi);
         }
     });
-    let exec = Executor::new(
-        &probe,
-        &ExecOptions {
-            input_shapes: input_shapes.clone(),
-            ..Default::default()
-        },
-    )?;
+    let exec = Executor::new(&probe, exec_options)?;
     // The runs go to their own threads (an Executor is Sync), and each activation is scanned where the executor
     // left it (no copy into an ndarray): the probe costs about one exposed-activations run of wall time.
     let model_outputs = model.graph().outputs().len();
@@ -471,7 +480,18 @@ fn max_abs_finite(t: &TensorProto) -> Result<f32> {
 pub fn convert(model: &mut Model, options: &Fp16Options) -> Result<Fp16Report> {
     let source = model.source_name().to_string();
     let ranges = if options.range_probe {
-        probe_ranges(model, &options.input_shapes)?
+        use crate::exec::{ExecOptions, InputKind};
+        let exec = ExecOptions {
+            input_shapes: options.input_shapes.clone(),
+            backend: options.executor,
+            ..Default::default()
+        };
+        probe_on(
+            model,
+            &exec,
+            &[(InputKind::Image, 0), (InputKind::Random, 1)],
+        )?
+        .ranges
     } else {
         HashMap::new()
     };

@@ -15,6 +15,8 @@ pub mod passes;
 // CPU execution, FP16, verification and test-graph builders.
 pub mod exec;
 pub mod fp16;
+#[cfg(feature = "onnxruntime")]
+mod ort_exec;
 pub mod sparsity;
 pub mod testgen;
 // INT8 calibration and Q/DQ (helper int8).

@@ -10,7 +10,8 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::exec::{
-    compare_outputs, make_inputs, ExecOptions, Executor, InputKind, NamedTensors, OutputDiff,
+    compare_outputs, make_inputs, Backend, ExecOptions, Executor, InputKind, NamedTensors,
+    OutputDiff,
 };
 use crate::graph::dtype_name;
 use crate::model::Model;
@@ -87,6 +88,9 @@ pub struct VerifyReport {
     pub worst: Vec<OutputDiff>,
     /// Whether every element of every run is within tolerance.
     pub passed: bool,
+    /// CPU executor that ran the checked model ([`verify`] and [`verify_against`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub executor: Option<Backend>,
 }
 
 impl VerifyReport {
@@ -239,7 +243,9 @@ pub fn verify_against(
             outputs,
         });
     }
-    Ok(summarize(options.atol, options.rtol, runs))
+    let mut report = summarize(options.atol, options.rtol, runs);
+    report.executor = Some(eb.backend());
+    Ok(report)
 }
 
 /// The report of `runs`: the worst difference per output over all runs, passed when no element of any run is
@@ -268,6 +274,7 @@ pub fn summarize(atol: f64, rtol: f64, runs: Vec<VerifyRun>) -> VerifyReport {
         runs,
         worst,
         passed,
+        executor: None,
     }
 }
 

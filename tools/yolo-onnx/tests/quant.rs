@@ -176,7 +176,7 @@ fn statistics_are_identical_for_any_thread_count() {
     data[2].iter_mut().take(7).for_each(|x| *x = 40.0);
     let run = |threads: usize, batched: bool| {
         let mut c = Collector::new(&model, quant::hist::DEFAULT_BINS).unwrap();
-        c.set_threads(threads);
+        c.set_threads(threads).unwrap();
         assert_eq!(c.threads(), threads);
         if batched {
             c.add_batch(&data[..1]).unwrap();
@@ -216,7 +216,7 @@ fn statistics_are_identical_for_any_thread_count() {
     assert_eq!(one.tensors[&one.order[0]].max(), 40.0);
     // A sample of the wrong shape anywhere in a batch fails before anything is added.
     let mut c = Collector::new(&model, 256).unwrap();
-    c.set_threads(2);
+    c.set_threads(2).unwrap();
     let mut bad = data[..3].to_vec();
     bad[2] = ArrayD::zeros(ndarray::IxDyn(&[1, 3, 64, 64]));
     let e = c.add_batch(&bad).unwrap_err().to_string();

@@ -123,12 +123,13 @@ pub fn calibrate(model: &yolo_onnx::Model, request: &CalibRequest) -> Result<Cal
         *c = Some(cache.clone());
     }
     let mut report = vec![format!(
-        "{} samples from {} ({} files, {} skipped, {:.1} samples/s)",
+        "{} samples from {} ({} files, {} skipped, {:.1} samples/s on {})",
         summary.calibration_samples,
         summary.dir.display(),
         summary.files_found,
         summary.skipped.len(),
-        summary.samples_per_second
+        summary.samples_per_second,
+        summary.executor
     )];
     report.extend(q.report.summary_lines());
     Ok(CalibOutput {

@@ -65,17 +65,20 @@ pub fn run(args: Fp16Args) -> anyhow::Result<()> {
         );
     }
     let mut half = original.clone();
+    let executor = crate::common::executor::cpu_backend()?;
     let opts = Fp16Options {
         io_fp16,
         keep_fp32,
         decode_fp16,
         range_probe: !no_probe,
         input_shapes: input_shapes.clone(),
+        executor,
     };
     let verify_opts = VerifyOptions {
         atol: f64::INFINITY,
         exec: ExecOptions {
             input_shapes: input_shapes.clone(),
+            backend: executor,
             ..Default::default()
         },
         ..Default::default()
@@ -88,8 +91,12 @@ pub fn run(args: Fp16Args) -> anyhow::Result<()> {
         None
     } else {
         Some(
-            fp16::probe(&original, &input_shapes, &verify::run_plan(&verify_opts))
-                .context("probing value ranges (--no-probe skips the CPU range probe)")?,
+            fp16::probe_on(
+                &original,
+                &verify_opts.exec,
+                &verify::run_plan(&verify_opts),
+            )
+            .context("probing value ranges (--no-probe skips the CPU range probe)")?,
         )
     };
     step.set_message("converting to FP16");

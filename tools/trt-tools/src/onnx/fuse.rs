@@ -82,6 +82,7 @@ pub fn run(args: FuseArgs) -> anyhow::Result<()> {
             rtol,
             exec: ExecOptions {
                 input_shapes,
+                backend: crate::common::executor::cpu_backend()?,
                 ..Default::default()
             },
             ..Default::default()

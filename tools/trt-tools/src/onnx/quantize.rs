@@ -268,13 +268,14 @@ pub fn run(config: QuantizeConfig) -> anyhow::Result<()> {
         )?;
     } else {
         let mut s = format!(
-            "calibrated on {} samples from {} ({} files, {} skipped, {} held out; {:.1} samples/s)\n",
+            "calibrated on {} samples from {} ({} files, {} skipped, {} held out; {:.1} samples/s on {})\n",
             summary.calibration_samples,
             summary.dir.display(),
             summary.files_found,
             summary.skipped.len(),
             summary.held_out_samples,
-            summary.samples_per_second
+            summary.samples_per_second,
+            summary.executor
         );
         if a.verbose {
             s.push_str(&q.report.to_text());

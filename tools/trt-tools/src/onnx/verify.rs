@@ -60,6 +60,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
         image_runs: runs,
         exec: ExecOptions {
             input_shapes,
+            backend: crate::common::executor::cpu_backend()?,
             ..Default::default()
         },
         ..Default::default()

@@ -39,7 +39,7 @@ use ndarray::ArrayD;
 use tract_onnx::pb::ValueInfoProto;
 
 use crate::error::{Error, Result};
-use crate::exec::{ExecOptions, Executor, RawOutputs, TensorValue};
+use crate::exec::{Backend, ExecOptions, Executor, RawOutputs, TensorValue};
 use crate::graph::{value_info_elem_type, DataType};
 use crate::model::Model;
 pub use algo::Algorithm;
@@ -213,6 +213,17 @@ impl Collector {
         bins: usize,
         shape: Option<&[usize]>,
     ) -> Result<Collector> {
+        Collector::with_backend(model, bins, shape, Backend::Tract)
+    }
+
+    /// [`Collector::with_input_shape`] on the CPU executor `backend` (the statistics agree between executors to
+    /// their floating-point rounding; onnxruntime is the faster one on YOLO-sized models).
+    pub fn with_backend(
+        model: &Model,
+        bins: usize,
+        shape: Option<&[usize]>,
+        backend: Backend,
+    ) -> Result<Collector> {
         let source = model.source_name().to_string();
         let ctx = || format!("{source}: calibration");
         let g = model.graph();
@@ -243,7 +254,11 @@ impl Collector {
             .map(|n| crate::graph::float_value_info(n))
             .collect();
         probe.graph_mut().edit_proto(|p| p.output.extend(extra));
-        let mut exec_options = ExecOptions::default();
+        let mut exec_options = ExecOptions {
+            backend,
+            threads: Some(default_threads()),
+            ..Default::default()
+        };
         if let Some(s) = shape {
             exec_options.input_shapes.insert(input.clone(), s.to_vec());
         }
@@ -304,6 +319,11 @@ impl Collector {
         })
     }
 
+    /// The CPU executor that runs the samples.
+    pub fn backend(&self) -> Backend {
+        self.exec.backend()
+    }
+
     /// Name of the model input.
     pub fn input_name(&self) -> &str {
         &self.input
@@ -319,9 +339,11 @@ impl Collector {
         self.threads
     }
 
-    /// Sets [`Collector::threads`] (at least 1). The statistics do not depend on it.
-    pub fn set_threads(&mut self, threads: usize) {
+    /// Sets [`Collector::threads`] (at least 1; onnxruntime's session is made anew with that many intra-op threads).
+    /// The statistics do not depend on it.
+    pub fn set_threads(&mut self, threads: usize) -> Result<()> {
         self.threads = threads.max(1);
+        self.exec.set_threads(self.threads)
     }
 
     fn check_shape(&self, sample: &ArrayD<f32>) -> Result<()> {

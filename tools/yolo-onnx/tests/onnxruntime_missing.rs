@@ -1,0 +1,36 @@
+//! onnxruntime asked for but not there: a clear error naming where it looked and the fix; `auto` runs on tract.
+//! (Its own test binary: the library is looked up once per process, and this one points it at nothing.)
+
+use yolo_onnx::exec::{make_inputs, onnxruntime_status, Backend, ExecOptions, Executor, InputKind};
+use yolo_onnx::testgen;
+
+#[test]
+fn missing_onnxruntime_is_an_error_for_onnxruntime_and_tract_for_auto() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("libonnxruntime.so.1.32.0");
+    // The only test in this binary, before any lookup: nothing else reads the environment concurrently.
+    std::env::set_var("ORT_DYLIB_PATH", &missing);
+    let why = onnxruntime_status().unwrap_err();
+    assert!(why.contains(&missing.display().to_string()), "{why}");
+    assert!(
+        why.contains("pip install onnxruntime") && why.contains("ORT_DYLIB_PATH"),
+        "{why}"
+    );
+    let m = testgen::sample("repconv", 1).unwrap();
+    let options = |backend| ExecOptions {
+        backend,
+        ..Default::default()
+    };
+    let e = Executor::new(&m, &options(Backend::OnnxRuntime))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("onnxruntime") && e.contains(&missing.display().to_string()),
+        "{e}"
+    );
+    let auto = Executor::new(&m, &options(Backend::Auto)).unwrap();
+    assert_eq!(auto.backend(), Backend::Tract);
+    let feed = make_inputs(auto.inputs(), InputKind::Image, 1).unwrap();
+    let tract = Executor::new(&m, &options(Backend::Tract)).unwrap();
+    assert_eq!(auto.run(&feed).unwrap(), tract.run(&feed).unwrap());
+}

@@ -114,18 +114,16 @@ fn main() {
         .collect();
     for _ in 0..rounds {
         for (executor, with, without) in &mut ours {
-            with.push(run(
-                exe,
-                d,
-                executor,
-                &["fuse", "s.onnx", "-o", "g.onnx", "--force"],
-            ));
+            with.push(run(exe, d, executor, &["fuse", "s.onnx", "-o", "g.onnx"]));
             without.push(run(
                 exe,
                 d,
                 executor,
-                &["fuse", "s.onnx", "-o", "g.onnx", "--force", "--no-verify"],
+                &["fuse", "s.onnx", "-o", "h.onnx", "--no-verify"],
             ));
+            for f in ["g.onnx", "h.onnx"] {
+                std::fs::remove_file(d.join(f)).expect("remove the output");
+            }
         }
         if full {
             if let Some((t, r, v)) = peer(d, threads, 2) {

@@ -154,11 +154,12 @@ pub struct Statistics {
 
 /// Streams calibration samples through the FP32 model and keeps one histogram per float activation.
 ///
-/// Samples run on up to [`Collector::threads`] threads at once ([`Collector::add_batch`]), each run with its own
-/// executor state; the histograms are then updated tensor by tensor, spread over the same threads, every tensor
-/// receiving the samples in their order. Each histogram therefore sees exactly the same sequence of updates as
-/// with one thread, and the statistics are bit-identical whatever the thread count. Memory: the histograms plus
-/// the activations of the samples in flight (at most `threads` samples), never the whole set.
+/// On tract, samples run on up to [`Collector::threads`] threads at once ([`Collector::add_batch`]), each run with its
+/// own executor state; on onnxruntime one at a time, each run spread over `threads` intra-op threads. The histograms
+/// are then updated tensor by tensor, spread over the same threads, every tensor receiving the samples in their
+/// order. Each histogram therefore sees exactly the same sequence of updates as with one thread, and the statistics
+/// are bit-identical whatever the thread count. Memory: the histograms plus the activations of the samples in flight
+/// (at most `threads` samples on tract, one on onnxruntime), never the whole set.
 #[derive(Debug)]
 pub struct Collector {
     exec: Executor,
@@ -375,7 +376,14 @@ impl Collector {
         for s in samples {
             self.check_shape(s)?;
         }
-        for round in samples.chunks(self.threads) {
+        // tract runs one sample per thread; onnxruntime's session spreads one run over its intra-op threads, and
+        // holding one sample's activations at a time keeps its arena at one sample's size.
+        let width = if self.exec.backend() == Backend::OnnxRuntime {
+            1
+        } else {
+            self.threads
+        };
+        for round in samples.chunks(width) {
             let t0 = std::time::Instant::now();
             let feed = |s: &ArrayD<f32>| vec![(self.input.clone(), TensorValue::F32(s.clone()))];
             let results: Vec<Result<RawOutputs>> = if round.len() == 1 {

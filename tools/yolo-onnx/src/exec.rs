@@ -412,7 +412,10 @@ impl Executor {
                 Err(e) if options.backend == Backend::OnnxRuntime => {
                     return Err(Error::other(
                         format!("{source}: CPU executor (onnxruntime)"),
-                        e,
+                        format!(
+                            "{e} ({}=tract or auto runs the model on tract)",
+                            Backend::ENV
+                        ),
                     ))
                 }
                 Err(e) => {
@@ -596,9 +599,15 @@ impl Executor {
             }
             #[cfg(feature = "onnxruntime")]
             Engine::Ort(m) => {
-                let v = m
-                    .run(&self.inputs, &given)
-                    .map_err(|e| Error::other(ctx(), format!("onnxruntime: {e}")))?;
+                let v = m.run(&self.inputs, &given).map_err(|e| {
+                    Error::other(
+                        ctx(),
+                        format!(
+                            "onnxruntime: {e} ({}=tract runs the pure-Rust executor instead)",
+                            Backend::ENV
+                        ),
+                    )
+                })?;
                 Values::Ort(v.iter().map(crate::ort_exec::shape).collect(), v)
             }
         };

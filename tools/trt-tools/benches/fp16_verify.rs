@@ -5,33 +5,12 @@
 //! Run with `cargo bench -p trt-tools --bench fp16_verify` (release binaries). Prints the median of each side and the
 //! ratio. `cargo test --benches` runs one round.
 
-use std::path::Path;
-use std::process::Command;
-use std::time::{Duration, Instant};
+mod common;
+
+use common::{median, run};
 
 const ROUNDS: usize = 3;
 const TARGET_RATIO: f64 = 2.0;
-
-fn run(exe: &str, dir: &Path, args: &[&str]) -> Duration {
-    let t = Instant::now();
-    let o = Command::new(exe)
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("run trt-onnx");
-    let took = t.elapsed();
-    assert!(
-        o.status.success(),
-        "trt-onnx {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    took
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
 
 fn main() {
     let rounds = if std::env::args().any(|a| a == "--bench") {
@@ -45,13 +24,19 @@ fn main() {
     run(
         exe,
         d,
+        &[],
         &["sample", "--kind", "yolov7-sized", "-o", "s.onnx"],
     );
-    run(exe, d, &["fuse", "s.onnx", "-o", "f.onnx", "--no-verify"]);
+    run(
+        exe,
+        d,
+        &[],
+        &["fuse", "s.onnx", "-o", "f.onnx", "--no-verify"],
+    );
     let (mut fp32, mut fp16) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
-        fp32.push(run(exe, d, &["verify", "f.onnx", "f.onnx"]));
-        fp16.push(run(exe, d, &["fp16", "f.onnx", "-o", "h.onnx"]));
+        fp32.push(run(exe, d, &[], &["verify", "f.onnx", "f.onnx"]));
+        fp16.push(run(exe, d, &[], &["fp16", "f.onnx", "-o", "h.onnx"]));
     }
     let (a, b) = (median(fp32), median(fp16));
     let ratio = b.as_secs_f64() / a.as_secs_f64();

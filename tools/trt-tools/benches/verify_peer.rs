@@ -13,32 +13,14 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+mod common;
+
+use common::{median, run};
 
 const ROUNDS: usize = 3;
 const TARGET_RATIO: f64 = 1.5;
-
-fn run(exe: &str, dir: &Path, executor: &str, args: &[&str]) -> Duration {
-    let t = Instant::now();
-    let o = Command::new(exe)
-        .current_dir(dir)
-        .env("YOLO_ONNX_EXECUTOR", executor)
-        .args(args)
-        .output()
-        .expect("run trt-onnx");
-    let took = t.elapsed();
-    assert!(
-        o.status.success(),
-        "trt-onnx {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    took
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
 
 fn peer(dir: &Path, threads: usize, inputs: usize) -> Option<(f64, f64, String)> {
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
@@ -93,11 +75,16 @@ fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let d = dir.path();
     let kind = if full { "yolov7-sized" } else { "yolov7-tiny" };
-    run(exe, d, "tract", &["sample", "--kind", kind, "-o", "s.onnx"]);
     run(
         exe,
         d,
-        "tract",
+        &[("YOLO_ONNX_EXECUTOR", "tract")],
+        &["sample", "--kind", kind, "-o", "s.onnx"],
+    );
+    run(
+        exe,
+        d,
+        &[("YOLO_ONNX_EXECUTOR", "tract")],
         &["fuse", "s.onnx", "-o", "f.onnx", "--no-verify"],
     );
     let mut executors = vec!["tract"];
@@ -114,11 +101,16 @@ fn main() {
         .collect();
     for _ in 0..rounds {
         for (executor, with, without) in &mut ours {
-            with.push(run(exe, d, executor, &["fuse", "s.onnx", "-o", "g.onnx"]));
+            with.push(run(
+                exe,
+                d,
+                &[("YOLO_ONNX_EXECUTOR", executor)],
+                &["fuse", "s.onnx", "-o", "g.onnx"],
+            ));
             without.push(run(
                 exe,
                 d,
-                executor,
+                &[("YOLO_ONNX_EXECUTOR", executor)],
                 &["fuse", "s.onnx", "-o", "h.onnx", "--no-verify"],
             ));
             for f in ["g.onnx", "h.onnx"] {

@@ -288,7 +288,7 @@ impl GraphBuilder {
     pub fn conv_with(&mut self, x: &str, s: ConvSpec) -> String {
         let sh = self.shape(x).to_vec();
         assert!(
-            sh.len() == 4 && sh[1] % s.groups == 0 && s.cout % s.groups == 0,
+            sh.len() == 4 && sh[1].is_multiple_of(s.groups) && s.cout.is_multiple_of(s.groups),
             "testgen: bad conv {s:?} on {sh:?}"
         );
         let cin_g = sh[1] / s.groups;
@@ -1297,7 +1297,7 @@ pub const TINY_DETECTOR_SIZE: usize = 64;
 /// When `size` is not a positive multiple of 32 or `nc` is 0.
 pub fn tiny_detector(size: usize, nc: usize) -> Model {
     assert!(
-        size > 0 && size % 32 == 0 && nc > 0,
+        size > 0 && size.is_multiple_of(32) && nc > 0,
         "tiny_detector: size must be a multiple of 32, nc > 0"
     );
     let reg_max = 16;

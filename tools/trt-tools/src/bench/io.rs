@@ -83,7 +83,7 @@ impl HostData {
                     dtype.name()
                 )
             })?;
-        if bytes.len() % size != 0 {
+        if !bytes.len().is_multiple_of(size) {
             bail!(
                 "{what}: {} bytes is not a whole number of {}-byte {} elements",
                 bytes.len(),

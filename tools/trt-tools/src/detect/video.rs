@@ -542,7 +542,7 @@ fn read_frames(mut r: impl BufRead, stride: u64, tx: &SyncSender<Msg>) {
     let stride = stride.max(1);
     let mut index = 0u64;
     loop {
-        let msg = match read_ppm(&mut r, index % stride == 0) {
+        let msg = match read_ppm(&mut r, index.is_multiple_of(stride)) {
             Ok(Some(Some(img))) => Msg::Frame(index, img),
             Ok(Some(None)) => {
                 index += 1;

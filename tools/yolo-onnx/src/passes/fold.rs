@@ -228,7 +228,7 @@ fn eval(g: &Graph, n: &NodeProto, ins: &[Val], opset: i64) -> std::result::Resul
             }
             if let Some(i) = infer {
                 let rest: usize = out.iter().product();
-                if rest == 0 || total % rest != 0 {
+                if rest == 0 || !total.is_multiple_of(rest) {
                     return Err(format!(
                         "cannot infer -1 in Reshape {spec:?} of {:?}",
                         first.shape()

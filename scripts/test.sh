@@ -61,6 +61,8 @@ if [ "$ort_passed" -lt 6 ]; then
   echo "test.sh: only $ort_passed ortlib_ tests passed; the onnxruntime executor was not tested" >&2
   exit 1
 fi
+run "cargo test -p yolo-onnx --no-default-features (no onnxruntime built in: tract everywhere)" \
+  cargo test -p yolo-onnx --locked --no-default-features --lib --test onnxruntime --test onnxruntime_missing
 
 export TENSORRT_INCLUDE_DIR="$TRT_CRATES_HEADERS/11.4/include"
 run "cargo test (shim compiled against TensorRT 11.4)" \

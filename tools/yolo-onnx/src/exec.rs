@@ -508,6 +508,7 @@ impl Executor {
     }
 
     /// Sets the threads one run may use ([`ExecOptions::threads`]); onnxruntime makes a new session for a new count.
+    #[cfg_attr(not(feature = "onnxruntime"), allow(unused_variables))]
     pub fn set_threads(&mut self, threads: usize) -> Result<()> {
         match &mut self.engine {
             Engine::Tract(_) => Ok(()),

@@ -2,8 +2,8 @@
 //!
 //! Nothing is linked: `libonnxruntime.so` is opened with dlopen on first use, from `ORT_DYLIB_PATH` when it is set
 //! (the `ort` crate's convention; PyPI's `onnxruntime` wheel ships the library in `onnxruntime/capi/`), else as
-//! `libonnxruntime.so` / `libonnxruntime.so.1` through the loader path. Its version is read through its own
-//! `OrtGetApiBase` before the `ort` crate touches it, so an old or foreign library is a clear error, never a panic.
+//! `libonnxruntime.so` / `libonnxruntime.so.1` next to the executable or through the loader path. The `ort` crate
+//! reads the library's version before any other call, so an older or foreign library is a clear error.
 //!
 //! A prepared model keeps one session (one copy of the prepacked weights) with as many intra-op threads as the
 //! executor was given; runs from several threads take turns on it.

@@ -2,7 +2,8 @@
 # fetch_wheels CACHE LABEL WHEEL...: what the scripts that unpack PyPI wheels into a cache outside the repository
 # share (nvidia-wheels.sh, triton-schema.sh). Downloads each NAME==VERSION wheel whose dist-info is not yet in
 # CACHE/root (binary wheels, no dependencies), unpacks it there as site-packages lays it out, and records the set in
-# CACHE/.complete. Source it. Nothing fetched is ever committed.
+# CACHE/.complete. WHEEL_PIP_ARGS (an array, optional) adds pip options, e.g. a fixed --python-version/--platform for
+# a wheel whose C library is all that is used. Source it. Nothing fetched is ever committed.
 fetch_wheels() {
   local cache=$1 label=$2
   shift 2
@@ -16,7 +17,8 @@ fetch_wheels() {
     ver=${w##*==}
     [ -d "$cache/root/$(echo "$name" | tr - _)-$ver.dist-info" ] && continue
     echo "$label: fetching $w from PyPI" >&2
-    python3 -m pip download --quiet --no-deps --only-binary=:all: --dest "$tmp" "$w" || { rm -rf "$tmp"; return 1; }
+    python3 -m pip download --quiet --no-deps --only-binary=:all: ${WHEEL_PIP_ARGS[@]+"${WHEEL_PIP_ARGS[@]}"} \
+      --dest "$tmp" "$w" || { rm -rf "$tmp"; return 1; }
   done
   for whl in "$tmp"/*.whl; do
     [ -e "$whl" ] || continue

@@ -8,6 +8,8 @@
 
 use std::path::PathBuf;
 
+mod common;
+
 /// Where frame `k`'s blue square lies: seven places, each on a grid cell of the 64x64 model input.
 const BLUE_AT: [(usize, usize); 7] = [
     (0, 32),
@@ -114,6 +116,7 @@ fn video_sources_need_the_video_feature() {
 #[cfg(feature = "video")]
 mod video {
     use super::*;
+    use crate::common::{assert_ok, json};
     use serde_json::Value;
     use std::io::BufRead;
     use std::path::Path;
@@ -204,16 +207,6 @@ mod video {
         o
     }
 
-    fn json(o: &Output) -> Value {
-        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-            panic!(
-                "stdout is not JSON ({e}): {}\nstderr: {}",
-                String::from_utf8_lossy(&o.stdout),
-                String::from_utf8_lossy(&o.stderr)
-            )
-        })
-    }
-
     /// The reference: the frames as PNG images, one `--json` run; detections per frame index.
     fn reference(dir: &Path, model: &Path, extra: &[&str]) -> (Vec<Value>, Output) {
         let o = output(
@@ -223,12 +216,7 @@ mod video {
                 .arg("--json")
                 .args(extra),
         );
-        assert_eq!(
-            o.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&o.stderr)
-        );
+        assert_ok(&o);
         let v = json(&o);
         let dets: Vec<Value> = v["images"]
             .as_array()
@@ -274,12 +262,7 @@ mod video {
                 .arg(&clip)
                 .args(["--json", "--save-dir", "out", "--save-txt", "--save-frames"]),
         );
-        assert_eq!(
-            o.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&o.stderr)
-        );
+        assert_ok(&o);
         let v = json(&o);
         let frames = v["images"].as_array().unwrap();
         assert_eq!(frames.len(), 6, "{v:#}");
@@ -350,12 +333,7 @@ mod video {
                 .args(["--vid-stride", "2", "--json", "--save-dir"])
                 .arg(&out),
         );
-        assert_eq!(
-            o.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&o.stderr)
-        );
+        assert_ok(&o);
         let v = json(&o);
         let frames = v["images"].as_array().unwrap();
         let idx: Vec<u64> = frames
@@ -426,12 +404,7 @@ mod video {
             "--max-frames",
             "2",
         ]));
-        assert_eq!(
-            o.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&o.stderr)
-        );
+        assert_ok(&o);
         let text = String::from_utf8_lossy(&o.stdout);
         let lines: Vec<&str> = text.lines().filter(|l| l.contains(" frame ")).collect();
         assert_eq!(lines.len(), 2, "{text}");
@@ -583,12 +556,7 @@ mod video {
         std::os::unix::fs::symlink(ffmpeg(), bin.join("ffmpeg")).unwrap();
         let clip = encode(dir.path(), "one.mkv", &["-c:v", "ffv1"]);
         let o = output(detect(&model, false).env("PATH", &bin).arg(&clip));
-        assert_eq!(
-            o.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&o.stderr)
-        );
+        assert_ok(&o);
         assert!(String::from_utf8_lossy(&o.stdout).contains(" frame 0 (0.000 s): 2 detection(s)"));
     }
 

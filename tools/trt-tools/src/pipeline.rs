@@ -222,8 +222,8 @@ pub fn verify_or_skip(
 ) -> Result<Option<Verification>> {
     let (atol, rtol, min_cosine) = tolerances;
     // An executor asked for and missing is a configuration error, not a model the executor cannot run.
-    crate::common::executor::cpu_backend()?;
-    match verify(before, after, shapes, atol, rtol, min_cosine) {
+    let backend = crate::common::executor::cpu_backend()?;
+    match verify(before, after, shapes, atol, rtol, min_cosine, backend) {
         Ok(v) => Ok(Some(v)),
         Err(e) => {
             let reason = one_line(&e.to_string());
@@ -241,7 +241,7 @@ pub fn verify_or_skip(
 
 /// Runs `before` and `after` on the same deterministic inputs (one random, one image-like) on the CPU executor and
 /// compares every output: passes when every element is within `atol + rtol·|a|` and every output's cosine similarity
-/// is at least `min_cosine`.
+/// is at least `min_cosine`, on the CPU executor `backend`.
 pub fn verify(
     before: &Model,
     after: &Model,
@@ -249,13 +249,14 @@ pub fn verify(
     atol: f64,
     rtol: f64,
     min_cosine: f64,
+    backend: yolo_onnx::exec::Backend,
 ) -> Result<Verification> {
     let options = yolo_onnx::verify::VerifyOptions {
         atol,
         rtol,
         exec: yolo_onnx::exec::ExecOptions {
             input_shapes: shapes.clone(),
-            backend: crate::common::executor::cpu_backend()?,
+            backend,
             ..Default::default()
         },
         ..Default::default()

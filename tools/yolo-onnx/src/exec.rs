@@ -381,22 +381,22 @@ impl Executor {
             .collect();
 
         let mut proto = model.to_proto();
-        // Inputs with dynamic dims are pinned to the shapes chosen above, so that both engines see one shape.
-        for spec in &inputs {
-            if let Some(vi) = proto
-                .graph
-                .as_mut()
-                .and_then(|g| g.input.iter_mut().find(|v| v.name == spec.name))
-            {
-                pin_shape(vi, &spec.shape);
-            }
-        }
         let wants_ort = match options.backend {
             Backend::Tract => false,
             Backend::OnnxRuntime => true,
             Backend::Auto => onnxruntime_status().is_ok(),
         };
         if wants_ort {
+            // onnxruntime gets the shapes chosen above in the graph's inputs (tract gets them as input facts below).
+            for spec in &inputs {
+                if let Some(vi) = proto
+                    .graph
+                    .as_mut()
+                    .and_then(|g| g.input.iter_mut().find(|v| v.name == spec.name))
+                {
+                    pin_shape(vi, &spec.shape);
+                }
+            }
             let threads = options
                 .threads
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
